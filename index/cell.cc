@@ -1,0 +1,485 @@
+#include "index/cell.h"
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "index/coding.h"
+#include "index/object_key.h"
+#include "recovery/file_util.h"
+#include "rocksdb/write_batch.h"
+
+namespace cellindex {
+namespace {
+
+constexpr char kAppliedSeqKey[] = "mapplied_seq";
+constexpr char kCountKey[] = "mcount";
+constexpr uint8_t kOpPut = 1;
+constexpr uint8_t kOpDelete = 2;
+// Replay writes a RocksDB batch every this many bytes.
+constexpr size_t kReplayBatchBytes = 4 << 20;
+// Most writers one leader takes into a group.
+constexpr size_t kMaxGroup = 512;
+
+std::string RecordKey(absl::string_view encoded_key) {
+  std::string k;
+  k.reserve(1 + encoded_key.size());
+  k.push_back(kRecordPrefix);
+  k.append(encoded_key.data(), encoded_key.size());
+  return k;
+}
+
+std::string ReverseKey(char prefix, absl::string_view name, absl::string_view encoded_key) {
+  std::string k;
+  k.reserve(2 + name.size() + encoded_key.size());
+  k.push_back(prefix);
+  k.append(name.data(), name.size());
+  k.push_back('\0');
+  k.append(encoded_key.data(), encoded_key.size());
+  return k;
+}
+
+// "bucket/key" for messages.
+std::string Printable(absl::string_view encoded_key) {
+  absl::StatusOr<ObjectKey> k = DecodeKey(encoded_key);
+  if (!k.ok()) return absl::CEscape(encoded_key);
+  return absl::StrCat(k->bucket, "/", absl::CHexEscape(k->key));
+}
+
+// The mutations that take the key from `old` to `rec` (null: deleted).
+void AddMutations(const std::string& encoded_key, const ObjectRecord* old,
+                  const ObjectRecord* rec, absl::string_view rec_bytes, rocksdb::WriteBatch* b) {
+  if (old != nullptr) {
+    for (const Extent& e : old->locations) {
+      b->Delete(ReverseKey(kVolumePrefix, e.volume, encoded_key));
+      b->Delete(ReverseKey(kNodePrefix, e.node, encoded_key));
+    }
+  }
+  if (rec != nullptr) {
+    for (const Extent& e : rec->locations) {
+      b->Put(ReverseKey(kVolumePrefix, e.volume, encoded_key), rocksdb::Slice());
+      b->Put(ReverseKey(kNodePrefix, e.node, encoded_key), rocksdb::Slice());
+    }
+    b->Put(RecordKey(encoded_key), rocksdb::Slice(rec_bytes.data(), rec_bytes.size()));
+  } else {
+    b->Delete(RecordKey(encoded_key));
+  }
+}
+
+void AddMeta(uint64_t applied_seq, uint64_t count, rocksdb::WriteBatch* b) {
+  std::string v;
+  PutFixed64(&v, applied_seq);
+  b->Put(kAppliedSeqKey, v);
+  v.clear();
+  PutFixed64(&v, count);
+  b->Put(kCountKey, v);
+}
+
+absl::StatusOr<uint64_t> ReadMeta(rocksdb::DB* db, const char* key) {
+  std::string v;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &v);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s, key);
+  if (v.size() != 8) return absl::DataLossError(absl::StrCat("cell metadata ", key, " is damaged"));
+  return DecodeFixed64(v.data());
+}
+
+}  // namespace
+
+const char* CellStateName(Cell::State state) {
+  switch (state) {
+    case Cell::State::kOpening:
+      return "opening";
+    case Cell::State::kReplaying:
+      return "replaying";
+    case Cell::State::kServing:
+      return "serving";
+    case Cell::State::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+struct Cell::Writer {
+  std::vector<CellOp> ops;
+  absl::Status status;
+  std::vector<uint64_t> versions;
+  bool done = false;
+  absl::CondVar cv;
+};
+
+struct Cell::Applied {
+  std::string encoded_key;
+  std::optional<ObjectRecord> old;
+  std::optional<ObjectRecord> record;  // nullopt: delete
+  std::string record_bytes;
+};
+
+Cell::Cell(const CellRange& range, bool sync) : range_(range), sync_(sync) {
+  write_options_.disableWAL = true;
+}
+
+Cell::~Cell() = default;
+
+absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const Paths& paths,
+                                                 const Options& options,
+                                                 const CellResources& resources) {
+  auto cell = std::unique_ptr<Cell>(new Cell(range, options.durability == Durability::kSync));
+  const absl::Time start = absl::Now();
+  const std::string what = absl::StrCat("cell ", range.id);
+
+  const std::string parent = paths.db_dir.substr(0, paths.db_dir.find_last_of('/'));
+  if (absl::Status s = CreateDirs(parent); !s.ok()) return s;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status rs = rocksdb::DB::Open(MakeCellDbOptions(options, resources), paths.db_dir, &raw);
+  if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));
+  cell->db_.reset(raw);
+  absl::StatusOr<uint64_t> applied = ReadMeta(raw, kAppliedSeqKey);
+  if (!applied.ok()) return applied.status();
+  absl::StatusOr<uint64_t> count = ReadMeta(raw, kCountKey);
+  if (!count.ok()) return count.status();
+  cell->count_ = *count;
+  const absl::Time opened = absl::Now();
+  cell->open_time_ = opened - start;
+  cell->SetState(State::kReplaying);
+
+  // Replay the journal above applied_seq in RocksDB batches.
+  rocksdb::WriteBatch batch;
+  Overlay overlay;
+  int64_t count_delta = 0;
+  uint64_t batch_seq = 0;
+  auto flush = [&]() -> absl::Status {
+    if (batch_seq == 0) return absl::OkStatus();
+    cell->count_ = static_cast<uint64_t>(static_cast<int64_t>(cell->count_) + count_delta);
+    AddMeta(batch_seq, cell->count_, &batch);
+    rocksdb::Status ws = cell->db_->Write(cell->write_options_, &batch);
+    batch.Clear();
+    overlay.clear();
+    count_delta = 0;
+    batch_seq = 0;
+    return FromRocks(ws, absl::StrCat(what, ": replay write"));
+  };
+  JournalOpenReport report;
+  absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(
+      {paths.journal_dir, options.journal_segment_bytes}, *applied,
+      [&](uint64_t seq, absl::string_view body) -> absl::Status {
+        if (absl::Status s = cell->Replay(body, &overlay, &batch, &count_delta); !s.ok()) {
+          return absl::DataLossError(absl::StrCat(what, ": journal record ", seq, ": ",
+                                                  s.message()));
+        }
+        batch_seq = seq;
+        if (batch.GetDataSize() >= kReplayBatchBytes) return flush();
+        return absl::OkStatus();
+      },
+      &report);
+  if (!journal.ok()) {
+    return absl::Status(journal.status().code(),
+                        absl::StrCat(what, ": ", journal.status().message()));
+  }
+  if (absl::Status s = flush(); !s.ok()) return s;
+  cell->journal_ = *std::move(journal);
+  cell->next_seq_ = cell->journal_->last_seq() + 1;
+  cell->applied_seq_ = cell->next_seq_ - 1;
+  cell->keys_ = cell->count_;
+  cell->records_replayed_ = report.records_replayed;
+  cell->tail_cut_bytes_ = report.cut_tail ? report.cut_bytes : 0;
+  cell->replay_time_ = absl::Now() - opened;
+  cell->SetState(State::kServing);
+  return cell;
+}
+
+absl::Status Cell::Replay(absl::string_view body, Overlay* overlay, rocksdb::WriteBatch* batch,
+                          int64_t* count_delta) {
+  uint64_t n;
+  if (!GetVarint64(&body, &n)) return absl::DataLossError("malformed op count");
+  for (uint64_t i = 0; i < n; ++i) {
+    uint8_t kind;
+    absl::string_view key, rec_bytes;
+    if (!GetByte(&body, &kind) || !GetLengthPrefixed(&body, &key) ||
+        (kind != kOpPut && kind != kOpDelete) ||
+        (kind == kOpPut && !GetLengthPrefixed(&body, &rec_bytes))) {
+      return absl::DataLossError("malformed op");
+    }
+    std::string encoded_key(key);
+    if (!range_.Contains(encoded_key)) {
+      return absl::DataLossError(absl::StrCat("key ", Printable(encoded_key),
+                                              " is outside the cell's range"));
+    }
+    absl::StatusOr<std::optional<ObjectRecord>> old = Lookup(encoded_key, *overlay);
+    if (!old.ok()) return old.status();
+    std::optional<ObjectRecord> rec;
+    if (kind == kOpPut) {
+      absl::StatusOr<ObjectRecord> r = DecodeRecord(rec_bytes);
+      if (!r.ok()) return r.status();
+      rec = *std::move(r);
+    }
+    AddMutations(encoded_key, old->has_value() ? &**old : nullptr, rec ? &*rec : nullptr,
+                 rec_bytes, batch);
+    *count_delta += (rec.has_value() ? 1 : 0) - (old->has_value() ? 1 : 0);
+    (*overlay)[encoded_key] = std::move(rec);
+  }
+  if (!body.empty()) return absl::DataLossError("trailing bytes after ops");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<ObjectRecord>> Cell::Lookup(const std::string& encoded_key,
+                                                         const Overlay& overlay) {
+  if (auto it = overlay.find(encoded_key); it != overlay.end()) return it->second;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
+                               RecordKey(encoded_key), &value);
+  if (s.IsNotFound()) return std::optional<ObjectRecord>();
+  if (!s.ok()) return FromRocks(s, absl::StrCat("cell ", range_.id, ": read"));
+  absl::StatusOr<ObjectRecord> rec = DecodeRecord(absl::string_view(value.data(), value.size()));
+  if (!rec.ok()) {
+    return absl::DataLossError(absl::StrCat("cell ", range_.id, ", object ",
+                                            Printable(encoded_key), ": ", rec.status().message()));
+  }
+  return std::optional<ObjectRecord>(*std::move(rec));
+}
+
+absl::Status Cell::Prepare(Writer* w, uint64_t seq, Overlay* overlay, std::vector<Applied>* out,
+                           std::string* body) {
+  Overlay local;  // this writer's own changes, merged into `overlay` on success
+  std::vector<Applied> mine;
+  PutVarint64(body, w->ops.size());
+  w->versions.clear();
+  for (CellOp& op : w->ops) {
+    if (!range_.Contains(op.encoded_key)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("key ", Printable(op.encoded_key), " is outside cell ", range_.id,
+                       "'s range ", range_.Describe(), " (stale cell map?)"));
+    }
+    std::optional<ObjectRecord> old;
+    if (auto it = local.find(op.encoded_key); it != local.end()) {
+      old = it->second;
+    } else {
+      absl::StatusOr<std::optional<ObjectRecord>> found = Lookup(op.encoded_key, *overlay);
+      if (!found.ok()) return found.status();
+      old = *std::move(found);
+    }
+    const Precondition& pre = op.precondition;
+    if (pre.if_none_match && old.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "precondition failed: ", Printable(op.encoded_key), " exists (version ", old->version,
+          ")"));
+    }
+    if (pre.if_version_match.has_value() &&
+        (!old.has_value() || old->version != *pre.if_version_match)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "precondition failed: ", Printable(op.encoded_key), " is ",
+          old.has_value() ? absl::StrCat("at version ", old->version) : std::string("absent"),
+          ", not at version ", *pre.if_version_match));
+    }
+    Applied a;
+    a.encoded_key = op.encoded_key;
+    a.old = old;
+    if (op.kind == WriteOp::Kind::kDelete) {
+      if (!old.has_value()) {
+        return absl::NotFoundError(absl::StrCat("object ", Printable(op.encoded_key),
+                                                " not found"));
+      }
+      body->push_back(static_cast<char>(kOpDelete));
+      PutLengthPrefixed(body, op.encoded_key);
+      w->versions.push_back(0);
+    } else {
+      a.record = std::move(op.record);
+      a.record->version = seq;
+      a.record_bytes = EncodeRecord(*a.record);
+      body->push_back(static_cast<char>(kOpPut));
+      PutLengthPrefixed(body, op.encoded_key);
+      PutLengthPrefixed(body, a.record_bytes);
+      w->versions.push_back(seq);
+    }
+    local[a.encoded_key] = a.record;
+    mine.push_back(std::move(a));
+  }
+  for (auto& [k, v] : local) (*overlay)[k] = std::move(v);
+  for (Applied& a : mine) out->push_back(std::move(a));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint64_t>> Cell::Write(std::vector<CellOp> ops) {
+  Writer w;
+  w.ops = std::move(ops);
+  mu_.Lock();
+  if (state_.load() != State::kServing) {
+    mu_.Unlock();
+    return CheckServing();
+  }
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.Wait(&mu_);
+  if (w.done) {
+    mu_.Unlock();
+    if (!w.status.ok()) return w.status;
+    return std::move(w.versions);
+  }
+  // This writer leads a group: every writer queued now, in order.
+  std::vector<Writer*> group;
+  for (Writer* q : writers_) {
+    if (group.size() == kMaxGroup) break;
+    group.push_back(q);
+  }
+  const bool serving = state_.load() == State::kServing;
+  const absl::Status failed = error_;
+  mu_.Unlock();
+
+  if (serving) {
+    CommitGroup(group);
+  } else {
+    for (Writer* q : group) q->status = failed;
+  }
+
+  mu_.Lock();
+  for (Writer* q : group) {
+    writers_.pop_front();
+    if (q != &w) {
+      q->done = true;
+      q->cv.Signal();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  mu_.Unlock();
+  if (!w.status.ok()) return w.status;
+  return std::move(w.versions);
+}
+
+void Cell::CommitGroup(const std::vector<Writer*>& group) {
+  Overlay overlay;
+  std::vector<Applied> applied;
+  std::vector<std::string> bodies;
+  std::vector<Writer*> committed;
+  uint64_t seq = next_seq_;
+  for (Writer* q : group) {
+    std::string body;
+    const size_t mark = applied.size();
+    absl::Status s = Prepare(q, seq, &overlay, &applied, &body);
+    if (!s.ok()) {
+      applied.resize(mark);
+      q->status = s;
+      q->versions.clear();
+      if (absl::IsFailedPrecondition(s)) ++precondition_failures_;
+      continue;
+    }
+    bodies.push_back(std::move(body));
+    committed.push_back(q);
+    ++seq;
+  }
+  if (committed.empty()) return;
+
+  std::vector<Journal::Entry> entries;
+  entries.reserve(bodies.size());
+  for (size_t i = 0; i < bodies.size(); ++i) entries.push_back({next_seq_ + i, bodies[i]});
+  absl::Status s = journal_->Append(entries, sync_);
+  if (s.ok() && sync_) ++journal_syncs_;
+
+  uint64_t count = count_;
+  if (s.ok()) {
+    rocksdb::WriteBatch batch;
+    uint64_t puts = 0, deletes = 0;
+    for (const Applied& a : applied) {
+      AddMutations(a.encoded_key, a.old ? &*a.old : nullptr, a.record ? &*a.record : nullptr,
+                   a.record_bytes, &batch);
+      count += (a.record ? 1 : 0) - (a.old ? 1 : 0);
+      (a.record ? puts : deletes)++;
+    }
+    AddMeta(seq - 1, count, &batch);
+    s = FromRocks(db_->Write(write_options_, &batch), absl::StrCat("cell ", range_.id, ": apply"));
+    puts_ += puts;
+    deletes_ += deletes;
+  }
+  if (!s.ok()) {
+    // The journal may hold records RocksDB does not: serving on would give
+    // stale reads, and the journal refuses appends after an error anyway.
+    // A reopen replays the journal and cuts any torn tail.
+    Fail(s);
+    for (Writer* q : committed) {
+      q->status = s;
+      q->versions.clear();
+    }
+    return;
+  }
+  next_seq_ = seq;
+  count_ = count;
+  keys_ = count;
+  applied_seq_ = seq - 1;
+}
+
+absl::StatusOr<ObjectRecord> Cell::Get(absl::string_view encoded_key) {
+  if (state_.load(std::memory_order_acquire) != State::kServing) return CheckServing();
+  if (!range_.Contains(encoded_key)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", Printable(encoded_key), " is outside cell ", range_.id, "'s range ",
+                     range_.Describe(), " (stale cell map?)"));
+  }
+  ++gets_;
+  absl::StatusOr<std::optional<ObjectRecord>> rec = Lookup(std::string(encoded_key), {});
+  if (!rec.ok()) return rec.status();
+  if (!rec->has_value()) {
+    return absl::NotFoundError(absl::StrCat("object ", Printable(encoded_key), " not found"));
+  }
+  return **std::move(rec);
+}
+
+absl::Status Cell::SyncJournal() {
+  if (journal_ == nullptr) return absl::OkStatus();
+  absl::Status s = journal_->Sync();
+  if (!s.ok()) Fail(s);
+  return s;
+}
+
+absl::Status Cell::CheckServing() const {
+  const State state = state_.load();
+  if (state == State::kServing) return absl::OkStatus();
+  if (state == State::kFailed) {
+    absl::MutexLock lock(&mu_);
+    return absl::Status(error_.code(), absl::StrCat("cell ", range_.id, " has failed: ",
+                                                    error_.message()));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cell ", range_.id, " is not serving (phase: ", CellStateName(state), ")"));
+}
+
+void Cell::Fail(absl::Status why) {
+  absl::MutexLock lock(&mu_);
+  if (error_.ok()) error_ = std::move(why);
+  state_.store(State::kFailed);
+}
+
+void Cell::SetState(State state) {
+  absl::MutexLock lock(&mu_);
+  state_.store(state);
+}
+
+CellStats Cell::Stats() const {
+  CellStats s;
+  s.id = range_.id;
+  s.range = range_.Describe();
+  s.host = range_.host;
+  s.state = CellStateName(state_.load());
+  {
+    absl::MutexLock lock(&mu_);
+    if (!error_.ok()) s.error = std::string(error_.message());
+  }
+  s.applied_seq = applied_seq_.load();
+  s.keys = keys_.load();
+  if (db_ != nullptr) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty("rocksdb.total-sst-files-size", &v)) s.sst_bytes = v;
+    if (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &v)) s.memtable_bytes = v;
+  }
+  if (journal_ != nullptr) s.journal_bytes = journal_->total_bytes();
+  s.open_time = open_time_;
+  s.replay_time = replay_time_;
+  s.records_replayed = records_replayed_;
+  s.journal_tail_cut_bytes = tail_cut_bytes_;
+  s.puts = puts_.load();
+  s.deletes = deletes_.load();
+  s.gets = gets_.load();
+  s.precondition_failures = precondition_failures_.load();
+  s.journal_syncs = journal_syncs_.load();
+  return s;
+}
+
+}  // namespace cellindex

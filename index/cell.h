@@ -1,0 +1,154 @@
+// A cell: one contiguous range of encoded keys, served by one RocksDB instance
+// (WAL off) and one journal in the durable store.
+//
+// Write path: writers queue; the writer at the front becomes the leader, takes
+// every queued writer as one group, checks preconditions in queue order,
+// assigns each writer the next sequence number, appends their records to the
+// journal with one write (and one fdatasync in sync mode), applies one RocksDB
+// WriteBatch holding the records, their reverse-location entries and the
+// cell's applied_seq, and wakes the group. Journal order is apply order.
+//
+// Journal record body (after the seq, see recovery/journal_format.h):
+//
+//     op count   : varint64, then per op:
+//     kind       : 1 byte, 1 = put, 2 = delete
+//     key        : encoded key, length-prefixed
+//     record     : encoded ObjectRecord, length-prefixed (put only), with the
+//                  version and times already assigned, so replay is exact
+//
+// RocksDB key space of a cell:
+//
+//     'r' encoded_key                 -> encoded ObjectRecord
+//     'v' volume 0x00 encoded_key     -> ""   (reverse index by volume)
+//     'n' node 0x00 encoded_key       -> ""   (reverse index by node)
+//     'm' "applied_seq"               -> fixed64, last journal seq applied
+//     'm' "count"                     -> fixed64, number of records
+//
+// Every WriteBatch carries the new applied_seq and count, so whatever RocksDB
+// has persisted is a consistent prefix of the journal.
+#ifndef CELLINDEX_INDEX_CELL_H_
+#define CELLINDEX_INDEX_CELL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "index/cell_map.h"
+#include "index/object_record.h"
+#include "index/options.h"
+#include "index/rocksdb_util.h"
+#include "index/stats.h"
+#include "index/write_batch.h"
+#include "recovery/journal.h"
+#include "rocksdb/db.h"
+
+namespace cellindex {
+
+// Prefixes of the cell's RocksDB key space (see above).
+inline constexpr char kRecordPrefix = 'r';
+inline constexpr char kVolumePrefix = 'v';
+inline constexpr char kNodePrefix = 'n';
+
+// One operation inside a cell, its key already encoded and validated.
+struct CellOp {
+  WriteOp::Kind kind = WriteOp::Kind::kPut;
+  std::string encoded_key;
+  ObjectRecord record;  // put only; the version is assigned by the cell
+  Precondition precondition;
+};
+
+class Cell {
+ public:
+  enum class State { kOpening, kReplaying, kServing, kFailed };
+
+  struct Paths {
+    std::string db_dir;       // host-local RocksDB directory
+    std::string journal_dir;  // in the durable store
+  };
+
+  // Opens (creating if missing) the cell's RocksDB, reads its applied_seq and
+  // replays the journal above it. Returns DataLoss when the journal cannot
+  // bring the state up to date.
+  static absl::StatusOr<std::unique_ptr<Cell>> Open(const CellRange& range, const Paths& paths,
+                                                    const Options& options,
+                                                    const CellResources& resources);
+  ~Cell();
+
+  Cell(const Cell&) = delete;
+  Cell& operator=(const Cell&) = delete;
+
+  // Applies `ops` atomically, after every write queued before it. Returns the
+  // version assigned to each op (the write's sequence number for puts, 0 for
+  // deletes). FailedPrecondition when a precondition fails or a key is outside
+  // the cell's range; NotFound when a delete names a missing key; nothing is
+  // applied then.
+  absl::StatusOr<std::vector<uint64_t>> Write(std::vector<CellOp> ops);
+  // NotFound when absent; DataLoss when the stored record is damaged.
+  absl::StatusOr<ObjectRecord> Get(absl::string_view encoded_key);
+  // fdatasyncs the journal (the buffered-durability timer calls this).
+  absl::Status SyncJournal();
+
+  const CellRange& range() const { return range_; }
+  CellStats Stats() const;
+  // The cell's RocksDB, for reads that scan (listing, location lookups).
+  rocksdb::DB* db() const { return db_.get(); }
+  // OK while the cell serves; otherwise Unavailable or the error that failed it.
+  absl::Status CheckServing() const;
+
+ private:
+  struct Writer;
+  struct Applied;  // one op, ready to go into a RocksDB batch
+  using Overlay = absl::flat_hash_map<std::string, std::optional<ObjectRecord>>;
+
+  Cell(const CellRange& range, bool sync);
+  absl::Status Replay(absl::string_view body, Overlay* overlay, rocksdb::WriteBatch* batch,
+                      int64_t* count_delta);
+  absl::StatusOr<std::optional<ObjectRecord>> Lookup(const std::string& encoded_key,
+                                                     const Overlay& overlay);
+  // Prepares one writer's ops against `overlay` (updated on success).
+  absl::Status Prepare(Writer* w, uint64_t seq, Overlay* overlay, std::vector<Applied>* out,
+                       std::string* body);
+  void Fail(absl::Status why) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetState(State state) ABSL_LOCKS_EXCLUDED(mu_);
+  // The leader's work for one group of writers.
+  void CommitGroup(const std::vector<Writer*>& group);
+
+  const CellRange range_;
+  const bool sync_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<Journal> journal_;
+  rocksdb::WriteOptions write_options_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
+  std::atomic<State> state_{State::kOpening};  // written under mu_
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+
+  // Owned by the current leader (one at a time, by the writer queue).
+  uint64_t next_seq_ = 1;
+  uint64_t count_ = 0;
+
+  std::atomic<uint64_t> applied_seq_{0};
+  std::atomic<uint64_t> keys_{0};
+  std::atomic<uint64_t> puts_{0}, deletes_{0}, gets_{0}, precondition_failures_{0};
+  std::atomic<uint64_t> journal_syncs_{0};
+  absl::Duration open_time_;
+  absl::Duration replay_time_;
+  uint64_t records_replayed_ = 0;
+  uint64_t tail_cut_bytes_ = 0;
+};
+
+const char* CellStateName(Cell::State state);
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_INDEX_CELL_H_

@@ -1,0 +1,109 @@
+#include "index/coding.h"
+
+#include <limits>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+namespace cellindex {
+
+void PutFixed16(std::string* dst, uint16_t value) {
+  char buf[2] = {static_cast<char>(value & 0xff), static_cast<char>(value >> 8)};
+  dst->append(buf, 2);
+}
+
+void PutFixed32(std::string* dst, uint32_t value) {
+  char buf[4];
+  for (int i = 0; i < 4; ++i) buf[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  dst->append(buf, 4);
+}
+
+void PutFixed64(std::string* dst, uint64_t value) {
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  dst->append(buf, 8);
+}
+
+void PutVarint64(std::string* dst, uint64_t value) {
+  char buf[10];
+  int n = 0;
+  while (value >= 0x80) {
+    buf[n++] = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  buf[n++] = static_cast<char>(value);
+  dst->append(buf, n);
+}
+
+void PutLengthPrefixed(std::string* dst, absl::string_view value) {
+  PutVarint64(dst, value.size());
+  dst->append(value.data(), value.size());
+}
+
+uint16_t DecodeFixed16(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return static_cast<uint16_t>(u[0] | (u[1] << 8));
+}
+
+uint32_t DecodeFixed32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | u[i];
+  return v;
+}
+
+uint64_t DecodeFixed64(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | u[i];
+  return v;
+}
+
+bool GetFixed64(absl::string_view* input, uint64_t* value) {
+  if (input->size() < 8) return false;
+  *value = DecodeFixed64(input->data());
+  input->remove_prefix(8);
+  return true;
+}
+
+bool GetVarint64(absl::string_view* input, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0, i = 0; shift <= 63 && i < static_cast<int>(input->size());
+       shift += 7, ++i) {
+    const uint64_t byte = static_cast<unsigned char>((*input)[i]);
+    if (shift == 63 && byte > 1) return false;  // would overflow 64 bits
+    result |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      input->remove_prefix(i + 1);
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetVarint32(absl::string_view* input, uint32_t* value) {
+  uint64_t v;
+  if (!GetVarint64(input, &v) || v > std::numeric_limits<uint32_t>::max()) return false;
+  *value = static_cast<uint32_t>(v);
+  return true;
+}
+
+bool GetLengthPrefixed(absl::string_view* input, absl::string_view* value) {
+  uint64_t len;
+  if (!GetVarint64(input, &len) || len > input->size()) return false;
+  *value = input->substr(0, len);
+  input->remove_prefix(len);
+  return true;
+}
+
+bool GetByte(absl::string_view* input, uint8_t* value) {
+  if (input->empty()) return false;
+  *value = static_cast<uint8_t>((*input)[0]);
+  input->remove_prefix(1);
+  return true;
+}
+
+uint64_t Checksum64(absl::string_view data) { return XXH3_64bits(data.data(), data.size()); }
+
+}  // namespace cellindex

@@ -1,0 +1,168 @@
+#include "index/object_record.h"
+
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "index/coding.h"
+
+namespace cellindex {
+namespace {
+
+constexpr uint8_t kFormatVersion = 1;
+
+int64_t ToMicros(absl::Time t) {
+  if (t == absl::InfinitePast()) return std::numeric_limits<int64_t>::min();
+  return absl::ToUnixMicros(t);
+}
+
+absl::Time FromMicros(int64_t us) {
+  if (us == std::numeric_limits<int64_t>::min()) return absl::InfinitePast();
+  return absl::FromUnixMicros(us);
+}
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("invalid record: ", field, " ", what));
+}
+
+absl::Status ValidateLocationName(absl::string_view field, absl::string_view name) {
+  if (name.empty() || name.size() > kMaxLocationNameBytes) {
+    return Invalid(field, absl::StrCat("must be 1 to ", kMaxLocationNameBytes, " bytes"));
+  }
+  for (char c : name) {
+    if (c < 0x21 || c > 0x7e || c == ':') {
+      return Invalid(field, "may contain only printable ASCII other than ':' and space");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool operator==(const ObjectRecord& a, const ObjectRecord& b) {
+  return a.size == b.size && a.etag == b.etag && a.created == b.created &&
+         a.modified == b.modified && a.content_type == b.content_type &&
+         a.storage_class == b.storage_class && a.user_metadata == b.user_metadata &&
+         a.version == b.version && a.locations == b.locations;
+}
+
+absl::Status ValidateObjectRecord(const ObjectRecord& r) {
+  if (r.etag.size() > kMaxEtagBytes) {
+    return Invalid("etag", absl::StrCat("is longer than ", kMaxEtagBytes, " bytes"));
+  }
+  if (r.content_type.size() > kMaxContentTypeBytes) {
+    return Invalid("content type",
+                   absl::StrCat("is longer than ", kMaxContentTypeBytes, " bytes"));
+  }
+  if (r.storage_class.size() > kMaxStorageClassBytes) {
+    return Invalid("storage class",
+                   absl::StrCat("is longer than ", kMaxStorageClassBytes, " bytes"));
+  }
+  for (char c : r.storage_class) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return Invalid("storage class", "may contain only A-Z, 0-9 and '_'");
+    }
+  }
+  size_t meta_bytes = 0;
+  for (const auto& [name, value] : r.user_metadata) {
+    if (name.empty()) return Invalid("user metadata", "has an empty name");
+    meta_bytes += name.size() + value.size();
+  }
+  if (meta_bytes > kMaxUserMetadataBytes) {
+    return Invalid("user metadata", absl::StrCat("is ", meta_bytes, " bytes, over the limit of ",
+                                                 kMaxUserMetadataBytes));
+  }
+  if (r.locations.size() > kMaxLocations) {
+    return Invalid("locations", absl::StrCat("has more than ", kMaxLocations, " extents"));
+  }
+  for (const Extent& e : r.locations) {
+    if (absl::Status s = ValidateLocationName("location node", e.node); !s.ok()) return s;
+    if (absl::Status s = ValidateLocationName("location volume", e.volume); !s.ok()) return s;
+    if (e.length == 0) return Invalid("location", "has a zero length");
+    if (e.offset + e.length < e.offset) return Invalid("location", "offset + length overflows");
+  }
+  return absl::OkStatus();
+}
+
+std::string EncodeRecord(const ObjectRecord& r) {
+  std::string out;
+  out.reserve(64 + r.etag.size() + r.content_type.size() + r.storage_class.size() +
+              r.locations.size() * 32);
+  out.push_back(static_cast<char>(kFormatVersion));
+  PutVarint64(&out, r.size);
+  PutLengthPrefixed(&out, r.etag);
+  PutFixed64(&out, static_cast<uint64_t>(ToMicros(r.created)));
+  PutFixed64(&out, static_cast<uint64_t>(ToMicros(r.modified)));
+  PutLengthPrefixed(&out, r.content_type);
+  PutLengthPrefixed(&out, r.storage_class);
+  PutVarint64(&out, r.user_metadata.size());
+  for (const auto& [name, value] : r.user_metadata) {
+    PutLengthPrefixed(&out, name);
+    PutLengthPrefixed(&out, value);
+  }
+  PutVarint64(&out, r.version);
+  PutVarint64(&out, r.locations.size());
+  for (const Extent& e : r.locations) {
+    PutLengthPrefixed(&out, e.node);
+    PutLengthPrefixed(&out, e.volume);
+    PutVarint64(&out, e.offset);
+    PutVarint64(&out, e.length);
+  }
+  PutFixed64(&out, Checksum64(out));
+  return out;
+}
+
+absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
+  auto damaged = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("object record is damaged: ", why));
+  };
+  if (encoded.size() < 9) return damaged("too short");
+  absl::string_view body = encoded.substr(0, encoded.size() - 8);
+  if (Checksum64(body) != DecodeFixed64(encoded.data() + body.size())) {
+    return damaged("checksum mismatch");
+  }
+  uint8_t format;
+  if (!GetByte(&body, &format) || format != kFormatVersion) {
+    return damaged(absl::StrCat("unknown format version ", format));
+  }
+  ObjectRecord r;
+  absl::string_view etag, content_type, storage_class;
+  uint64_t created, modified, meta_count, location_count;
+  if (!GetVarint64(&body, &r.size) || !GetLengthPrefixed(&body, &etag) ||
+      !GetFixed64(&body, &created) || !GetFixed64(&body, &modified) ||
+      !GetLengthPrefixed(&body, &content_type) || !GetLengthPrefixed(&body, &storage_class) ||
+      !GetVarint64(&body, &meta_count) || meta_count > body.size()) {
+    return damaged("malformed header fields");
+  }
+  r.etag = std::string(etag);
+  r.created = FromMicros(static_cast<int64_t>(created));
+  r.modified = FromMicros(static_cast<int64_t>(modified));
+  r.content_type = std::string(content_type);
+  r.storage_class = std::string(storage_class);
+  for (uint64_t i = 0; i < meta_count; ++i) {
+    absl::string_view name, value;
+    if (!GetLengthPrefixed(&body, &name) || !GetLengthPrefixed(&body, &value)) {
+      return damaged("malformed user metadata");
+    }
+    r.user_metadata.emplace(std::string(name), std::string(value));
+  }
+  if (!GetVarint64(&body, &r.version) || !GetVarint64(&body, &location_count) ||
+      location_count > body.size()) {
+    return damaged("malformed version or location count");
+  }
+  r.locations.reserve(location_count);
+  for (uint64_t i = 0; i < location_count; ++i) {
+    absl::string_view node, volume;
+    Extent e;
+    if (!GetLengthPrefixed(&body, &node) || !GetLengthPrefixed(&body, &volume) ||
+        !GetVarint64(&body, &e.offset) || !GetVarint64(&body, &e.length)) {
+      return damaged("malformed location");
+    }
+    e.node = std::string(node);
+    e.volume = std::string(volume);
+    r.locations.push_back(std::move(e));
+  }
+  if (!body.empty()) return damaged("trailing bytes");
+  return r;
+}
+
+}  // namespace cellindex

@@ -1,0 +1,67 @@
+#include "index/rocksdb_util.h"
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+
+namespace cellindex {
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(context, ": ", s.ToString());
+  switch (s.code()) {
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(msg);
+    case rocksdb::Status::kCorruption:
+      return absl::DataLossError(msg);
+    case rocksdb::Status::kInvalidArgument:
+      return absl::InvalidArgumentError(msg);
+    case rocksdb::Status::kNotSupported:
+      return absl::UnimplementedError(msg);
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTryAgain:
+    case rocksdb::Status::kTimedOut:
+      return absl::UnavailableError(msg);
+    case rocksdb::Status::kAborted:
+      return absl::AbortedError(msg);
+    case rocksdb::Status::kIncomplete:
+    case rocksdb::Status::kShutdownInProgress:
+      return absl::UnavailableError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+CellResources MakeCellResources(const Options& options) {
+  CellResources r;
+  r.env = rocksdb::Env::Default();
+  r.env->SetBackgroundThreads(std::max(1, options.flush_threads), rocksdb::Env::Priority::HIGH);
+  r.env->SetBackgroundThreads(std::max(1, options.compaction_threads),
+                              rocksdb::Env::Priority::LOW);
+  r.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  r.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes);
+  return r;
+}
+
+rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& resources) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.env = resources.env;
+  o.write_buffer_manager = resources.write_buffer_manager;
+  o.write_buffer_size = options.cell_write_buffer_bytes;
+  o.max_background_jobs = std::max(2, options.flush_threads + options.compaction_threads);
+  o.max_open_files = 512;
+  o.keep_log_file_num = 2;
+  // The cell's journal is the log: RocksDB's WAL is off on every write, and a
+  // clean close must flush the memtables.
+  o.avoid_flush_during_shutdown = false;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = resources.block_cache;
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.format_version = 5;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace cellindex
