@@ -1,5 +1,6 @@
 #include "index/cell.h"
 
+#include <limits>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -103,6 +104,7 @@ const char* CellStateName(Cell::State state) {
 
 struct Cell::Writer {
   std::vector<CellOp> ops;
+  const std::function<absl::Status()>* exclusive = nullptr;  // RunExclusive
   absl::Status status;
   std::vector<uint64_t> versions;
   bool done = false;
@@ -124,11 +126,13 @@ Cell::~Cell() = default;
 
 absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const Paths& paths,
                                                  const Options& options,
-                                                 const CellResources& resources) {
+                                                 const CellResources& resources,
+                                                 const CellOpenHooks& hooks) {
   auto cell = std::unique_ptr<Cell>(new Cell(range, options.durability == Durability::kSync));
   const absl::Time start = absl::Now();
   const std::string what = absl::StrCat("cell ", range.id);
 
+  if (hooks.on_phase) hooks.on_phase("open");
   const std::string parent = paths.db_dir.substr(0, paths.db_dir.find_last_of('/'));
   if (absl::Status s = CreateDirs(parent); !s.ok()) return s;
   rocksdb::DB* raw = nullptr;
@@ -140,9 +144,17 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
   absl::StatusOr<uint64_t> count = ReadMeta(raw, kCountKey);
   if (!count.ok()) return count.status();
   cell->count_ = *count;
+  if (hooks.checkpoint_seq.has_value() &&
+      (*applied != *hooks.checkpoint_seq || *count != hooks.checkpoint_keys)) {
+    return absl::DataLossError(absl::StrCat(
+        what, ": restored state is at seq ", *applied, " with ", *count,
+        " keys; its checkpoint manifest says seq ", *hooks.checkpoint_seq, " with ",
+        hooks.checkpoint_keys, " keys"));
+  }
   const absl::Time opened = absl::Now();
   cell->open_time_ = opened - start;
   cell->SetState(State::kReplaying);
+  if (hooks.on_phase) hooks.on_phase("replay");
 
   // Replay the journal above applied_seq in RocksDB batches.
   rocksdb::WriteBatch batch;
@@ -169,6 +181,7 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
                                                   s.message()));
         }
         batch_seq = seq;
+        cell->replayed_bytes_ += body.size();
         if (batch.GetDataSize() >= kReplayBatchBytes) return flush();
         return absl::OkStatus();
       },
@@ -315,11 +328,13 @@ absl::StatusOr<std::vector<uint64_t>> Cell::Write(std::vector<CellOp> ops) {
     if (!w.status.ok()) return w.status;
     return std::move(w.versions);
   }
-  // This writer leads a group: every writer queued now, in order.
+  // This writer leads a group: every writer queued now, in order, up to an
+  // exclusive one (which runs alone).
   std::vector<Writer*> group;
   for (Writer* q : writers_) {
-    if (group.size() == kMaxGroup) break;
+    if (group.size() == kMaxGroup || (q->exclusive != nullptr && !group.empty())) break;
     group.push_back(q);
+    if (q->exclusive != nullptr) break;
   }
   const bool serving = state_.load() == State::kServing;
   const absl::Status failed = error_;
@@ -404,6 +419,115 @@ void Cell::CommitGroup(const std::vector<Writer*>& group) {
   count_ = count;
   keys_ = count;
   applied_seq_ = seq - 1;
+}
+
+absl::Status Cell::RunExclusive(const std::function<absl::Status()>& fn) {
+  // Write() with an exclusive writer: queued like any writer, run alone.
+  Writer w;
+  w.exclusive = &fn;
+  mu_.Lock();
+  if (state_.load() != State::kServing) {
+    mu_.Unlock();
+    return CheckServing();
+  }
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.Wait(&mu_);
+  mu_.Unlock();
+  // An exclusive writer is never taken into another leader's group, so it
+  // always leads itself.
+  const bool serving = state_.load() == State::kServing;
+  w.status = serving ? fn() : CheckServing();
+  mu_.Lock();
+  writers_.pop_front();
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  mu_.Unlock();
+  return w.status;
+}
+
+absl::StatusOr<Cell::LiveFiles> Cell::CaptureLiveFiles() {
+  LiveFiles live;
+  rocksdb::Status ds = db_->DisableFileDeletions();
+  if (!ds.ok()) return FromRocks(ds, absl::StrCat("cell ", range_.id, ": disable deletions"));
+  absl::Status s = RunExclusive([&]() -> absl::Status {
+    live.applied_seq = next_seq_ - 1;
+    live.key_count = count_;
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    fo.allow_write_stall = true;
+    if (absl::Status f = FromRocks(db_->Flush(fo), "flush"); !f.ok()) return f;
+    rocksdb::LiveFilesStorageInfoOptions lo;
+    lo.wal_size_for_flush = std::numeric_limits<uint64_t>::max();  // flushed just now
+    return FromRocks(db_->GetLiveFilesStorageInfo(lo, &live.files), "list live files");
+  });
+  if (s.ok()) s = FromRocks(db_->GetDbIdentity(live.db_identity), "db identity");
+  if (!s.ok()) {
+    ReleaseLiveFiles();
+    return absl::Status(s.code(), absl::StrCat("cell ", range_.id, ": ", s.message()));
+  }
+  return live;
+}
+
+void Cell::ReleaseLiveFiles() { (void)db_->EnableFileDeletions(/*force=*/false); }
+
+absl::Status Cell::TrimJournal(uint64_t seq) { return journal_->TrimThrough(seq); }
+
+uint64_t Cell::journal_bytes_since_checkpoint() const {
+  const uint64_t appended = journal_ ? journal_->appended_bytes() : 0;
+  const uint64_t mark = checkpoint_mark_.load();
+  return mark == 0 ? appended + replayed_bytes_ : appended - (mark - 1);
+}
+
+void Cell::NoteCheckpoint() {
+  // Stored plus one, so that zero means "no checkpoint since open".
+  checkpoint_mark_ = (journal_ ? journal_->appended_bytes() : 0) + 1;
+}
+
+absl::Status Cell::Validate(uint64_t* records_checked) {
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;
+  auto damaged = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("cell ", range_.id, " failed validation: ", why));
+  };
+  absl::Status result;
+  std::string count_bytes;
+  uint64_t expected = 0;
+  rocksdb::Status gs = db_->Get(ro, kCountKey, &count_bytes);
+  if (gs.ok() && count_bytes.size() == 8) {
+    expected = DecodeFixed64(count_bytes.data());
+  } else if (!gs.IsNotFound()) {
+    result = damaged("the record count is unreadable");
+  }
+  uint64_t seen = 0;
+  if (result.ok()) {
+    const std::string lo(1, kRecordPrefix), hi(1, kRecordPrefix + 1);
+    rocksdb::Slice upper(hi);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(lo); it->Valid(); it->Next()) {
+      absl::string_view key(it->key().data() + 1, it->key().size() - 1);
+      if (!range_.Contains(key)) {
+        result = damaged(absl::StrCat("key ", Printable(key), " is outside ", range_.Describe()));
+        break;
+      }
+      absl::StatusOr<ObjectRecord> rec =
+          DecodeRecord(absl::string_view(it->value().data(), it->value().size()));
+      if (!rec.ok()) {
+        result = damaged(absl::StrCat("object ", Printable(key), ": ", rec.status().message()));
+        break;
+      }
+      ++seen;
+    }
+    if (result.ok() && !it->status().ok()) result = damaged(it->status().ToString());
+    if (result.ok() && seen != expected) {
+      result = damaged(absl::StrCat(seen, " records found, the state says ", expected));
+    }
+  }
+  db_->ReleaseSnapshot(snap);
+  if (records_checked != nullptr) *records_checked = seen;
+  return result;
 }
 
 absl::StatusOr<ObjectRecord> Cell::Get(absl::string_view encoded_key) {

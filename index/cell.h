@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,10 +47,12 @@
 #include "index/object_record.h"
 #include "index/options.h"
 #include "index/rocksdb_util.h"
+#include "index/serving_cell.h"
 #include "index/stats.h"
 #include "index/write_batch.h"
 #include "recovery/journal.h"
 #include "rocksdb/db.h"
+#include "rocksdb/metadata.h"
 
 namespace cellindex {
 
@@ -66,6 +69,17 @@ struct CellOp {
   Precondition precondition;
 };
 
+// What the opener knows about the state it hands over, and who to tell
+// about progress.
+struct CellOpenHooks {
+  // Called as each phase starts: "open", "replay".
+  std::function<void(const char* phase)> on_phase;
+  // The state came from a checkpoint taken at this applied_seq holding
+  // this many keys: a state that disagrees is DataLoss.
+  std::optional<uint64_t> checkpoint_seq;
+  uint64_t checkpoint_keys = 0;
+};
+
 class Cell {
  public:
   enum class State { kOpening, kReplaying, kServing, kFailed };
@@ -80,7 +94,8 @@ class Cell {
   // bring the state up to date.
   static absl::StatusOr<std::unique_ptr<Cell>> Open(const CellRange& range, const Paths& paths,
                                                     const Options& options,
-                                                    const CellResources& resources);
+                                                    const CellResources& resources,
+                                                    const CellOpenHooks& hooks = {});
   ~Cell();
 
   Cell(const Cell&) = delete;
@@ -97,12 +112,40 @@ class Cell {
   // fdatasyncs the journal (the buffered-durability timer calls this).
   absl::Status SyncJournal();
 
+  // ---- Checkpoint support ------------------------------------------------
+  // One consistent set of the RocksDB files holding the state at applied_seq.
+  struct LiveFiles {
+    uint64_t applied_seq = 0;
+    uint64_t key_count = 0;
+    std::string db_identity;
+    std::vector<rocksdb::LiveFileStorageInfo> files;
+  };
+  // Stalls writes only while the memtable is flushed, then lists the live
+  // files of exactly that state. File deletions stay disabled until
+  // ReleaseLiveFiles, so the files can be copied while writes go on.
+  absl::StatusOr<LiveFiles> CaptureLiveFiles();
+  void ReleaseLiveFiles();
+  // Deletes journal segments whose records are all at or below `seq`.
+  absl::Status TrimJournal(uint64_t seq);
+  // Journal bytes written since the last NoteCheckpoint (or since open,
+  // counting the tail replayed at open).
+  uint64_t journal_bytes_since_checkpoint() const;
+  void NoteCheckpoint();
+
+  // Deep validation: a full scan at one snapshot. Every record decodes (its
+  // checksum holds), lies inside the cell's range, and the count of records
+  // equals the count the state carries. DataLoss naming the first problem.
+  absl::Status Validate(uint64_t* records_checked = nullptr);
+
   const CellRange& range() const { return range_; }
   CellStats Stats() const;
   // The cell's RocksDB, for reads that scan (listing, location lookups).
   rocksdb::DB* db() const { return db_.get(); }
   // OK while the cell serves; otherwise Unavailable or the error that failed it.
   absl::Status CheckServing() const;
+  // Tests only: puts the cell in `state`, e.g. kReplaying, to see how readers
+  // treat a cell that is not serving.
+  void SetStateForTesting(State state) { SetState(state); }
 
  private:
   struct Writer;
@@ -121,6 +164,8 @@ class Cell {
   void SetState(State state) ABSL_LOCKS_EXCLUDED(mu_);
   // The leader's work for one group of writers.
   void CommitGroup(const std::vector<Writer*>& group);
+  // Runs `fn` in the write order, with no write in flight.
+  absl::Status RunExclusive(const std::function<absl::Status()>& fn);
 
   const CellRange range_;
   const bool sync_;
@@ -144,6 +189,8 @@ class Cell {
   absl::Duration open_time_;
   absl::Duration replay_time_;
   uint64_t records_replayed_ = 0;
+  uint64_t replayed_bytes_ = 0;
+  std::atomic<uint64_t> checkpoint_mark_{0};  // journal appended_bytes at last checkpoint
   uint64_t tail_cut_bytes_ = 0;
 };
 

@@ -64,6 +64,17 @@ size_t CellMap::Route(absl::string_view encoded_key) const {
   return static_cast<size_t>(it - cells_.begin()) - 1;
 }
 
+void CellMap::MoveCell(size_t index, const std::string& host) {
+  cells_[index].host = host;
+  ++epoch_;
+}
+
+void CellMap::PlaceRoundRobin(const std::vector<std::string>& hosts) {
+  for (size_t i = 0; i < cells_.size() && !hosts.empty(); ++i) {
+    cells_[i].host = hosts[i % hosts.size()];
+  }
+}
+
 std::vector<std::string> CellMap::Boundaries() const {
   std::vector<std::string> out;
   for (size_t i = 1; i < cells_.size(); ++i) out.push_back(cells_[i].lo);

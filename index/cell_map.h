@@ -58,6 +58,10 @@ class CellMap {
   size_t Route(absl::string_view encoded_key) const;
 
   const std::vector<CellRange>& cells() const { return cells_; }
+  // Moves cell `index` to `host` and grows the epoch.
+  void MoveCell(size_t index, const std::string& host);
+  // Places the cells on `hosts` round-robin (a new index).
+  void PlaceRoundRobin(const std::vector<std::string>& hosts);
   uint64_t epoch() const { return epoch_; }
   // Split points between cells (size() - 1 keys).
   std::vector<std::string> Boundaries() const;

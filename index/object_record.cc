@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "index/coding.h"
 
@@ -24,19 +25,23 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("invalid record: ", field, " ", what));
 }
 
-absl::Status ValidateLocationName(absl::string_view field, absl::string_view name) {
+}  // namespace
+
+absl::Status ValidateLocationName(absl::string_view what, absl::string_view name) {
+  auto invalid = [&](absl::string_view rule) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ", what, " \"", absl::CHexEscape(name), "\": ", rule));
+  };
   if (name.empty() || name.size() > kMaxLocationNameBytes) {
-    return Invalid(field, absl::StrCat("must be 1 to ", kMaxLocationNameBytes, " bytes"));
+    return invalid(absl::StrCat("must be 1 to ", kMaxLocationNameBytes, " bytes"));
   }
   for (char c : name) {
     if (c < 0x21 || c > 0x7e || c == ':') {
-      return Invalid(field, "may contain only printable ASCII other than ':' and space");
+      return invalid("may contain only printable ASCII other than ':' and space");
     }
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 bool operator==(const ObjectRecord& a, const ObjectRecord& b) {
   return a.size == b.size && a.etag == b.etag && a.created == b.created &&
@@ -75,8 +80,10 @@ absl::Status ValidateObjectRecord(const ObjectRecord& r) {
     return Invalid("locations", absl::StrCat("has more than ", kMaxLocations, " extents"));
   }
   for (const Extent& e : r.locations) {
-    if (absl::Status s = ValidateLocationName("location node", e.node); !s.ok()) return s;
-    if (absl::Status s = ValidateLocationName("location volume", e.volume); !s.ok()) return s;
+    if (absl::Status s = ValidateLocationName("record: location node", e.node); !s.ok()) return s;
+    if (absl::Status s = ValidateLocationName("record: location volume", e.volume); !s.ok()) {
+      return s;
+    }
     if (e.length == 0) return Invalid("location", "has a zero length");
     if (e.offset + e.length < e.offset) return Invalid("location", "offset + length overflows");
   }

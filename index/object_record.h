@@ -75,6 +75,9 @@ struct ObjectRecord {
 
 // OK, or InvalidArgument naming the field and the limit it breaks.
 absl::Status ValidateObjectRecord(const ObjectRecord& record);
+// OK, or InvalidArgument ("invalid `what` "name": rule") when `name` is not a
+// valid node or volume name (see Extent).
+absl::Status ValidateLocationName(absl::string_view what, absl::string_view name);
 
 std::string EncodeRecord(const ObjectRecord& record);
 // DataLoss when the bytes are damaged, truncated or of an unknown format.

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -71,9 +73,52 @@ struct Options {
   // default Env: the last Index opened sets their size.
   int flush_threads = 2;
   int compaction_threads = 2;
-  // Cells opened (RocksDB open + journal replay) in parallel. 0: one per
-  // hardware thread.
-  int open_parallelism = 0;
+
+  // ---- Hosts -------------------------------------------------------------
+  // Host name -> that host's local directory for cell state. Empty: one host
+  // named "local" at data_dir. A new index places its cells on the hosts
+  // round-robin. On reopen, a cell whose host is not listed (the host was
+  // lost) moves to the listed host with the fewest cells and is restored
+  // there from the durable store.
+  std::map<std::string, std::string> host_dirs;
+
+  // ---- Checkpoints --------------------------------------------------------
+  // Take checkpoints in the background, per cell, when either threshold
+  // below is passed. A restore replays at most about this much journal.
+  bool background_checkpoints = true;
+  // Journal bytes written since the cell's last checkpoint. Lower: shorter
+  // restores, more checkpoint I/O.
+  uint64_t checkpoint_journal_bytes = 32ull << 20;
+  // Age of the last checkpoint of a cell that has had writes since.
+  absl::Duration checkpoint_interval = absl::Minutes(10);
+  // Checkpoints kept per cell (at least 2, so a damaged newest one can fall
+  // back to the previous). The journal is kept from the oldest one on.
+  int checkpoints_to_keep = 2;
+
+  // ---- Recovery -----------------------------------------------------------
+  // true: Open returns when every cell serves or has failed. false: Open
+  // returns once the cell map is loaded; cells come up in the background and
+  // a request for one that is not ready fails fast with Unavailable naming
+  // the cell and its phase.
+  bool wait_for_recovery = true;
+  // Cells opened or restored at once. Restores are I/O-bound: more than the
+  // disks can feed makes every cell slower. 0: one per hardware thread.
+  int recovery_parallelism = 0;
+  // Files fetched at once within one cell's restore.
+  int fetch_parallelism = 4;
+  // Cell ids to recover first, in this order; the rest follow by id.
+  std::vector<uint32_t> recovery_priority;
+  // Run the deep validation (full scan: record checksums, keys inside the
+  // range, count) before a recovered cell serves, instead of after.
+  bool paranoid = false;
+  // Run the deep validation in the background after a cell serves. A
+  // failure takes the cell out of service and restores it from the previous
+  // checkpoint.
+  bool validate_after_recovery = true;
+  // Test hook: called as each recovery phase of a cell starts ("fetch",
+  // "verify", "open", "replay", "validate"). It may block to hold the cell
+  // at that phase boundary.
+  std::function<void(uint32_t cell, const std::string& phase)> recovery_hook;
 };
 
 }  // namespace cellindex

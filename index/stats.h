@@ -10,24 +10,73 @@
 
 namespace cellindex {
 
+// How a cell came back the last time it was opened or restored.
+struct RecoveryReport {
+  // "local" (the host kept its state), "checkpoint" (restored from the
+  // durable store), or "journal" (no checkpoint: the whole journal replayed).
+  std::string source;
+  uint64_t checkpoint_seq = 0;  // the checkpoint restored, if any
+  uint64_t files_fetched = 0;
+  uint64_t bytes_fetched = 0;
+  uint64_t records_replayed = 0;
+  uint64_t records_validated = 0;
+  // Phase times: fetch (copy from the store, hashing), verify (compare with
+  // the manifest), open (RocksDB), replay (journal tail), validate (deep
+  // check: inline when paranoid, else in the background after serving).
+  absl::Duration fetch_time;
+  absl::Duration verify_time;
+  absl::Duration open_time;
+  absl::Duration replay_time;
+  absl::Duration validate_time;
+  // From the start of recovery (or Index::Open) until the cell served.
+  absl::Duration time_to_serve;
+  // Why each newer source was passed over (damaged checkpoint, ...).
+  std::vector<std::string> fallbacks;
+};
+
+// One checkpoint of one cell.
+struct CheckpointReport {
+  uint32_t cell = 0;
+  bool taken = false;  // false: the newest checkpoint already held this state
+  uint64_t applied_seq = 0;
+  uint64_t key_count = 0;
+  uint64_t files = 0;
+  uint64_t files_copied = 0;  // only files the store did not hold yet
+  uint64_t bytes_copied = 0;
+  uint64_t total_bytes = 0;
+  uint64_t checkpoints_deleted = 0;
+  uint64_t files_deleted = 0;
+  absl::Duration capture_time;  // flush (writes stall only for this) + listing
+  absl::Duration copy_time;
+  absl::Duration publish_time;  // manifest, retention, journal trim
+};
+
 struct CellStats {
   uint32_t id = 0;
   std::string range;  // "[lo, hi)", escaped
   std::string host;
-  std::string state;  // "opening", "replaying", "serving", "failed"
+  // "queued", "fetch", "verify", "open", "replay", "validate" while
+  // recovering; "serving"; "failed" (see error).
+  std::string state;
   std::string error;  // why, when failed
   uint64_t applied_seq = 0;  // last journal record applied to RocksDB
   uint64_t keys = 0;         // objects in the cell, exact
   uint64_t sst_bytes = 0;
   uint64_t memtable_bytes = 0;
-  uint64_t journal_bytes = 0;  // all segments in the store
-  // Local restart: time to open RocksDB, time to replay the journal tail,
-  // and the records replayed.
+  uint64_t journal_bytes = 0;                   // all segments in the store
+  uint64_t journal_bytes_since_checkpoint = 0;  // what a restore would replay
+  // At open: time to open RocksDB, time to replay the journal tail, and the
+  // records replayed.
   absl::Duration open_time;
   absl::Duration replay_time;
   uint64_t records_replayed = 0;
   // A torn journal tail cut at open: bytes cut (0: none).
   uint64_t journal_tail_cut_bytes = 0;
+  RecoveryReport recovery;
+  // Deep validation: "pending", "ok", "failed", or "off".
+  std::string validation = "off";
+  uint64_t checkpoints_taken = 0;  // since open
+  uint64_t last_checkpoint_seq = 0;
   // Operations served since open.
   uint64_t puts = 0;
   uint64_t deletes = 0;
@@ -38,7 +87,11 @@ struct CellStats {
 
 struct IndexStats {
   uint64_t epoch = 0;
-  absl::Duration open_time;  // whole Index::Open
+  absl::Duration open_time;  // Index::Open until it returned
+  // Since Index::Open started: the first cell serving, and all serving
+  // (zero until it happens).
+  absl::Duration time_to_first_cell;
+  absl::Duration time_to_all_cells;
   std::vector<CellStats> cells;
 };
 

@@ -1,6 +1,7 @@
 #include "recovery/journal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -233,6 +234,31 @@ absl::Status Journal::Sync() {
     return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status Journal::TrimThrough(uint64_t seq) {
+  absl::StatusOr<std::vector<std::string>> names = ListDir(options_.dir);
+  if (!names.ok()) return names.status();
+  std::vector<std::pair<uint64_t, std::string>> segments;
+  for (const std::string& name : *names) {
+    uint64_t first;
+    if (ParseSegmentName(name, &first)) segments.emplace_back(first, name);
+  }
+  absl::MutexLock lock(&mu_);
+  bool removed = false;
+  // Segment i holds seqs [first_i, first_{i+1}); it can go when
+  // first_{i+1} - 1 <= seq. The last listed segment is the current one.
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    if (segments[i + 1].first > seq + 1) break;
+    const std::string path = options_.dir + "/" + segments[i].second;
+    if (current_ != nullptr && path == current_->path) break;
+    struct stat st;
+    const uint64_t size = ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    if (::unlink(path.c_str()) != 0) return ErrnoStatus("unlink", path, errno);
+    closed_segment_bytes_ -= std::min(closed_segment_bytes_, size);
+    removed = true;
+  }
+  return removed ? SyncDir(options_.dir) : absl::OkStatus();
 }
 
 uint64_t Journal::last_seq() const {

@@ -69,6 +69,10 @@ class Journal {
   // Makes everything appended so far durable. Thread-safe.
   absl::Status Sync();
 
+  // Deletes the segments all of whose records are at or below `seq` (a
+  // checkpoint holds them). The newest segment is never deleted.
+  absl::Status TrimThrough(uint64_t seq);
+
   uint64_t last_seq() const;
   // Bytes in all segments.
   uint64_t total_bytes() const;

@@ -1,0 +1,513 @@
+// Index vs raw RocksDB, Put and Get throughput, in one binary.
+//
+// Both sides run RocksDB with the options of one cell (MakeCellDbOptions on
+// MakeCellResources: same block cache, bloom filter, write buffer, threads)
+// and the same durability:
+//
+//   put/sync/*      Index Durability::kSync      vs RocksDB WAL on, sync=true
+//   put/buffered/*  Index Durability::kBuffered  vs RocksDB WAL on, sync=false
+//   get/*           random Gets of kGetKeys preloaded keys
+//
+// The raw baseline stores the bytes the Index stores for a record:
+// EncodeRecord(record) under EncodeKey(key). It does no more than that, so the
+// ratio prices everything the Index adds: validation, routing, the
+// read-before-write for preconditions and versions, the reverse-location
+// entries, the applied_seq/count keys, the journal framing, and on Get the
+// record decode (get/rocksdb+decode shows that part alone).
+// put/buffered/rocksdb_cell_batch is a diagnostic: raw RocksDB doing the
+// RocksDB work of one Index put (see index/cell.h), without the Index's code.
+//
+// Each writer thread writes its own keys; every Put run starts from an empty
+// store in a fresh temporary directory. The Get stores are loaded once, fully
+// compacted and read through once, so both serve from a warm block cache.
+//
+// Typical run (prints a summary of ratios computed from the medians last):
+//
+//   index_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "benchmark/benchmark.h"
+#include "index/cell.h"
+#include "index/coding.h"
+#include "index/index.h"
+#include "index/object_key.h"
+#include "index/object_record.h"
+#include "index/options.h"
+#include "index/rocksdb_util.h"
+#include "index/write_batch.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace cellindex {
+namespace {
+
+constexpr char kBucket[] = "bench-bucket";
+constexpr size_t kGetKeys = 100000;
+constexpr size_t kLoadBatch = 1000;
+// Per run. Sync puts are fdatasync-bound (about 0.3-3 ms on a shared VM disk):
+// prefer more repetitions to longer runs.
+constexpr double kMinSeconds = 1.0;
+
+[[noreturn]] void Die(absl::string_view what, const absl::Status& s) {
+  std::fprintf(stderr, "index_bench: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
+               s.ToString().c_str());
+  std::exit(1);
+}
+
+void Check(const rocksdb::Status& s, absl::string_view what) {
+  if (!s.ok()) Die(what, FromRocks(s, "rocksdb"));
+}
+
+// A directory under /tmp, removed with everything in it when destroyed.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/cellindex-bench-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) Die("mkdtemp", absl::ErrnoToStatus(errno, tmpl));
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A typical object: two replicas, an S3-style ETag, a long content type.
+// EncodeRecord gives about 200 bytes (printed as record_bytes).
+ObjectRecord BenchRecord() {
+  ObjectRecord r;
+  r.size = 734003;
+  r.etag = "\"9b2cf535f27731c974343645a3985328\"";
+  r.created = absl::FromUnixSeconds(1700000000);
+  r.modified = r.created;
+  r.content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+  r.version = 1000000;  // the Index assigns its own; same varint width
+  r.locations = {{"node-0017.rack-04", "vol-0017-03", 4096, 734003},
+                 {"node-0042.rack-11", "vol-0042-07", 81920, 734003}};
+  return r;
+}
+
+ObjectKey PutKey(int thread, uint64_t i) {
+  return {kBucket, absl::StrFormat("w%02d/photos/2024/img-%010d.jpg", thread, i)};
+}
+
+ObjectKey GetKey(uint64_t i) { return {kBucket, absl::StrFormat("photos/2024/img-%010d.jpg", i)}; }
+
+uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+Options IndexOptions(const std::string& dir, Durability durability, size_t cells) {
+  Options o;
+  o.data_dir = dir;
+  o.durability = durability;
+  // 8 cells for 16 writers: two writer threads (w00, w01, ...) per cell.
+  for (size_t c = 1; c < cells; ++c) {
+    o.cell_boundaries.push_back(EncodeKey({kBucket, absl::StrFormat("w%02d", 16 * c / cells)}));
+  }
+  return o;
+}
+
+// Raw RocksDB with exactly one cell's options, but its own WAL on.
+struct RawStore {
+  RawStore(const std::string& dir, Durability durability) {
+    Options o;  // defaults, as the Index benchmarks use
+    resources = MakeCellResources(o);
+    rocksdb::DB* raw = nullptr;
+    Check(rocksdb::DB::Open(MakeCellDbOptions(o, resources), dir, &raw), "open rocksdb");
+    db.reset(raw);
+    write_options.disableWAL = false;
+    write_options.sync = durability == Durability::kSync;
+  }
+
+  CellResources resources;
+  std::unique_ptr<rocksdb::DB> db;  // destroyed before `resources`
+  rocksdb::WriteOptions write_options;
+};
+
+std::unique_ptr<Index> OpenIndex(const Options& options) {
+  absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(options);
+  if (!index.ok()) Die("open index", index.status());
+  return *std::move(index);
+}
+
+// ---- Put ----------------------------------------------------------------
+//
+// Thread 0 opens the store before the timing loop and closes it after. The
+// loop's start and end are barriers across all threads of a run, so the other
+// threads only see the store once it is open and are done with it before it
+// closes.
+
+struct RawPutRun {
+  TempDir dir;
+  std::unique_ptr<RawStore> store;
+};
+RawPutRun* raw_put = nullptr;
+
+void BM_RawPut(benchmark::State& state, Durability durability) {
+  if (state.thread_index() == 0) {
+    raw_put = new RawPutRun;
+    raw_put->store = std::make_unique<RawStore>(raw_put->dir.path() + "/db", durability);
+  }
+  const std::string value = EncodeRecord(BenchRecord());
+  const int thread = state.thread_index();
+  uint64_t i = 0;
+  for (auto _ : state) {
+    const std::string key = EncodeKey(PutKey(thread, i++));
+    Check(raw_put->store->db->Put(raw_put->store->write_options, key, value), "rocksdb put");
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    delete raw_put;
+    raw_put = nullptr;
+  }
+}
+
+// The RocksDB work a cell does for one single-put group (index/cell.h):
+// read the old record, then one batch with the record, two reverse-location
+// entries per extent and the applied_seq and count keys.
+void BM_RawPutCellBatch(benchmark::State& state, Durability durability) {
+  if (state.thread_index() == 0) {
+    raw_put = new RawPutRun;
+    raw_put->store = std::make_unique<RawStore>(raw_put->dir.path() + "/db", durability);
+  }
+  const ObjectRecord record = BenchRecord();
+  const std::string value = EncodeRecord(record);
+  const int thread = state.thread_index();
+  uint64_t i = 0;
+  for (auto _ : state) {
+    rocksdb::DB* db = raw_put->store->db.get();
+    const std::string key = EncodeKey(PutKey(thread, i++));
+    const std::string record_key = kRecordPrefix + key;
+    rocksdb::PinnableSlice old;
+    rocksdb::Status gs =
+        db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), record_key, &old);
+    if (!gs.IsNotFound()) Check(gs, "rocksdb get");
+    rocksdb::WriteBatch b;
+    auto reverse = [&](char prefix, const std::string& name) {
+      std::string k(1, prefix);
+      k += name;
+      k += '\0';
+      k += key;
+      Check(b.Put(k, rocksdb::Slice()), "batch");
+    };
+    for (const Extent& e : record.locations) {
+      reverse(kVolumePrefix, e.volume);
+      reverse(kNodePrefix, e.node);
+    }
+    Check(b.Put(record_key, value), "batch");
+    std::string meta;
+    PutFixed64(&meta, i);
+    Check(b.Put("mapplied_seq", meta), "batch");  // the cell's meta keys
+    Check(b.Put("mcount", meta), "batch");
+    Check(db->Write(raw_put->store->write_options, &b), "rocksdb write");
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    delete raw_put;
+    raw_put = nullptr;
+  }
+}
+
+struct IndexPutRun {
+  TempDir dir;
+  std::unique_ptr<Index> index;
+};
+IndexPutRun* index_put = nullptr;
+
+void BM_IndexPut(benchmark::State& state, Durability durability, size_t cells) {
+  if (state.thread_index() == 0) {
+    index_put = new IndexPutRun;
+    index_put->index = OpenIndex(IndexOptions(index_put->dir.path(), durability, cells));
+  }
+  const ObjectRecord record = BenchRecord();
+  const int thread = state.thread_index();
+  uint64_t i = 0;
+  for (auto _ : state) {
+    absl::StatusOr<uint64_t> v = index_put->index->Put(PutKey(thread, i++), record);
+    if (!v.ok()) Die("index put", v.status());
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    if (durability == Durability::kSync) {
+      uint64_t puts = 0, syncs = 0;
+      for (const CellStats& c : index_put->index->Stats().cells) {
+        puts += c.puts;
+        syncs += c.journal_syncs;
+      }
+      // Group commit at work: writes acknowledged per journal fdatasync.
+      state.counters["puts_per_sync"] = syncs == 0 ? 0.0 : static_cast<double>(puts) / syncs;
+    }
+    delete index_put;
+    index_put = nullptr;
+  }
+}
+
+// ---- Get ----------------------------------------------------------------
+
+// Both stores hold the same kGetKeys records, fully compacted, cache warm.
+struct GetStores {
+  GetStores();
+
+  TempDir dir;
+  std::vector<ObjectKey> keys;
+  std::vector<std::string> encoded;
+  std::unique_ptr<RawStore> raw;
+  std::unique_ptr<Index> index;
+};
+GetStores* get_stores = nullptr;  // loaded by the first Get benchmark
+
+void CompactAll(rocksdb::DB* db) {
+  rocksdb::CompactRangeOptions c;
+  c.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  Check(db->CompactRange(c, nullptr, nullptr), "compact");
+}
+
+// The one RocksDB directory (it holds CURRENT) under a 1-cell index's data_dir.
+std::string FindCellDb(const std::string& data_dir) {
+  std::vector<std::string> found;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(data_dir)) {
+    if (e.path().filename() == "CURRENT") found.push_back(e.path().parent_path().string());
+  }
+  if (found.size() != 1) {
+    Die("find the cell's rocksdb",
+        absl::NotFoundError(absl::StrCat(found.size(), " RocksDB directories in ", data_dir)));
+  }
+  return found[0];
+}
+
+GetStores::GetStores() {
+  const ObjectRecord record = BenchRecord();
+  const std::string value = EncodeRecord(record);
+  keys.reserve(kGetKeys);
+  encoded.reserve(kGetKeys);
+  for (uint64_t i = 0; i < kGetKeys; ++i) {
+    keys.push_back(GetKey(i));
+    encoded.push_back(EncodeKey(keys.back()));
+  }
+
+  raw = std::make_unique<RawStore>(dir.path() + "/rocksdb", Durability::kBuffered);
+  const Options index_options = IndexOptions(dir.path() + "/index", Durability::kBuffered, 1);
+  index = OpenIndex(index_options);
+  for (size_t start = 0; start < kGetKeys; start += kLoadBatch) {
+    rocksdb::WriteBatch rb;
+    WriteBatch ib;
+    for (size_t i = start; i < std::min(kGetKeys, start + kLoadBatch); ++i) {
+      Check(rb.Put(encoded[i], value), "batch put");
+      ib.Put(keys[i], record);
+    }
+    Check(raw->db->Write(raw->write_options, &rb), "rocksdb load");
+    if (absl::Status s = index->Write(ib).status(); !s.ok()) Die("index load", s);
+  }
+  CompactAll(raw->db.get());
+  // The Index does not expose its cell's RocksDB: close it (which flushes),
+  // compact the cell's RocksDB directly, and reopen.
+  index.reset();
+  {
+    RawStore cell(FindCellDb(index_options.data_dir), Durability::kBuffered);
+    CompactAll(cell.db.get());
+  }
+  index = OpenIndex(index_options);
+
+  for (size_t i = 0; i < kGetKeys; ++i) {
+    rocksdb::PinnableSlice v;
+    Check(raw->db->Get(rocksdb::ReadOptions(), raw->db->DefaultColumnFamily(), encoded[i], &v),
+          "rocksdb warm");
+    if (absl::Status s = index->Get(keys[i]).status(); !s.ok()) Die("index warm", s);
+  }
+}
+
+void LoadGetStores(const benchmark::State& state) {
+  if (state.thread_index() == 0 && get_stores == nullptr) get_stores = new GetStores;
+}
+
+// The raw baseline: encoded key in hand, value bytes out, nothing else;
+// with `decode`, plus DecodeRecord.
+void BM_RawGet(benchmark::State& state, bool decode) {
+  LoadGetStores(state);  // before the loop's barrier, as for Put
+  uint64_t rng = 0x5eed0000ull + state.thread_index();
+  for (auto _ : state) {
+    const size_t i = SplitMix64(&rng) % kGetKeys;
+    rocksdb::DB* db = get_stores->raw->db.get();
+    rocksdb::PinnableSlice v;
+    Check(db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), get_stores->encoded[i], &v),
+          "rocksdb get");
+    if (decode) {
+      absl::StatusOr<ObjectRecord> r = DecodeRecord(absl::string_view(v.data(), v.size()));
+      if (!r.ok()) Die("decode", r.status());
+      benchmark::DoNotOptimize(r->size);
+    } else {
+      benchmark::DoNotOptimize(v.data());
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_IndexGet(benchmark::State& state) {
+  LoadGetStores(state);
+  uint64_t rng = 0x5eed0000ull + state.thread_index();
+  for (auto _ : state) {
+    const size_t i = SplitMix64(&rng) % kGetKeys;
+    absl::StatusOr<ObjectRecord> r = get_stores->index->Get(get_stores->keys[i]);
+    if (!r.ok()) Die("index get", r.status());
+    benchmark::DoNotOptimize(r->size);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void RegisterAll() {
+  auto threads = [](benchmark::internal::Benchmark* b, double min_time) {
+    b->Threads(1)->Threads(16)->UseRealTime()->MinTime(min_time);
+  };
+  threads(benchmark::RegisterBenchmark("put/sync/rocksdb", BM_RawPut, Durability::kSync),
+          kMinSeconds);
+  threads(benchmark::RegisterBenchmark("put/sync/index", BM_IndexPut, Durability::kSync, 1),
+          kMinSeconds);
+  // Parallel cells: 16 writers spread over 8 cells, 8 journals syncing at once.
+  benchmark::RegisterBenchmark("put/sync/index_8cells", BM_IndexPut, Durability::kSync, 8)
+      ->Threads(16)
+      ->UseRealTime()
+      ->MinTime(kMinSeconds);
+  threads(benchmark::RegisterBenchmark("put/buffered/rocksdb", BM_RawPut, Durability::kBuffered),
+          kMinSeconds);
+  threads(benchmark::RegisterBenchmark("put/buffered/index", BM_IndexPut, Durability::kBuffered,
+                                       1),
+          kMinSeconds);
+  threads(benchmark::RegisterBenchmark("put/buffered/rocksdb_cell_batch", BM_RawPutCellBatch,
+                                       Durability::kBuffered),
+          kMinSeconds);
+  threads(benchmark::RegisterBenchmark("get/rocksdb", BM_RawGet, false), kMinSeconds);
+  threads(benchmark::RegisterBenchmark("get/rocksdb+decode", BM_RawGet, true), kMinSeconds);
+  threads(benchmark::RegisterBenchmark("get/index", BM_IndexGet), kMinSeconds);
+}
+
+// The console output, then a summary: Index vs RocksDB ratios and sync
+// scaling, from the medians when there are repetitions.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  using ConsoleReporter::ConsoleReporter;
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      auto it = r.counters.find("items_per_second");
+      if (r.error_occurred || it == r.counters.end()) continue;
+      const std::string name = absl::StrCat(r.run_name.function_name, "/", r.run_name.threads);
+      if (r.run_type == Run::RT_Aggregate) {
+        if (r.aggregate_name == "median") medians_[name] = it->second.value;
+        if (r.aggregate_name == "cv") cvs_[name] = it->second.value;
+      } else {
+        runs_[name].push_back(it->second.value);
+      }
+    }
+  }
+
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    std::ostream& out = GetOutputStream();
+    out << "\nSummary: items/s (the median over repetitions, and their coefficient of "
+           "variation)\n";
+    for (const char* op : {"put/sync", "put/buffered", "get"}) {
+      const double target = absl::string_view(op) == "get" ? 0.95 : 0.90;
+      for (const char* t : {"threads:1", "threads:16"}) {
+        Ratio(out, absl::StrCat(op, "/index/", t), absl::StrCat(op, "/rocksdb/", t), target);
+      }
+    }
+    Ratio(out, "put/buffered/rocksdb_cell_batch/threads:1", "put/buffered/rocksdb/threads:1", 0);
+    Ratio(out, "put/buffered/rocksdb_cell_batch/threads:16", "put/buffered/rocksdb/threads:16", 0);
+    Ratio(out, "put/buffered/index/threads:1", "put/buffered/rocksdb_cell_batch/threads:1", 0);
+    Ratio(out, "put/buffered/index/threads:16", "put/buffered/rocksdb_cell_batch/threads:16", 0);
+    Ratio(out, "get/index/threads:1", "get/rocksdb+decode/threads:1", 0);
+    Ratio(out, "get/index/threads:16", "get/rocksdb+decode/threads:16", 0);
+    Ratio(out, "put/sync/index/threads:16", "put/sync/index/threads:1", 5.0);
+    Ratio(out, "put/sync/index_8cells/threads:16", "put/sync/index/threads:1", 5.0);
+    Ratio(out, "put/sync/rocksdb/threads:16", "put/sync/rocksdb/threads:1", 0);
+  }
+
+ private:
+  // The median if reported, else the median of the runs seen.
+  bool Value(const std::string& name, double* v) {
+    if (auto it = medians_.find(name); it != medians_.end()) {
+      *v = it->second;
+      return true;
+    }
+    auto it = runs_.find(name);
+    if (it == runs_.end() || it->second.empty()) return false;
+    std::vector<double> r = it->second;
+    std::sort(r.begin(), r.end());
+    *v = r.size() % 2 == 1 ? r[r.size() / 2] : (r[r.size() / 2 - 1] + r[r.size() / 2]) / 2;
+    return true;
+  }
+
+  // "123456/s" with the spread across repetitions when known.
+  std::string Rate(const std::string& name, double v) {
+    auto it = cvs_.find(name);
+    return it == cvs_.end() ? absl::StrFormat("%8.0f/s", v)
+                            : absl::StrFormat("%8.0f/s cv %3.0f%%", v, 100 * it->second);
+  }
+
+  // Prints a / b; with a target, whether the ratio reaches it.
+  void Ratio(std::ostream& out, const std::string& a, const std::string& b, double target) {
+    double va, vb;
+    if (!Value(a, &va) || !Value(b, &vb) || vb <= 0) return;
+    std::string verdict;
+    if (target > 0) {
+      verdict = absl::StrFormat("  target >= %.2f: %s", target,
+                                va / vb >= target ? "met" : "NOT met");
+    }
+    out << absl::StrFormat("  %-42s %-18s / %-42s %-18s = %6.3f%s\n", a, Rate(a, va), b,
+                           Rate(b, vb), va / vb, verdict);
+  }
+
+  std::map<std::string, double> medians_;
+  std::map<std::string, double> cvs_;  // coefficient of variation across repetitions
+  std::map<std::string, std::vector<double>> runs_;
+};
+
+}  // namespace
+}  // namespace cellindex
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  cellindex::RegisterAll();
+  benchmark::AddCustomContext(
+      "record_bytes",
+      std::to_string(cellindex::EncodeRecord(cellindex::BenchRecord()).size()));
+  benchmark::AddCustomContext("get_keys", std::to_string(cellindex::kGetKeys));
+  cellindex::SummaryReporter reporter(::isatty(STDOUT_FILENO)
+                                          ? benchmark::ConsoleReporter::OO_ColorTabular
+                                          : benchmark::ConsoleReporter::OO_Tabular);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  delete cellindex::get_stores;
+  return 0;
+}

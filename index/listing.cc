@@ -1,0 +1,125 @@
+#include "index/listing.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "index/cell.h"
+#include "index/cell_scan.h"
+#include "index/object_key.h"
+#include "index/object_record.h"
+#include "index/page_token.h"
+
+namespace cellindex {
+namespace {
+
+absl::Status ValidateListOptions(absl::string_view bucket, const ListOptions& o) {
+  if (absl::Status s = ValidateBucketName(bucket); !s.ok()) return s;
+  if (o.max_keys < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid max-keys ", o.max_keys, ": must be 0 or more"));
+  }
+  const std::pair<const char*, const std::string*> strings[] = {
+      {"prefix", &o.prefix}, {"delimiter", &o.delimiter}, {"start-after", &o.start_after}};
+  for (const auto& [name, value] : strings) {
+    if (!IsValidUtf8(*value)) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid ", name, ": not valid UTF-8"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The encoded key the page starts at: just past the previous page's last
+// entry, or past start_after, and never before the prefix.
+absl::StatusOr<std::string> StartKey(absl::string_view bucket, const ListOptions& o) {
+  const std::string bucket_prefix = EncodeBucketPrefix(bucket);
+  std::string start = bucket_prefix + o.prefix;
+  std::string after;
+  if (!o.continuation_token.empty()) {
+    absl::StatusOr<PageToken> token =
+        DecodePageToken(o.continuation_token, PageToken::Kind::kList,
+                        {{"bucket", bucket}, {"prefix", o.prefix}, {"delimiter", o.delimiter}});
+    if (!token.ok()) return token.status();
+    // Past a common prefix means past every key that starts with it.
+    after = token->position_is_prefix ? PrefixSuccessor(bucket_prefix + token->position)
+                                      : absl::StrCat(bucket_prefix, token->position,
+                                                     absl::string_view("\0", 1));
+  } else if (!o.start_after.empty()) {
+    after = absl::StrCat(bucket_prefix, o.start_after, absl::string_view("\0", 1));
+  }
+  return std::max(start, after);
+}
+
+absl::StatusOr<ListedObject> ToListedObject(absl::string_view bucket, absl::string_view key,
+                                            absl::string_view value, const CellRange& cell) {
+  absl::StatusOr<ObjectRecord> rec = DecodeRecord(value);
+  if (!rec.ok()) {
+    return absl::DataLossError(absl::StrCat("cell ", cell.id, ", object ", bucket, "/",
+                                            absl::CHexEscape(key), ": ", rec.status().message()));
+  }
+  ListedObject o;
+  o.key = std::string(key);
+  o.size = rec->size;
+  o.etag = std::move(rec->etag);
+  o.last_modified = rec->modified;
+  o.storage_class = std::move(rec->storage_class);
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<ListResult> ListObjects(const CellMap& map,
+                                       const ServingCellFn& cells,
+                                       absl::string_view bucket, const ListOptions& options) {
+  if (absl::Status s = ValidateListOptions(bucket, options); !s.ok()) return s;
+  absl::StatusOr<std::string> start = StartKey(bucket, options);
+  if (!start.ok()) return start.status();
+  ListResult result;
+  const int max_keys = std::min(options.max_keys, kMaxListKeys);
+  if (max_keys == 0) return result;  // S3: empty and not truncated
+
+  const std::string bucket_prefix = EncodeBucketPrefix(bucket);
+  const absl::string_view prefix = options.prefix;
+  const absl::string_view delimiter = options.delimiter;
+  CellScan scan(map, cells, std::string(1, kRecordPrefix),
+                PrefixSuccessor(bucket_prefix + options.prefix));
+  if (absl::Status s = scan.Seek(*start); !s.ok()) return s;
+
+  std::string last;  // the last entry returned, for the token
+  bool last_is_prefix = false;
+  while (scan.Valid()) {
+    const absl::string_view key = scan.encoded_key().substr(bucket_prefix.size());
+    size_t cut = absl::string_view::npos;
+    if (!delimiter.empty()) cut = key.find(delimiter, prefix.size());
+    if (result.key_count == max_keys) {
+      result.is_truncated = true;
+      break;
+    }
+    ++result.key_count;
+    if (cut != absl::string_view::npos) {
+      const absl::string_view common = key.substr(0, cut + delimiter.size());
+      result.common_prefixes.emplace_back(common);
+      last.assign(common.data(), common.size());
+      last_is_prefix = true;
+      // One seek past every key of the group.
+      if (absl::Status s = scan.Seek(PrefixSuccessor(bucket_prefix + last)); !s.ok()) return s;
+      continue;
+    }
+    absl::StatusOr<ListedObject> object = ToListedObject(bucket, key, scan.value(), scan.cell_range());
+    if (!object.ok()) return object.status();
+    result.contents.push_back(*std::move(object));
+    last_is_prefix = false;
+    if (absl::Status s = scan.Next(); !s.ok()) return s;
+  }
+  if (result.is_truncated) {
+    PageToken token;
+    token.kind = PageToken::Kind::kList;
+    token.scope = {std::string(bucket), options.prefix, options.delimiter};
+    token.position = last_is_prefix ? std::move(last) : result.contents.back().key;
+    token.position_is_prefix = last_is_prefix;
+    result.next_continuation_token = EncodePageToken(token);
+  }
+  return result;
+}
+
+}  // namespace cellindex

@@ -1,0 +1,178 @@
+#include "recovery/cell_recovery.h"
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "recovery/checkpoint.h"
+#include "recovery/file_util.h"
+
+namespace cellindex {
+namespace {
+
+std::string ParentOf(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
+
+// Moves damaged local state aside (kept for an operator, never read again).
+absl::Status MoveAside(const std::string& dir) {
+  if (!PathExists(dir)) return absl::OkStatus();
+  const std::string aside =
+      absl::StrFormat("%s.damaged-%d", dir, absl::ToUnixMicros(absl::Now()));
+  if (::rename(dir.c_str(), aside.c_str()) != 0) return ErrnoStatus("rename", dir, errno);
+  return SyncDir(ParentOf(dir));
+}
+
+// Fetches every file of `m` into `dir`, `parallelism` at a time, hashing as
+// it copies; then compares each digest with the manifest.
+absl::Status FetchCheckpoint(DurableStore& store, const CheckpointManifest& m,
+                             const std::string& dir, const CellRecoveryOptions& recovery,
+                             CellRecoveryReport* report) {
+  if (recovery.on_phase) recovery.on_phase("fetch");
+  const absl::Time start = absl::Now();
+  if (absl::Status s = RemoveAll(dir); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(dir); !s.ok()) return s;
+  std::vector<FileDigest> got(m.files.size());
+  std::vector<absl::Status> status(m.files.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < m.files.size(); i = next++) {
+      status[i] = store.GetFile(m.files[i].store_name, dir + "/" + m.files[i].db_name, &got[i]);
+    }
+  };
+  const size_t threads =
+      std::min<size_t>(std::max(1, recovery.fetch_parallelism), std::max<size_t>(1, m.files.size()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  report->fetch_time += absl::Now() - start;
+  for (size_t i = 0; i < m.files.size(); ++i) {
+    if (!status[i].ok()) {
+      return absl::Status(status[i].code(), absl::StrCat("fetch ", m.files[i].store_name, ": ",
+                                                         status[i].message()));
+    }
+    ++report->files_fetched;
+    report->bytes_fetched += got[i].size;
+  }
+
+  if (recovery.on_phase) recovery.on_phase("verify");
+  const absl::Time verify_start = absl::Now();
+  for (size_t i = 0; i < m.files.size(); ++i) {
+    if (got[i] != m.files[i].digest) {
+      return absl::DataLossError(absl::StrCat(
+          "file ", m.files[i].store_name, " does not match its manifest (size ", got[i].size,
+          " vs ", m.files[i].digest.size, ", xxh3-128 ", got[i].ToHex(), " vs ",
+          m.files[i].digest.ToHex(), ")"));
+    }
+  }
+  // RocksDB reads its identity from this file; the restored state keeps it,
+  // so later checkpoints reuse the SST files already in the store.
+  absl::Status s = AtomicWriteFile(dir + "/IDENTITY", m.db_identity);
+  if (s.ok()) s = SyncDir(dir);
+  report->verify_time += absl::Now() - verify_start;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellRange& range,
+                                                   const Cell::Paths& paths,
+                                                   const Options& options,
+                                                   const CellResources& resources,
+                                                   const CellRecoveryOptions& recovery,
+                                                   CellOpenHooks hooks,
+                                                   CellRecoveryReport* report) {
+  hooks.on_phase = recovery.on_phase;
+  absl::StatusOr<std::unique_ptr<Cell>> cell = Cell::Open(range, paths, options, resources, hooks);
+  if (!cell.ok()) return cell.status();
+  CellStats st = (*cell)->Stats();
+  report->open_time += st.open_time;
+  report->replay_time += st.replay_time;
+  report->records_replayed += st.records_replayed;
+  if (recovery.paranoid) {
+    if (recovery.on_phase) recovery.on_phase("validate");
+    const absl::Time start = absl::Now();
+    absl::Status v = (*cell)->Validate(&report->records_validated);
+    report->validate_time += absl::Now() - start;
+    if (!v.ok()) return v;
+  }
+  return cell;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const Cell::Paths& paths,
+                                                  const Options& options,
+                                                  const CellResources& resources,
+                                                  DurableStore& store,
+                                                  const CellRecoveryOptions& recovery,
+                                                  CellRecoveryReport* report) {
+  const std::string what = absl::StrCat("cell ", range.id);
+  // 1. Local restart: the host kept the state.
+  if (!recovery.force_restore && PathExists(paths.db_dir + "/CURRENT")) {
+    report->source = "local";
+    absl::StatusOr<std::unique_ptr<Cell>> cell =
+        OpenAndCheck(range, paths, options, resources, recovery, {}, report);
+    if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
+    report->fallbacks.push_back(absl::StrCat("local state: ", cell.status().message()));
+    if (absl::Status s = MoveAside(paths.db_dir); !s.ok()) return s;
+  } else if (absl::Status s = MoveAside(paths.db_dir); !s.ok()) {
+    return s;  // partial state (no CURRENT) or a forced restore
+  }
+
+  // 2. The newest checkpoint that verifies, then older ones.
+  absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, range.id);
+  if (!seqs.ok()) return seqs.status();
+  const std::string staging = paths.db_dir + ".restore";
+  for (uint64_t seq : *seqs) {
+    if (seq >= recovery.below_checkpoint) continue;
+    report->source = "checkpoint";
+    report->checkpoint_seq = seq;
+    auto reject = [&](const absl::Status& why) {
+      report->fallbacks.push_back(absl::StrCat("checkpoint ", seq, ": ", why.message()));
+    };
+    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, range.id, seq);
+    if (!m.ok()) {
+      reject(m.status());
+      continue;
+    }
+    if (m->range.lo != range.lo || m->range.hi != range.hi ||
+        m->range.hi_unbounded != range.hi_unbounded) {
+      reject(absl::DataLossError(absl::StrCat("its range ", m->range.Describe(),
+                                              " is not the cell's ", range.Describe())));
+      continue;
+    }
+    if (absl::Status s = FetchCheckpoint(store, *m, staging, recovery, report); !s.ok()) {
+      reject(s);
+      continue;
+    }
+    if (absl::Status s = CreateDirs(ParentOf(paths.db_dir)); !s.ok()) return s;
+    if (::rename(staging.c_str(), paths.db_dir.c_str()) != 0) {
+      return ErrnoStatus("rename", staging, errno);
+    }
+    if (absl::Status s = SyncDir(ParentOf(paths.db_dir)); !s.ok()) return s;
+    CellOpenHooks hooks;
+    hooks.checkpoint_seq = m->applied_seq;
+    hooks.checkpoint_keys = m->key_count;
+    absl::StatusOr<std::unique_ptr<Cell>> cell =
+        OpenAndCheck(range, paths, options, resources, recovery, hooks, report);
+    if (cell.ok()) return cell;
+    reject(cell.status());
+    if (absl::Status s = MoveAside(paths.db_dir); !s.ok()) return s;
+  }
+  (void)RemoveAll(staging);
+
+  // 3. No checkpoint: the whole journal, if it still starts at seq 1.
+  report->source = "journal";
+  report->checkpoint_seq = 0;
+  absl::StatusOr<std::unique_ptr<Cell>> cell =
+      OpenAndCheck(range, paths, options, resources, recovery, {}, report);
+  if (cell.ok()) return cell;
+  report->fallbacks.push_back(absl::StrCat("journal replay: ", cell.status().message()));
+  (void)MoveAside(paths.db_dir);
+  std::string reasons;
+  for (const std::string& f : report->fallbacks) absl::StrAppend(&reasons, "; ", f);
+  return absl::DataLossError(absl::StrCat(what, ": no valid state to recover from", reasons));
+}
+
+}  // namespace cellindex

@@ -1,0 +1,49 @@
+// Bringing one cell back: from its local state when the host kept it, or from
+// its newest valid checkpoint in the durable store when the host lost it,
+// falling back to older checkpoints (with a longer journal tail) when one is
+// damaged. Never serves a state it could not verify: with nothing valid left
+// the result is DataLoss with every reason.
+#ifndef CELLINDEX_RECOVERY_CELL_RECOVERY_H_
+#define CELLINDEX_RECOVERY_CELL_RECOVERY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "index/cell.h"
+#include "index/stats.h"
+#include "recovery/durable_store.h"
+
+namespace cellindex {
+
+struct CellRecoveryOptions {
+  // Files fetched at once while restoring one cell.
+  int fetch_parallelism = 4;
+  // Run the deep validation (Cell::Validate) before the cell serves.
+  bool paranoid = false;
+  // Ignore local state and restore only from checkpoints older than this
+  // applied_seq (after a checkpoint failed validation).
+  bool force_restore = false;
+  uint64_t below_checkpoint = UINT64_MAX;
+  // Called as each phase starts: "fetch", "verify", "open", "replay",
+  // "validate".
+  std::function<void(const char* phase)> on_phase;
+};
+
+using CellRecoveryReport = RecoveryReport;
+
+
+absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const Cell::Paths& paths,
+                                                  const Options& options,
+                                                  const CellResources& resources,
+                                                  DurableStore& store,
+                                                  const CellRecoveryOptions& recovery,
+                                                  CellRecoveryReport* report);
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_RECOVERY_CELL_RECOVERY_H_

@@ -1,0 +1,54 @@
+#include "recovery/recovery_scheduler.h"
+
+#include <algorithm>
+
+namespace cellindex {
+
+RecoveryScheduler::RecoveryScheduler(int parallelism) {
+  for (int i = 0; i < std::max(1, parallelism); ++i) threads_.emplace_back([this] { Work(); });
+}
+
+RecoveryScheduler::~RecoveryScheduler() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    while (!queue_.empty()) queue_.pop();
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+void RecoveryScheduler::Schedule(int64_t priority, std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  queue_.push(Task{priority, next_order_++, std::move(task)});
+}
+
+void RecoveryScheduler::WaitIdle() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](RecoveryScheduler* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return s->queue_.empty() && s->running_ == 0;
+      },
+      this));
+}
+
+void RecoveryScheduler::Work() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    mu_.Await(absl::Condition(
+        +[](RecoveryScheduler* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return s->stopping_ || !s->queue_.empty();
+        },
+        this));
+    if (stopping_) return;
+    Task task = queue_.top();
+    queue_.pop();
+    ++running_;
+    mu_.Unlock();
+    task.fn();
+    mu_.Lock();
+    --running_;
+  }
+}
+
+}  // namespace cellindex

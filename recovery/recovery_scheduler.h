@@ -1,0 +1,56 @@
+// Runs recovery work with bounded parallelism, most urgent first.
+//
+// Restoring a cell is I/O-bound (fetching files, replaying a journal); running
+// every cell at once would make each slower and delay the first. The scheduler
+// runs at most `parallelism` tasks at a time, lowest priority number first and
+// in submission order among equals, so the cells a service needs first serve
+// first, each as soon as its own task ends.
+#ifndef CELLINDEX_RECOVERY_RECOVERY_SCHEDULER_H_
+#define CELLINDEX_RECOVERY_RECOVERY_SCHEDULER_H_
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace cellindex {
+
+class RecoveryScheduler {
+ public:
+  explicit RecoveryScheduler(int parallelism);
+  // Drops the tasks not started yet and waits for the running ones.
+  ~RecoveryScheduler();
+
+  RecoveryScheduler(const RecoveryScheduler&) = delete;
+  RecoveryScheduler& operator=(const RecoveryScheduler&) = delete;
+
+  void Schedule(int64_t priority, std::function<void()> task);
+  // Blocks until no task is queued or running.
+  void WaitIdle();
+
+ private:
+  struct Task {
+    int64_t priority;
+    uint64_t order;
+    std::function<void()> fn;
+    bool operator<(const Task& o) const {  // std::priority_queue pops the largest
+      return priority != o.priority ? priority > o.priority : order > o.order;
+    }
+  };
+  void Work();
+
+  absl::Mutex mu_;
+  std::priority_queue<Task> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 0;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_RECOVERY_RECOVERY_SCHEDULER_H_
