@@ -13,14 +13,19 @@ std::string PrefixSuccessor(absl::string_view prefix) {
   return s;
 }
 
-absl::Status CheckCellReadable(const Cell& cell) {
-  absl::Status s = cell.CheckServing();
-  if (s.ok() || absl::IsUnavailable(s) || absl::IsDataLoss(s)) return s;
-  return absl::UnavailableError(s.message());
+namespace {
+
+// A cell that cannot be read is Unavailable to a scan, whatever failed it,
+// except that damage stays DataLoss.
+absl::Status NotServing(const absl::Status& why) {
+  if (absl::IsUnavailable(why) || absl::IsDataLoss(why)) return why;
+  return absl::UnavailableError(why.message());
 }
 
-CellScan::CellScan(const CellMap& map, const ServingCellFn& cells,
-                   std::string space, std::string end)
+}  // namespace
+
+CellScan::CellScan(const CellMap& map, const ServingCellFn& cells, std::string space,
+                   std::string end)
     : map_(map), cells_(cells), space_(std::move(space)), end_(std::move(end)) {
   upper_bound_ = end_.empty() ? PrefixSuccessor(space_) : space_ + end_;
   upper_bound_slice_ = rocksdb::Slice(upper_bound_);
@@ -34,6 +39,7 @@ void CellScan::LeaveCell() {
   if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
   snapshot_ = nullptr;
   db_ = nullptr;
+  cell_ref_.reset();
   valid_ = false;
 }
 
@@ -41,10 +47,10 @@ absl::Status CellScan::EnterCell(size_t i) {
   if (iter_ != nullptr && cell_ == i) return absl::OkStatus();
   LeaveCell();
   absl::StatusOr<std::shared_ptr<Cell>> serving = cells_(i);
-  if (!serving.ok()) return serving.status();
+  if (!serving.ok()) return NotServing(serving.status());
+  if (absl::Status s = (*serving)->CheckServing(); !s.ok()) return NotServing(s);
   cell_ref_ = *std::move(serving);
   const Cell& cell = *cell_ref_;
-  if (absl::Status s = CheckCellReadable(cell); !s.ok()) return s;
   cell_ = i;
   db_ = cell.db();
   snapshot_ = db_->GetSnapshot();
@@ -103,7 +109,7 @@ absl::string_view CellScan::value() const {
   return absl::string_view(v.data(), v.size());
 }
 
-const CellRange& CellScan::cell_range() const { return map_.cells()[cell_]; }
+CellId CellScan::cell_id() const { return map_.cells()[cell_].id; }
 
 absl::Status CellScan::GetInCell(absl::string_view key, std::string* value) {
   rocksdb::Status s = db_->Get(read_options_, rocksdb::Slice(key.data(), key.size()), value);

@@ -27,17 +27,14 @@ class Cell;
 // empty when there is none (`prefix` is empty or all 0xff bytes).
 std::string PrefixSuccessor(absl::string_view prefix);
 
-// OK when `cell` serves; otherwise Unavailable with CheckServing's message,
-// which names the cell and its phase (DataLoss stays DataLoss).
-absl::Status CheckCellReadable(const Cell& cell);
-
 class CellScan {
  public:
-  // cells(i) gives the cell serving map.cells()[i], or why it is not serving
-  // (returned when the scan reaches it). Entries whose encoded key is >= `end` are not
-  // read; an empty `end` reads to the end of the key space.
-  CellScan(const CellMap& map, const ServingCellFn& cells,
-           std::string space, std::string end);
+  // cells(i) gives the cell serving map.cells()[i], or why there is none.
+  // A cell the scan reaches that is not serving fails it with Unavailable
+  // and the reason, which names the cell (DataLoss stays DataLoss). Entries
+  // whose encoded key is >= `end` are not read; an empty `end` reads to the
+  // end of the key space.
+  CellScan(const CellMap& map, const ServingCellFn& cells, std::string space, std::string end);
   ~CellScan();
 
   CellScan(const CellScan&) = delete;
@@ -55,7 +52,7 @@ class CellScan {
   absl::string_view encoded_key() const;
   absl::string_view value() const;
   // The cell holding the current entry.
-  const CellRange& cell_range() const;
+  CellId cell_id() const;
   // Reads `key` (a full key of the cell's RocksDB, any space) from the
   // current entry's cell at the scan's snapshot, so it agrees with the entry.
   // NotFound when absent.

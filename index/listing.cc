@@ -51,10 +51,10 @@ absl::StatusOr<std::string> StartKey(absl::string_view bucket, const ListOptions
 }
 
 absl::StatusOr<ListedObject> ToListedObject(absl::string_view bucket, absl::string_view key,
-                                            absl::string_view value, const CellRange& cell) {
+                                            absl::string_view value, CellId cell) {
   absl::StatusOr<ObjectRecord> rec = DecodeRecord(value);
   if (!rec.ok()) {
-    return absl::DataLossError(absl::StrCat("cell ", cell.id, ", object ", bucket, "/",
+    return absl::DataLossError(absl::StrCat("cell ", cell, ", object ", bucket, "/",
                                             absl::CHexEscape(key), ": ", rec.status().message()));
   }
   ListedObject o;
@@ -68,8 +68,7 @@ absl::StatusOr<ListedObject> ToListedObject(absl::string_view bucket, absl::stri
 
 }  // namespace
 
-absl::StatusOr<ListResult> ListObjects(const CellMap& map,
-                                       const ServingCellFn& cells,
+absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& cells,
                                        absl::string_view bucket, const ListOptions& options) {
   if (absl::Status s = ValidateListOptions(bucket, options); !s.ok()) return s;
   absl::StatusOr<std::string> start = StartKey(bucket, options);
@@ -88,14 +87,14 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map,
   std::string last;  // the last entry returned, for the token
   bool last_is_prefix = false;
   while (scan.Valid()) {
-    const absl::string_view key = scan.encoded_key().substr(bucket_prefix.size());
-    size_t cut = absl::string_view::npos;
-    if (!delimiter.empty()) cut = key.find(delimiter, prefix.size());
     if (result.key_count == max_keys) {
-      result.is_truncated = true;
+      result.is_truncated = true;  // an entry follows the full page
       break;
     }
     ++result.key_count;
+    const absl::string_view key = scan.encoded_key().substr(bucket_prefix.size());
+    size_t cut = absl::string_view::npos;
+    if (!delimiter.empty()) cut = key.find(delimiter, prefix.size());
     if (cut != absl::string_view::npos) {
       const absl::string_view common = key.substr(0, cut + delimiter.size());
       result.common_prefixes.emplace_back(common);
@@ -105,7 +104,8 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map,
       if (absl::Status s = scan.Seek(PrefixSuccessor(bucket_prefix + last)); !s.ok()) return s;
       continue;
     }
-    absl::StatusOr<ListedObject> object = ToListedObject(bucket, key, scan.value(), scan.cell_range());
+    absl::StatusOr<ListedObject> object =
+        ToListedObject(bucket, key, scan.value(), scan.cell_id());
     if (!object.ok()) return object.status();
     result.contents.push_back(*std::move(object));
     last_is_prefix = false;

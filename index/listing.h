@@ -10,7 +10,6 @@
 #define CELLINDEX_INDEX_LISTING_H_
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,8 +20,6 @@
 #include "index/serving_cell.h"
 
 namespace cellindex {
-
-class Cell;
 
 // Most entries one page returns; a larger max_keys is treated as this (as S3).
 inline constexpr int kMaxListKeys = 1000;
@@ -63,14 +60,13 @@ struct ListResult {
   int key_count = 0;
 };
 
-// One page of `bucket`, read from `cells` (cells(i) gives the cell serving map.cells()[i]).
-// Index::List calls this. InvalidArgument naming the problem for a bad bucket
-// name, a prefix, delimiter or start_after that is not UTF-8, a negative
+// One page of `bucket`, read from `cells` (cells(i) gives the cell serving
+// map.cells()[i]); Index::List calls this. InvalidArgument naming the problem
+// for a bad bucket name, a prefix, delimiter or start_after that is not UTF-8, a negative
 // max_keys, or a continuation token that was altered or belongs to another
 // bucket, prefix or delimiter. Unavailable naming the cell when a cell the
 // page must read is not serving; DataLoss when a stored record is damaged.
-absl::StatusOr<ListResult> ListObjects(const CellMap& map,
-                                       const ServingCellFn& cells,
+absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& cells,
                                        absl::string_view bucket, const ListOptions& options);
 
 }  // namespace cellindex

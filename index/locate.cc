@@ -38,7 +38,7 @@ absl::StatusOr<LocatedObject> ReadLocated(CellScan& scan, const Target& t) {
   const absl::string_view encoded_key = scan.encoded_key();
   absl::StatusOr<ObjectKey> key = DecodeKey(encoded_key);
   auto damaged = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat("cell ", scan.cell_range().id, ", ",
+    return absl::DataLossError(absl::StrCat("cell ", scan.cell_id(), ", ",
                                             t.by_volume ? "volume " : "node ", t.name,
                                             " entry ", absl::CHexEscape(encoded_key), ": ", why));
   };
@@ -62,8 +62,7 @@ absl::StatusOr<LocatedObject> ReadLocated(CellScan& scan, const Target& t) {
 
 }  // namespace
 
-absl::StatusOr<LocateResult> LocateObjects(const CellMap& map,
-                                           const ServingCellFn& cells,
+absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCellFn& cells,
                                            const LocateOptions& options) {
   absl::StatusOr<Target> target = ValidateLocateOptions(options);
   if (!target.ok()) return target.status();

@@ -11,19 +11,16 @@
 #define CELLINDEX_INDEX_LOCATE_H_
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "index/cell_map.h"
-#include "index/serving_cell.h"
 #include "index/object_key.h"
 #include "index/object_record.h"
+#include "index/serving_cell.h"
 
 namespace cellindex {
-
-class Cell;
 
 // Most objects one page returns; a larger max_objects is treated as this.
 inline constexpr int kMaxLocateObjects = 1000;
@@ -57,14 +54,13 @@ struct LocateResult {
 };
 
 // One page of the objects on options.volume or options.node, read from
-// `cells` (cells(i) gives the cell serving map.cells()[i]); Index::Locate calls this.
-// InvalidArgument naming the problem when not exactly one of volume and node
+// `cells` (cells(i) gives the cell serving map.cells()[i]); Index::Locate
+// calls this. InvalidArgument naming the problem when not exactly one of volume and node
 // is set, the name is not a valid location name, max_objects is negative, or
 // the token was altered or belongs to another lookup. Unavailable naming the
 // cell when a cell is not serving (every cell holds part of the answer);
 // DataLoss when a stored record is damaged.
-absl::StatusOr<LocateResult> LocateObjects(const CellMap& map,
-                                           const ServingCellFn& cells,
+absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCellFn& cells,
                                            const LocateOptions& options);
 
 }  // namespace cellindex

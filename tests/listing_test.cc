@@ -193,7 +193,7 @@ TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
   };
 
   int lists = 0, pages = 0;
-  for (int op = 0; op < 2500; ++op) {
+  for (int op = 0; op < 5000; ++op) {
     if (pick(5) > 0) {
       mutate();
       if (HasFatalFailure()) return;
