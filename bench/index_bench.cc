@@ -14,6 +14,7 @@
 // read-before-write for preconditions and versions, the reverse-location
 // entries, the applied_seq/count keys, the journal framing, and on Get the
 // record decode (get/rocksdb+decode shows that part alone).
+//
 // put/buffered/rocksdb_cell_batch is a diagnostic: raw RocksDB doing the
 // RocksDB work of one Index put (see index/cell.h), without the Index's code.
 //
@@ -21,9 +22,14 @@
 // store in a fresh temporary directory. The Get stores are loaded once, fully
 // compacted and read through once, so both serve from a warm block cache.
 //
-// Typical run (prints a summary of ratios computed from the medians last):
+// A summary of ratios computed from the medians is printed last. On a shared
+// machine repeat, and interleave the repetitions so that a neighbour's burst
+// of load does not land on one side of a comparison only:
 //
-//   index_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//   index_bench --benchmark_repetitions=7 --benchmark_report_aggregates_only=true \
+//               --benchmark_enable_random_interleaving=true
+//
+// The default run (one repetition) takes under a minute.
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,12 +39,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -410,7 +418,9 @@ void RegisterAll() {
 }
 
 // The console output, then a summary: Index vs RocksDB ratios and sync
-// scaling, from the medians when there are repetitions.
+// scaling, from the medians when there are repetitions. On a shared machine
+// real time swings with the neighbours' load; for one thread the summary also
+// gives the ratio of CPU time per operation, which swings much less.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
   using ConsoleReporter::ConsoleReporter;
@@ -420,12 +430,16 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     for (const Run& r : runs) {
       auto it = r.counters.find("items_per_second");
       if (r.error_occurred || it == r.counters.end()) continue;
-      const std::string name = absl::StrCat(r.run_name.function_name, "/", r.run_name.threads);
+      Samples& s = samples_[absl::StrCat(r.run_name.function_name, "/", r.run_name.threads)];
       if (r.run_type == Run::RT_Aggregate) {
-        if (r.aggregate_name == "median") medians_[name] = it->second.value;
-        if (r.aggregate_name == "cv") cvs_[name] = it->second.value;
+        if (r.aggregate_name == "median") {
+          s.median_rate = it->second.value;
+          s.median_cpu = r.GetAdjustedCPUTime();
+        }
+        if (r.aggregate_name == "cv") s.cv = it->second.value;
       } else {
-        runs_[name].push_back(it->second.value);
+        s.rate.push_back(it->second.value);
+        s.cpu.push_back(r.GetAdjustedCPUTime());
       }
     }
   }
@@ -433,7 +447,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   void Finalize() override {
     ConsoleReporter::Finalize();
     std::ostream& out = GetOutputStream();
-    out << "\nSummary: items/s (the median over repetitions, and their coefficient of "
+    out << "\nSummary: items/s, the median over repetitions (cv: their coefficient of "
            "variation)\n";
     for (const char* op : {"put/sync", "put/buffered", "get"}) {
       const double target = absl::string_view(op) == "get" ? 0.95 : 0.90;
@@ -441,55 +455,64 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         Ratio(out, absl::StrCat(op, "/index/", t), absl::StrCat(op, "/rocksdb/", t), target);
       }
     }
-    Ratio(out, "put/buffered/rocksdb_cell_batch/threads:1", "put/buffered/rocksdb/threads:1", 0);
-    Ratio(out, "put/buffered/rocksdb_cell_batch/threads:16", "put/buffered/rocksdb/threads:16", 0);
-    Ratio(out, "put/buffered/index/threads:1", "put/buffered/rocksdb_cell_batch/threads:1", 0);
-    Ratio(out, "put/buffered/index/threads:16", "put/buffered/rocksdb_cell_batch/threads:16", 0);
-    Ratio(out, "get/index/threads:1", "get/rocksdb+decode/threads:1", 0);
-    Ratio(out, "get/index/threads:16", "get/rocksdb+decode/threads:16", 0);
+    for (const char* t : {"threads:1", "threads:16"}) {
+      Ratio(out, absl::StrCat("put/buffered/rocksdb_cell_batch/", t),
+            absl::StrCat("put/buffered/rocksdb/", t), 0);
+      Ratio(out, absl::StrCat("put/buffered/index/", t),
+            absl::StrCat("put/buffered/rocksdb_cell_batch/", t), 0);
+      Ratio(out, absl::StrCat("get/index/", t), absl::StrCat("get/rocksdb+decode/", t), 0);
+    }
     Ratio(out, "put/sync/index/threads:16", "put/sync/index/threads:1", 5.0);
     Ratio(out, "put/sync/index_8cells/threads:16", "put/sync/index/threads:1", 5.0);
     Ratio(out, "put/sync/rocksdb/threads:16", "put/sync/rocksdb/threads:1", 0);
   }
 
  private:
-  // The median if reported, else the median of the runs seen.
-  bool Value(const std::string& name, double* v) {
-    if (auto it = medians_.find(name); it != medians_.end()) {
-      *v = it->second;
-      return true;
-    }
-    auto it = runs_.find(name);
-    if (it == runs_.end() || it->second.empty()) return false;
-    std::vector<double> r = it->second;
-    std::sort(r.begin(), r.end());
-    *v = r.size() % 2 == 1 ? r[r.size() / 2] : (r[r.size() / 2 - 1] + r[r.size() / 2]) / 2;
-    return true;
+  struct Samples {
+    std::vector<double> rate, cpu;  // per repetition
+    std::optional<double> median_rate, median_cpu, cv;
+  };
+
+  static std::optional<double> Median(std::vector<double> v) {
+    if (v.empty()) return std::nullopt;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+  std::optional<double> Rate(const Samples& s) const {
+    return s.median_rate ? s.median_rate : Median(s.rate);
+  }
+  std::optional<double> Cpu(const Samples& s) const {
+    return s.median_cpu ? s.median_cpu : Median(s.cpu);
   }
 
-  // "123456/s" with the spread across repetitions when known.
-  std::string Rate(const std::string& name, double v) {
-    auto it = cvs_.find(name);
-    return it == cvs_.end() ? absl::StrFormat("%8.0f/s", v)
-                            : absl::StrFormat("%8.0f/s cv %3.0f%%", v, 100 * it->second);
+  // "123456/s cv 12%".
+  static std::string Describe(const Samples& s, double rate) {
+    return s.cv ? absl::StrFormat("%8.0f/s cv %3.0f%%", rate, 100 * *s.cv)
+                : absl::StrFormat("%8.0f/s", rate);
   }
 
   // Prints a / b; with a target, whether the ratio reaches it.
   void Ratio(std::ostream& out, const std::string& a, const std::string& b, double target) {
-    double va, vb;
-    if (!Value(a, &va) || !Value(b, &vb) || vb <= 0) return;
-    std::string verdict;
+    auto ia = samples_.find(a), ib = samples_.find(b);
+    if (ia == samples_.end() || ib == samples_.end()) return;
+    const std::optional<double> ra = Rate(ia->second), rb = Rate(ib->second);
+    if (!ra || !rb || *rb <= 0) return;
+    std::string extra;
     if (target > 0) {
-      verdict = absl::StrFormat("  target >= %.2f: %s", target,
-                                va / vb >= target ? "met" : "NOT met");
+      extra = absl::StrFormat("  target >= %.2f: %s", target, *ra / *rb >= target ? "met"
+                                                                                  : "NOT met");
     }
-    out << absl::StrFormat("  %-42s %-18s / %-42s %-18s = %6.3f%s\n", a, Rate(a, va), b,
-                           Rate(b, vb), va / vb, verdict);
+    const std::optional<double> ca = Cpu(ia->second), cb = Cpu(ib->second);
+    const bool single = absl::EndsWith(a, "/threads:1") && absl::EndsWith(b, "/threads:1");
+    if (single && ca && cb && *ca > 0) {
+      absl::StrAppendFormat(&extra, "  (cpu time/op ratio %.3f)", *cb / *ca);
+    }
+    out << absl::StrFormat("  %-42s %-18s / %-42s %-18s = %6.3f%s\n", a, Describe(ia->second, *ra),
+                           b, Describe(ib->second, *rb), *ra / *rb, extra);
   }
 
-  std::map<std::string, double> medians_;
-  std::map<std::string, double> cvs_;  // coefficient of variation across repetitions
-  std::map<std::string, std::vector<double>> runs_;
+  std::map<std::string, Samples> samples_;
 };
 
 }  // namespace
