@@ -64,6 +64,8 @@ struct Index::Slot {
   absl::Status error ABSL_GUARDED_BY(mu);
   RecoveryReport report ABSL_GUARDED_BY(mu);
   std::string validation ABSL_GUARDED_BY(mu) = "off";
+  // Why the last state was taken out of service, for the next report.
+  std::vector<std::string> carried_fallbacks ABSL_GUARDED_BY(mu);
   absl::Time recovery_start ABSL_GUARDED_BY(mu);
   uint64_t checkpoints_taken ABSL_GUARDED_BY(mu) = 0;
   uint64_t last_checkpoint_seq ABSL_GUARDED_BY(mu) = 0;
@@ -271,6 +273,9 @@ void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint)
   {
     absl::MutexLock lock(&slot.mu);
     report.time_to_serve = absl::Now() - slot.recovery_start;
+    report.fallbacks.insert(report.fallbacks.begin(), slot.carried_fallbacks.begin(),
+                            slot.carried_fallbacks.end());
+    slot.carried_fallbacks.clear();
     slot.report = report;
     if (cell.ok()) {
       serving = std::shared_ptr<Cell>(*std::move(cell));
@@ -292,8 +297,13 @@ void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint)
       all_serving_us_.compare_exchange_strong(unset, since_open);
     }
     if (!options_.paranoid && options_.validate_after_recovery) {
+      // A weak reference: a queued check must not keep a replaced cell open.
       validation_->Schedule(kValidationPriority + range.id,
-                            [this, i, serving] { ValidateSlot(i, serving); });
+                            [this, i, weak = std::weak_ptr<Cell>(serving)] {
+                              if (std::shared_ptr<Cell> cell = weak.lock()) {
+                                ValidateSlot(i, std::move(cell));
+                              }
+                            });
     }
   }
 }
@@ -316,7 +326,8 @@ void Index::ValidateSlot(size_t i, std::shared_ptr<Cell> cell) {
     slot.report.records_validated = checked;
     slot.validation = s.ok() ? "ok" : "failed";
     if (s.ok()) return;
-    slot.report.fallbacks.push_back(std::string(s.message()));
+    slot.carried_fallbacks.push_back(
+        absl::StrCat(slot.report.source, " ", slot.report.checkpoint_seq, ": ", s.message()));
     if (slot.report.source == "checkpoint") below = slot.report.checkpoint_seq;
   }
   // The state does not hold: out of service, and back from an older

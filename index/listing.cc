@@ -41,9 +41,9 @@ absl::StatusOr<std::string> StartKey(absl::string_view bucket, const ListOptions
                         {{"bucket", bucket}, {"prefix", o.prefix}, {"delimiter", o.delimiter}});
     if (!token.ok()) return token.status();
     // Past a common prefix means past every key that starts with it.
-    after = token->position_is_prefix ? PrefixSuccessor(bucket_prefix + token->position)
-                                      : absl::StrCat(bucket_prefix, token->position,
-                                                     absl::string_view("\0", 1));
+    after = token->position_is_prefix
+                ? PrefixSuccessor(bucket_prefix + token->position)
+                : absl::StrCat(bucket_prefix, token->position, absl::string_view("\0", 1));
   } else if (!o.start_after.empty()) {
     after = absl::StrCat(bucket_prefix, o.start_after, absl::string_view("\0", 1));
   }
@@ -104,8 +104,7 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
       if (absl::Status s = scan.Seek(PrefixSuccessor(bucket_prefix + last)); !s.ok()) return s;
       continue;
     }
-    absl::StatusOr<ListedObject> object =
-        ToListedObject(bucket, key, scan.value(), scan.cell_id());
+    absl::StatusOr<ListedObject> object = ToListedObject(bucket, key, scan.value(), scan.cell_id());
     if (!object.ok()) return object.status();
     result.contents.push_back(*std::move(object));
     last_is_prefix = false;

@@ -39,8 +39,8 @@ absl::StatusOr<LocatedObject> ReadLocated(CellScan& scan, const Target& t) {
   absl::StatusOr<ObjectKey> key = DecodeKey(encoded_key);
   auto damaged = [&](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("cell ", scan.cell_id(), ", ",
-                                            t.by_volume ? "volume " : "node ", t.name,
-                                            " entry ", absl::CHexEscape(encoded_key), ": ", why));
+                                            t.by_volume ? "volume " : "node ", t.name, " entry ",
+                                            absl::CHexEscape(encoded_key), ": ", why));
   };
   if (!key.ok()) return damaged(key.status().message());
   std::string value;
@@ -70,9 +70,8 @@ absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCell
       target->by_volume ? PageToken::Kind::kLocateVolume : PageToken::Kind::kLocateNode;
   std::string start;  // encoded key
   if (!options.continuation_token.empty()) {
-    absl::StatusOr<PageToken> token =
-        DecodePageToken(options.continuation_token, kind,
-                        {{target->by_volume ? "volume" : "node", target->name}});
+    absl::StatusOr<PageToken> token = DecodePageToken(
+        options.continuation_token, kind, {{target->by_volume ? "volume" : "node", target->name}});
     if (!token.ok()) return token.status();
     start = token->position;
     start.push_back('\0');  // just past it

@@ -123,6 +123,20 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const 
   // 2. The newest checkpoint that verifies, then older ones.
   absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, range.id);
   if (!seqs.ok()) return seqs.status();
+  // Every checkpoint name is a state the cell once had: whatever we recover
+  // from must reach at least the newest of them, even one that is damaged.
+  const uint64_t must_reach = seqs->empty() ? 0 : seqs->front();
+  auto reaches = [&](absl::StatusOr<std::unique_ptr<Cell>> cell)
+      -> absl::StatusOr<std::unique_ptr<Cell>> {
+    if (!cell.ok()) return cell;
+    const uint64_t at = (*cell)->Stats().applied_seq;
+    if (at < must_reach) {
+      return absl::DataLossError(absl::StrCat("recovered state ends at seq ", at,
+                                              " but a checkpoint at seq ", must_reach,
+                                              " exists: journal records are missing"));
+    }
+    return cell;
+  };
   const std::string staging = paths.db_dir + ".restore";
   for (uint64_t seq : *seqs) {
     if (seq >= recovery.below_checkpoint) continue;
@@ -155,7 +169,7 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const 
     hooks.checkpoint_seq = m->applied_seq;
     hooks.checkpoint_keys = m->key_count;
     absl::StatusOr<std::unique_ptr<Cell>> cell =
-        OpenAndCheck(range, paths, options, resources, recovery, hooks, report);
+        reaches(OpenAndCheck(range, paths, options, resources, recovery, hooks, report));
     if (cell.ok()) return cell;
     reject(cell.status());
     if (absl::Status s = MoveAside(paths.db_dir); !s.ok()) return s;
@@ -166,7 +180,7 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const 
   report->source = "journal";
   report->checkpoint_seq = 0;
   absl::StatusOr<std::unique_ptr<Cell>> cell =
-      OpenAndCheck(range, paths, options, resources, recovery, {}, report);
+      reaches(OpenAndCheck(range, paths, options, resources, recovery, {}, report));
   if (cell.ok()) return cell;
   report->fallbacks.push_back(absl::StrCat("journal replay: ", cell.status().message()));
   (void)MoveAside(paths.db_dir);

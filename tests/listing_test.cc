@@ -3,11 +3,11 @@
 // cells that are not serving.
 #include "index/listing.h"
 
-#include <map>
-#include <random>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <map>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -226,7 +226,8 @@ TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
       ASSERT_EQ(contents, want.contents);
       ASSERT_EQ(got.common_prefixes, want.common_prefixes);
       ASSERT_EQ(got.is_truncated, want.is_truncated);
-      ASSERT_EQ(got.key_count, static_cast<int>(want.contents.size() + want.common_prefixes.size()));
+      ASSERT_EQ(got.key_count,
+                static_cast<int>(want.contents.size() + want.common_prefixes.size()));
       ASSERT_EQ(got.next_continuation_token.empty(), !got.is_truncated);
       if (!got.is_truncated) break;
       o.continuation_token = got.next_continuation_token;
@@ -332,7 +333,8 @@ TEST(ListingTest, StartAfterPastTheLastKey) {
     EXPECT_FALSE(r.is_truncated);
   }
   EXPECT_THAT(Keys(MustList(*index, "bucket", Opts().start_after("a"))), ElementsAre("n", "z"));
-  EXPECT_THAT(Keys(MustList(*index, "bucket", Opts().start_after("0"))), ElementsAre("a", "n", "z"));
+  EXPECT_THAT(Keys(MustList(*index, "bucket", Opts().start_after("0"))),
+              ElementsAre("a", "n", "z"));
 }
 
 TEST(ListingTest, MaxKeysZeroAndOne) {
@@ -377,8 +379,8 @@ TEST(ListingTest, MaxKeysAbove1000IsClampedAndNegativeIsRefused) {
 TEST(ListingTest, CommonPrefixesThatStraddleCellBoundaries) {
   testing::ScratchDir dir;
   // "2024/" spans three cells; "2024/06/" spans two.
-  auto index = MustOpen(OptionsIn(
-      dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
+  auto index = MustOpen(
+      OptionsIn(dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
   std::vector<std::string> keys = {"2023/12/31.jpg", "2025/01/01.jpg", "index.html"};
   for (int month = 1; month <= 12; ++month) {
     for (int day = 1; day <= 28; day += 3) {
@@ -466,8 +468,7 @@ TEST(ListingTest, ContinuationTokensAreBoundToTheirListing) {
   const std::vector<Case> cases = {
       {"other", Opts().prefix("a/").continuation_token(token), "another bucket"},
       {"bucket", Opts().prefix("b/").continuation_token(token), "another prefix"},
-      {"bucket", Opts().prefix("a/").delimiter("/").continuation_token(token),
-       "another delimiter"},
+      {"bucket", Opts().prefix("a/").delimiter("/").continuation_token(token), "another delimiter"},
       {"bucket", Opts().prefix("a/").continuation_token(altered), "continuation token"},
       {"bucket", Opts().prefix("a/").continuation_token(last_char), "continuation token"},
       {"bucket", Opts().prefix("a/").continuation_token(token.substr(0, 10)), "continuation token"},
@@ -530,14 +531,16 @@ TEST(ListingTest, ACellThatIsNotServingFailsTheListingNamingTheCell) {
   CellResources resources = MakeCellResources(options);
   std::vector<std::unique_ptr<Cell>> cells;
   for (const CellRange& range : map->cells()) {
-    Cell::Paths paths{dir / absl::StrCat("db-", range.id), dir / absl::StrCat("journal-", range.id)};
+    Cell::Paths paths{dir / absl::StrCat("db-", range.id),
+                      dir / absl::StrCat("journal-", range.id)};
     absl::StatusOr<std::unique_ptr<Cell>> cell = Cell::Open(range, paths, options, resources);
     ASSERT_TRUE(cell.ok()) << cell.status();
     cells.push_back(*std::move(cell));
   }
   // Non-owning: the test keeps the cells; a reset one is not serving.
   ServingCellFn serving = [&](size_t i) -> absl::StatusOr<std::shared_ptr<Cell>> {
-    if (cells[i] == nullptr) return absl::UnavailableError(absl::StrCat("cell ", i, " is not open"));
+    if (cells[i] == nullptr)
+      return absl::UnavailableError(absl::StrCat("cell ", i, " is not open"));
     return std::shared_ptr<Cell>(std::shared_ptr<Cell>(), cells[i].get());
   };
   auto put = [&](size_t cell, const ObjectKey& key) {

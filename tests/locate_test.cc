@@ -2,12 +2,12 @@
 // through overwrites, deletes and a reopen, page by page across cells.
 #include "index/locate.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <map>
 #include <random>
 #include <set>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "index/index.h"
@@ -156,9 +156,8 @@ TEST(LocateTest, StaysExactThroughOverwriteAndDelete) {
 // journal replay rebuilds the same reverse index).
 TEST(LocateTest, RandomizedAgainstReferenceAndAfterReopen) {
   testing::ScratchDir dir;
-  const Options options =
-      OptionsIn(dir, {EncodeKey({"bucket", "k2"}), EncodeKey({"bucket", "k5"}),
-                      EncodeBucketPrefix("other")});
+  const Options options = OptionsIn(
+      dir, {EncodeKey({"bucket", "k2"}), EncodeKey({"bucket", "k5"}), EncodeBucketPrefix("other")});
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE(absl::StrCat("seed ", seed));
   std::mt19937 rng(seed);
@@ -184,8 +183,8 @@ TEST(LocateTest, RandomizedAgainstReferenceAndAfterReopen) {
           want_extents.push_back(std::move(mine));
         }
         const int page = std::vector<int>{1, 2, 3, 7, 1000}[pick(5)];
-        std::vector<LocatedObject> got = All(index, v < 0 ? OnNode(node, page)
-                                                         : OnVolume(volume, page));
+        std::vector<LocatedObject> got =
+            All(index, v < 0 ? OnNode(node, page) : OnVolume(volume, page));
         ASSERT_EQ(Names(got), want_names) << (v < 0 ? node : volume) << " page " << page;
         for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].extents, want_extents[i]);
       }

@@ -1,0 +1,211 @@
+#include "recovery/checkpoint.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "index/index.h"
+#include "recovery/checkpoint_manifest.h"
+#include "recovery/durable_store.h"
+#include "recovery/file_util.h"
+#include "tests/test_util.h"
+
+namespace cellindex {
+namespace {
+
+using ::testing::HasSubstr;
+
+ObjectRecord Rec(uint64_t size) {
+  ObjectRecord r;
+  r.size = size;
+  r.etag = absl::StrCat("etag-", size);
+  r.locations = {{"node-1", "vol-1", 0, size + 1}};
+  return r;
+}
+
+Options OptionsIn(const testing::ScratchDir& dir) {
+  Options o;
+  o.data_dir = dir / "data";
+  o.store_dir = dir / "store";
+  o.block_cache_bytes = 8 << 20;
+  o.cell_write_buffer_bytes = 4 << 20;
+  o.background_checkpoints = false;
+  o.validate_after_recovery = false;
+  return o;
+}
+
+TEST(DurableStoreTest, PutGetListDelete) {
+  testing::ScratchDir dir;
+  auto store = NewLocalDirStore(dir.path());
+  ASSERT_TRUE(store->Put("cells/00001/a", "alpha").ok());
+  ASSERT_TRUE(store->Put("cells/00001/b", "beta").ok());
+  ASSERT_TRUE(store->Put("cells/00002/c", "gamma").ok());
+  EXPECT_EQ(*store->Get("cells/00001/a"), "alpha");
+  EXPECT_TRUE(absl::IsNotFound(store->Get("cells/00001/zz").status()));
+  EXPECT_THAT(*store->List("cells/00001/"),
+              ::testing::ElementsAre("cells/00001/a", "cells/00001/b"));
+  ASSERT_TRUE(store->Put("cells/00001/a", "replaced").ok());
+  EXPECT_EQ(*store->Get("cells/00001/a"), "replaced");
+  ASSERT_TRUE(store->Delete("cells/00001/a").ok());
+  ASSERT_TRUE(store->Delete("cells/00001/a").ok());  // already gone: fine
+  EXPECT_FALSE(store->Exists("cells/00001/a"));
+  // An unfinished publish (a leftover temp file) is never listed.
+  ASSERT_TRUE(AtomicWriteFile(dir / "cells/00001/x.tmp", "partial").ok());
+  EXPECT_THAT(*store->List("cells/00001/"), ::testing::ElementsAre("cells/00001/b"));
+}
+
+TEST(DurableStoreTest, FilesAreHashedWhileCopied) {
+  testing::ScratchDir dir;
+  auto store = NewLocalDirStore(dir / "store");
+  std::string data(3 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31 % 251);
+  ASSERT_TRUE(AtomicWriteFile(dir / "src", data).ok());
+  FileDigest up, down;
+  ASSERT_TRUE(store->PutFile("f", dir / "src", UINT64_MAX, &up).ok());
+  ASSERT_TRUE(store->GetFile("f", dir / "dst", &down).ok());
+  EXPECT_EQ(up, down);
+  EXPECT_EQ(up.size, data.size());
+  EXPECT_EQ(*ReadFileToString(dir / "dst"), data);
+  EXPECT_EQ(*DigestFile(dir / "src"), up);
+  // A prefix of a file (a RocksDB MANIFEST is copied up to its live size).
+  FileDigest prefix;
+  ASSERT_TRUE(store->PutFile("p", dir / "src", 1000, &prefix).ok());
+  EXPECT_EQ(prefix.size, 1000u);
+  EXPECT_EQ(*store->Get("p"), data.substr(0, 1000));
+  EXPECT_NE(prefix, up);
+  // Asking for more than the file holds is an error, not a short copy.
+  EXPECT_FALSE(store->PutFile("q", dir / "src", data.size() + 1, nullptr).ok());
+}
+
+TEST(CheckpointManifestTest, RoundTripAndDamage) {
+  CheckpointManifest m;
+  m.range.id = 3;
+  m.range.lo = "a";
+  m.range.hi = "m";
+  m.epoch = 7;
+  m.applied_seq = 12345;
+  m.key_count = 99;
+  m.created = absl::FromUnixMicros(1700000000000000);
+  m.db_identity = "id-1";
+  m.files = {{"000012.sst", "cells/00003/files/id-1-000012.sst", {4096, 1, 2}},
+             {"CURRENT", "cells/00003/files/x-CURRENT", {16, 3, 4}}};
+  const std::string enc = m.Encode();
+  absl::StatusOr<CheckpointManifest> d = CheckpointManifest::Decode(enc);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->applied_seq, 12345u);
+  EXPECT_EQ(d->key_count, 99u);
+  EXPECT_EQ(d->range.hi, "m");
+  EXPECT_EQ(d->files.size(), 2u);
+  EXPECT_EQ(d->files[0].digest, m.files[0].digest);
+  EXPECT_EQ(d->total_bytes(), 4112u);
+  for (size_t i = 0; i < enc.size(); ++i) {
+    std::string bad = enc;
+    bad[i] ^= 0x04;
+    EXPECT_TRUE(absl::IsDataLoss(CheckpointManifest::Decode(bad).status())) << i;
+  }
+  uint64_t seq;
+  EXPECT_TRUE(ParseCheckpointManifestName(CheckpointManifestName(3, 12345), &seq));
+  EXPECT_EQ(seq, 12345u);
+  EXPECT_FALSE(ParseCheckpointManifestName("cells/00003/checkpoints/x.manifest", &seq));
+}
+
+TEST(CheckpointTest, PublishesAManifestOfTheCellsState) {
+  testing::ScratchDir dir;
+  auto index = Index::Open(OptionsIn(dir));
+  ASSERT_TRUE(index.ok());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("k", i)}, Rec(i)).ok());
+  absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_TRUE((*r)[0].taken);
+  EXPECT_EQ((*r)[0].applied_seq, 100u);
+  EXPECT_EQ((*r)[0].key_count, 100u);
+
+  auto store = NewLocalDirStore(dir / "store");
+  EXPECT_THAT(*ListCheckpoints(*store, 0), ::testing::ElementsAre(100u));
+  absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(*store, 0, 100);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->key_count, 100u);
+  bool has_sst = false, has_current = false;
+  for (const CheckpointFile& f : m->files) {
+    has_sst |= absl::EndsWith(f.db_name, ".sst");
+    has_current |= f.db_name == "CURRENT";
+    // Every file in the store matches its manifest entry.
+    absl::StatusOr<std::string> bytes = store->Get(f.store_name);
+    ASSERT_TRUE(bytes.ok()) << f.store_name;
+    EXPECT_EQ(bytes->size(), f.digest.size);
+  }
+  EXPECT_TRUE(has_sst);
+  EXPECT_TRUE(has_current);
+  // Nothing new: no second checkpoint of the same state.
+  r = (*index)->Checkpoint();
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE((*r)[0].taken);
+}
+
+TEST(CheckpointTest, SecondCheckpointCopiesOnlyNewFiles) {
+  testing::ScratchDir dir;
+  auto index = Index::Open(OptionsIn(dir));
+  ASSERT_TRUE(index.ok());
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("a", i)}, Rec(i)).ok());
+  absl::StatusOr<std::vector<CheckpointReport>> first = (*index)->Checkpoint();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)[0].taken);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("b", i)}, Rec(i)).ok());
+  absl::StatusOr<std::vector<CheckpointReport>> second = (*index)->Checkpoint();
+  ASSERT_TRUE(second.ok()) << second.status();
+  const CheckpointReport& a = (*first)[0];
+  const CheckpointReport& b = (*second)[0];
+  ASSERT_TRUE(b.taken);
+  EXPECT_EQ(b.files, a.files + 1);  // one new SST (the 5 writes)
+  // Copied: the new SST plus the small per-checkpoint files (MANIFEST,
+  // CURRENT, OPTIONS); the first checkpoint's SST is not copied again.
+  EXPECT_EQ(b.files_copied, a.files_copied);
+  EXPECT_LT(b.bytes_copied, a.bytes_copied);
+  EXPECT_GT(b.total_bytes, a.total_bytes);
+}
+
+TEST(CheckpointTest, KeepsTwoCheckpointsAndTrimsTheJournalBelowTheOldest) {
+  testing::ScratchDir dir;
+  Options o = OptionsIn(dir);
+  o.journal_segment_bytes = 64 << 10;  // many small segments
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  auto store = NewLocalDirStore(dir / "store");
+  const std::string journal = dir / "store/cells/00000/journal";
+  std::vector<uint64_t> seqs;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 400; ++i) {
+      ObjectRecord r = Rec(i);
+      r.etag = std::string(200, 'e');
+      ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("r", round, "-", i)}, r).ok());
+    }
+    absl::StatusOr<std::vector<CheckpointReport>> c = (*index)->Checkpoint();
+    ASSERT_TRUE(c.ok()) << c.status();
+    seqs.push_back((*c)[0].applied_seq);
+  }
+  EXPECT_THAT(*ListCheckpoints(*store, 0), ::testing::ElementsAre(seqs[3], seqs[2]));
+  // The journal still holds everything above the oldest kept checkpoint and
+  // none of the segments wholly below it.
+  absl::StatusOr<std::vector<std::string>> segments = ListDir(journal);
+  ASSERT_TRUE(segments.ok());
+  uint64_t first_seq = std::stoull(segments->front().substr(0, 20));
+  EXPECT_LE(first_seq, seqs[2] + 1);
+  EXPECT_GT(first_seq, seqs[0]);
+  // Files of dropped checkpoints are gone: every stored file is referenced.
+  std::set<std::string> referenced;
+  for (uint64_t s : {seqs[3], seqs[2]}) {
+    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(*store, 0, s);
+    ASSERT_TRUE(m.ok());
+    for (const CheckpointFile& f : m->files) referenced.insert(f.store_name);
+  }
+  absl::StatusOr<std::vector<std::string>> stored = store->List(CheckpointFilePrefix(0));
+  ASSERT_TRUE(stored.ok());
+  for (const std::string& name : *stored) {
+    EXPECT_TRUE(referenced.count(name)) << name;
+  }
+}
+
+}  // namespace
+}  // namespace cellindex

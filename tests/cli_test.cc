@@ -1,0 +1,270 @@
+// The `cellindex` binary end to end: put / get / ls / rm / locate with their
+// --json output parsed, load / cells / stat, and the exit code and one-line
+// message for each class of error.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "nlohmann/json.hpp"
+#include "tests/test_util.h"
+#include "tools/workload.h"
+
+namespace cellindex {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using Json = nlohmann::json;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+  Json json() const { return Json::parse(out); }
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  // Runs `cellindex --data <data_> ARGS...`.
+  Result Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--data", data_});
+    const std::string out = dir_ / "stdout", err = dir_ / "stderr";
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      std::_Exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
+    return r;
+  }
+
+  // Runs and expects success; returns the parsed --json output.
+  Json RunJson(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    return r.code == 0 ? r.json() : Json();
+  }
+
+  // Expects exit code `code` and one line on stderr that contains `message`.
+  void ExpectError(std::vector<std::string> args, int code, const std::string& message) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, code) << args[0] << ": " << r.err;
+    EXPECT_THAT(r.err, StartsWith("cellindex: "));
+    EXPECT_THAT(r.err, HasSubstr(message));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+
+  testing::ScratchDir dir_;
+  std::string data_ = dir_ / "data";
+};
+
+TEST_F(CliTest, PutGetLsRmLocateWithJson) {
+  Json put = RunJson({"--cells",
+                      "3",
+                      "put",
+                      "photos",
+                      "2024/cat.jpg",
+                      "--size",
+                      "1234",
+                      "--etag",
+                      "\"abc\"",
+                      "--content-type",
+                      "image/jpeg",
+                      "--storage-class",
+                      "STANDARD_IA",
+                      "--location",
+                      "node-7:vol-31:0:1234",
+                      "--location",
+                      "node-8:vol-40:4096:1234",
+                      "--meta",
+                      "owner=alice",
+                      "--meta",
+                      "note=été"});
+  EXPECT_EQ(put["Bucket"], "photos");
+  EXPECT_EQ(put["Key"], "2024/cat.jpg");
+  const uint64_t version = put["Version"];
+  RunJson({"put", "photos", "2024/dog.jpg", "--size", "7", "--location", "node-8:vol-41:0:7"});
+  RunJson({"put", "photos", "index.html", "--size", "99"});
+
+  Json get = RunJson({"get", "photos", "2024/cat.jpg"});
+  EXPECT_EQ(get["Bucket"], "photos");
+  EXPECT_EQ(get["Key"], "2024/cat.jpg");
+  EXPECT_EQ(get["Size"], 1234);
+  EXPECT_EQ(get["ETag"], "\"abc\"");
+  EXPECT_EQ(get["ContentType"], "image/jpeg");
+  EXPECT_EQ(get["StorageClass"], "STANDARD_IA");
+  EXPECT_EQ(get["Version"], version);
+  EXPECT_EQ(get["Metadata"], Json({{"note", "été"}, {"owner", "alice"}}));
+  EXPECT_EQ(get["Locations"],
+            Json::parse(R"([{"Node":"node-7","Volume":"vol-31","Offset":0,"Length":1234},
+                            {"Node":"node-8","Volume":"vol-40","Offset":4096,"Length":1234}])"));
+  EXPECT_EQ(get["LastModified"].get<std::string>().size(), 24u);  // 2024-05-01T12:34:56.789Z
+
+  Json ls = RunJson({"ls", "photos", "--delimiter", "/"});
+  EXPECT_EQ(ls["KeyCount"], 2);
+  EXPECT_EQ(ls["IsTruncated"], false);
+  EXPECT_FALSE(ls.contains("NextContinuationToken"));
+  EXPECT_EQ(ls["CommonPrefixes"], Json::parse(R"([{"Prefix":"2024/"}])"));
+  ASSERT_EQ(ls["Contents"].size(), 1u);
+  EXPECT_EQ(ls["Contents"][0]["Key"], "index.html");
+  EXPECT_EQ(ls["Contents"][0]["Size"], 99);
+  for (const char* field : {"ETag", "LastModified"}) {
+    EXPECT_TRUE(ls["Contents"][0].contains(field)) << field;
+  }
+
+  // Pages, by continuation token.
+  std::vector<std::string> keys;
+  std::vector<std::string> args = {"ls", "photos", "--max-keys", "2"};
+  for (int page = 0; page < 5; ++page) {
+    Json p = RunJson(args);
+    for (const Json& c : p["Contents"]) keys.push_back(c["Key"]);
+    if (!p["IsTruncated"].get<bool>()) break;
+    args = {"ls", "photos", "--max-keys", "2", "--continuation-token", p["NextContinuationToken"]};
+  }
+  EXPECT_THAT(keys, ElementsAre("2024/cat.jpg", "2024/dog.jpg", "index.html"));
+
+  Json on_volume = RunJson({"locate", "--volume", "vol-31"});
+  ASSERT_EQ(on_volume["Objects"].size(), 1u);
+  EXPECT_EQ(on_volume["Objects"][0]["Key"], "2024/cat.jpg");
+  EXPECT_EQ(on_volume["Objects"][0]["Locations"],
+            Json::parse(R"([{"Node":"node-7","Volume":"vol-31","Offset":0,"Length":1234}])"));
+  Json on_node = RunJson({"locate", "--node", "node-8", "--max-objects", "1", "--all"});
+  ASSERT_EQ(on_node["Objects"].size(), 2u);
+  EXPECT_EQ(on_node["Objects"][1]["Key"], "2024/dog.jpg");
+  EXPECT_EQ(on_node["IsTruncated"], false);
+
+  RunJson({"rm", "photos", "2024/cat.jpg"});
+  ExpectError({"get", "photos", "2024/cat.jpg"}, 1, "photos/2024/cat.jpg not found");
+  ExpectError({"rm", "photos", "2024/cat.jpg"}, 1, "not found");
+  EXPECT_EQ(RunJson({"locate", "--volume", "vol-31"})["Objects"].size(), 0u);
+  EXPECT_EQ(RunJson({"ls", "photos"})["KeyCount"], 2);
+
+  // Text output too.
+  Result text = Run({"ls", "photos", "--delimiter", "/"});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_THAT(text.out, HasSubstr("PRE 2024/"));
+  EXPECT_THAT(text.out, HasSubstr("index.html"));
+}
+
+TEST_F(CliTest, ExitCodeAndMessageForEachClassOfError) {
+  ASSERT_EQ(Run({"put", "bucket", "a"}).code, 0);
+  ASSERT_EQ(Run({"put", "bucket", "b"}).code, 0);
+  // Invalid input: 2.
+  ExpectError({"put", "Bad_Bucket", "k"}, 2, "invalid bucket name");
+  ExpectError({"get", "ab", "k"}, 2, "invalid bucket name");
+  ExpectError({"put", "bucket", std::string(1025, 'k')}, 2, "longer than the limit of 1024");
+  ExpectError({"put", "bucket", "bad\xff\xfe"}, 2, "not valid UTF-8");
+  ExpectError({"ls", "bucket", "--prefix", "\xc3"}, 2, "invalid prefix");
+  ExpectError({"put", "bucket", "k", "--location", "node:vol:1"}, 2, "invalid --location");
+  ExpectError({"put", "bucket", "k", "--location", "no de:vol:0:1"}, 2, "invalid record");
+  ExpectError({"put", "bucket", "k", "--meta", "novalue"}, 2, "invalid --meta");
+  ExpectError({"locate", "--volume", "vol:1"}, 2, "invalid volume name");
+  ExpectError({"ls", "bucket", "--max-keys", "-1"}, 2, "max-keys");
+
+  Json first = RunJson({"ls", "bucket", "--max-keys", "1"});
+  std::string token = first["NextContinuationToken"];
+  EXPECT_EQ(RunJson({"ls", "bucket", "--continuation-token", token})["Contents"][0]["Key"], "b");
+  std::string altered = token;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'Q' ? 'R' : 'Q';
+  ExpectError({"ls", "bucket", "--continuation-token", altered}, 2, "invalid continuation token");
+  ExpectError({"ls", "bucket", "--prefix", "a", "--continuation-token", token}, 2,
+              "another prefix");
+
+  // Usage: 2.
+  ExpectError({"nosuchcommand"}, 2, "see --help");
+  ExpectError({"put", "bucket"}, 2, "see --help");
+  ExpectError({"locate"}, 2, "see --help");
+  ExpectError({"put", "bucket", "k", "--if-match", "1", "--if-none-match"}, 2, "excludes");
+
+  // Failed precondition: 3.
+  ExpectError({"put", "bucket", "a", "--if-none-match"}, 3, "precondition failed");
+  ExpectError({"put", "bucket", "a", "--if-match", "999"}, 3, "not at version 999");
+  const uint64_t version = RunJson({"get", "bucket", "a"})["Version"];
+  EXPECT_EQ(Run({"put", "bucket", "a", "--if-match", std::to_string(version)}).code, 0);
+
+  // Not found: 1, including no index at all (and looking creates nothing).
+  ExpectError({"get", "bucket", "zzz"}, 1, "not found");
+  data_ = dir_ / "none";
+  ExpectError({"stat"}, 1, "no index in");
+  EXPECT_FALSE(std::ifstream(data_).good());
+}
+
+TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {
+  Json load = RunJson({"--cells", "4", "load", "--objects", "3000", "--buckets", "8"});
+  EXPECT_EQ(load["objects"], 3000);
+  EXPECT_EQ(load["cells"], 4);
+
+  Json stat = RunJson({"stat"});
+  EXPECT_EQ(stat["keys"], 3000);
+  EXPECT_EQ(stat["cells"], 4);
+  EXPECT_EQ(stat["cells_serving"], 4);
+  Json cells = RunJson({"cells"});
+  ASSERT_EQ(cells.size(), 4u);
+  uint64_t keys = 0;
+  for (const Json& c : cells) {
+    EXPECT_EQ(c["state"], "serving");
+    EXPECT_GT(c["keys"].get<uint64_t>(), 0u);  // the boundaries fit the workload
+    EXPECT_GT(c["journal_bytes_total"].get<uint64_t>(), 0u);
+    keys += c["keys"].get<uint64_t>();
+  }
+  EXPECT_EQ(keys, 3000u);
+
+  // Object i is what the workload says it is.
+  const tools::Workload workload({8, 1});
+  for (uint64_t i : {0, 1234, 2999}) {
+    const ObjectKey key = workload.Key(i);
+    const ObjectRecord want = workload.Record(i);
+    Json got = RunJson({"get", key.bucket, key.key});
+    EXPECT_EQ(got["Size"], want.size);
+    EXPECT_EQ(got["ETag"], want.etag);
+    EXPECT_EQ(got["StorageClass"], want.storage_class);
+    EXPECT_EQ(got["Locations"].size(), want.locations.size());
+  }
+  Json ls = RunJson({"ls", "media-prod", "--prefix", "users/", "--delimiter", "/"});
+  EXPECT_GT(ls["CommonPrefixes"].size(), 100u);
+  EXPECT_TRUE(absl::StartsWith(ls["CommonPrefixes"][0]["Prefix"].get<std::string>(), "users/u"));
+  const Extent& e = workload.Record(0).locations.at(0);
+  Json located = RunJson({"locate", "--volume", e.volume, "--all"});
+  EXPECT_GT(located["Objects"].size(), 0u);
+}
+
+TEST_F(CliTest, HelpListsTheExitCodes) {
+  Result r = Run({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("Exit codes: 0 ok, 1 not found, 2 invalid input or usage"));
+  for (const char* command :
+       {"put", "get", "rm", "ls", "locate", "cells", "stat", "load", "demo"}) {
+    EXPECT_THAT(r.out, HasSubstr(command));
+  }
+}
+
+}  // namespace
+}  // namespace cellindex

@@ -1,0 +1,447 @@
+// Recovery after host loss: restore from checkpoints plus journal tail, with
+// fallback to older checkpoints, DataLoss isolated to one cell, and healthy
+// cells serving while another recovers.
+#include "recovery/cell_recovery.h"
+
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "index/index.h"
+#include "recovery/checkpoint.h"
+#include "recovery/checkpoint_manifest.h"
+#include "recovery/durable_store.h"
+#include "recovery/file_util.h"
+#include "recovery/journal.h"
+#include "rocksdb/db.h"
+#include "tests/test_util.h"
+
+namespace cellindex {
+namespace {
+
+using ::testing::HasSubstr;
+
+ObjectRecord Rec(uint64_t size) {
+  ObjectRecord r;
+  r.size = size;
+  r.etag = absl::StrCat("\"etag-", size, "\"");
+  r.content_type = "application/octet-stream";
+  r.user_metadata = {{"n", absl::StrCat(size)}};
+  r.locations = {{absl::StrCat("node-", size % 3), absl::StrCat("vol-", size % 5), size, 10}};
+  return r;
+}
+
+// Four cells: keys k000..k099 spread over them.
+Options FourCells(const testing::ScratchDir& dir) {
+  Options o;
+  o.data_dir = dir / "data";
+  o.store_dir = dir / "store";
+  o.block_cache_bytes = 8 << 20;
+  o.cell_write_buffer_bytes = 1 << 20;
+  o.background_checkpoints = false;
+  o.validate_after_recovery = false;
+  o.cell_boundaries = {EncodeKey({"bucket", "k025"}), EncodeKey({"bucket", "k050"}),
+                       EncodeKey({"bucket", "k075"})};
+  return o;
+}
+
+std::string Key(int i) { return absl::StrFormat("k%03d", i); }
+
+// Writes, checkpoints, and writes again (overwrites and deletes), so a
+// restore needs both the checkpoint and the journal tail. Returns what each
+// key must read back as (nullopt: deleted).
+std::map<std::string, std::optional<ObjectRecord>> Populate(Index& index, int checkpoints = 1) {
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  uint64_t n = 0;
+  for (int c = 0; c < checkpoints; ++c) {
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_TRUE(index.Put({"bucket", Key(i)}, Rec(++n)).ok());
+    }
+    EXPECT_TRUE(index.Checkpoint().ok());
+  }
+  for (int i = 0; i < 100; i += 3) EXPECT_TRUE(index.Put({"bucket", Key(i)}, Rec(++n)).ok());
+  for (int i = 1; i < 100; i += 7) EXPECT_TRUE(index.Delete({"bucket", Key(i)}).ok());
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<ObjectRecord> r = index.Get({"bucket", Key(i)});
+    want[Key(i)] = r.ok() ? std::optional<ObjectRecord>(*r) : std::nullopt;
+  }
+  return want;
+}
+
+void ExpectExactly(Index& index, const std::map<std::string, std::optional<ObjectRecord>>& want) {
+  for (const auto& [key, rec] : want) {
+    absl::StatusOr<ObjectRecord> r = index.Get({"bucket", key});
+    if (rec.has_value()) {
+      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;  // byte for byte
+    } else {
+      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
+    }
+  }
+}
+
+TEST(RecoveryTest, RestoresOneLostCellFromItsCheckpointAndJournalTail) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data/cells/00001").ok());
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  IndexStats s = (*index)->Stats();
+  for (const CellStats& c : s.cells) {
+    EXPECT_EQ(c.state, "serving") << c.id;
+    EXPECT_EQ(c.recovery.source, c.id == 1 ? "checkpoint" : "local") << c.id;
+  }
+  const RecoveryReport& r = s.cells[1].recovery;
+  EXPECT_GT(r.bytes_fetched, 0u);
+  EXPECT_GT(r.files_fetched, 0u);
+  EXPECT_GT(r.records_replayed, 0u);  // the tail after the checkpoint
+  EXPECT_TRUE(r.fallbacks.empty());
+  ExpectExactly(**index, want);
+  // The restored cell takes writes and keeps versions growing.
+  absl::StatusOr<uint64_t> v = (*index)->Put({"bucket", "k030"}, Rec(1));
+  ASSERT_TRUE(v.ok());
+  EXPECT_GT(*v, want["k030"]->version);
+}
+
+TEST(RecoveryTest, RestoresEveryCellWhenAllLocalStateIsLost) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  for (const CellStats& c : (*index)->Stats().cells) {
+    EXPECT_EQ(c.recovery.source, "checkpoint") << c.id;
+  }
+  ExpectExactly(**index, want);
+}
+
+TEST(RecoveryTest, WithoutACheckpointTheWholeJournalIsReplayed) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE((*index)->Put({"bucket", Key(i)}, Rec(i)).ok());
+    for (int i = 0; i < 100; ++i) want[Key(i)] = *(*index)->Get({"bucket", Key(i)});
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  for (const CellStats& c : (*index)->Stats().cells) EXPECT_EQ(c.recovery.source, "journal");
+  ExpectExactly(**index, want);
+}
+
+// Flips one byte in the middle of a stored file.
+void Damage(const std::string& path) {
+  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  ASSERT_TRUE(bytes.ok()) << path;
+  ASSERT_FALSE(bytes->empty());
+  std::string bad = *bytes;
+  bad[bad.size() / 2] ^= 0x40;
+  ASSERT_TRUE(AtomicWriteFile(path, bad).ok());
+}
+
+std::string LargestSst(DurableStore& store, const CheckpointManifest& m) {
+  std::string best;
+  uint64_t size = 0;
+  for (const CheckpointFile& f : m.files) {
+    if (absl::EndsWith(f.db_name, ".sst") && f.digest.size > size) {
+      best = f.store_name;
+      size = f.digest.size;
+    }
+  }
+  return best;
+}
+
+TEST(RecoveryTest, DamagedCheckpointFileFallsBackToThePreviousCheckpoint) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index, /*checkpoints=*/2);
+  }
+  auto store = NewLocalDirStore(dir / "store");
+  std::vector<uint64_t> seqs = *ListCheckpoints(*store, 2);
+  ASSERT_EQ(seqs.size(), 2u);
+  CheckpointManifest newest = *LoadCheckpoint(*store, 2, seqs[0]);
+  Damage(dir / ("store/" + LargestSst(*store, newest)));
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  const CellStats c = (*index)->Stats().cells[2];
+  EXPECT_EQ(c.state, "serving");
+  EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
+  ASSERT_EQ(c.recovery.fallbacks.size(), 1u);
+  EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("does not match its manifest"));
+  ExpectExactly(**index, want);
+}
+
+TEST(RecoveryTest, DamagedManifestFallsBackToThePreviousCheckpoint) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index, /*checkpoints=*/2);
+  }
+  auto store = NewLocalDirStore(dir / "store");
+  std::vector<uint64_t> seqs = *ListCheckpoints(*store, 0);
+  Damage(dir / ("store/" + CheckpointManifestName(0, seqs[0])));
+  ASSERT_TRUE(RemoveAll(dir / "data/cells/00000").ok());
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  const CellStats c = (*index)->Stats().cells[0];
+  EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
+  ASSERT_EQ(c.recovery.fallbacks.size(), 1u);
+  EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("checksum mismatch"));
+  ExpectExactly(**index, want);
+}
+
+TEST(RecoveryTest, NothingValidLeftIsDataLossForThatCellOnly) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index, /*checkpoints=*/2);
+  }
+  auto store = NewLocalDirStore(dir / "store");
+  const std::vector<uint64_t> seqs = *ListCheckpoints(*store, 3);
+  for (uint64_t seq : seqs) {
+    Damage(dir / ("store/" + CheckpointManifestName(3, seq)));
+  }
+  // And the journal's beginning is gone (as after trimming): nothing can
+  // rebuild the state the damaged checkpoints held.
+  const std::string journal = dir / "store/cells/00003/journal";
+  ASSERT_TRUE(RemoveAll(journal + "/" + ListDir(journal)->front()).ok());
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  IndexStats s = (*index)->Stats();
+  EXPECT_EQ(s.cells[3].state, "failed");
+  EXPECT_THAT(s.cells[3].error, HasSubstr("no valid state"));
+  absl::Status get = (*index)->Get({"bucket", "k080"}).status();
+  EXPECT_TRUE(absl::IsDataLoss(get)) << get;
+  EXPECT_THAT(std::string(get.message()), HasSubstr("cell 3"));
+  EXPECT_TRUE(absl::IsDataLoss((*index)->Put({"bucket", "k090"}, Rec(1)).status()));
+  // The other cells serve everything they hold.
+  for (const auto& [key, rec] : want) {
+    if (key >= "k075") continue;
+    absl::StatusOr<ObjectRecord> r = (*index)->Get({"bucket", key});
+    if (rec) {
+      ASSERT_TRUE(r.ok()) << key;
+      EXPECT_EQ(*r, *rec);
+    }
+  }
+}
+
+TEST(RecoveryTest, DamagedJournalSegmentIsNeverReadAsData) {
+  testing::ScratchDir dir;
+  Options o = FourCells(dir);
+  o.journal_segment_bytes = 64 << 10;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(o);
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+    // Enough tail to span several segments in cell 0.
+    for (int round = 0; round < 30; ++round) {
+      for (int i = 0; i < 25; ++i) {
+        ObjectRecord r = Rec(i);
+        r.etag = std::string(300, 'x');
+        ASSERT_TRUE((*index)->Put({"bucket", Key(i)}, r).ok());
+      }
+    }
+  }
+  const std::string journal = dir / "store/cells/00000/journal";
+  std::vector<std::string> segments = *ListDir(journal);
+  ASSERT_GE(segments.size(), 3u);
+  Damage(journal + "/" + segments[segments.size() - 2]);  // not the newest
+  ASSERT_TRUE(RemoveAll(dir / "data/cells/00000").ok());
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  IndexStats s = (*index)->Stats();
+  EXPECT_EQ(s.cells[0].state, "failed");
+  EXPECT_THAT(s.cells[0].error, HasSubstr("damaged"));
+  EXPECT_TRUE(absl::IsDataLoss((*index)->Get({"bucket", "k001"}).status()));
+  EXPECT_EQ(s.cells[1].state, "serving");
+}
+
+TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
+  testing::ScratchDir dir;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    Populate(**index);
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data/cells/00001").ok());
+  absl::Notification reached, release;
+  Options o = FourCells(dir);
+  o.wait_for_recovery = false;
+  o.recovery_hook = [&](uint32_t cell, const std::string& phase) {
+    if (cell == 1 && phase == "verify") {
+      reached.Notify();
+      release.WaitForNotification();
+    }
+  };
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE(reached.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // Cell 1 is held between fetch and verify.
+  absl::Status held = (*index)->Get({"bucket", "k030"}).status();
+  EXPECT_TRUE(absl::IsUnavailable(held)) << held;
+  EXPECT_THAT(std::string(held.message()), HasSubstr("cell 1"));
+  EXPECT_THAT(std::string(held.message()), HasSubstr("verify"));
+  EXPECT_TRUE(absl::IsUnavailable((*index)->Put({"bucket", "k031"}, Rec(1)).status()));
+  EXPECT_EQ((*index)->Stats().cells[1].state, "verify");
+  // Every other cell comes up, and reads and writes.
+  for (int i = 0; i < 3000; ++i) {
+    IndexStats s = (*index)->Stats();
+    if (s.cells[0].state == "serving" && s.cells[2].state == "serving" &&
+        s.cells[3].state == "serving") {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  for (const char* k : {"k000", "k060", "k099"}) {
+    ASSERT_TRUE((*index)->Put({"bucket", k}, Rec(7)).ok()) << k;
+    EXPECT_EQ((*index)->Get({"bucket", k})->size, 7u) << k;
+  }
+  release.Notify();
+  (*index)->WaitForRecovery();
+  EXPECT_TRUE((*index)->Get({"bucket", "k030"}).ok());
+  IndexStats s = (*index)->Stats();
+  EXPECT_EQ(s.cells[1].state, "serving");
+  EXPECT_GT(s.time_to_all_cells, absl::ZeroDuration());
+  EXPECT_LE(s.time_to_first_cell, s.time_to_all_cells);
+}
+
+// Two checkpoints of cell 1; the newest holds a phantom record written behind
+// the index's back, so its files verify, RocksDB opens it and its count key
+// matches the manifest, and only the deep scan (records vs count) finds it.
+// Returns what every key must read back as, and the checkpoint seqs.
+std::map<std::string, std::optional<ObjectRecord>> PlantPhantomCheckpoint(
+    const testing::ScratchDir& dir, std::vector<uint64_t>* seqs) {
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    EXPECT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  {
+    rocksdb::DB* raw;
+    rocksdb::Options o;
+    EXPECT_TRUE(rocksdb::DB::Open(o, dir / "data/cells/00001", &raw).ok());
+    EXPECT_TRUE(raw->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
+    delete raw;
+  }
+  {
+    auto index = Index::Open(FourCells(dir));
+    EXPECT_TRUE(index.ok());
+    EXPECT_TRUE((*index)->Put({"bucket", "k031"}, Rec(31)).ok());
+    want["k031"] = *(*index)->Get({"bucket", "k031"});
+    EXPECT_TRUE((*index)->Checkpoint(1).ok());
+  }
+  want["k030x"] = std::nullopt;
+  auto store = NewLocalDirStore(dir / "store");
+  *seqs = *ListCheckpoints(*store, 1);
+  EXPECT_EQ(seqs->size(), 2u);
+  EXPECT_TRUE(RemoveAll(dir / "data").ok());
+  return want;
+}
+
+TEST(RecoveryTest, ParanoidValidationRejectsADamagedStateBeforeServing) {
+  testing::ScratchDir dir;
+  std::vector<uint64_t> seqs;
+  std::map<std::string, std::optional<ObjectRecord>> want = PlantPhantomCheckpoint(dir, &seqs);
+  Options o = FourCells(dir);
+  o.paranoid = true;
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  const CellStats c = (*index)->Stats().cells[1];
+  EXPECT_EQ(c.state, "serving");
+  EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
+  ASSERT_FALSE(c.recovery.fallbacks.empty());
+  EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("failed validation"));
+  EXPECT_GT(c.recovery.records_validated, 0u);
+  ExpectExactly(**index, want);
+}
+
+TEST(RecoveryTest, BackgroundValidationFailureRestoresFromThePreviousCheckpoint) {
+  testing::ScratchDir dir;
+  std::vector<uint64_t> seqs;
+  std::map<std::string, std::optional<ObjectRecord>> want = PlantPhantomCheckpoint(dir, &seqs);
+  Options o = FourCells(dir);
+  o.validate_after_recovery = true;
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  // The damaged state served first; the deep check takes it out and the
+  // previous checkpoint comes back.
+  CellStats c;
+  for (int i = 0; i < 3000; ++i) {
+    (*index)->WaitForRecovery();
+    c = (*index)->Stats().cells[1];
+    if (c.validation == "ok" && c.recovery.checkpoint_seq == seqs[1]) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(c.validation, "ok");
+  EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
+  EXPECT_EQ(c.state, "serving");
+  ASSERT_FALSE(c.recovery.fallbacks.empty());
+  EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("failed validation"));
+  ExpectExactly(**index, want);
+}
+
+TEST(RecoveryTest, LosingAHostMovesItsCellsToTheSurvivors) {
+  testing::ScratchDir dir;
+  Options o = FourCells(dir);
+  o.host_dirs = {{"h0", dir / "h0"}, {"h1", dir / "h1"}};
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  std::map<std::string, std::optional<ObjectRecord>> want = Populate(**index);
+  const uint64_t epoch = (*index)->Stats().epoch;
+  absl::StatusOr<std::vector<CellId>> moved = (*index)->LoseHost("h1");
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_THAT(*moved, ::testing::ElementsAre(1u, 3u));  // round-robin placement
+  EXPECT_FALSE(PathExists(dir / "h1"));
+  (*index)->WaitForRecovery();
+  IndexStats s = (*index)->Stats();
+  EXPECT_GT(s.epoch, epoch);
+  for (const CellStats& c : s.cells) {
+    EXPECT_EQ(c.host, "h0");
+    EXPECT_EQ(c.state, "serving");
+  }
+  EXPECT_EQ(s.cells[1].recovery.source, "checkpoint");
+  ExpectExactly(**index, want);
+  EXPECT_TRUE(absl::IsFailedPrecondition((*index)->LoseHost("h0").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument((*index)->LoseHost("nope").status()));
+  // The move is in the stored map: a reopen with only h0 keeps it.
+  index->reset();
+  o.host_dirs = {{"h0", dir / "h0"}};
+  auto reopened = Index::Open(o);
+  ASSERT_TRUE(reopened.ok());
+  for (const CellStats& c : (*reopened)->Stats().cells) EXPECT_EQ(c.recovery.source, "local");
+  ExpectExactly(**reopened, want);
+}
+
+}  // namespace
+}  // namespace cellindex

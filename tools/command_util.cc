@@ -1,0 +1,78 @@
+#include "tools/command_util.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "recovery/file_util.h"
+#include "tools/exit_codes.h"
+#include "tools/workload.h"
+
+namespace cellindex::tools {
+namespace {
+
+// Keys sampled from the default workload to place cell boundaries.
+constexpr size_t kBoundarySampleKeys = 20000;
+
+}  // namespace
+
+std::string StoreDir(const GlobalFlags& flags) {
+  return flags.store_dir.empty() ? flags.data_dir + "/store" : flags.store_dir;
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool create, bool bulk,
+                                                 std::vector<ObjectKey> sample) {
+  // Looking must not leave directories behind.
+  if (!create && !PathExists(StoreDir(flags))) {
+    return absl::NotFoundError(absl::StrCat("no index in ", StoreDir(flags)));
+  }
+  Options o;
+  o.data_dir = flags.data_dir;
+  o.store_dir = StoreDir(flags);
+  // A command holds the index briefly: no full-scan validation after every
+  // open (checksums are still verified on every read).
+  o.validate_after_recovery = false;
+  if (bulk) o.durability = Durability::kBuffered;
+  o.error_if_missing = true;
+  absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
+  if (!create || !absl::IsNotFound(index.status())) {
+    if (index.ok() && flags.cells > 0 &&
+        (*index)->cell_map().cells().size() != static_cast<size_t>(flags.cells)) {
+      std::cerr << "cellindex: note: the index exists with " << (*index)->cell_map().cells().size()
+                << " cells; --cells applies only when it is created\n";
+    }
+    return index;
+  }
+  o.error_if_missing = false;
+  if (flags.cells > 1) {
+    o.num_cells = static_cast<size_t>(flags.cells);
+    o.boundary_sample = sample.empty() ? Workload().Sample(kBoundarySampleKeys) : std::move(sample);
+  }
+  return Index::Open(o);
+}
+
+int ReportError(const absl::Status& s) {
+  std::cerr << "cellindex: " << s.message() << "\n";
+  return ExitCodeFor(s);
+}
+
+void PrintJson(const Json& j) {
+  std::cout << j.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+}
+
+std::string Iso8601(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? absl::StrFormat("%d B", bytes) : absl::StrFormat("%.1f %s", v, units[u]);
+}
+
+}  // namespace cellindex::tools

@@ -1,0 +1,48 @@
+// What the `cellindex` subcommands share: opening the index, reporting an
+// error, and printing.
+#ifndef CELLINDEX_TOOLS_COMMAND_UTIL_H_
+#define CELLINDEX_TOOLS_COMMAND_UTIL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "index/index.h"
+#include "nlohmann/json.hpp"
+#include "tools/commands.h"
+
+namespace cellindex::tools {
+
+// JSON objects keep their fields in the order written (S3's order).
+using Json = nlohmann::ordered_json;
+
+// Opens the index. With `create`, makes one when there is none, with
+// flags.cells cells whose boundaries are quantiles of `sample` (default: the
+// default workload's keys); without, a missing index is NotFound. `bulk`:
+// buffered durability, for loading (Index's destructor syncs the journals).
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool create,
+                                                 bool bulk = false,
+                                                 std::vector<ObjectKey> sample = {});
+
+// The durable store directory the flags name (default: inside --data).
+std::string StoreDir(const GlobalFlags& flags);
+
+// Prints "cellindex: <message>" on stderr and returns the exit code for `s`.
+int ReportError(const absl::Status& s);
+
+// Prints `j` on stdout, indented. Bytes that are not UTF-8 (possible only in
+// fields the index does not validate, such as ETags) print as U+FFFD.
+void PrintJson(const Json& j);
+
+// S3's time format: "2024-05-01T12:34:56.789Z".
+std::string Iso8601(absl::Time t);
+// "1.5 GiB", "12 KiB", "512 B".
+std::string HumanBytes(uint64_t bytes);
+
+}  // namespace cellindex::tools
+
+#endif  // CELLINDEX_TOOLS_COMMAND_UTIL_H_

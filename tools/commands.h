@@ -1,0 +1,62 @@
+// The subcommands of `cellindex` that drive an index: each takes the global
+// flags and its own, prints its result (text, or JSON with --json) on stdout
+// and returns the process exit code (tools/exit_codes.h). Errors are one line
+// on stderr: "cellindex: <what went wrong>".
+#ifndef CELLINDEX_TOOLS_COMMANDS_H_
+#define CELLINDEX_TOOLS_COMMANDS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "index/index.h"
+
+namespace cellindex::tools {
+
+struct GlobalFlags {
+  std::string data_dir = "./cellindex-data";
+  std::string store_dir;  // empty: inside data_dir
+  // Cells to create when the index does not exist yet (boundaries from a
+  // sample of the synthetic workload's keys); 0: one cell.
+  int cells = 0;
+  bool json = false;
+};
+
+struct PutFlags {
+  std::string bucket, key;
+  uint64_t size = 0;
+  std::string etag, content_type, storage_class;
+  std::vector<std::string> locations;  // NODE:VOLUME:OFFSET:LENGTH
+  std::vector<std::string> metadata;   // K=V
+  std::optional<uint64_t> if_match;
+  bool if_none_match = false;
+};
+int RunPut(const GlobalFlags& flags, const PutFlags& put);
+
+int RunGet(const GlobalFlags& flags, const std::string& bucket, const std::string& key);
+int RunRm(const GlobalFlags& flags, const std::string& bucket, const std::string& key);
+
+int RunLs(const GlobalFlags& flags, const std::string& bucket, const ListOptions& options);
+
+struct LocateFlags {
+  LocateOptions options;
+  bool all = false;  // every page, not just one
+};
+int RunLocate(const GlobalFlags& flags, const LocateFlags& locate);
+
+int RunCells(const GlobalFlags& flags);
+int RunStat(const GlobalFlags& flags);
+
+struct LoadFlags {
+  uint64_t objects = 0;
+  int buckets = 50;
+  uint64_t seed = 1;
+  uint64_t first = 0;  // object numbers first .. first + objects - 1
+  int threads = 0;     // 0: one per hardware thread
+};
+int RunLoad(const GlobalFlags& flags, const LoadFlags& load);
+
+}  // namespace cellindex::tools
+
+#endif  // CELLINDEX_TOOLS_COMMANDS_H_

@@ -1,0 +1,179 @@
+// `cellindex cells | stat | load`: the index as a whole.
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "tools/command_util.h"
+#include "tools/commands.h"
+#include "tools/exit_codes.h"
+#include "tools/progress.h"
+#include "tools/workload.h"
+
+namespace cellindex::tools {
+namespace {
+
+// Keys of the workload sampled to place the cells of a new index.
+constexpr size_t kLoadSampleKeys = 20000;
+// Objects one loader thread claims at a time, and the most operations one
+// WriteBatch (one cell's group commit) carries.
+constexpr uint64_t kLoadChunk = 4096;
+constexpr size_t kLoadBatchOps = 256;
+
+Json CellJson(const CellStats& c) {
+  Json j = {{"id", c.id},
+            {"range", c.range},
+            {"host", c.host},
+            {"state", c.state},
+            {"keys", c.keys},
+            {"bytes", c.sst_bytes + c.memtable_bytes},
+            {"sst_bytes", c.sst_bytes},
+            {"memtable_bytes", c.memtable_bytes},
+            {"journal_bytes_total", c.journal_bytes},
+            {"journal_bytes_since_checkpoint", c.journal_bytes_since_checkpoint},
+            {"applied_seq", c.applied_seq}};
+  if (!c.error.empty()) j["error"] = c.error;
+  return j;
+}
+
+}  // namespace
+
+int RunCells(const GlobalFlags& flags) {
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  const IndexStats stats = (*index)->Stats();
+  if (flags.json) {
+    Json cells = Json::array();
+    for (const CellStats& c : stats.cells) cells.push_back(CellJson(c));
+    PrintJson(cells);
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat("%5s  %-8s %-9s %10s %10s %14s %14s  %s\n", "cell", "host", "state",
+                               "keys", "bytes", "journal total", "since ckpt", "range");
+  for (const CellStats& c : stats.cells) {
+    std::cout << absl::StrFormat("%5d  %-8s %-9s %10d %10s %14s %14s  %s\n", c.id, c.host, c.state,
+                                 c.keys, HumanBytes(c.sst_bytes + c.memtable_bytes),
+                                 HumanBytes(c.journal_bytes),
+                                 HumanBytes(c.journal_bytes_since_checkpoint), c.range);
+    if (!c.error.empty()) std::cout << "       error: " << c.error << "\n";
+  }
+  return kExitOk;
+}
+
+int RunStat(const GlobalFlags& flags) {
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  const IndexStats stats = (*index)->Stats();
+  uint64_t keys = 0, bytes = 0, journal = 0, since_checkpoint = 0, serving = 0;
+  for (const CellStats& c : stats.cells) {
+    keys += c.keys;
+    bytes += c.sst_bytes + c.memtable_bytes;
+    journal += c.journal_bytes;
+    since_checkpoint += c.journal_bytes_since_checkpoint;
+    serving += c.state == "serving";
+  }
+  if (flags.json) {
+    PrintJson({{"data_dir", flags.data_dir},
+               {"store_dir", StoreDir(flags)},
+               {"epoch", stats.epoch},
+               {"cells", stats.cells.size()},
+               {"cells_serving", serving},
+               {"keys", keys},
+               {"bytes", bytes},
+               {"journal_bytes_total", journal},
+               {"journal_bytes_since_checkpoint", since_checkpoint},
+               {"open_seconds", absl::ToDoubleSeconds(stats.open_time)}});
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat("cells          %d (%d serving), cell map epoch %d\n",
+                               stats.cells.size(), serving, stats.epoch)
+            << absl::StrFormat("objects        %d\n", keys)
+            << absl::StrFormat("bytes          %s (RocksDB files and memtables)\n",
+                               HumanBytes(bytes))
+            << absl::StrFormat("journal        %s total, %s since the last checkpoints\n",
+                               HumanBytes(journal), HumanBytes(since_checkpoint))
+            << absl::StrFormat("opened in      %s\n", HumanDuration(stats.open_time));
+  return kExitOk;
+}
+
+int RunLoad(const GlobalFlags& flags, const LoadFlags& load) {
+  const Workload workload({load.buckets, load.seed});
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<Index>> opened =
+      OpenIndex(flags, /*create=*/true, /*bulk=*/true, workload.Sample(kLoadSampleKeys));
+  if (!opened.ok()) return ReportError(opened.status());
+  std::unique_ptr<Index> index = *std::move(opened);
+  const size_t num_cells = index->cell_map().cells().size();
+
+  // Each thread claims chunks of object numbers and writes them in one batch
+  // per cell, so a group commit carries many objects.
+  const uint64_t end = load.first + load.objects;
+  std::atomic<uint64_t> next{load.first}, done{0};
+  std::atomic<bool> failed{false};
+  absl::Mutex error_mu;
+  absl::Status error;
+  auto worker = [&] {
+    std::vector<WriteBatch> batches(num_cells);
+    auto flush = [&](WriteBatch& batch) {
+      if (batch.empty()) return;
+      absl::Status s = index->Write(batch).status();
+      done += batch.size();
+      batch.Clear();
+      if (!s.ok()) {
+        absl::MutexLock lock(&error_mu);
+        if (error.ok()) error = s;
+        failed = true;
+      }
+    };
+    while (!failed) {
+      const uint64_t from = next.fetch_add(kLoadChunk);
+      if (from >= end) break;
+      for (uint64_t i = from; i < std::min(end, from + kLoadChunk) && !failed; ++i) {
+        ObjectKey key = workload.Key(i);
+        WriteBatch& batch = batches[index->cell_map().Route(EncodeKey(key))];
+        batch.Put(std::move(key), workload.Record(i));
+        if (batch.size() >= kLoadBatchOps) flush(batch);
+      }
+    }
+    for (WriteBatch& batch : batches) flush(batch);
+  };
+  const int threads = load.threads > 0
+                          ? load.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  {
+    Progress progress("loading", load.objects);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+    while (done.load() < load.objects && !failed) {
+      progress.Update(done.load());
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    for (std::thread& t : pool) t.join();
+  }
+  if (failed) return ReportError(error);
+  const absl::Duration write_time = absl::Now() - start;
+  index.reset();  // syncs every journal and flushes the memtables
+  const absl::Duration total = absl::Now() - start;
+  const double rate = load.objects / std::max(1e-9, absl::ToDoubleSeconds(total));
+  if (flags.json) {
+    PrintJson({{"objects", load.objects},
+               {"first", load.first},
+               {"buckets", workload.buckets().size()},
+               {"cells", num_cells},
+               {"threads", threads},
+               {"seconds", absl::ToDoubleSeconds(total)},
+               {"write_seconds", absl::ToDoubleSeconds(write_time)},
+               {"objects_per_second", rate}});
+  } else {
+    std::cout << absl::StrFormat(
+        "loaded %d objects (%d..%d) over %d buckets into %d cells in %s (%s writing, the rest "
+        "syncing and closing): %.0f objects/s\n",
+        load.objects, load.first, end - 1, workload.buckets().size(), num_cells,
+        HumanDuration(total), HumanDuration(write_time), rate);
+  }
+  return kExitOk;
+}
+
+}  // namespace cellindex::tools

@@ -1,0 +1,211 @@
+// `cellindex put | get | rm | ls | locate`: one object, one listing page, or
+// the objects on a volume or node.
+#include <iostream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "tools/command_util.h"
+#include "tools/commands.h"
+#include "tools/exit_codes.h"
+
+namespace cellindex::tools {
+namespace {
+
+// "NODE:VOLUME:OFFSET:LENGTH".
+absl::StatusOr<Extent> ParseLocation(const std::string& text) {
+  std::vector<std::string> parts = absl::StrSplit(text, ':');
+  Extent e;
+  if (parts.size() != 4 || !absl::SimpleAtoi(parts[2], &e.offset) ||
+      !absl::SimpleAtoi(parts[3], &e.length)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid --location \"", absl::CHexEscape(text),
+                                                   "\": want NODE:VOLUME:OFFSET:LENGTH"));
+  }
+  e.node = parts[0];
+  e.volume = parts[1];
+  return e;
+}
+
+absl::StatusOr<ObjectRecord> RecordFromFlags(const PutFlags& put) {
+  ObjectRecord r;
+  r.size = put.size;
+  r.etag = put.etag;
+  r.content_type = put.content_type;
+  r.storage_class = put.storage_class;
+  for (const std::string& text : put.locations) {
+    absl::StatusOr<Extent> e = ParseLocation(text);
+    if (!e.ok()) return e.status();
+    r.locations.push_back(*std::move(e));
+  }
+  for (const std::string& text : put.metadata) {
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --meta \"", absl::CHexEscape(text), "\": want NAME=VALUE"));
+    }
+    r.user_metadata[text.substr(0, eq)] = text.substr(eq + 1);
+  }
+  return r;
+}
+
+std::string LocationText(const Extent& e) {
+  return absl::StrCat(e.node, ":", e.volume, ":", e.offset, ":", e.length);
+}
+
+Json LocationsJson(const std::vector<Extent>& extents) {
+  Json list = Json::array();
+  for (const Extent& e : extents) {
+    list.push_back(
+        {{"Node", e.node}, {"Volume", e.volume}, {"Offset", e.offset}, {"Length", e.length}});
+  }
+  return list;
+}
+
+std::string StorageClass(const std::string& c) { return c.empty() ? "STANDARD" : c; }
+
+}  // namespace
+
+int RunPut(const GlobalFlags& flags, const PutFlags& put) {
+  absl::StatusOr<ObjectRecord> record = RecordFromFlags(put);
+  if (!record.ok()) return ReportError(record.status());
+  Precondition precondition;
+  precondition.if_version_match = put.if_match;
+  precondition.if_none_match = put.if_none_match;
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/true);
+  if (!index.ok()) return ReportError(index.status());
+  absl::StatusOr<uint64_t> version = (*index)->Put({put.bucket, put.key}, *record, precondition);
+  if (!version.ok()) return ReportError(version.status());
+  if (flags.json) {
+    PrintJson({{"Bucket", put.bucket}, {"Key", put.key}, {"Version", *version}});
+  } else {
+    std::cout << "version " << *version << "\n";
+  }
+  return kExitOk;
+}
+
+int RunGet(const GlobalFlags& flags, const std::string& bucket, const std::string& key) {
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  absl::StatusOr<ObjectRecord> r = (*index)->Get({bucket, key});
+  if (!r.ok()) return ReportError(r.status());
+  if (flags.json) {
+    PrintJson({{"Bucket", bucket},
+               {"Key", key},
+               {"Size", r->size},
+               {"ETag", r->etag},
+               {"LastModified", Iso8601(r->modified)},
+               {"ContentType", r->content_type},
+               {"StorageClass", StorageClass(r->storage_class)},
+               {"Version", r->version},
+               {"Metadata", r->user_metadata},
+               {"Locations", LocationsJson(r->locations)}});
+    return kExitOk;
+  }
+  auto line = [](absl::string_view name, absl::string_view value) {
+    std::cout << absl::StrFormat("%-14s %s\n", name, value);
+  };
+  line("Bucket", bucket);
+  line("Key", key);
+  line("Size", absl::StrCat(r->size));
+  line("ETag", r->etag);
+  line("LastModified", Iso8601(r->modified));
+  line("ContentType", r->content_type);
+  line("StorageClass", StorageClass(r->storage_class));
+  line("Version", absl::StrCat(r->version));
+  for (const auto& [name, value] : r->user_metadata)
+    line("Metadata", absl::StrCat(name, "=", value));
+  for (const Extent& e : r->locations) line("Location", LocationText(e));
+  return kExitOk;
+}
+
+int RunRm(const GlobalFlags& flags, const std::string& bucket, const std::string& key) {
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  if (absl::Status s = (*index)->Delete({bucket, key}); !s.ok()) return ReportError(s);
+  if (flags.json) PrintJson({{"Bucket", bucket}, {"Key", key}, {"Deleted", true}});
+  return kExitOk;
+}
+
+int RunLs(const GlobalFlags& flags, const std::string& bucket, const ListOptions& options) {
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  absl::StatusOr<ListResult> page = (*index)->List(bucket, options);
+  if (!page.ok()) return ReportError(page.status());
+  if (flags.json) {
+    Json contents = Json::array(), prefixes = Json::array();
+    for (const ListedObject& o : page->contents) {
+      contents.push_back({{"Key", o.key},
+                          {"Size", o.size},
+                          {"ETag", o.etag},
+                          {"LastModified", Iso8601(o.last_modified)},
+                          {"StorageClass", StorageClass(o.storage_class)}});
+    }
+    for (const std::string& p : page->common_prefixes) prefixes.push_back({{"Prefix", p}});
+    Json j = {{"Name", bucket},
+              {"Prefix", options.prefix},
+              {"Delimiter", options.delimiter},
+              {"MaxKeys", std::min(options.max_keys, kMaxListKeys)},
+              {"KeyCount", page->key_count},
+              {"IsTruncated", page->is_truncated},
+              {"Contents", contents},
+              {"CommonPrefixes", prefixes}};
+    if (page->is_truncated) j["NextContinuationToken"] = page->next_continuation_token;
+    PrintJson(j);
+    return kExitOk;
+  }
+  // As `aws s3 ls`: common prefixes, then keys with time and size.
+  for (const std::string& p : page->common_prefixes) {
+    std::cout << absl::StrFormat("%24s %12s %s\n", "", "PRE", p);
+  }
+  for (const ListedObject& o : page->contents) {
+    std::cout << absl::StrFormat("%24s %12d %s\n", Iso8601(o.last_modified), o.size, o.key);
+  }
+  if (page->is_truncated) {
+    std::cout << "more: --continuation-token " << page->next_continuation_token << "\n";
+  }
+  return kExitOk;
+}
+
+int RunLocate(const GlobalFlags& flags, const LocateFlags& locate) {
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  LocateOptions options = locate.options;
+  LocateResult all;
+  for (;;) {
+    absl::StatusOr<LocateResult> page = (*index)->Locate(options);
+    if (!page.ok()) return ReportError(page.status());
+    for (LocatedObject& o : page->objects) all.objects.push_back(std::move(o));
+    all.is_truncated = page->is_truncated;
+    all.next_continuation_token = page->next_continuation_token;
+    if (!locate.all || !page->is_truncated) break;
+    options.continuation_token = page->next_continuation_token;
+  }
+  if (flags.json) {
+    Json objects = Json::array();
+    for (const LocatedObject& o : all.objects) {
+      objects.push_back({{"Bucket", o.key.bucket},
+                         {"Key", o.key.key},
+                         {"Size", o.size},
+                         {"Version", o.version},
+                         {"Locations", LocationsJson(o.extents)}});
+    }
+    Json j = {{"Objects", objects}, {"IsTruncated", all.is_truncated}};
+    if (all.is_truncated) j["NextContinuationToken"] = all.next_continuation_token;
+    PrintJson(j);
+    return kExitOk;
+  }
+  for (const LocatedObject& o : all.objects) {
+    std::vector<std::string> extents;
+    for (const Extent& e : o.extents) extents.push_back(LocationText(e));
+    std::cout << o.key.bucket << "/" << o.key.key << "  " << absl::StrJoin(extents, " ") << "\n";
+  }
+  if (all.is_truncated) {
+    std::cout << "more: --continuation-token " << all.next_continuation_token << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace cellindex::tools
