@@ -1,6 +1,7 @@
 // Test helper for crash_test: opens an index in sync durability and writes
 // forever from several threads, printing "t i\n" to stdout after operation i
-// of thread t is acknowledged. The parent kills it with SIGKILL.
+// of thread t is acknowledged. The parent kills it with SIGKILL. With a sixth
+// argument "checkpoints" it also checkpoints its cells continuously.
 //
 // Operation i of thread t touches key "<prefix>t<t>-<i % keys>"; every third
 // pass over the keys deletes them, the other passes put a record whose size is
@@ -21,8 +22,8 @@ using cellindex::ObjectKey;
 using cellindex::ObjectRecord;
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: crash_writer DATA STORE PREFIX THREADS KEYS\n");
+  if (argc != 6 && argc != 7) {
+    std::fprintf(stderr, "usage: crash_writer DATA STORE PREFIX THREADS KEYS [checkpoints]\n");
     return 2;
   }
   cellindex::Options o;
@@ -36,6 +37,14 @@ int main(int argc, char** argv) {
   o.block_cache_bytes = 8 << 20;
   o.cell_write_buffer_bytes = 256 << 10;  // small memtables: flushes happen mid-run
   o.write_buffer_bytes = 8 << 20;
+  o.background_checkpoints = false;
+  o.validate_after_recovery = false;
+  if (argc == 7 && std::string(argv[6]) == "checkpoints") {
+    // Checkpoint all the time, so kills land inside checkpoints.
+    o.background_checkpoints = true;
+    o.checkpoint_journal_bytes = 8 << 10;
+    o.checkpoint_interval = absl::Milliseconds(20);
+  }
   auto index = Index::Open(o);
   if (!index.ok()) {
     std::fprintf(stderr, "open: %s\n", index.status().ToString().c_str());
