@@ -14,8 +14,11 @@
 namespace cellindex {
 namespace {
 
-constexpr char kAppliedSeqKey[] = "mapplied_seq";
-constexpr char kCountKey[] = "mcount";
+constexpr char kStateKey[] = "mstate";
+// Before the state key, applied_seq and count were two keys; a state written
+// then is read from them (the next write adds the state key, which wins).
+constexpr char kLegacyAppliedSeqKey[] = "mapplied_seq";
+constexpr char kLegacyCountKey[] = "mcount";
 constexpr uint8_t kOpPut = 1;
 constexpr uint8_t kOpDelete = 2;
 // Replay writes a RocksDB batch every this many bytes.
@@ -68,22 +71,41 @@ void AddMutations(const std::string& encoded_key, const ObjectRecord* old,
   }
 }
 
-void AddMeta(uint64_t applied_seq, uint64_t count, rocksdb::WriteBatch* b) {
+void AddState(uint64_t applied_seq, uint64_t count, rocksdb::WriteBatch* b) {
   std::string v;
+  v.reserve(16);
   PutFixed64(&v, applied_seq);
-  b->Put(kAppliedSeqKey, v);
-  v.clear();
   PutFixed64(&v, count);
-  b->Put(kCountKey, v);
+  b->Put(kStateKey, v);
 }
 
-absl::StatusOr<uint64_t> ReadMeta(rocksdb::DB* db, const char* key) {
-  std::string v;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &v);
-  if (s.IsNotFound()) return 0;
-  if (!s.ok()) return FromRocks(s, key);
-  if (v.size() != 8) return absl::DataLossError(absl::StrCat("cell metadata ", key, " is damaged"));
-  return DecodeFixed64(v.data());
+// What the state key says; both zero in a new cell.
+struct StoredState {
+  uint64_t applied_seq = 0;
+  uint64_t count = 0;
+};
+
+absl::StatusOr<StoredState> ReadState(rocksdb::DB* db, const rocksdb::ReadOptions& ro) {
+  StoredState state;
+  rocksdb::PinnableSlice v;
+  rocksdb::Status s = db->Get(ro, db->DefaultColumnFamily(), kStateKey, &v);
+  if (s.ok()) {
+    if (v.size() != 16) return absl::DataLossError("cell state key is damaged");
+    state.applied_seq = DecodeFixed64(v.data());
+    state.count = DecodeFixed64(v.data() + 8);
+    return state;
+  }
+  if (!s.IsNotFound()) return FromRocks(s, "read cell state");
+  for (auto [key, field] : {std::pair(kLegacyAppliedSeqKey, &state.applied_seq),
+                            std::pair(kLegacyCountKey, &state.count)}) {
+    v.Reset();
+    s = db->Get(ro, db->DefaultColumnFamily(), key, &v);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return FromRocks(s, "read cell state");
+    if (v.size() != 8) return absl::DataLossError(absl::StrCat("cell state key ", key, " is damaged"));
+    *field = DecodeFixed64(v.data());
+  }
+  return state;
 }
 
 }  // namespace
@@ -139,15 +161,17 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
   rocksdb::Status rs = rocksdb::DB::Open(MakeCellDbOptions(options, resources), paths.db_dir, &raw);
   if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));
   cell->db_.reset(raw);
-  absl::StatusOr<uint64_t> applied = ReadMeta(raw, kAppliedSeqKey);
-  if (!applied.ok()) return applied.status();
-  absl::StatusOr<uint64_t> count = ReadMeta(raw, kCountKey);
-  if (!count.ok()) return count.status();
-  cell->count_ = *count;
+  absl::StatusOr<StoredState> stored = ReadState(raw, rocksdb::ReadOptions());
+  if (!stored.ok()) {
+    return absl::Status(stored.status().code(),
+                        absl::StrCat(what, ": ", stored.status().message()));
+  }
+  const uint64_t applied = stored->applied_seq;
+  cell->count_ = stored->count;
   if (hooks.checkpoint_seq.has_value() &&
-      (*applied != *hooks.checkpoint_seq || *count != hooks.checkpoint_keys)) {
+      (applied != *hooks.checkpoint_seq || stored->count != hooks.checkpoint_keys)) {
     return absl::DataLossError(absl::StrCat(
-        what, ": restored state is at seq ", *applied, " with ", *count,
+        what, ": restored state is at seq ", applied, " with ", stored->count,
         " keys; its checkpoint manifest says seq ", *hooks.checkpoint_seq, " with ",
         hooks.checkpoint_keys, " keys"));
   }
@@ -164,7 +188,7 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
   auto flush = [&]() -> absl::Status {
     if (batch_seq == 0) return absl::OkStatus();
     cell->count_ = static_cast<uint64_t>(static_cast<int64_t>(cell->count_) + count_delta);
-    AddMeta(batch_seq, cell->count_, &batch);
+    AddState(batch_seq, cell->count_, &batch);
     rocksdb::Status ws = cell->db_->Write(cell->write_options_, &batch);
     batch.Clear();
     overlay.clear();
@@ -174,7 +198,7 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
   };
   JournalOpenReport report;
   absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(
-      {paths.journal_dir, options.journal_segment_bytes}, *applied,
+      {paths.journal_dir, options.journal_segment_bytes}, applied,
       [&](uint64_t seq, absl::string_view body) -> absl::Status {
         if (absl::Status s = cell->Replay(body, &overlay, &batch, &count_delta); !s.ok()) {
           return absl::DataLossError(absl::StrCat(what, ": journal record ", seq, ": ",
@@ -399,7 +423,7 @@ void Cell::CommitGroup(const std::vector<Writer*>& group) {
       count += (a.record ? 1 : 0) - (a.old ? 1 : 0);
       (a.record ? puts : deletes)++;
     }
-    AddMeta(seq - 1, count, &batch);
+    AddState(seq - 1, count, &batch);
     s = FromRocks(db_->Write(write_options_, &batch), absl::StrCat("cell ", range_.id, ": apply"));
     puts_ += puts;
     deletes_ += deletes;
@@ -492,13 +516,11 @@ absl::Status Cell::Validate(uint64_t* records_checked) {
     return absl::DataLossError(absl::StrCat("cell ", range_.id, " failed validation: ", why));
   };
   absl::Status result;
-  std::string count_bytes;
   uint64_t expected = 0;
-  rocksdb::Status gs = db_->Get(ro, kCountKey, &count_bytes);
-  if (gs.ok() && count_bytes.size() == 8) {
-    expected = DecodeFixed64(count_bytes.data());
-  } else if (!gs.IsNotFound()) {
-    result = damaged("the record count is unreadable");
+  if (absl::StatusOr<StoredState> stored = ReadState(db_.get(), ro); stored.ok()) {
+    expected = stored->count;
+  } else {
+    result = damaged(absl::StrCat("the record count is unreadable: ", stored.status().message()));
   }
   uint64_t seen = 0;
   if (result.ok()) {

@@ -6,7 +6,7 @@
 // assigns each writer the next sequence number, appends their records to the
 // journal with one write (and one fdatasync in sync mode), applies one RocksDB
 // WriteBatch holding the records, their reverse-location entries and the
-// cell's applied_seq, and wakes the group. Journal order is apply order.
+// cell's state (applied_seq and count), and wakes the group. Journal order is apply order.
 //
 // Journal record body (after the seq, see recovery/journal_format.h):
 //
@@ -21,11 +21,12 @@
 //     'r' encoded_key                 -> encoded ObjectRecord
 //     'v' volume 0x00 encoded_key     -> ""   (reverse index by volume)
 //     'n' node 0x00 encoded_key       -> ""   (reverse index by node)
-//     'm' "applied_seq"               -> fixed64, last journal seq applied
-//     'm' "count"                     -> fixed64, number of records
+//     'm' "state"                     -> fixed64 applied_seq (last journal seq
+//                                        applied), fixed64 count (records)
 //
-// Every WriteBatch carries the new applied_seq and count, so whatever RocksDB
-// has persisted is a consistent prefix of the journal.
+// Every WriteBatch carries the new state, so whatever RocksDB has persisted
+// is a consistent prefix of the journal. (One key, not two: it is rewritten
+// by every batch, and each rewrite is another memtable entry.)
 #ifndef CELLINDEX_INDEX_CELL_H_
 #define CELLINDEX_INDEX_CELL_H_
 

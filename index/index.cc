@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -450,24 +451,36 @@ absl::StatusOr<std::vector<CheckpointReport>> Index::Checkpoint(std::optional<Ce
   return out;
 }
 
-absl::StatusOr<std::vector<CellId>> Index::LoseHost(const std::string& host) {
+absl::StatusOr<std::vector<CellId>> Index::LoseHosts(const std::vector<std::string>& hosts) {
   std::vector<size_t> lost;
-  std::string dir;
+  std::vector<std::string> dirs;
   {
     absl::MutexLock lock(&map_mu_);
-    auto it = host_dirs_.find(host);
-    if (it == host_dirs_.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown host \"", host, "\""));
+    std::set<std::string> gone;
+    for (const std::string& host : hosts) {
+      auto it = host_dirs_.find(host);
+      if (it == host_dirs_.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("unknown host \"", host, "\""));
+      }
+      if (gone.insert(host).second) dirs.push_back(it->second);
     }
-    if (host_dirs_.size() == 1) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("host \"", host, "\" is the last host; its cells would have nowhere to go"));
+    if (gone.size() >= host_dirs_.size()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "losing ", gone.size(), " of ", host_dirs_.size(),
+          " hosts would leave none for their cells"));
     }
-    dir = it->second;
     for (size_t i = 0; i < map_.cells().size(); ++i) {
-      if (map_.cells()[i].host == host) lost.push_back(i);
+      if (gone.count(map_.cells()[i].host)) lost.push_back(i);
     }
   }
+  // A cell being restored onto a lost host would write into a directory
+  // about to vanish: let such recoveries finish first.
+  bool in_flight = false;
+  for (size_t i : lost) {
+    absl::MutexLock lock(&slots_[i]->mu);
+    in_flight |= slots_[i]->cell == nullptr && slots_[i]->error.ok();
+  }
+  if (in_flight) recovery_->WaitIdle();
   for (size_t i : lost) {
     bool was_serving;
     {
@@ -477,11 +490,13 @@ absl::StatusOr<std::vector<CellId>> Index::LoseHost(const std::string& host) {
     TakeOutOfService(i);
     if (was_serving) --serving_count_;
   }
-  if (absl::Status s = RemoveAll(dir); !s.ok()) return s;
+  for (const std::string& dir : dirs) {
+    if (absl::Status s = RemoveAll(dir); !s.ok()) return s;
+  }
   std::vector<CellId> moved;
   {
     absl::MutexLock lock(&map_mu_);
-    host_dirs_.erase(host);
+    for (const std::string& host : hosts) host_dirs_.erase(host);
     std::map<std::string, size_t> load;
     for (const auto& [h, d] : host_dirs_) load[h] = 0;
     for (const CellRange& c : map_.cells()) {

@@ -96,12 +96,16 @@ class Index {
   // Blocks until no cell is waiting for or running recovery.
   void WaitForRecovery();
 
-  // Simulates losing a host (drills, tests): its cells stop serving, its
-  // local directory is deleted, and the cells are moved to the remaining
-  // hosts and restored there from the store in the background. Returns the
-  // cells moved. FailedPrecondition when it is the last host;
-  // InvalidArgument when the host is unknown.
-  absl::StatusOr<std::vector<CellId>> LoseHost(const std::string& host);
+  // Simulates losing hosts at once (drills, tests): their cells stop
+  // serving, their local directories are deleted, and the cells move to the
+  // remaining hosts (fewest cells first) and are restored there from the
+  // store in the background. A recovery already running for one of those
+  // cells is waited for first. Returns the cells moved. FailedPrecondition
+  // when no host would remain; InvalidArgument when a host is unknown.
+  absl::StatusOr<std::vector<CellId>> LoseHosts(const std::vector<std::string>& hosts);
+  absl::StatusOr<std::vector<CellId>> LoseHost(const std::string& host) {
+    return LoseHosts({host});
+  }
 
   // Which cell serves `key`.
   CellId CellFor(const ObjectKey& key) const;

@@ -50,20 +50,22 @@ absl::StatusOr<std::string> StartKey(absl::string_view bucket, const ListOptions
   return std::max(start, after);
 }
 
-absl::StatusOr<ListedObject> ToListedObject(absl::string_view bucket, absl::string_view key,
-                                            absl::string_view value, CellId cell) {
-  absl::StatusOr<ObjectRecord> rec = DecodeRecord(value);
+// Appends the listed form of the record `value` stored under `key`.
+absl::Status AppendListedObject(absl::string_view bucket, absl::string_view key,
+                                absl::string_view value, CellId cell,
+                                std::vector<ListedObject>* contents) {
+  absl::StatusOr<RecordSummary> rec = DecodeRecordSummary(value);
   if (!rec.ok()) {
     return absl::DataLossError(absl::StrCat("cell ", cell, ", object ", bucket, "/",
                                             absl::CHexEscape(key), ": ", rec.status().message()));
   }
-  ListedObject o;
-  o.key = std::string(key);
+  ListedObject& o = contents->emplace_back();
+  o.key.assign(key.data(), key.size());
   o.size = rec->size;
-  o.etag = std::move(rec->etag);
+  o.etag.assign(rec->etag.data(), rec->etag.size());
   o.last_modified = rec->modified;
-  o.storage_class = std::move(rec->storage_class);
-  return o;
+  o.storage_class.assign(rec->storage_class.data(), rec->storage_class.size());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -84,6 +86,8 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
                 PrefixSuccessor(bucket_prefix + options.prefix));
   if (absl::Status s = scan.Seek(*start); !s.ok()) return s;
 
+  // Pages are mostly full: one allocation, no regrowing on the way.
+  result.contents.reserve(max_keys);
   std::string last;  // the last entry returned, for the token
   bool last_is_prefix = false;
   while (scan.Valid()) {
@@ -104,9 +108,11 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
       if (absl::Status s = scan.Seek(PrefixSuccessor(bucket_prefix + last)); !s.ok()) return s;
       continue;
     }
-    absl::StatusOr<ListedObject> object = ToListedObject(bucket, key, scan.value(), scan.cell_id());
-    if (!object.ok()) return object.status();
-    result.contents.push_back(*std::move(object));
+    if (absl::Status s =
+            AppendListedObject(bucket, key, scan.value(), scan.cell_id(), &result.contents);
+        !s.ok()) {
+      return s;
+    }
     last_is_prefix = false;
     if (absl::Status s = scan.Next(); !s.ok()) return s;
   }

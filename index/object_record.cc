@@ -25,6 +25,42 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("invalid record: ", field, " ", what));
 }
 
+absl::Status Damaged(absl::string_view why) {
+  return absl::DataLossError(absl::StrCat("object record is damaged: ", why));
+}
+
+// The fields before the user metadata, as views into the encoded bytes.
+struct LeadingFields {
+  uint64_t size = 0;
+  absl::string_view etag;
+  uint64_t created = 0;
+  uint64_t modified = 0;
+  absl::string_view content_type;
+  absl::string_view storage_class;
+};
+
+// Verifies the checksum and the format version and reads the leading fields;
+// `*rest` is left at the user metadata count.
+absl::Status DecodeLeadingFields(absl::string_view encoded, LeadingFields* f,
+                                 absl::string_view* rest) {
+  if (encoded.size() < 9) return Damaged("too short");
+  absl::string_view body = encoded.substr(0, encoded.size() - 8);
+  if (Checksum64(body) != DecodeFixed64(encoded.data() + body.size())) {
+    return Damaged("checksum mismatch");
+  }
+  uint8_t format;
+  if (!GetByte(&body, &format) || format != kFormatVersion) {
+    return Damaged(absl::StrCat("unknown format version ", format));
+  }
+  if (!GetVarint64(&body, &f->size) || !GetLengthPrefixed(&body, &f->etag) ||
+      !GetFixed64(&body, &f->created) || !GetFixed64(&body, &f->modified) ||
+      !GetLengthPrefixed(&body, &f->content_type) || !GetLengthPrefixed(&body, &f->storage_class)) {
+    return Damaged("malformed header fields");
+  }
+  *rest = body;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateLocationName(absl::string_view what, absl::string_view name) {
@@ -119,42 +155,30 @@ std::string EncodeRecord(const ObjectRecord& r) {
 }
 
 absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
-  auto damaged = [](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat("object record is damaged: ", why));
-  };
-  if (encoded.size() < 9) return damaged("too short");
-  absl::string_view body = encoded.substr(0, encoded.size() - 8);
-  if (Checksum64(body) != DecodeFixed64(encoded.data() + body.size())) {
-    return damaged("checksum mismatch");
-  }
-  uint8_t format;
-  if (!GetByte(&body, &format) || format != kFormatVersion) {
-    return damaged(absl::StrCat("unknown format version ", format));
-  }
+  LeadingFields f;
+  absl::string_view body;
+  if (absl::Status s = DecodeLeadingFields(encoded, &f, &body); !s.ok()) return s;
   ObjectRecord r;
-  absl::string_view etag, content_type, storage_class;
-  uint64_t created, modified, meta_count, location_count;
-  if (!GetVarint64(&body, &r.size) || !GetLengthPrefixed(&body, &etag) ||
-      !GetFixed64(&body, &created) || !GetFixed64(&body, &modified) ||
-      !GetLengthPrefixed(&body, &content_type) || !GetLengthPrefixed(&body, &storage_class) ||
-      !GetVarint64(&body, &meta_count) || meta_count > body.size()) {
-    return damaged("malformed header fields");
+  uint64_t meta_count, location_count;
+  if (!GetVarint64(&body, &meta_count) || meta_count > body.size()) {
+    return Damaged("malformed header fields");
   }
-  r.etag = std::string(etag);
-  r.created = FromMicros(static_cast<int64_t>(created));
-  r.modified = FromMicros(static_cast<int64_t>(modified));
-  r.content_type = std::string(content_type);
-  r.storage_class = std::string(storage_class);
+  r.size = f.size;
+  r.etag = std::string(f.etag);
+  r.created = FromMicros(static_cast<int64_t>(f.created));
+  r.modified = FromMicros(static_cast<int64_t>(f.modified));
+  r.content_type = std::string(f.content_type);
+  r.storage_class = std::string(f.storage_class);
   for (uint64_t i = 0; i < meta_count; ++i) {
     absl::string_view name, value;
     if (!GetLengthPrefixed(&body, &name) || !GetLengthPrefixed(&body, &value)) {
-      return damaged("malformed user metadata");
+      return Damaged("malformed user metadata");
     }
     r.user_metadata.emplace(std::string(name), std::string(value));
   }
   if (!GetVarint64(&body, &r.version) || !GetVarint64(&body, &location_count) ||
       location_count > body.size()) {
-    return damaged("malformed version or location count");
+    return Damaged("malformed version or location count");
   }
   r.locations.reserve(location_count);
   for (uint64_t i = 0; i < location_count; ++i) {
@@ -162,14 +186,26 @@ absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
     Extent e;
     if (!GetLengthPrefixed(&body, &node) || !GetLengthPrefixed(&body, &volume) ||
         !GetVarint64(&body, &e.offset) || !GetVarint64(&body, &e.length)) {
-      return damaged("malformed location");
+      return Damaged("malformed location");
     }
     e.node = std::string(node);
     e.volume = std::string(volume);
     r.locations.push_back(std::move(e));
   }
-  if (!body.empty()) return damaged("trailing bytes");
+  if (!body.empty()) return Damaged("trailing bytes");
   return r;
+}
+
+absl::StatusOr<RecordSummary> DecodeRecordSummary(absl::string_view encoded) {
+  LeadingFields f;
+  absl::string_view rest;
+  if (absl::Status s = DecodeLeadingFields(encoded, &f, &rest); !s.ok()) return s;
+  RecordSummary summary;
+  summary.size = f.size;
+  summary.etag = f.etag;
+  summary.modified = FromMicros(static_cast<int64_t>(f.modified));
+  summary.storage_class = f.storage_class;
+  return summary;
 }
 
 }  // namespace cellindex

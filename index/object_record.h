@@ -83,6 +83,19 @@ std::string EncodeRecord(const ObjectRecord& record);
 // DataLoss when the bytes are damaged, truncated or of an unknown format.
 absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded);
 
+// The fields of a record that a listing shows, as views into the encoded
+// bytes (valid while they are).
+struct RecordSummary {
+  uint64_t size = 0;
+  absl::string_view etag;
+  absl::Time modified;
+  absl::string_view storage_class;
+};
+// Verifies the checksum as DecodeRecord does but reads only the fields above,
+// so a listing does not pay for the metadata and locations. DataLoss as
+// DecodeRecord.
+absl::StatusOr<RecordSummary> DecodeRecordSummary(absl::string_view encoded);
+
 }  // namespace cellindex
 
 #endif  // CELLINDEX_INDEX_OBJECT_RECORD_H_

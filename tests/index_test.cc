@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 
 #include "index/cell.h"
+#include "index/coding.h"
 #include "recovery/file_util.h"
 #include "recovery/journal.h"
+#include "rocksdb/db.h"
 #include "tests/test_util.h"
 
 namespace cellindex {
@@ -377,6 +379,45 @@ TEST(IndexTest, ReplaysTheJournalWhenLocalStateIsGone) {
   absl::StatusOr<uint64_t> v = index->Put({"bucket", "k1"}, Rec(1));
   ASSERT_TRUE(v.ok());
   for (const auto& [k, rec] : expected) EXPECT_GT(*v, rec.version);
+}
+
+// A cell state written before applied_seq and count shared one key keeps them
+// in two: it opens at that state, without replaying what it already holds.
+TEST(IndexTest, OpensAStateWithTheOlderTwoKeyLayout) {
+  testing::ScratchDir dir;
+  std::vector<uint64_t> versions;
+  {
+    auto index = MustOpen(OptionsIn(dir));
+    for (int i = 0; i < 20; ++i) {
+      absl::StatusOr<uint64_t> v = index->Put({"bucket", "k" + std::to_string(i)}, Rec(i));
+      ASSERT_TRUE(v.ok());
+      versions.push_back(*v);
+    }
+    ASSERT_TRUE(index->Delete({"bucket", "k3"}).ok());
+  }
+  {
+    rocksdb::DB* raw;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir / "data/cells/00000", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string state;
+    ASSERT_TRUE(db->Get({}, "mstate", &state).ok());
+    ASSERT_EQ(state.size(), 16u);
+    EXPECT_EQ(DecodeFixed64(state.data()), 21u);      // applied_seq
+    EXPECT_EQ(DecodeFixed64(state.data() + 8), 19u);  // count
+    ASSERT_TRUE(db->Delete({}, "mstate").ok());
+    ASSERT_TRUE(db->Put({}, "mapplied_seq", state.substr(0, 8)).ok());
+    ASSERT_TRUE(db->Put({}, "mcount", state.substr(8)).ok());
+  }
+  auto index = MustOpen(OptionsIn(dir));
+  ASSERT_NE(index, nullptr);
+  const CellStats c = index->Stats().cells[0];
+  EXPECT_EQ(c.applied_seq, 21u);
+  EXPECT_EQ(c.keys, 19u);
+  EXPECT_EQ(c.records_replayed, 0u);
+  EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "k3"}).status()));
+  EXPECT_EQ(index->Get({"bucket", "k7"})->version, versions[7]);
+  ASSERT_TRUE(index->Put({"bucket", "new"}, Rec(1)).ok());
+  EXPECT_EQ(index->Stats().cells[0].keys, 20u);
 }
 
 TEST(IndexTest, TornJournalTailIsCutOnReopen) {

@@ -336,8 +336,8 @@ TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
 }
 
 // Two checkpoints of cell 1; the newest holds a phantom record written behind
-// the index's back, so its files verify, RocksDB opens it and its count key
-// matches the manifest, and only the deep scan (records vs count) finds it.
+// the index's back, so its files verify, RocksDB opens it and its state key
+// (count) matches the manifest, and only the deep scan (records vs count) finds it.
 // Returns what every key must read back as, and the checkpoint seqs.
 std::map<std::string, std::optional<ObjectRecord>> PlantPhantomCheckpoint(
     const testing::ScratchDir& dir, std::vector<uint64_t>* seqs) {
@@ -411,6 +411,28 @@ TEST(RecoveryTest, BackgroundValidationFailureRestoresFromThePreviousCheckpoint)
   ExpectExactly(**index, want);
 }
 
+TEST(RecoveryTest, LosingSeveralHostsAtOnce) {
+  testing::ScratchDir dir;
+  Options o = FourCells(dir);
+  o.host_dirs = {{"h0", dir / "h0"}, {"h1", dir / "h1"}, {"h2", dir / "h2"}};
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  std::map<std::string, std::optional<ObjectRecord>> want = Populate(**index);
+  EXPECT_TRUE(absl::IsFailedPrecondition((*index)->LoseHosts({"h0", "h1", "h2"}).status()));
+  absl::StatusOr<std::vector<CellId>> moved = (*index)->LoseHosts({"h1", "h2"});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_THAT(*moved, ::testing::ElementsAre(1u, 2u));
+  // Lose the survivor's partner right away: h0 is last, so this is refused,
+  // and no recovery is disturbed.
+  EXPECT_TRUE(absl::IsFailedPrecondition((*index)->LoseHost("h0").status()));
+  (*index)->WaitForRecovery();
+  for (const CellStats& c : (*index)->Stats().cells) {
+    EXPECT_EQ(c.host, "h0");
+    EXPECT_EQ(c.state, "serving") << c.error;
+  }
+  ExpectExactly(**index, want);
+}
+
 TEST(RecoveryTest, LosingAHostMovesItsCellsToTheSurvivors) {
   testing::ScratchDir dir;
   Options o = FourCells(dir);
@@ -433,6 +455,7 @@ TEST(RecoveryTest, LosingAHostMovesItsCellsToTheSurvivors) {
   EXPECT_EQ(s.cells[1].recovery.source, "checkpoint");
   ExpectExactly(**index, want);
   EXPECT_TRUE(absl::IsFailedPrecondition((*index)->LoseHost("h0").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument((*index)->LoseHosts({"h0", "h9"}).status()));
   EXPECT_TRUE(absl::IsInvalidArgument((*index)->LoseHost("nope").status()));
   // The move is in the stored map: a reopen with only h0 keeps it.
   index->reset();

@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "tools/commands.h"
 #include "tools/demo.h"
+#include "tools/drill.h"
 #include "tools/exit_codes.h"
 
 namespace {
@@ -48,6 +49,38 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--seconds", demo_seconds, "how long to write before the kill")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+
+  DrillOptions drill;
+  double drill_before = 2, drill_after = 2;
+  CLI::App* drill_cmd = app.add_subcommand(
+      "drill", "restart drill: load, checkpoint, lose hosts under load, recover, verify every ack");
+  drill_cmd->add_option("--hosts", drill.hosts, "simulated hosts")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  drill_cmd->add_option("--cells", drill.cells, "cells")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  drill_cmd->add_option("--objects", drill.objects, "objects loaded before the loss")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 34))
+      ->capture_default_str();
+  drill_cmd->add_option("--lose", drill.lose, "hosts removed")->capture_default_str();
+  drill_cmd->add_flag("--all", drill.all, "remove every host: a full cold start");
+  drill_cmd->add_option("--writers", drill.writers, "writer threads during the drill")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  drill_cmd->add_option("--readers", drill.readers, "reader threads during the drill")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  drill_cmd->add_option("--before", drill_before, "seconds of load before the loss")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  drill_cmd->add_option("--after", drill_after, "seconds of load after full availability")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  drill_cmd->add_option("--recovery-parallelism", drill.recovery_parallelism,
+                        "cells restored at once (0: one per hardware thread)")
+      ->check(CLI::Range(0, 256));
+  drill_cmd->add_flag("--paranoid", drill.paranoid, "deep-validate each cell before it serves");
 
   PutFlags put;
   CLI::App* put_cmd = app.add_subcommand("put", "store an object's record (creates the index)");
@@ -132,6 +165,13 @@ int main(int argc, char** argv) {
     demo.write_for = absl::Seconds(demo_seconds);
     demo.json = flags.json;
     return RunDemo(demo);
+  }
+  if (drill_cmd->parsed()) {
+    drill.dir = flags.data_dir + "/drill";
+    drill.before = absl::Seconds(drill_before);
+    drill.after = absl::Seconds(drill_after);
+    drill.json = flags.json;
+    return RunDrill(drill);
   }
   if (put_cmd->parsed()) return RunPut(flags, put);
   if (get_cmd->parsed()) return RunGet(flags, bucket, key);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and run the restart demo.
+# The main job: install what is missing, build, and run the restart drill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 bash tools/build.sh build
-exec ./build/tools/cellindex demo "$@"
+exec ./build/tools/cellindex drill "$@"

@@ -1,0 +1,24 @@
+// Loading many synthetic objects fast: threads claim chunks of object
+// numbers and write one batch per cell, so each group commit carries many
+// objects.
+#ifndef CELLINDEX_TOOLS_BULK_LOAD_H_
+#define CELLINDEX_TOOLS_BULK_LOAD_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "index/index.h"
+#include "tools/workload.h"
+
+namespace cellindex::tools {
+
+// Puts objects first .. first + count - 1 of `workload` into `index` from
+// `threads` threads (0: one per hardware thread), adding each object written
+// to `*done` as it goes (for a progress display). Stops at the first error.
+absl::Status BulkLoad(Index& index, const Workload& workload, uint64_t first, uint64_t count,
+                      int threads, std::atomic<uint64_t>* done);
+
+}  // namespace cellindex::tools
+
+#endif  // CELLINDEX_TOOLS_BULK_LOAD_H_

@@ -1,0 +1,40 @@
+// `cellindex drill`: the restart drill. Loads an index spread over several
+// simulated hosts, checkpoints it, keeps writing and reading, removes hosts
+// (or all of them: a cold start), and measures how the lost cells come back
+// on the survivors while the rest serve: time to first and to full
+// availability, per-cell phase times, bytes fetched, journal records
+// replayed, the availability of requests during recovery, and acknowledged
+// writes lost (which must be 0, verified by reading every one back).
+#ifndef CELLINDEX_TOOLS_DRILL_H_
+#define CELLINDEX_TOOLS_DRILL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace cellindex::tools {
+
+struct DrillOptions {
+  std::string dir;  // wiped and reused: hosts/hN/ and store/ below it
+  int hosts = 8;
+  int cells = 32;
+  uint64_t objects = 400000;
+  int lose = 1;             // hosts removed at once
+  bool all = false;         // every host: a full cold start
+  int writers = 4;          // writing while the hosts are lost and recover
+  int readers = 2;
+  absl::Duration before = absl::Seconds(2);  // load running before the loss
+  absl::Duration after = absl::Seconds(2);   // and after full availability
+  int recovery_parallelism = 0;              // Options::recovery_parallelism
+  bool paranoid = false;
+  bool json = false;
+};
+
+// Returns the process exit code: 0 when every acknowledged write read back,
+// 5 (data loss) when any did not, or the code of the error that stopped it.
+int RunDrill(const DrillOptions& options);
+
+}  // namespace cellindex::tools
+
+#endif  // CELLINDEX_TOOLS_DRILL_H_
