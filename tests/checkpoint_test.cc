@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "index/index.h"
 #include "recovery/checkpoint_manifest.h"
 #include "recovery/durable_store.h"
@@ -205,6 +206,54 @@ TEST(CheckpointTest, KeepsTwoCheckpointsAndTrimsTheJournalBelowTheOldest) {
   for (const std::string& name : *stored) {
     EXPECT_TRUE(referenced.count(name)) << name;
   }
+}
+
+// Waits up to 30 s for the cell's background checkpoints to reach `n`.
+bool WaitForCheckpoints(Index& index, uint64_t n) {
+  for (int i = 0; i < 3000; ++i) {
+    if (index.Stats().cells[0].checkpoints_taken >= n) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+TEST(CheckpointTest, BackgroundCheckpointWhenTheJournalGrows) {
+  testing::ScratchDir dir;
+  Options o = OptionsIn(dir);
+  o.background_checkpoints = true;
+  o.checkpoint_journal_bytes = 64 << 10;
+  o.checkpoint_interval = absl::Hours(1);  // only the size threshold applies
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  absl::SleepFor(absl::Milliseconds(1200));  // a few checker ticks: no writes, no checkpoint
+  EXPECT_EQ((*index)->Stats().cells[0].checkpoints_taken, 0u);
+  for (int i = 0; i < 600; ++i) {
+    ObjectRecord r = Rec(i);
+    r.etag = std::string(200, 'e');
+    ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("k", i)}, r).ok());
+  }
+  ASSERT_TRUE(WaitForCheckpoints(**index, 1));
+  CellStats c = (*index)->Stats().cells[0];
+  EXPECT_GT(c.last_checkpoint_seq, 0u);
+  EXPECT_LT(c.journal_bytes_since_checkpoint, o.checkpoint_journal_bytes);
+  auto store = NewLocalDirStore(dir / "store");
+  EXPECT_FALSE(ListCheckpoints(*store, 0)->empty());
+}
+
+TEST(CheckpointTest, BackgroundCheckpointWhenTheLastOneIsOld) {
+  testing::ScratchDir dir;
+  Options o = OptionsIn(dir);
+  o.background_checkpoints = true;
+  o.checkpoint_journal_bytes = 1ull << 40;  // only the age threshold applies
+  o.checkpoint_interval = absl::Milliseconds(300);
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE((*index)->Put({"bucket", "a"}, Rec(1)).ok());
+  ASSERT_TRUE(WaitForCheckpoints(**index, 1));
+  EXPECT_EQ((*index)->Stats().cells[0].last_checkpoint_seq, 1u);
+  ASSERT_TRUE((*index)->Put({"bucket", "b"}, Rec(2)).ok());
+  ASSERT_TRUE(WaitForCheckpoints(**index, 2));
+  EXPECT_EQ((*index)->Stats().cells[0].last_checkpoint_seq, 2u);
 }
 
 }  // namespace
