@@ -411,6 +411,36 @@ TEST(RecoveryTest, BackgroundValidationFailureRestoresFromThePreviousCheckpoint)
   ExpectExactly(**index, want);
 }
 
+TEST(RecoveryTest, CellsRecoverInPriorityOrderWithBoundedParallelism) {
+  testing::ScratchDir dir;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    Populate(**index);
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  Options o = FourCells(dir);
+  o.recovery_parallelism = 1;
+  o.recovery_priority = {3, 1};
+  absl::Mutex mu;
+  std::vector<uint32_t> order;
+  int running = 0, most_running = 0;
+  o.recovery_hook = [&](uint32_t cell, const std::string& phase) {
+    absl::MutexLock lock(&mu);
+    if (phase == "fetch") {
+      order.push_back(cell);
+      most_running = std::max(most_running, ++running);
+    } else if (phase == "replay") {
+      --running;
+    }
+  };
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok());
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(order, ::testing::ElementsAre(3u, 1u, 0u, 2u));
+  EXPECT_EQ(most_running, 1);
+}
+
 TEST(RecoveryTest, LosingSeveralHostsAtOnce) {
   testing::ScratchDir dir;
   Options o = FourCells(dir);
