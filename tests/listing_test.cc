@@ -521,60 +521,95 @@ TEST(ListingTest, InvalidInputIsRefusedNamingTheProblem) {
   }
 }
 
-// Cells opened directly, so one can be taken out of service.
-TEST(ListingTest, ACellThatIsNotServingFailsTheListingNamingTheCell) {
-  testing::ScratchDir dir;
-  Options options = OptionsIn(dir);
-  absl::StatusOr<CellMap> map =
-      CellMap::FromBoundaries({EncodeKey({"bucket", "m"}), EncodeBucketPrefix("later")});
-  ASSERT_TRUE(map.ok());
-  CellResources resources = MakeCellResources(options);
-  std::vector<std::unique_ptr<Cell>> cells;
-  for (const CellRange& range : map->cells()) {
-    Cell::Paths paths{dir / absl::StrCat("db-", range.id),
-                      dir / absl::StrCat("journal-", range.id)};
-    absl::StatusOr<std::unique_ptr<Cell>> cell = Cell::Open(range, paths, options, resources);
-    ASSERT_TRUE(cell.ok()) << cell.status();
-    cells.push_back(*std::move(cell));
+// Three cells opened directly, without an Index, so a test can take one out
+// of service or damage what it stores.
+class ListingCellsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<CellMap> map =
+        CellMap::FromBoundaries({EncodeKey({"bucket", "m"}), EncodeBucketPrefix("later")});
+    ASSERT_TRUE(map.ok());
+    map_ = *std::move(map);
+    for (const CellRange& range : map_.cells()) {
+      Cell::Paths paths{dir_ / absl::StrCat("db-", range.id),
+                        dir_ / absl::StrCat("journal-", range.id)};
+      absl::StatusOr<std::unique_ptr<Cell>> cell = Cell::Open(range, paths, options_, resources_);
+      ASSERT_TRUE(cell.ok()) << cell.status();
+      cells_.push_back(*std::move(cell));
+    }
+    Put(0, {"bucket", "a"});
+    Put(1, {"bucket", "x"});
+    Put(2, {"later", "y"});
   }
-  // Non-owning: the test keeps the cells; a reset one is not serving.
-  ServingCellFn serving = [&](size_t i) -> absl::StatusOr<std::shared_ptr<Cell>> {
-    if (cells[i] == nullptr)
-      return absl::UnavailableError(absl::StrCat("cell ", i, " is not open"));
-    return std::shared_ptr<Cell>(std::shared_ptr<Cell>(), cells[i].get());
-  };
-  auto put = [&](size_t cell, const ObjectKey& key) {
+
+  void Put(size_t cell, const ObjectKey& key) {
     CellOp op;
     op.encoded_key = EncodeKey(key);
     op.record = Rec(1);
-    ASSERT_TRUE(cells[cell]->Write({op}).ok());
-  };
-  put(0, {"bucket", "a"});
-  put(1, {"bucket", "x"});
-  put(2, {"later", "y"});
+    ASSERT_TRUE(cells_[cell]->Write({op}).ok());
+  }
 
-  cells[1]->SetStateForTesting(Cell::State::kReplaying);
-  absl::StatusOr<ListResult> r = ListObjects(*map, serving, "bucket", {});
+  absl::StatusOr<ListResult> List(const std::string& bucket, const ListOptions& o) {
+    // Non-owning: the test keeps the cells; a reset one is not open.
+    ServingCellFn serving = [&](size_t i) -> absl::StatusOr<std::shared_ptr<Cell>> {
+      if (cells_[i] == nullptr) {
+        return absl::UnavailableError(absl::StrCat("cell ", i, " is not open"));
+      }
+      return std::shared_ptr<Cell>(std::shared_ptr<Cell>(), cells_[i].get());
+    };
+    return ListObjects(map_, serving, bucket, o);
+  }
+
+  testing::ScratchDir dir_;
+  Options options_ = OptionsIn(dir_);
+  CellResources resources_ = MakeCellResources(options_);
+  CellMap map_;
+  std::vector<std::unique_ptr<Cell>> cells_;
+};
+
+TEST_F(ListingCellsTest, ACellThatIsNotServingFailsTheListingNamingTheCell) {
+  cells_[1]->SetStateForTesting(Cell::State::kReplaying);
+  absl::StatusOr<ListResult> r = List("bucket", {});
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("cell 1"));
   EXPECT_THAT(r.status().message(), HasSubstr("replaying"));
   // Even when the page is already full: whether it is truncated depends on
   // the cell.
-  r = ListObjects(*map, serving, "bucket", Opts().max_keys(1));
+  r = List("bucket", Opts().max_keys(1));
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
   // Listings that do not reach the cell are served.
-  r = ListObjects(*map, serving, "bucket", Opts().prefix("a"));
+  r = List("bucket", Opts().prefix("a"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Keys(*r), ElementsAre("a"));
-  r = ListObjects(*map, serving, "later", {});
+  r = List("later", {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Keys(*r), ElementsAre("y"));
 
   // A cell that is not open at all is the same.
-  cells[1].reset();
-  r = ListObjects(*map, serving, "bucket", {});
+  cells_[1].reset();
+  r = List("bucket", {});
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("cell 1"));
+}
+
+TEST_F(ListingCellsTest, ADamagedRecordIsDataLossNamingTheObject) {
+  const std::string key = std::string(1, kRecordPrefix) + EncodeKey({"bucket", "x"});
+  std::string bytes;
+  ASSERT_TRUE(cells_[1]->db()->Get(rocksdb::ReadOptions(), key, &bytes).ok());
+  bytes[bytes.size() / 2] ^= 0x20;
+  rocksdb::WriteOptions w;
+  w.disableWAL = true;
+  ASSERT_TRUE(cells_[1]->db()->Put(w, key, bytes).ok());
+
+  absl::StatusOr<ListResult> r = List("bucket", {});
+  EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("cell 1, object bucket/x"));
+  EXPECT_THAT(r.status().message(), HasSubstr("checksum mismatch"));
+  // Rolled up into a common prefix, the record is not read.
+  ASSERT_TRUE(List("bucket", Opts().delimiter("x")).ok());
+  r = List("bucket", Opts().prefix("a"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Keys(*r), ElementsAre("a"));
 }
 
 }  // namespace

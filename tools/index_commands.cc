@@ -4,8 +4,8 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "tools/bulk_load.h"
 #include "tools/command_util.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -17,10 +17,6 @@ namespace {
 
 // Keys of the workload sampled to place the cells of a new index.
 constexpr size_t kLoadSampleKeys = 20000;
-// Objects one loader thread claims at a time, and the most operations one
-// WriteBatch (one cell's group commit) carries.
-constexpr uint64_t kLoadChunk = 4096;
-constexpr size_t kLoadBatchOps = 256;
 
 Json CellJson(const CellStats& c) {
   Json j = {{"id", c.id},
@@ -107,52 +103,25 @@ int RunLoad(const GlobalFlags& flags, const LoadFlags& load) {
   std::unique_ptr<Index> index = *std::move(opened);
   const size_t num_cells = index->cell_map().cells().size();
 
-  // Each thread claims chunks of object numbers and writes them in one batch
-  // per cell, so a group commit carries many objects.
-  const uint64_t end = load.first + load.objects;
-  std::atomic<uint64_t> next{load.first}, done{0};
-  std::atomic<bool> failed{false};
-  absl::Mutex error_mu;
-  absl::Status error;
-  auto worker = [&] {
-    std::vector<WriteBatch> batches(num_cells);
-    auto flush = [&](WriteBatch& batch) {
-      if (batch.empty()) return;
-      absl::Status s = index->Write(batch).status();
-      done += batch.size();
-      batch.Clear();
-      if (!s.ok()) {
-        absl::MutexLock lock(&error_mu);
-        if (error.ok()) error = s;
-        failed = true;
-      }
-    };
-    while (!failed) {
-      const uint64_t from = next.fetch_add(kLoadChunk);
-      if (from >= end) break;
-      for (uint64_t i = from; i < std::min(end, from + kLoadChunk) && !failed; ++i) {
-        ObjectKey key = workload.Key(i);
-        WriteBatch& batch = batches[index->cell_map().Route(EncodeKey(key))];
-        batch.Put(std::move(key), workload.Record(i));
-        if (batch.size() >= kLoadBatchOps) flush(batch);
-      }
-    }
-    for (WriteBatch& batch : batches) flush(batch);
-  };
   const int threads = load.threads > 0
                           ? load.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> finished{false};
+  absl::Status loaded;
   {
     Progress progress("loading", load.objects);
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-    while (done.load() < load.objects && !failed) {
+    std::thread loader([&] {
+      loaded = BulkLoad(*index, workload, load.first, load.objects, threads, &done);
+      finished = true;
+    });
+    while (!finished) {
       progress.Update(done.load());
       absl::SleepFor(absl::Milliseconds(50));
     }
-    for (std::thread& t : pool) t.join();
+    loader.join();
   }
-  if (failed) return ReportError(error);
+  if (!loaded.ok()) return ReportError(loaded);
   const absl::Duration write_time = absl::Now() - start;
   index.reset();  // syncs every journal and flushes the memtables
   const absl::Duration total = absl::Now() - start;
@@ -170,8 +139,8 @@ int RunLoad(const GlobalFlags& flags, const LoadFlags& load) {
     std::cout << absl::StrFormat(
         "loaded %d objects (%d..%d) over %d buckets into %d cells in %s (%s writing, the rest "
         "syncing and closing): %.0f objects/s\n",
-        load.objects, load.first, end - 1, workload.buckets().size(), num_cells,
-        HumanDuration(total), HumanDuration(write_time), rate);
+        load.objects, load.first, load.first + load.objects - 1, workload.buckets().size(),
+        num_cells, HumanDuration(total), HumanDuration(write_time), rate);
   }
   return kExitOk;
 }
