@@ -35,14 +35,24 @@
 //
 // Repetitions interleave (a), (b), (c) so that a neighbour's burst of load does
 // not land on one scenario only; medians are reported. Deep validation is off
-// for the timed runs (validate_after_recovery = false); --validate adds one run
-// of (b) and (c) with background validation and one with paranoid (inline)
-// validation.
+// for the timed runs (validate_after_recovery = false: a restore still checks
+// each fetched file's xxh3-128 against its manifest, as BackupEngine checks
+// its files' crc32c); --validate adds one run of (b) and (c) with background
+// validation and one with paranoid (inline) validation, the counterpart of
+// (a)'s VerifyChecksum.
+//
+// All hosts and the durable store are directories on one disk here: the lost
+// host's cells restore onto several survivors that share that disk, where in a
+// deployment each survivor would bring its own.
 //
 //   recovery_bench [--objects=N] [--cells=C] [--hosts=H] [--reps=R] [--json]
 //
+// prints a table; with --json the table goes to stderr and a JSON object with
+// every repetition to stdout. --sweep=1,4 adds one (b) and (c) run at each
+// recovery_parallelism; --journal-segment-mb sets journal_segment_bytes.
+//
 // The default run (1M objects of ~200 bytes, 32 cells, 8 hosts, 3
-// repetitions) takes about two minutes on 2 cores.
+// repetitions) takes 2-3 minutes on 2 busy cores, most of it loading the data.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -106,10 +116,12 @@ struct Flags {
   size_t hosts = 8;
   uint64_t tail = 0;  // 0: objects / 50
   int reps = 3;
-  // Restores are copies (disk) plus hashing, RocksDB open and journal replay
-  // (CPU): 2 cells at a time keep 2 cores and one disk busy without splitting
-  // the disk among many cells, which would delay the first.
-  int recovery_parallelism = 2;
+  // A cell's restore mostly waits: on fsyncs (every fetched file, the
+  // directory renames, RocksDB::Open's new MANIFEST/CURRENT/OPTIONS) more
+  // than on bandwidth or CPU. Twice the cores keeps the disk and 2 cores
+  // busy (measured with --sweep: 1 and 2 bring the last cell back later; 8
+  // brings all of a cold start back sooner but delays the first cell).
+  int recovery_parallelism = 4;
   int fetch_parallelism = 4;
   // BackupEngine copy threads for (a); the same number of concurrent file
   // copies as one cell restore uses.
@@ -1068,34 +1080,35 @@ void PrintJson(const Results& res) {
   std::fputs(out.c_str(), stdout);
 }
 
-void PrintTable(const Results& res) {
+void PrintTable(const Results& res, FILE* out) {
   const Flags& f = res.flags;
   const RawBuild& rb = res.raw_build;
   const IndexBuild& ib = res.index_build;
-  std::printf("recovery_bench: %llu objects (%.0f B records avg, %s MiB of records), tail %llu "
+  std::fprintf(out, "recovery_bench: %llu objects (%.0f B records avg, %s MiB of records), tail %llu "
               "overwrites; index: %zu cells on %zu hosts, losing %s (%zu cells)\n",
               static_cast<unsigned long long>(f.objects), res.record_bytes_avg,
               Mb(rb.record_bytes).c_str(), static_cast<unsigned long long>(f.tail), f.cells,
               f.hosts, f.lose.c_str(), res.lost_cells);
-  std::printf("machine: %u cores, disk %s; load average %s at start, %s at end (shared machine: "
+  std::fprintf(out, "machine: %u cores, disk %s; load average %s at start, %s at end (shared machine: "
               "other work competes for CPU and disk)\n",
               res.cores, res.disk.c_str(), res.load_before.c_str(), res.load_after.c_str());
-  std::printf("recovery_parallelism %d, fetch_parallelism %d, BackupEngine "
+  std::fprintf(out, "recovery_parallelism %d, fetch_parallelism %d, BackupEngine "
               "max_background_operations %d; validation off unless noted; %d repetitions, "
               "medians\n\n",
               f.recovery_parallelism, f.fetch_parallelism, f.backup_threads, f.reps);
   for (const auto* d : {&res.disk_start, &res.disk_end}) {
-    std::printf("disk %s: sequential read %s MiB/s cold (%.0f%% left cached after DONTNEED), "
+    std::fprintf(out, "disk %s: sequential read %s MiB/s cold (%.0f%% left cached after DONTNEED), "
                 "%s MiB/s warm; write+fsync %s MiB/s; cold copy+fsync %s MiB/s\n",
                 d == &res.disk_start ? "at start" : "at end  ", Mb(d->read_cold).c_str(),
                 100 * d->resident_after_drop, Mb(d->read_warm).c_str(),
                 Mb(d->write_fsync).c_str(), Mb(d->copy_cold).c_str());
   }
   const double seq_read = Median({res.disk_start.read_cold, res.disk_end.read_cold});
-  std::printf("\nbuild: rocksdb load %.1fs, backup %.1fs (%s MiB), tail %.1fs (WAL %s MiB)\n",
+  const double copy = Median({res.disk_start.copy_cold, res.disk_end.copy_cold});
+  std::fprintf(out, "\nbuild: rocksdb load %.1fs, backup %.1fs (%s MiB), tail %.1fs (WAL %s MiB)\n",
               rb.load_s, rb.backup_s, Mb(rb.backup_bytes).c_str(), rb.tail_s,
               Mb(rb.wal_bytes).c_str());
-  std::printf("       index   load %.1fs, checkpoint %.1fs (%s MiB), tail %.1fs (journal %s MiB "
+  std::fprintf(out, "       index   load %.1fs, checkpoint %.1fs (%s MiB), tail %.1fs (journal %s MiB "
               "since the checkpoint, %s MiB in all); local state %s MiB\n\n",
               ib.load_s, ib.checkpoint_s, Mb(ib.checkpoint_bytes).c_str(), ib.tail_s,
               Mb(ib.journal_tail_bytes).c_str(), Mb(ib.journal_bytes).c_str(),
@@ -1114,47 +1127,49 @@ void PrintTable(const Results& res) {
   const double c_bytes = med_i(res.c, [](const IndexRun& r) { return r.bytes_fetched; });
   const double c_journal = med_i(res.c, [](const IndexRun& r) { return r.journal_bytes; });
 
-  std::printf("%-36s %9s %9s %11s %11s %10s %10s\n", "scenario", "first s", "full s",
-              "fetched MiB", "journal MiB", "MiB/s", "x seq read");
+  std::fprintf(out, "%-38s %8s %8s %11s %11s %8s %10s %7s\n", "scenario", "first s", "full s",
+               "fetched MiB", "journal MiB", "MiB/s", "x seq read", "x copy");
   auto row = [&](const std::string& name, double first, double full, double bytes,
                  double journal) {
-    const double rate = full > 0 ? bytes / full : 0;
-    std::printf("%-36s %9.3f %9.3f %11s %11s %10s %10.2f\n", name.c_str(), first, full,
-                Mb(bytes).c_str(), journal < 0 ? "-" : Mb(journal).c_str(), Mb(rate).c_str(),
-                seq_read > 0 ? rate / seq_read : 0);
+    const double rate = full > 0 ? (bytes + journal) / full : 0;
+    std::fprintf(out, "%-38s %8.3f %8.3f %11s %11s %8s %10.2f %7.2f\n", name.c_str(), first,
+                 full, Mb(bytes).c_str(), Mb(journal).c_str(), Mb(rate).c_str(),
+                 seq_read > 0 ? rate / seq_read : 0, copy > 0 ? rate / copy : 0);
   };
   row("(a) rocksdb backup+WAL+VerifyChecksum", a_full, a_full, a_bytes - rb.wal_bytes,
       rb.wal_bytes);
   row(absl::StrFormat("(b) index, lose 1 of %zu hosts", f.hosts), b_first, b_full, b_bytes,
       b_journal);
   row("(c) index, cold start of all cells", c_first, c_full, c_bytes, c_journal);
-  std::printf("(MiB/s = (fetched + WAL for (a)) / full time; journals are read in place from the "
-              "store, whole segments)\n");
-  std::printf("\n(a) phases (median): restore %.3fs, open+WAL replay %.3fs, VerifyChecksum "
+  std::fprintf(out, "(MiB/s = (fetched + journal) / full time; for (a) fetched = backup, journal = "
+               "WAL; the index reads its journals in place from the store, whole segments; x seq "
+               "read / x copy: that rate over the cold sequential read / cold copy+fsync rate, "
+               "medians of start and end)\n");
+  std::fprintf(out, "\n(a) phases (median): restore %.3fs, open+WAL replay %.3fs, VerifyChecksum "
               "%.3fs; serving before VerifyChecksum would give %.3fs\n",
               med_a([](const RawRun& r) { return r.restore_s; }),
               med_a([](const RawRun& r) { return r.open_s; }),
               med_a([](const RawRun& r) { return r.verify_s; }),
               med_a([](const RawRun& r) { return r.open_ready_s; }));
-  std::printf("(b) LoseHost call %.3fs; by the library's clock first %.3fs, all %.3fs; "
+  std::fprintf(out, "(b) LoseHost call %.3fs; by the library's clock first %.3fs, all %.3fs; "
               "WaitForRecovery returned at %.3fs\n",
               med_i(res.b, [](const IndexRun& r) { return r.lose_call_s; }),
               med_i(res.b, [](const IndexRun& r) { return r.lib_first_s; }),
               med_i(res.b, [](const IndexRun& r) { return r.lib_full_s; }),
               med_i(res.b, [](const IndexRun& r) { return r.wait_s; }));
-  std::printf("(c) Index::Open returned at %.3fs; probes saw first %.3fs, all %.3fs\n",
+  std::fprintf(out, "(c) Index::Open returned at %.3fs; probes saw first %.3fs, all %.3fs\n",
               med_i(res.c, [](const IndexRun& r) { return r.open_return_s; }),
               med_i(res.c, [](const IndexRun& r) { return r.probe_first_s; }),
               med_i(res.c, [](const IndexRun& r) { return r.probe_full_s; }));
 
-  std::printf("\nper-cell recovery phases, seconds (median / max over cells and repetitions):\n");
-  std::printf("%-4s %15s %15s %15s %15s %15s %17s %17s\n", "", "fetch", "verify", "open",
+  std::fprintf(out, "\nper-cell recovery phases, seconds (median / max over cells and repetitions):\n");
+  std::fprintf(out, "%-4s %15s %15s %15s %15s %15s %17s %17s\n", "", "fetch", "verify", "open",
               "replay", "time_to_serve", "fetched MiB", "records replayed");
-  auto phase_row = [](const char* name, const Phases& p) {
+  auto phase_row = [out](const char* name, const Phases& p) {
     auto mm = [](const std::vector<double>& v, double scale) {
       return absl::StrFormat("%.3f / %.3f", Median(v) / scale, Max(v) / scale);
     };
-    std::printf("%-4s %15s %15s %15s %15s %15s %17s %17s\n", name, mm(p.fetch, 1).c_str(),
+    std::fprintf(out, "%-4s %15s %15s %15s %15s %15s %17s %17s\n", name, mm(p.fetch, 1).c_str(),
                 mm(p.verify, 1).c_str(), mm(p.open, 1).c_str(), mm(p.replay, 1).c_str(),
                 mm(p.serve, 1).c_str(), mm(p.bytes_fetched, kMiB).c_str(),
                 absl::StrFormat("%.0f / %.0f", Median(p.records_replayed),
@@ -1165,25 +1180,25 @@ void PrintTable(const Results& res) {
   phase_row("(c)", res.c_phases);
 
   for (const auto& [name, r] : res.extra) {
-    std::printf("%-30s first %.3fs, all %.3fs%s\n", name.c_str(), r.first_s, r.full_s,
+    std::fprintf(out, "%-30s first %.3fs, all %.3fs%s\n", name.c_str(), r.first_s, r.full_s,
                 r.validated_s > 0 ? absl::StrFormat(", all validated %.3fs", r.validated_s).c_str()
                                   : "");
   }
 
-  std::printf("\nratios against (a) = %.3fs (medians; each repetition: a %s, b %s, c %s/%s)\n",
+  std::fprintf(out, "\nratios against (a) = %.3fs (medians; each repetition: a %s, b %s, c %s/%s)\n",
               a_full,
               JsonList(Pick(res.a, [](const RawRun& r) { return r.full_s; })).c_str(),
               JsonList(Pick(res.b, [](const IndexRun& r) { return r.full_s; })).c_str(),
               JsonList(Pick(res.c, [](const IndexRun& r) { return r.first_s; })).c_str(),
               JsonList(Pick(res.c, [](const IndexRun& r) { return r.full_s; })).c_str());
   auto ratio = [&](const char* what, double x, double target) {
-    std::printf("  %-40s %6.3f  target <= %.2f: %s\n", what, x / a_full, target,
+    std::fprintf(out, "  %-40s %6.3f  target <= %.2f: %s\n", what, x / a_full, target,
                 x / a_full <= target ? "met" : "NOT met");
   };
   ratio("(b) all lost cells serving / (a)", b_full, 0.15);
   ratio("(c) first cell serving / (a)", c_first, 0.05);
   ratio("(c) all cells serving / (a)", c_full, 1.2);
-  std::printf("\ntotal run time %.1fs\n", res.total_s);
+  std::fprintf(out, "\ntotal run time %.1fs\n", res.total_s);
 }
 
 int Main(int argc, char** argv) {
@@ -1267,11 +1282,9 @@ int Main(int argc, char** argv) {
   res.load_after = ReadSmallFile("/proc/loadavg");
   if (!f.keep) RemoveTree(l.root);
   res.total_s = Since(start);
-  if (f.json) {
-    PrintJson(res);
-  } else {
-    PrintTable(res);
-  }
+  // With --json the table goes to stderr and stdout holds only the JSON.
+  PrintTable(res, f.json ? stderr : stdout);
+  if (f.json) PrintJson(res);
   return 0;
 }
 
