@@ -139,9 +139,16 @@ struct Flags {
   bool keep = false;
 };
 
+// The scratch directory, removed on failure too (unless --keep).
+std::string scratch_to_remove;
+
 [[noreturn]] void Die(absl::string_view what, const absl::Status& s) {
   std::fprintf(stderr, "recovery_bench: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
                s.ToString().c_str());
+  if (!scratch_to_remove.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(scratch_to_remove, ec);
+  }
   std::exit(1);
 }
 
@@ -1216,6 +1223,7 @@ int Main(int argc, char** argv) {
     if (::mkdtemp(tmpl.data()) == nullptr) Die("mkdtemp", absl::ErrnoToStatus(errno, tmpl));
     l.root = tmpl;
   }
+  if (!f.keep) scratch_to_remove = l.root;
   Log("scratch dir %s", l.root);
 
   Log("disk: %d MiB sequential write/read/copy", f.disk_test_mb);
