@@ -251,7 +251,7 @@ TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {
   Json ls = RunJson({"ls", "media-prod", "--prefix", "users/", "--delimiter", "/"});
   EXPECT_GT(ls["CommonPrefixes"].size(), 100u);
   EXPECT_TRUE(absl::StartsWith(ls["CommonPrefixes"][0]["Prefix"].get<std::string>(), "users/u"));
-  const Extent& e = workload.Record(0).locations.at(0);
+  const Extent e = workload.Record(0).locations.at(0);  // object 0 has bytes
   Json located = RunJson({"locate", "--volume", e.volume, "--all"});
   EXPECT_GT(located["Objects"].size(), 0u);
 }
