@@ -32,23 +32,8 @@ ObjectRecord Rec(uint64_t size) {
   return r;
 }
 
-Options OptionsIn(const testing::ScratchDir& dir, std::vector<std::string> boundaries = {}) {
-  Options o;
-  o.data_dir = dir / "data";
-  o.store_dir = dir / "store";
-  o.durability = Durability::kBuffered;
-  o.block_cache_bytes = 8 << 20;
-  o.write_buffer_bytes = 32 << 20;
-  o.cell_write_buffer_bytes = 1 << 20;
-  o.cell_boundaries = std::move(boundaries);
-  return o;
-}
-
-std::unique_ptr<Index> MustOpen(const Options& o) {
-  absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
-  EXPECT_TRUE(index.ok()) << index.status();
-  return index.ok() ? *std::move(index) : nullptr;
-}
+using testing::OpenIndexOrFail;
+using testing::SmallIndexOptions;
 
 void PutAll(Index& index, const std::string& bucket, const std::vector<std::string>& keys) {
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -151,7 +136,7 @@ TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
   testing::ScratchDir dir;
   const std::vector<std::string> buckets = {"alpha", "bravo"};
   // Six cells, with boundaries inside groups the delimiters form.
-  auto index = MustOpen(OptionsIn(
+  auto index = OpenIndexOrFail(SmallIndexOptions(
       dir, {EncodeKey({"alpha", "a/"}), EncodeKey({"alpha", "ab"}), EncodeKey({"alpha", "é"}),
             EncodeBucketPrefix("bravo"), EncodeKey({"bravo", "日/a"})}));
   ASSERT_NE(index, nullptr);
@@ -247,7 +232,7 @@ TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
 
 TEST(ListingTest, EmptyBucket) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir, {EncodeBucketPrefix("mmm")}));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir, {EncodeBucketPrefix("mmm")}));
   ASSERT_NE(index, nullptr);
   for (const char* delimiter : {"", "/"}) {
     ListResult r = MustList(*index, "never-written", Opts().delimiter(delimiter));
@@ -270,7 +255,7 @@ TEST(ListingTest, EmptyBucket) {
 
 TEST(ListingTest, PrefixThatEqualsAKey) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   PutAll(*index, "bucket", {"logs", "logs/a", "logs/b/c", "logsx", "log"});
   EXPECT_THAT(Keys(MustList(*index, "bucket", Opts().prefix("logs"))),
               ElementsAre("logs", "logs/a", "logs/b/c", "logsx"));
@@ -286,7 +271,7 @@ TEST(ListingTest, PrefixThatEqualsAKey) {
 
 TEST(ListingTest, DelimiterOfMoreThanOneCharacter) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   PutAll(*index, "bucket", {"a--b--c", "a--d", "a-e", "b--", "c-"});
   ListResult r = MustList(*index, "bucket", Opts().delimiter("--"));
   EXPECT_THAT(Keys(r), ElementsAre("a-e", "c-"));
@@ -302,7 +287,7 @@ TEST(ListingTest, DelimiterOfMoreThanOneCharacter) {
 
 TEST(ListingTest, MultiByteUtf8KeysAndDelimiterAtTheEnd) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   PutAll(*index, "bucket",
          {"фото/", "фото/кот.jpg", "日本/東京/", "日本/東京/x", "é", "éa/", "aéb", "aéc", "a"});
   // Byte order: "a" < "aéb" < "aéc" < "é" (c3 a9) < "éa/" < "фото" (d1 84) < "日本" (e6 97).
@@ -325,7 +310,7 @@ TEST(ListingTest, MultiByteUtf8KeysAndDelimiterAtTheEnd) {
 
 TEST(ListingTest, StartAfterPastTheLastKey) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir, {EncodeKey({"bucket", "m"})}));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir, {EncodeKey({"bucket", "m"})}));
   PutAll(*index, "bucket", {"a", "n", "z"});
   for (const char* after : {"z", "zz", "\xe6\x97\xa5"}) {
     ListResult r = MustList(*index, "bucket", Opts().start_after(after));
@@ -339,7 +324,7 @@ TEST(ListingTest, StartAfterPastTheLastKey) {
 
 TEST(ListingTest, MaxKeysZeroAndOne) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir, {EncodeKey({"bucket", "b"})}));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir, {EncodeKey({"bucket", "b"})}));
   PutAll(*index, "bucket", {"a", "b/1", "b/2", "c"});
   ListResult r = MustList(*index, "bucket", Opts().max_keys(0));
   EXPECT_EQ(r.key_count, 0);
@@ -359,7 +344,7 @@ TEST(ListingTest, MaxKeysZeroAndOne) {
 
 TEST(ListingTest, MaxKeysAbove1000IsClampedAndNegativeIsRefused) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   WriteBatch batch;
   for (int i = 0; i < 1200; ++i) batch.Put({"bucket", absl::StrFormat("k%05d", i)}, Rec(i));
   ASSERT_TRUE(index->Write(batch).ok());
@@ -379,8 +364,8 @@ TEST(ListingTest, MaxKeysAbove1000IsClampedAndNegativeIsRefused) {
 TEST(ListingTest, CommonPrefixesThatStraddleCellBoundaries) {
   testing::ScratchDir dir;
   // "2024/" spans three cells; "2024/06/" spans two.
-  auto index = MustOpen(
-      OptionsIn(dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
+  auto index = OpenIndexOrFail(SmallIndexOptions(
+      dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
   std::vector<std::string> keys = {"2023/12/31.jpg", "2025/01/01.jpg", "index.html"};
   for (int month = 1; month <= 12; ++month) {
     for (int day = 1; day <= 28; day += 3) {
@@ -419,7 +404,7 @@ TEST(ListingTest, CommonPrefixesThatStraddleCellBoundaries) {
 
 TEST(ListingTest, DelimiterSkipsEachGroupWithOneSeek) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   constexpr int kGroups = 40, kKeysPerGroup = 250;
   for (int g = 0; g < kGroups; ++g) {
     WriteBatch batch;
@@ -447,7 +432,7 @@ TEST(ListingTest, DelimiterSkipsEachGroupWithOneSeek) {
 
 TEST(ListingTest, ContinuationTokensAreBoundToTheirListing) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   PutAll(*index, "bucket", {"a/1", "a/2", "b/1", "b/2"});
   PutAll(*index, "other", {"a/1", "a/2"});
   ListResult first = MustList(*index, "bucket", Opts().prefix("a/").max_keys(1));
@@ -490,7 +475,7 @@ TEST(ListingTest, ContinuationTokensAreBoundToTheirListing) {
 
 TEST(ListingTest, StartAfterIsIgnoredOnceThereIsAToken) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   PutAll(*index, "bucket", {"a", "b", "c", "d"});
   ListResult first = MustList(*index, "bucket", Opts().start_after("a").max_keys(1));
   EXPECT_THAT(Keys(first), ElementsAre("b"));
@@ -501,7 +486,7 @@ TEST(ListingTest, StartAfterIsIgnoredOnceThereIsAToken) {
 
 TEST(ListingTest, InvalidInputIsRefusedNamingTheProblem) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   struct Case {
     std::string bucket;
     ListOptions options;
@@ -561,7 +546,7 @@ class ListingCellsTest : public ::testing::Test {
   }
 
   testing::ScratchDir dir_;
-  Options options_ = OptionsIn(dir_);
+  Options options_ = SmallIndexOptions(dir_);
   CellResources resources_ = MakeCellResources(options_);
   CellMap map_;
   std::vector<std::unique_ptr<Cell>> cells_;

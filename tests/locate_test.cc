@@ -28,23 +28,8 @@ ObjectRecord Rec(std::vector<Extent> extents) {
   return r;
 }
 
-Options OptionsIn(const testing::ScratchDir& dir, std::vector<std::string> boundaries = {}) {
-  Options o;
-  o.data_dir = dir / "data";
-  o.store_dir = dir / "store";
-  o.durability = Durability::kBuffered;
-  o.block_cache_bytes = 8 << 20;
-  o.write_buffer_bytes = 32 << 20;
-  o.cell_write_buffer_bytes = 1 << 20;
-  o.cell_boundaries = std::move(boundaries);
-  return o;
-}
-
-std::unique_ptr<Index> MustOpen(const Options& o) {
-  absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
-  EXPECT_TRUE(index.ok()) << index.status();
-  return index.ok() ? *std::move(index) : nullptr;
-}
+using testing::OpenIndexOrFail;
+using testing::SmallIndexOptions;
 
 LocateOptions OnVolume(std::string volume, int max_objects = kMaxLocateObjects) {
   LocateOptions o;
@@ -84,7 +69,7 @@ std::vector<std::string> Names(const std::vector<LocatedObject>& objects) {
 
 TEST(LocateTest, FindsTheObjectsOnAVolumeOrANodeWithTheirExtents) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir, {EncodeBucketPrefix("mmm")}));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir, {EncodeBucketPrefix("mmm")}));
   ASSERT_NE(index, nullptr);
   // Three replicas; an erasure-coded object with two shards on one volume.
   const std::vector<Extent> replicas = {
@@ -118,7 +103,7 @@ TEST(LocateTest, FindsTheObjectsOnAVolumeOrANodeWithTheirExtents) {
 
 TEST(LocateTest, StaysExactThroughOverwriteAndDelete) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   const ObjectKey key{"bucket", "moved"};
   ASSERT_TRUE(index->Put(key, Rec({{"node-1", "vol-1", 0, 100}})).ok());
   ASSERT_TRUE(index->Put({"bucket", "stays"}, Rec({{"node-1", "vol-1", 100, 100}})).ok());
@@ -156,7 +141,7 @@ TEST(LocateTest, StaysExactThroughOverwriteAndDelete) {
 // journal replay rebuilds the same reverse index).
 TEST(LocateTest, RandomizedAgainstReferenceAndAfterReopen) {
   testing::ScratchDir dir;
-  const Options options = OptionsIn(
+  const Options options = SmallIndexOptions(
       dir, {EncodeKey({"bucket", "k2"}), EncodeKey({"bucket", "k5"}), EncodeBucketPrefix("other")});
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE(absl::StrCat("seed ", seed));
@@ -192,7 +177,7 @@ TEST(LocateTest, RandomizedAgainstReferenceAndAfterReopen) {
   };
 
   {
-    auto index = MustOpen(options);
+    auto index = OpenIndexOrFail(options);
     ASSERT_NE(index, nullptr);
     for (int round = 0; round < 8; ++round) {
       for (int op = 0; op < 60; ++op) {
@@ -217,14 +202,14 @@ TEST(LocateTest, RandomizedAgainstReferenceAndAfterReopen) {
       if (HasFatalFailure()) return;
     }
   }
-  auto reopened = MustOpen(options);
+  auto reopened = OpenIndexOrFail(options);
   ASSERT_NE(reopened, nullptr);
   check(*reopened);
 }
 
 TEST(LocateTest, PagesAndContinuationTokens) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir, {EncodeKey({"bucket", "k3"})}));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir, {EncodeKey({"bucket", "k3"})}));
   for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(index->Put({"bucket", absl::StrCat("k", i)}, Rec({{"n", "v", 0, 1}})).ok());
   }
@@ -270,7 +255,7 @@ TEST(LocateTest, PagesAndContinuationTokens) {
 
 TEST(LocateTest, InvalidInputIsRefusedNamingTheProblem) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   LocateOptions both = OnVolume("v");
   both.node = "n";
   const std::vector<std::pair<LocateOptions, std::string>> cases = {
