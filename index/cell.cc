@@ -260,20 +260,30 @@ absl::Status Cell::Replay(absl::string_view body, Overlay* overlay, rocksdb::Wri
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<ObjectRecord>> Cell::Lookup(const std::string& encoded_key,
-                                                         const Overlay& overlay) {
-  if (auto it = overlay.find(encoded_key); it != overlay.end()) return it->second;
+absl::Status Cell::ReadRecord(absl::string_view encoded_key, ObjectRecord* record,
+                              bool* found) {
   rocksdb::PinnableSlice value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
                                RecordKey(encoded_key), &value);
-  if (s.IsNotFound()) return std::optional<ObjectRecord>();
+  *found = s.ok();
+  if (s.IsNotFound()) return absl::OkStatus();
   if (!s.ok()) return FromRocks(s, absl::StrCat("cell ", range_.id, ": read"));
-  absl::StatusOr<ObjectRecord> rec = DecodeRecord(absl::string_view(value.data(), value.size()));
-  if (!rec.ok()) {
+  if (absl::Status d = DecodeRecord(absl::string_view(value.data(), value.size()), record);
+      !d.ok()) {
     return absl::DataLossError(absl::StrCat("cell ", range_.id, ", object ",
-                                            Printable(encoded_key), ": ", rec.status().message()));
+                                            Printable(encoded_key), ": ", d.message()));
   }
-  return std::optional<ObjectRecord>(*std::move(rec));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<ObjectRecord>> Cell::Lookup(const std::string& encoded_key,
+                                                         const Overlay& overlay) {
+  if (auto it = overlay.find(encoded_key); it != overlay.end()) return it->second;
+  absl::StatusOr<std::optional<ObjectRecord>> rec(absl::in_place, std::in_place);
+  bool found;
+  if (absl::Status s = ReadRecord(encoded_key, &**rec, &found); !s.ok()) return s;
+  if (!found) rec->reset();
+  return rec;
 }
 
 absl::Status Cell::Prepare(Writer* w, uint64_t seq, Overlay* overlay, std::vector<Applied>* out,
@@ -559,13 +569,14 @@ absl::StatusOr<ObjectRecord> Cell::Get(absl::string_view encoded_key) {
         absl::StrCat("key ", Printable(encoded_key), " is outside cell ", range_.id, "'s range ",
                      range_.Describe(), " (stale cell map?)"));
   }
-  ++gets_;
-  absl::StatusOr<std::optional<ObjectRecord>> rec = Lookup(std::string(encoded_key), {});
-  if (!rec.ok()) return rec.status();
-  if (!rec->has_value()) {
+  gets_.fetch_add(1, std::memory_order_relaxed);
+  absl::StatusOr<ObjectRecord> rec(absl::in_place);
+  bool found;
+  if (absl::Status s = ReadRecord(encoded_key, &*rec, &found); !s.ok()) return s;
+  if (!found) {
     return absl::NotFoundError(absl::StrCat("object ", Printable(encoded_key), " not found"));
   }
-  return **std::move(rec);
+  return rec;
 }
 
 absl::Status Cell::SyncJournal() {

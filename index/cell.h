@@ -156,6 +156,11 @@ class Cell {
   Cell(const CellRange& range, bool sync);
   absl::Status Replay(absl::string_view body, Overlay* overlay, rocksdb::WriteBatch* batch,
                       int64_t* count_delta);
+  // Decodes the stored record of `encoded_key` into `*record`; `*found` is
+  // false when there is none. DataLoss naming the object when it is damaged.
+  absl::Status ReadRecord(absl::string_view encoded_key, ObjectRecord* record, bool* found);
+  // The key's record as of `overlay` (this group's earlier writes), else as
+  // stored; nullopt when absent.
   absl::StatusOr<std::optional<ObjectRecord>> Lookup(const std::string& encoded_key,
                                                      const Overlay& overlay);
   // Prepares one writer's ops against `overlay` (updated on success).

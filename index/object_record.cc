@@ -154,11 +154,11 @@ std::string EncodeRecord(const ObjectRecord& r) {
   return out;
 }
 
-absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
+absl::Status DecodeRecord(absl::string_view encoded, ObjectRecord* record) {
   LeadingFields f;
   absl::string_view body;
   if (absl::Status s = DecodeLeadingFields(encoded, &f, &body); !s.ok()) return s;
-  ObjectRecord r;
+  ObjectRecord& r = *record;
   uint64_t meta_count, location_count;
   if (!GetVarint64(&body, &meta_count) || meta_count > body.size()) {
     return Damaged("malformed header fields");
@@ -169,31 +169,39 @@ absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
   r.modified = FromMicros(static_cast<int64_t>(f.modified));
   r.content_type = std::string(f.content_type);
   r.storage_class = std::string(f.storage_class);
+  r.user_metadata.clear();
   for (uint64_t i = 0; i < meta_count; ++i) {
     absl::string_view name, value;
     if (!GetLengthPrefixed(&body, &name) || !GetLengthPrefixed(&body, &value)) {
       return Damaged("malformed user metadata");
     }
-    r.user_metadata.emplace(std::string(name), std::string(value));
+    // Encoded in the map's order, so each entry goes at the end.
+    r.user_metadata.emplace_hint(r.user_metadata.end(), std::string(name), std::string(value));
   }
   if (!GetVarint64(&body, &r.version) || !GetVarint64(&body, &location_count) ||
       location_count > body.size()) {
     return Damaged("malformed version or location count");
   }
+  r.locations.clear();
   r.locations.reserve(location_count);
   for (uint64_t i = 0; i < location_count; ++i) {
     absl::string_view node, volume;
-    Extent e;
+    Extent& e = r.locations.emplace_back();
     if (!GetLengthPrefixed(&body, &node) || !GetLengthPrefixed(&body, &volume) ||
         !GetVarint64(&body, &e.offset) || !GetVarint64(&body, &e.length)) {
       return Damaged("malformed location");
     }
     e.node = std::string(node);
     e.volume = std::string(volume);
-    r.locations.push_back(std::move(e));
   }
   if (!body.empty()) return Damaged("trailing bytes");
-  return r;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
+  absl::StatusOr<ObjectRecord> record(absl::in_place);
+  if (absl::Status s = DecodeRecord(encoded, &*record); !s.ok()) return s;
+  return record;
 }
 
 absl::StatusOr<RecordSummary> DecodeRecordSummary(absl::string_view encoded) {

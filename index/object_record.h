@@ -82,6 +82,9 @@ absl::Status ValidateLocationName(absl::string_view what, absl::string_view name
 std::string EncodeRecord(const ObjectRecord& record);
 // DataLoss when the bytes are damaged, truncated or of an unknown format.
 absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded);
+// The same, into `*record`, whose every field is overwritten (and left
+// unspecified on error): a caller decodes straight into the object it returns.
+absl::Status DecodeRecord(absl::string_view encoded, ObjectRecord* record);
 
 // The fields of a record that a listing shows, as views into the encoded
 // bytes (valid while they are).

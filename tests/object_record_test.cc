@@ -46,6 +46,20 @@ TEST(ObjectRecordTest, RoundTripsEmptyRecordAndUnsetTimes) {
   EXPECT_EQ(d->created, absl::InfinitePast());
 }
 
+TEST(ObjectRecordTest, DecodingIntoARecordReplacesEveryField) {
+  ObjectRecord into = FullRecord();
+  ObjectRecord small;
+  small.etag = "e";
+  small.locations = {{"node-9", "vol-9", 7, 8}};
+  ASSERT_TRUE(DecodeRecord(EncodeRecord(small), &into).ok());
+  EXPECT_EQ(into, small);
+  ASSERT_TRUE(DecodeRecord(EncodeRecord(FullRecord()), &into).ok());
+  EXPECT_EQ(into, FullRecord());
+  std::string bad = EncodeRecord(small);
+  bad[3] ^= 1;
+  EXPECT_TRUE(absl::IsDataLoss(DecodeRecord(bad, &into)));
+}
+
 TEST(ObjectRecordTest, EverySingleByteFlipIsDataLoss) {
   const std::string enc = EncodeRecord(FullRecord());
   for (size_t i = 0; i < enc.size(); ++i) {
