@@ -189,6 +189,7 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
     if (batch_seq == 0) return absl::OkStatus();
     cell->count_ = static_cast<uint64_t>(static_cast<int64_t>(cell->count_) + count_delta);
     AddState(batch_seq, cell->count_, &batch);
+    NoPerfCounting no_perf_counting;
     rocksdb::Status ws = cell->db_->Write(cell->write_options_, &batch);
     batch.Clear();
     overlay.clear();
@@ -263,8 +264,12 @@ absl::Status Cell::Replay(absl::string_view body, Overlay* overlay, rocksdb::Wri
 absl::Status Cell::ReadRecord(absl::string_view encoded_key, ObjectRecord* record,
                               bool* found) {
   rocksdb::PinnableSlice value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
-                               RecordKey(encoded_key), &value);
+  rocksdb::Status s;
+  {
+    NoPerfCounting no_perf_counting;
+    s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), RecordKey(encoded_key),
+                 &value);
+  }
   *found = s.ok();
   if (s.IsNotFound()) return absl::OkStatus();
   if (!s.ok()) return FromRocks(s, absl::StrCat("cell ", range_.id, ": read"));
@@ -434,6 +439,7 @@ void Cell::CommitGroup(const std::vector<Writer*>& group) {
       (a.record ? puts : deletes)++;
     }
     AddState(seq - 1, count, &batch);
+    NoPerfCounting no_perf_counting;
     s = FromRocks(db_->Write(write_options_, &batch), absl::StrCat("cell ", range_.id, ": apply"));
     puts_ += puts;
     deletes_ += deletes;

@@ -12,6 +12,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/env.h"
 #include "rocksdb/options.h"
+#include "rocksdb/perf_level.h"
 #include "rocksdb/status.h"
 #include "rocksdb/write_buffer_manager.h"
 
@@ -24,6 +25,24 @@ struct CellResources {
   rocksdb::Env* env = nullptr;
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
+};
+
+// While alive, RocksDB calls on this thread skip the perf-context counters
+// (rocksdb/perf_context.h): at the default PerfLevel::kEnableCount RocksDB
+// bumps a thread-local counter on every key comparison, reached through a
+// dynamic-TLS lookup from the shared library. Cells never read those counters.
+// The thread's previous level is restored on destruction.
+class NoPerfCounting {
+ public:
+  NoPerfCounting() : previous_(rocksdb::GetPerfLevel()) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  }
+  ~NoPerfCounting() { rocksdb::SetPerfLevel(previous_); }
+  NoPerfCounting(const NoPerfCounting&) = delete;
+  NoPerfCounting& operator=(const NoPerfCounting&) = delete;
+
+ private:
+  const rocksdb::PerfLevel previous_;
 };
 
 // Sizes the Env's thread pools and builds the shared cache and buffer manager.

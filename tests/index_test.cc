@@ -12,6 +12,7 @@
 #include "recovery/file_util.h"
 #include "recovery/journal.h"
 #include "rocksdb/db.h"
+#include "rocksdb/perf_level.h"
 #include "tests/test_util.h"
 
 namespace cellindex {
@@ -418,6 +419,19 @@ TEST(IndexTest, OpensAStateWithTheOlderTwoKeyLayout) {
   EXPECT_EQ(index->Get({"bucket", "k7"})->version, versions[7]);
   ASSERT_TRUE(index->Put({"bucket", "new"}, Rec(1)).ok());
   EXPECT_EQ(index->Stats().cells[0].keys, 20u);
+}
+
+// Cells turn RocksDB's perf counters off around their own calls; a caller's
+// setting for its thread is left as it was.
+TEST(IndexTest, LeavesTheCallersRocksDbPerfLevelAlone) {
+  testing::ScratchDir dir;
+  auto index = MustOpen(OptionsIn(dir));
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableTime);
+  ASSERT_TRUE(index->Put({"bucket", "a"}, Rec(1)).ok());
+  ASSERT_TRUE(index->Get({"bucket", "a"}).ok());
+  EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "b"}).status()));
+  EXPECT_EQ(rocksdb::GetPerfLevel(), rocksdb::PerfLevel::kEnableTime);
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
 }
 
 TEST(IndexTest, TornJournalTailIsCutOnReopen) {
