@@ -48,7 +48,7 @@ absl::Status DecodeLeadingFields(absl::string_view encoded, LeadingFields* f,
   if (Checksum64(body) != DecodeFixed64(encoded.data() + body.size())) {
     return Damaged("checksum mismatch");
   }
-  uint8_t format;
+  uint8_t format = 0;
   if (!GetByte(&body, &format) || format != kFormatVersion) {
     return Damaged(absl::StrCat("unknown format version ", format));
   }

@@ -22,7 +22,9 @@ namespace cellindex {
 struct JournalOptions {
   // Directory holding the segment files; created if missing.
   std::string dir;
-  // A new segment is started once the current one reaches this size.
+  // A new segment is started once the current one reaches this size. Blocks
+  // are reserved 1 MiB ahead of the appends (fallocate, keeping the file's
+  // size), so the disk holds up to 1 MiB more per segment than it reports.
   uint64_t segment_bytes = 64 << 20;
 };
 

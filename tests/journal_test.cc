@@ -1,5 +1,7 @@
 #include "recovery/journal.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -215,6 +217,108 @@ TEST(JournalTest, ZeroFilledTailIsCut) {
   JournalOpenReport rep;
   ASSERT_TRUE(OpenJournal(dir.path(), 0, &r, &rep).ok());
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 3)));
+}
+
+struct FileSpace {
+  uint64_t size = 0;       // st_size
+  uint64_t allocated = 0;  // bytes of blocks
+};
+
+FileSpace SpaceOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return {static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_blocks) * 512};
+}
+
+uint64_t SizeOfAllSegments(const std::string& dir) {
+  uint64_t total = 0;
+  auto names = ListDir(dir);
+  EXPECT_TRUE(names.ok());
+  for (const std::string& name : *names) total += SpaceOf(dir + "/" + name).size;
+  return total;
+}
+
+// Segments reserve blocks ahead of the appends, but their size stays that of
+// the records: the byte counts match the files, a reopen replays exactly, and
+// a torn tail is still found and cut.
+TEST(JournalTest, PreallocatedSegmentsKeepTheirSizeAndReplayExactly) {
+  testing::ScratchDir dir;
+  uint64_t good = 0;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir.path(), 0, &r, &rep, /*segment_bytes=*/4 << 20);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 3);
+    const FileSpace space = SpaceOf(OnlySegment(dir.path()));
+    good = space.size;
+    EXPECT_EQ(space.size, (*j)->total_bytes());
+    EXPECT_EQ(space.size, (*j)->appended_bytes());
+    // Where the file system supports fallocate, more is reserved than written.
+    const std::string probe = dir / "probe";
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    const bool can_preallocate = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    ::close(fd);
+    ASSERT_EQ(::unlink(probe.c_str()), 0);
+    if (can_preallocate) EXPECT_GE(space.allocated, uint64_t{1} << 20);
+  }
+  // A crash in the middle of appending record 4 leaves part of it after the
+  // written bytes (not after the reserved blocks): the same bytes as record 4
+  // has in an untorn journal, cut short.
+  testing::ScratchDir golden;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(golden.path(), 0, &r, &rep, 4 << 20);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 3);
+    AppendRange(j->get(), 4, 4);
+  }
+  auto golden_bytes = ReadFileToString(OnlySegment(golden.path()));
+  ASSERT_TRUE(golden_bytes.ok());
+  ASSERT_GT(golden_bytes->size(), good + 100);
+  const std::string torn = golden_bytes->substr(good, (golden_bytes->size() - good) / 2);
+  std::ofstream(OnlySegment(dir.path()), std::ios::binary | std::ios::app) << torn;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir.path(), 0, &r, &rep, 4 << 20);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 3)));
+    for (uint64_t s = 1; s <= 3; ++s) EXPECT_EQ(r.bodies[s - 1], Body(s)) << s;
+    EXPECT_TRUE(rep.cut_tail);
+    EXPECT_EQ(rep.cut_offset, good);
+    EXPECT_EQ(rep.cut_bytes, torn.size());
+    EXPECT_EQ(SpaceOf(dir / Journal::SegmentName(1)).size, good);
+    AppendRange(j->get(), 4, 9);
+  }
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = OpenJournal(dir.path(), 0, &r, &rep, 4 << 20);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 9)));
+  for (uint64_t s = 1; s <= 9; ++s) EXPECT_EQ(r.bodies[s - 1], Body(s)) << s;
+  EXPECT_FALSE(rep.cut_tail);
+}
+
+// total_bytes counts the bytes in the segment files, before and after a trim.
+TEST(JournalTest, TotalBytesIsTheSizeOfTheSegmentsThroughATrim) {
+  testing::ScratchDir dir;
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = OpenJournal(dir.path(), 0, &r, &rep, /*segment_bytes=*/64 * 1024);
+  ASSERT_TRUE(j.ok());
+  for (uint64_t s = 1; s <= 100; s += 5) AppendRange(j->get(), s, s + 4);
+  EXPECT_EQ((*j)->total_bytes(), SizeOfAllSegments(dir.path()));
+  const size_t before = ListDir(dir.path())->size();
+  ASSERT_TRUE((*j)->TrimThrough(60).ok());
+  EXPECT_LT(ListDir(dir.path())->size(), before);
+  EXPECT_EQ((*j)->total_bytes(), SizeOfAllSegments(dir.path()));
+  j->reset();
+  Replayed again;
+  ASSERT_TRUE(OpenJournal(dir.path(), 60, &again, &rep, 64 * 1024).ok());
+  EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(61, 100)));
 }
 
 TEST(JournalTest, DamageFollowedByValidRecordsIsDataLoss) {
