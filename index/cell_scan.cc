@@ -30,9 +30,15 @@ CellScan::CellScan(const CellMap& map, const ServingCellFn& cells, std::string s
   upper_bound_ = end_.empty() ? PrefixSuccessor(space_) : space_ + end_;
   upper_bound_slice_ = rocksdb::Slice(upper_bound_);
   if (!upper_bound_.empty()) read_options_.iterate_upper_bound = &upper_bound_slice_;
+  if (caller_perf_level_ <= rocksdb::PerfLevel::kEnableCount) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  }
 }
 
-CellScan::~CellScan() { LeaveCell(); }
+CellScan::~CellScan() {
+  LeaveCell();
+  rocksdb::SetPerfLevel(caller_perf_level_);
+}
 
 void CellScan::LeaveCell() {
   iter_.reset();

@@ -6,6 +6,11 @@
 // index; see index/cell.h). Cells hold disjoint ranges in map order, so reading
 // cell after cell gives global key order. A cell is entered only when the scan
 // reaches its range; one that is not serving then fails the scan.
+//
+// At RocksDB's default perf level (kEnableCount) every key comparison bumps a
+// thread-local counter that listings never read: a scan turns counting off
+// for its lifetime, unless the caller raised the level to measure, and then
+// restores the caller's level.
 #ifndef CELLINDEX_INDEX_CELL_SCAN_H_
 #define CELLINDEX_INDEX_CELL_SCAN_H_
 
@@ -18,6 +23,7 @@
 #include "index/cell_map.h"
 #include "index/serving_cell.h"
 #include "rocksdb/db.h"
+#include "rocksdb/perf_level.h"
 
 namespace cellindex {
 
@@ -83,6 +89,7 @@ class CellScan {
   rocksdb::ReadOptions read_options_;
   std::unique_ptr<rocksdb::Iterator> iter_;
   bool valid_ = false;
+  const rocksdb::PerfLevel caller_perf_level_ = rocksdb::GetPerfLevel();  // restored at the end
 };
 
 }  // namespace cellindex

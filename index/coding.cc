@@ -40,33 +40,7 @@ void PutLengthPrefixed(std::string* dst, absl::string_view value) {
   dst->append(value.data(), value.size());
 }
 
-uint16_t DecodeFixed16(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint16_t>(u[0] | (u[1] << 8));
-}
-
-uint32_t DecodeFixed32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | u[i];
-  return v;
-}
-
-uint64_t DecodeFixed64(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | u[i];
-  return v;
-}
-
-bool GetFixed64(absl::string_view* input, uint64_t* value) {
-  if (input->size() < 8) return false;
-  *value = DecodeFixed64(input->data());
-  input->remove_prefix(8);
-  return true;
-}
-
-bool GetVarint64(absl::string_view* input, uint64_t* value) {
+bool GetVarint64Slow(absl::string_view* input, uint64_t* value) {
   uint64_t result = 0;
   for (int shift = 0, i = 0; shift <= 63 && i < static_cast<int>(input->size());
        shift += 7, ++i) {
@@ -86,21 +60,6 @@ bool GetVarint32(absl::string_view* input, uint32_t* value) {
   uint64_t v;
   if (!GetVarint64(input, &v) || v > std::numeric_limits<uint32_t>::max()) return false;
   *value = static_cast<uint32_t>(v);
-  return true;
-}
-
-bool GetLengthPrefixed(absl::string_view* input, absl::string_view* value) {
-  uint64_t len;
-  if (!GetVarint64(input, &len) || len > input->size()) return false;
-  *value = input->substr(0, len);
-  input->remove_prefix(len);
-  return true;
-}
-
-bool GetByte(absl::string_view* input, uint8_t* value) {
-  if (input->empty()) return false;
-  *value = static_cast<uint8_t>((*input)[0]);
-  input->remove_prefix(1);
   return true;
 }
 

@@ -17,17 +17,53 @@ void PutVarint64(std::string* dst, uint64_t value);
 // Appends varint64(size) followed by the bytes of `value`.
 void PutLengthPrefixed(std::string* dst, absl::string_view value);
 
-uint16_t DecodeFixed16(const char* p);
-uint32_t DecodeFixed32(const char* p);
-uint64_t DecodeFixed64(const char* p);
+// The decoders are inline: record decoding sits on the listing's per-key path.
+inline uint16_t DecodeFixed16(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return static_cast<uint16_t>(u[0] | (u[1] << 8));
+}
+inline uint32_t DecodeFixed32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return static_cast<uint32_t>(u[0]) | (static_cast<uint32_t>(u[1]) << 8) |
+         (static_cast<uint32_t>(u[2]) << 16) | (static_cast<uint32_t>(u[3]) << 24);
+}
+inline uint64_t DecodeFixed64(const char* p) {
+  return static_cast<uint64_t>(DecodeFixed32(p)) |
+         (static_cast<uint64_t>(DecodeFixed32(p + 4)) << 32);
+}
 
 // The Get* functions consume from the front of `*input`. They return false,
 // leaving `*input` unspecified, when the input is too short or malformed.
-bool GetFixed64(absl::string_view* input, uint64_t* value);
-bool GetVarint64(absl::string_view* input, uint64_t* value);
+inline bool GetFixed64(absl::string_view* input, uint64_t* value) {
+  if (input->size() < 8) return false;
+  *value = DecodeFixed64(input->data());
+  input->remove_prefix(8);
+  return true;
+}
+// The varints of more than one byte.
+bool GetVarint64Slow(absl::string_view* input, uint64_t* value);
+inline bool GetVarint64(absl::string_view* input, uint64_t* value) {
+  if (!input->empty() && (static_cast<unsigned char>(input->front()) & 0x80) == 0) {
+    *value = static_cast<unsigned char>(input->front());
+    input->remove_prefix(1);
+    return true;
+  }
+  return GetVarint64Slow(input, value);
+}
 bool GetVarint32(absl::string_view* input, uint32_t* value);
-bool GetLengthPrefixed(absl::string_view* input, absl::string_view* value);
-bool GetByte(absl::string_view* input, uint8_t* value);
+inline bool GetLengthPrefixed(absl::string_view* input, absl::string_view* value) {
+  uint64_t len;
+  if (!GetVarint64(input, &len) || len > input->size()) return false;
+  *value = input->substr(0, len);
+  input->remove_prefix(len);
+  return true;
+}
+inline bool GetByte(absl::string_view* input, uint8_t* value) {
+  if (input->empty()) return false;
+  *value = static_cast<uint8_t>(input->front());
+  input->remove_prefix(1);
+  return true;
+}
 
 // xxh3 64-bit hash, the checksum used by every format.
 uint64_t Checksum64(absl::string_view data);

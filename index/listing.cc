@@ -59,12 +59,8 @@ absl::Status AppendListedObject(absl::string_view bucket, absl::string_view key,
     return absl::DataLossError(absl::StrCat("cell ", cell, ", object ", bucket, "/",
                                             absl::CHexEscape(key), ": ", rec.status().message()));
   }
-  ListedObject& o = contents->emplace_back();
-  o.key.assign(key.data(), key.size());
-  o.size = rec->size;
-  o.etag.assign(rec->etag.data(), rec->etag.size());
-  o.last_modified = rec->modified;
-  o.storage_class.assign(rec->storage_class.data(), rec->storage_class.size());
+  contents->push_back({std::string(key), rec->size, std::string(rec->etag), rec->modified,
+                       std::string(rec->storage_class)});
   return absl::OkStatus();
 }
 

@@ -14,6 +14,7 @@
 #include "index/cell.h"
 #include "index/index.h"
 #include "rocksdb/perf_context.h"
+#include "rocksdb/perf_level.h"
 #include "tests/test_util.h"
 
 namespace cellindex {
@@ -413,14 +414,15 @@ TEST(ListingTest, DelimiterSkipsEachGroupWithOneSeek) {
     }
     ASSERT_TRUE(index->Write(batch).ok());
   }
-  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  // Above the default level, so the scan keeps counting.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableTimeExceptForMutex);
   rocksdb::get_perf_context()->Reset();
   ListResult r = MustList(*index, "bucket", Opts().delimiter("/"));
   const uint64_t delimited_steps = rocksdb::get_perf_context()->internal_key_skipped_count;
   rocksdb::get_perf_context()->Reset();
   ListResult flat = MustList(*index, "bucket", {});
   const uint64_t flat_steps = rocksdb::get_perf_context()->internal_key_skipped_count;
-  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
 
   EXPECT_EQ(r.common_prefixes.size(), static_cast<size_t>(kGroups));
   EXPECT_EQ(flat.key_count, 1000);
@@ -428,6 +430,22 @@ TEST(ListingTest, DelimiterSkipsEachGroupWithOneSeek) {
   // into 40 groups steps past (almost) none: each group is one seek.
   EXPECT_GE(flat_steps, 999u);
   EXPECT_LT(delimited_steps, static_cast<uint64_t>(kGroups));
+}
+
+// Listings turn RocksDB's perf counting off while they scan at its default
+// level, and leave the caller's level as it was.
+TEST(ListingTest, LeavesTheCallersRocksDbPerfLevelAlone) {
+  testing::ScratchDir dir;
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir, {EncodeKey({"bucket", "m"})}));
+  PutAll(*index, "bucket", {"a", "x"});
+  for (rocksdb::PerfLevel level : {rocksdb::PerfLevel::kEnableCount,
+                                   rocksdb::PerfLevel::kEnableTime, rocksdb::PerfLevel::kDisable}) {
+    rocksdb::SetPerfLevel(level);
+    EXPECT_EQ(MustList(*index, "bucket", {}).key_count, 2);
+    EXPECT_TRUE(index->Locate(LocateOptions{"vol-1", "", "", 1}).ok());
+    EXPECT_EQ(rocksdb::GetPerfLevel(), level);
+  }
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
 }
 
 TEST(ListingTest, ContinuationTokensAreBoundToTheirListing) {
