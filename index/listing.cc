@@ -82,8 +82,9 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
                 PrefixSuccessor(bucket_prefix + options.prefix));
   if (absl::Status s = scan.Seek(*start); !s.ok()) return s;
 
-  // Pages are mostly full: one allocation, no regrowing on the way.
-  result.contents.reserve(max_keys);
+  // Without a delimiter pages are mostly full of keys: one allocation, no
+  // regrowing on the way.
+  if (delimiter.empty()) result.contents.reserve(max_keys);
   std::string last;  // the last entry returned, for the token
   bool last_is_prefix = false;
   while (scan.Valid()) {
