@@ -606,6 +606,7 @@ IndexStats Index::Stats() const {
     }
     if (cell != nullptr) {
       CellStats live = cell->Stats();
+      live.journal_bytes_since_checkpoint = cell->journal_bytes_since_checkpoint();
       live.recovery = std::move(c.recovery);
       live.validation = std::move(c.validation);
       live.checkpoints_taken = c.checkpoints_taken;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -254,6 +255,37 @@ TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {
   const Extent e = workload.Record(0).locations.at(0);  // object 0 has bytes
   Json located = RunJson({"locate", "--volume", e.volume, "--all"});
   EXPECT_GT(located["Objects"].size(), 0u);
+}
+
+TEST_F(CliTest, CheckpointThenCellsShowRecoveryPhases) {
+  RunJson({"--cells", "2", "load", "--objects", "2000", "--buckets", "4"});
+  Json ckpt = RunJson({"checkpoint"});
+  ASSERT_EQ(ckpt.size(), 2u);
+  for (const Json& c : ckpt) {
+    EXPECT_EQ(c["taken"], true);
+    EXPECT_GT(c["files_copied"].get<uint64_t>(), 0u);
+  }
+  uint64_t keys = ckpt[0]["keys"].get<uint64_t>() + ckpt[1]["keys"].get<uint64_t>();
+  EXPECT_EQ(keys, 2000u);
+  Json again = RunJson({"checkpoint", "--cell", "1"});
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0]["taken"], false);  // nothing new
+  ExpectError({"checkpoint", "--cell", "7"}, 2, "no cell 7");
+
+  // Lose the host's state: the cells come back from their checkpoints, and
+  // `cells --json` shows how, phase by phase.
+  std::filesystem::remove_all(data_ + "/cells");
+  Json cells = RunJson({"cells"});
+  ASSERT_EQ(cells.size(), 2u);
+  for (const Json& c : cells) {
+    EXPECT_EQ(c["state"], "serving");
+    EXPECT_EQ(c["recovery"]["source"], "checkpoint");
+    EXPECT_GT(c["recovery"]["bytes_fetched"].get<uint64_t>(), 0u);
+    for (const char* phase : {"fetch", "verify", "open", "replay", "validate"}) {
+      EXPECT_TRUE(c["recovery"]["phases_seconds"].contains(phase)) << phase;
+    }
+    EXPECT_GT(c["recovery"]["phases_seconds"]["fetch"].get<double>(), 0.0);
+  }
 }
 
 TEST_F(CliTest, HelpListsTheExitCodes) {

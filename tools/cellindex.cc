@@ -132,6 +132,10 @@ int main(int argc, char** argv) {
   locate_cmd->add_flag("--all", locate.all, "every page");
 
   CLI::App* cells_cmd = app.add_subcommand("cells", "per cell: range, state, keys, bytes, journal");
+  std::optional<uint32_t> checkpoint_cell;
+  CLI::App* checkpoint_cmd =
+      app.add_subcommand("checkpoint", "checkpoint every cell (or one) into the durable store");
+  checkpoint_cmd->add_option("--cell", checkpoint_cell, "only this cell");
   CLI::App* stat_cmd = app.add_subcommand("stat", "the index as a whole");
 
   LoadFlags load;
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
   if (ls_cmd->parsed()) return RunLs(flags, bucket, list);
   if (locate_cmd->parsed()) return RunLocate(flags, locate);
   if (cells_cmd->parsed()) return RunCells(flags);
+  if (checkpoint_cmd->parsed()) return RunCheckpoint(flags, checkpoint_cell);
   if (stat_cmd->parsed()) return RunStat(flags);
   if (load_cmd->parsed()) return RunLoad(flags, load);
   return kExitInvalid;

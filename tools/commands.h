@@ -46,6 +46,8 @@ struct LocateFlags {
 int RunLocate(const GlobalFlags& flags, const LocateFlags& locate);
 
 int RunCells(const GlobalFlags& flags);
+// Checkpoints one cell, or every cell, into the durable store now.
+int RunCheckpoint(const GlobalFlags& flags, std::optional<uint32_t> cell);
 int RunStat(const GlobalFlags& flags);
 
 struct LoadFlags {
