@@ -102,7 +102,9 @@ absl::StatusOr<StoredState> ReadState(rocksdb::DB* db, const rocksdb::ReadOption
     s = db->Get(ro, db->DefaultColumnFamily(), key, &v);
     if (s.IsNotFound()) continue;
     if (!s.ok()) return FromRocks(s, "read cell state");
-    if (v.size() != 8) return absl::DataLossError(absl::StrCat("cell state key ", key, " is damaged"));
+    if (v.size() != 8) {
+      return absl::DataLossError(absl::StrCat("cell state key ", key, " is damaged"));
+    }
     *field = DecodeFixed64(v.data());
   }
   return state;
@@ -497,7 +499,14 @@ absl::StatusOr<Cell::LiveFiles> Cell::CaptureLiveFiles() {
     if (absl::Status f = FromRocks(db_->Flush(fo), "flush"); !f.ok()) return f;
     rocksdb::LiveFilesStorageInfoOptions lo;
     lo.wal_size_for_flush = std::numeric_limits<uint64_t>::max();  // flushed just now
-    return FromRocks(db_->GetLiveFilesStorageInfo(lo, &live.files), "list live files");
+    if (absl::Status l = FromRocks(db_->GetLiveFilesStorageInfo(lo, &live.files),
+                                   "list live files");
+        !l.ok()) {
+      return l;
+    }
+    // A fresh segment from here on: once this checkpoint is the oldest kept,
+    // everything before it can be trimmed.
+    return journal_->Rotate();
   });
   if (s.ok()) s = FromRocks(db_->GetDbIdentity(live.db_identity), "db identity");
   if (!s.ok()) {
