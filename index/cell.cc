@@ -499,7 +499,14 @@ absl::StatusOr<Cell::LiveFiles> Cell::CaptureLiveFiles() {
     if (absl::Status f = FromRocks(db_->Flush(fo), "flush"); !f.ok()) return f;
     rocksdb::LiveFilesStorageInfoOptions lo;
     lo.wal_size_for_flush = std::numeric_limits<uint64_t>::max();  // flushed just now
-    return FromRocks(db_->GetLiveFilesStorageInfo(lo, &live.files), "list live files");
+    if (absl::Status l = FromRocks(db_->GetLiveFilesStorageInfo(lo, &live.files),
+                                   "list live files");
+        !l.ok()) {
+      return l;
+    }
+    // A fresh segment from here on: once this checkpoint is the oldest kept,
+    // everything before it can be trimmed.
+    return journal_->Rotate();
   });
   if (s.ok()) s = FromRocks(db_->GetDbIdentity(live.db_identity), "db identity");
   if (!s.ok()) {

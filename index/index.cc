@@ -186,7 +186,9 @@ absl::Status Index::Init() {
   recovery_ = std::make_unique<RecoveryScheduler>(std::min<int>(parallelism, n));
   validation_ = std::make_unique<RecoveryScheduler>(1);
   map_mu_.Unlock();
-  for (size_t i = 0; i < n; ++i) ScheduleRecovery(i, /*force_restore=*/false, UINT64_MAX);
+  std::vector<size_t> all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
+  ScheduleRecovery(all, /*force_restore=*/false, UINT64_MAX);
   if (options_.wait_for_recovery) recovery_->WaitIdle();
   map_mu_.Lock();
 
@@ -229,17 +231,22 @@ int64_t Index::PriorityOf(CellId id) const {
   return static_cast<int64_t>(p.size()) + id;
 }
 
-void Index::ScheduleRecovery(size_t i, bool force_restore, uint64_t below_checkpoint) {
-  {
-    Slot& slot = *slots_[i];
-    absl::MutexLock lock(&slot.mu);
-    slot.phase = "queued";
-    slot.error = absl::OkStatus();
-    slot.recovery_start = absl::Now();
+void Index::ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
+                             uint64_t below_checkpoint) {
+  std::vector<std::pair<int64_t, std::function<void()>>> tasks;
+  for (size_t i : cells) {
+    {
+      Slot& slot = *slots_[i];
+      absl::MutexLock lock(&slot.mu);
+      slot.phase = "queued";
+      slot.error = absl::OkStatus();
+      slot.recovery_start = absl::Now();
+    }
+    tasks.emplace_back(PriorityOf(map_.cells()[i].id), [this, i, force_restore, below_checkpoint] {
+      RecoverSlot(i, force_restore, below_checkpoint);
+    });
   }
-  recovery_->Schedule(PriorityOf(map_.cells()[i].id), [this, i, force_restore, below_checkpoint] {
-    RecoverSlot(i, force_restore, below_checkpoint);
-  });
+  recovery_->ScheduleAll(std::move(tasks));
 }
 
 void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint) {
@@ -336,7 +343,7 @@ void Index::ValidateSlot(size_t i, std::shared_ptr<Cell> cell) {
   cell.reset();
   --serving_count_;
   TakeOutOfService(i);
-  ScheduleRecovery(i, /*force_restore=*/true, below);
+  ScheduleRecovery({i}, /*force_restore=*/true, below);
 }
 
 void Index::TakeOutOfService(size_t i) {
@@ -512,7 +519,7 @@ absl::StatusOr<std::vector<CellId>> Index::LoseHosts(const std::vector<std::stri
     }
     if (absl::Status s = map_.Save(options_.store_dir + "/" + kCellMapFile); !s.ok()) return s;
   }
-  for (size_t i : lost) ScheduleRecovery(i, /*force_restore=*/true, UINT64_MAX);
+  ScheduleRecovery(lost, /*force_restore=*/true, UINT64_MAX);
   return moved;
 }
 

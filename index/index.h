@@ -120,7 +120,9 @@ class Index {
   void CheckpointLoop();
   // The serving cell behind map index `i`, or Unavailable / its failure.
   absl::StatusOr<std::shared_ptr<Cell>> ServingCell(size_t i) const;
-  void ScheduleRecovery(size_t i, bool force_restore, uint64_t below_checkpoint);
+  // Marks the cells queued and hands their recoveries to the scheduler at once.
+  void ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
+                        uint64_t below_checkpoint);
   void RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint);
   void ValidateSlot(size_t i, std::shared_ptr<Cell> cell);
   // Takes the cell out of service and waits until no request uses it.

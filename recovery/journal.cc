@@ -111,6 +111,14 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
     const auto& [first_seq, name] = segments[i];
     const std::string path = options.dir + "/" + name;
     const bool newest = i + 1 == segments.size();
+    if (!newest && segments[i + 1].first <= after_seq + 1) {
+      // Every record here is at or below after_seq: already in the state
+      // (a checkpoint trims such segments soon). Not read.
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0) closed_bytes += static_cast<uint64_t>(st.st_size);
+      prev_seq = segments[i + 1].first - 1;
+      continue;
+    }
     absl::StatusOr<std::string> contents = ReadFileToString(path);
     if (!contents.ok()) return contents.status();
     journal::Reader reader(*contents);
@@ -259,6 +267,15 @@ absl::Status Journal::Sync() {
     return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status Journal::Rotate() {
+  absl::MutexLock lock(&mu_);
+  if (!error_.ok()) return error_;
+  if (current_ != nullptr && current_->size == 0) return absl::OkStatus();
+  absl::Status s = StartSegment(last_seq_ + 1);
+  if (!s.ok()) error_ = s;
+  return s;
 }
 
 absl::Status Journal::TrimThrough(uint64_t seq) {

@@ -71,6 +71,10 @@ class Journal {
   // Makes everything appended so far durable. Thread-safe.
   absl::Status Sync();
 
+  // Closes the current segment (if it holds anything) and starts a new one,
+  // so that a checkpoint's trim can later delete all it covers. Called by
+  // the single appender's side (no Append runs concurrently).
+  absl::Status Rotate();
   // Deletes the segments all of whose records are at or below `seq` (a
   // checkpoint holds them). The newest segment is never deleted.
   absl::Status TrimThrough(uint64_t seq);

@@ -23,6 +23,13 @@ void RecoveryScheduler::Schedule(int64_t priority, std::function<void()> task) {
   queue_.push(Task{priority, next_order_++, std::move(task)});
 }
 
+void RecoveryScheduler::ScheduleAll(
+    std::vector<std::pair<int64_t, std::function<void()>>> tasks) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  for (auto& [priority, fn] : tasks) queue_.push(Task{priority, next_order_++, std::move(fn)});
+}
+
 void RecoveryScheduler::WaitIdle() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(

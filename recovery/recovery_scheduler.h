@@ -29,6 +29,9 @@ class RecoveryScheduler {
   RecoveryScheduler& operator=(const RecoveryScheduler&) = delete;
 
   void Schedule(int64_t priority, std::function<void()> task);
+  // Queues every task before any of them can start, so the first to run is
+  // the most urgent of the whole batch.
+  void ScheduleAll(std::vector<std::pair<int64_t, std::function<void()>>> tasks);
   // Blocks until no task is queued or running.
   void WaitIdle();
 

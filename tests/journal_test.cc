@@ -404,6 +404,30 @@ TEST(JournalTest, MissingRecordsAreDataLoss) {
   EXPECT_THAT(r2.seqs, ElementsAreArray(Seqs(6, 8)));
 }
 
+TEST(JournalTest, RotateLetsTrimDropWhatACheckpointCoversAndOpenSkipsIt) {
+  testing::ScratchDir dir;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir.path(), 0, &r, &rep);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 10);
+    ASSERT_TRUE((*j)->Rotate().ok());  // as a checkpoint at seq 10 does
+    ASSERT_TRUE((*j)->Rotate().ok());  // nothing new: no empty segment
+    AppendRange(j->get(), 11, 15);
+  }
+  EXPECT_EQ(ListDir(dir.path())->size(), 2u);
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = OpenJournal(dir.path(), 10, &r, &rep);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(11, 15)));
+  EXPECT_EQ(rep.records_read, 5u);  // the segment at or below seq 10 is not read
+  ASSERT_TRUE((*j)->TrimThrough(10).ok());
+  EXPECT_FALSE(PathExists(dir / Journal::SegmentName(1)));
+  EXPECT_TRUE(PathExists(dir / Journal::SegmentName(11)));
+}
+
 // The reader alone: on any prefix of a segment it returns exactly the whole
 // records in that prefix, never a partial or damaged one.
 TEST(JournalReaderTest, EveryPrefixYieldsOnlyWholeRecords) {
