@@ -19,7 +19,7 @@ struct DrillOptions {
   std::string dir;  // wiped and reused: hosts/hN/ and store/ below it
   int hosts = 8;
   int cells = 32;
-  uint64_t objects = 400000;
+  uint64_t objects = 1200000;
   int lose = 1;             // hosts removed at once
   bool all = false;         // every host: a full cold start
   int writers = 4;          // writing while the hosts are lost and recover
