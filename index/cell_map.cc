@@ -94,7 +94,7 @@ std::string CellMap::Encode() const {
     PutLengthPrefixed(&out, c.hi);
     PutLengthPrefixed(&out, c.host);
   }
-  PutFixed64(&out, Checksum64(out));
+  PutChecksumTrailer(&out);
   return out;
 }
 
@@ -103,10 +103,8 @@ absl::StatusOr<CellMap> CellMap::Decode(absl::string_view data) {
     return absl::DataLossError(absl::StrCat("cell map is damaged: ", why));
   };
   if (data.size() < 4 + 1 + 8) return damaged("too short");
-  absl::string_view body = data.substr(0, data.size() - 8);
-  if (Checksum64(body) != DecodeFixed64(data.data() + body.size())) {
-    return damaged("checksum mismatch");
-  }
+  absl::string_view body;
+  if (!VerifyChecksumTrailer(data, &body)) return damaged("checksum mismatch");
   if (DecodeFixed32(body.data()) != kMagic) return damaged("bad magic");
   body.remove_prefix(4);
   uint8_t format;

@@ -65,4 +65,12 @@ bool GetVarint32(absl::string_view* input, uint32_t* value) {
 
 uint64_t Checksum64(absl::string_view data) { return XXH3_64bits(data.data(), data.size()); }
 
+void PutChecksumTrailer(std::string* dst) { PutFixed64(dst, Checksum64(*dst)); }
+
+bool VerifyChecksumTrailer(absl::string_view data, absl::string_view* body) {
+  if (data.size() < 8) return false;
+  *body = data.substr(0, data.size() - 8);
+  return Checksum64(*body) == DecodeFixed64(data.data() + body->size());
+}
+
 }  // namespace cellindex

@@ -68,6 +68,13 @@ inline bool GetByte(absl::string_view* input, uint8_t* value) {
 // xxh3 64-bit hash, the checksum used by every format.
 uint64_t Checksum64(absl::string_view data);
 
+// The trailer of every checksummed value: fixed64 xxh3-64 of all bytes before
+// it. PutChecksumTrailer appends it to `*dst`; VerifyChecksumTrailer sets
+// `*body` to the bytes before it and returns whether it matches (false, too,
+// when `data` is shorter than the trailer).
+void PutChecksumTrailer(std::string* dst);
+bool VerifyChecksumTrailer(absl::string_view data, absl::string_view* body);
+
 }  // namespace cellindex
 
 #endif  // CELLINDEX_INDEX_CODING_H_

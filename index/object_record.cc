@@ -44,10 +44,8 @@ struct LeadingFields {
 absl::Status DecodeLeadingFields(absl::string_view encoded, LeadingFields* f,
                                  absl::string_view* rest) {
   if (encoded.size() < 9) return Damaged("too short");
-  absl::string_view body = encoded.substr(0, encoded.size() - 8);
-  if (Checksum64(body) != DecodeFixed64(encoded.data() + body.size())) {
-    return Damaged("checksum mismatch");
-  }
+  absl::string_view body;
+  if (!VerifyChecksumTrailer(encoded, &body)) return Damaged("checksum mismatch");
   uint8_t format = 0;
   if (!GetByte(&body, &format) || format != kFormatVersion) {
     return Damaged(absl::StrCat("unknown format version ", format));
@@ -150,7 +148,7 @@ std::string EncodeRecord(const ObjectRecord& r) {
     PutVarint64(&out, e.offset);
     PutVarint64(&out, e.length);
   }
-  PutFixed64(&out, Checksum64(out));
+  PutChecksumTrailer(&out);
   return out;
 }
 

@@ -22,7 +22,7 @@ std::string EncodePageToken(const PageToken& token) {
   for (const std::string& s : token.scope) PutLengthPrefixed(&raw, s);
   PutLengthPrefixed(&raw, token.position);
   raw.push_back(static_cast<char>(token.position_is_prefix ? kPositionIsPrefix : 0));
-  PutFixed64(&raw, Checksum64(raw));
+  PutChecksumTrailer(&raw);
   return absl::WebSafeBase64Escape(raw);
 }
 
@@ -35,8 +35,8 @@ absl::StatusOr<PageToken> DecodePageToken(absl::string_view token, PageToken::Ki
     return BadToken("not a token of this index (damaged or altered)");
   }
   if (raw.size() < 9) return BadToken("too short");
-  absl::string_view body(raw.data(), raw.size() - 8);
-  if (Checksum64(body) != DecodeFixed64(raw.data() + body.size())) {
+  absl::string_view body;
+  if (!VerifyChecksumTrailer(raw, &body)) {
     return BadToken("checksum mismatch (damaged or altered)");
   }
   PageToken t;

@@ -41,7 +41,7 @@ std::string CheckpointManifest::Encode() const {
     PutFixed64(&out, f.digest.hash_low);
     PutFixed64(&out, f.digest.hash_high);
   }
-  PutFixed64(&out, Checksum64(out));
+  PutChecksumTrailer(&out);
   return out;
 }
 
@@ -50,10 +50,8 @@ absl::StatusOr<CheckpointManifest> CheckpointManifest::Decode(absl::string_view 
     return absl::DataLossError(absl::StrCat("checkpoint manifest is damaged: ", why));
   };
   if (data.size() < 4 + 1 + 8) return damaged("too short");
-  absl::string_view body = data.substr(0, data.size() - 8);
-  if (Checksum64(body) != DecodeFixed64(data.data() + body.size())) {
-    return damaged("checksum mismatch");
-  }
+  absl::string_view body;
+  if (!VerifyChecksumTrailer(data, &body)) return damaged("checksum mismatch");
   if (DecodeFixed32(body.data()) != kMagic) return damaged("bad magic");
   body.remove_prefix(4);
   CheckpointManifest m;
