@@ -134,7 +134,8 @@ void SetUp() {
   stores->options.durability = Durability::kBuffered;
   stores->resources = MakeCellResources(stores->options);
   absl::StatusOr<std::unique_ptr<Cell>> cell =
-      Cell::Open(stores->map.cells()[0], {stores->dir + "/db", stores->dir + "/journal"},
+      Cell::Open({"bench", stores->map.cells()[0]},
+                 {stores->dir + "/db", stores->dir + "/journal", stores->dir + "/JOURNAL-HEAD"},
                  stores->options, stores->resources);
   if (!cell.ok()) Die("open cell", cell.status());
   stores->cell = *std::move(cell);

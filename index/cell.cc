@@ -9,12 +9,17 @@
 #include "index/coding.h"
 #include "index/object_key.h"
 #include "recovery/file_util.h"
+#include "rocksdb/sst_file_reader.h"
+#include "rocksdb/table_properties.h"
 #include "rocksdb/write_batch.h"
 
 namespace cellindex {
 namespace {
 
 constexpr char kStateKey[] = "mstate";
+// The state's owner (CellIdentity::Encode), written when the state is created.
+constexpr char kIdentityKey[] = "midentity";
+constexpr uint8_t kIdentityFormat = 1;
 // Before the state key, applied_seq and count were two keys; a state written
 // then is read from them (the next write adds the state key, which wins).
 constexpr char kLegacyAppliedSeqKey[] = "mapplied_seq";
@@ -110,7 +115,67 @@ absl::StatusOr<StoredState> ReadState(rocksdb::DB* db, const rocksdb::ReadOption
   return state;
 }
 
+absl::StatusOr<CellIdentity> DecodeIdentity(absl::string_view v) {
+  CellIdentity id;
+  uint8_t format, unbounded;
+  uint64_t cell;
+  absl::string_view index_id, lo, hi;
+  if (!GetByte(&v, &format) || format != kIdentityFormat || !GetLengthPrefixed(&v, &index_id) ||
+      !GetVarint64(&v, &cell) || cell > UINT32_MAX || !GetLengthPrefixed(&v, &lo) ||
+      !GetByte(&v, &unbounded) || !GetLengthPrefixed(&v, &hi) || !v.empty()) {
+    return absl::DataLossError("the state's identity key is damaged");
+  }
+  id.index_id = std::string(index_id);
+  id.range.id = static_cast<CellId>(cell);
+  id.range.lo = std::string(lo);
+  id.range.hi = std::string(hi);
+  id.range.hi_unbounded = unbounded != 0;
+  return id;
+}
+
+// Checks that the state in `db` is `expected`'s; a state with nothing in it
+// yet is given that identity.
+absl::Status CheckIdentity(rocksdb::DB* db, const CellIdentity& expected,
+                           const rocksdb::WriteOptions& wo) {
+  std::string v;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kIdentityKey, &v);
+  if (s.ok()) {
+    absl::StatusOr<CellIdentity> stored = DecodeIdentity(v);
+    if (!stored.ok()) return stored.status();
+    if (stored->Encode() != expected.Encode()) {
+      return absl::DataLossError(absl::StrCat("the local state belongs to ", stored->Describe(),
+                                              ", not to ", expected.Describe()));
+    }
+    return absl::OkStatus();
+  }
+  if (!s.IsNotFound()) return FromRocks(s, "read the state's identity");
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  if (it->Valid()) {
+    return absl::DataLossError(
+        "the local state carries no identity (damaged, or written by an older cellindex)");
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read the state");
+  return FromRocks(db->Put(wo, kIdentityKey, expected.Encode()), "write the state's identity");
+}
+
 }  // namespace
+
+std::string CellIdentity::Encode() const {
+  std::string v;
+  v.push_back(static_cast<char>(kIdentityFormat));
+  PutLengthPrefixed(&v, index_id);
+  PutVarint64(&v, range.id);
+  PutLengthPrefixed(&v, range.lo);
+  v.push_back(range.hi_unbounded ? 1 : 0);
+  PutLengthPrefixed(&v, range.hi);
+  return v;
+}
+
+std::string CellIdentity::Describe() const {
+  return absl::StrCat("cell ", range.id, " ", range.Describe(), " of index ",
+                      index_id.empty() ? std::string("(none)") : index_id);
+}
 
 const char* CellStateName(Cell::State state) {
   switch (state) {
@@ -142,32 +207,40 @@ struct Cell::Applied {
   std::string record_bytes;
 };
 
-Cell::Cell(const CellRange& range, bool sync) : range_(range), sync_(sync) {
+Cell::Cell(const CellIdentity& identity, bool sync, const CellOpenHooks& hooks)
+    : range_(identity.range),
+      index_id_(identity.index_id),
+      sync_(sync),
+      on_failure_(hooks.on_failure) {
   write_options_.disableWAL = true;
 }
 
 Cell::~Cell() = default;
 
-absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const Paths& paths,
-                                                 const Options& options,
+absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
+                                                 const Paths& paths, const Options& options,
                                                  const CellResources& resources,
                                                  const CellOpenHooks& hooks) {
-  auto cell = std::unique_ptr<Cell>(new Cell(range, options.durability == Durability::kSync));
+  const CellRange& range = identity.range;
+  auto cell =
+      std::unique_ptr<Cell>(new Cell(identity, options.durability == Durability::kSync, hooks));
   const absl::Time start = absl::Now();
   const std::string what = absl::StrCat("cell ", range.id);
+  auto in_cell = [&](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+  };
 
   if (hooks.on_phase) hooks.on_phase("open");
-  const std::string parent = paths.db_dir.substr(0, paths.db_dir.find_last_of('/'));
-  if (absl::Status s = CreateDirs(parent); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(*resources.fs, ParentDir(paths.db_dir)); !s.ok()) return s;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs = rocksdb::DB::Open(MakeCellDbOptions(options, resources), paths.db_dir, &raw);
   if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));
   cell->db_.reset(raw);
-  absl::StatusOr<StoredState> stored = ReadState(raw, rocksdb::ReadOptions());
-  if (!stored.ok()) {
-    return absl::Status(stored.status().code(),
-                        absl::StrCat(what, ": ", stored.status().message()));
+  if (absl::Status s = CheckIdentity(raw, identity, cell->write_options_); !s.ok()) {
+    return in_cell(s);
   }
+  absl::StatusOr<StoredState> stored = ReadState(raw, rocksdb::ReadOptions());
+  if (!stored.ok()) return in_cell(stored.status());
   const uint64_t applied = stored->applied_seq;
   cell->count_ = stored->count;
   if (hooks.checkpoint_seq.has_value() &&
@@ -199,9 +272,16 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
     batch_seq = 0;
     return FromRocks(ws, absl::StrCat(what, ": replay write"));
   };
-  JournalOpenReport report;
+  JournalOptions jo;
+  jo.fs = resources.fs.get();
+  jo.dir = paths.journal_dir;
+  jo.head_path = paths.journal_head;
+  jo.index_id = identity.index_id;
+  jo.cell_id = range.id;
+  jo.segment_bytes = options.journal_segment_bytes;
+  JournalOpenReport& report = cell->journal_report_;
   absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(
-      {paths.journal_dir, options.journal_segment_bytes}, applied,
+      jo, applied,
       [&](uint64_t seq, absl::string_view body) -> absl::Status {
         if (absl::Status s = cell->Replay(body, &overlay, &batch, &count_delta); !s.ok()) {
           return absl::DataLossError(absl::StrCat(what, ": journal record ", seq, ": ",
@@ -213,21 +293,32 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellRange& range, const P
         return absl::OkStatus();
       },
       &report);
-  if (!journal.ok()) {
-    return absl::Status(journal.status().code(),
-                        absl::StrCat(what, ": ", journal.status().message()));
+  if (!journal.ok()) return in_cell(journal.status());
+  if (!report.extent_verified) {
+    return absl::DataLossError(absl::StrCat(what, ": the journal's end cannot be proven: ",
+                                            report.extent_problem));
   }
   if (absl::Status s = flush(); !s.ok()) return s;
+  // Appends continue after the journal, or after the state when the journal
+  // ends below it (the gap is declared in the new segment).
+  const uint64_t next = std::max(report.last_seq, applied) + 1;
+  if (next - 1 < hooks.must_reach) {
+    return absl::DataLossError(absl::StrCat(what, ": recovered state ends at seq ", next - 1,
+                                            " but a checkpoint at seq ", hooks.must_reach,
+                                            " exists: journal records are missing"));
+  }
+  if (absl::Status s = (*journal)->StartAppending(next); !s.ok()) return in_cell(s);
   cell->journal_ = *std::move(journal);
-  cell->next_seq_ = cell->journal_->last_seq() + 1;
-  cell->applied_seq_ = cell->next_seq_ - 1;
+  cell->next_seq_ = next;
+  cell->applied_seq_ = next - 1;
   cell->keys_ = cell->count_;
   cell->records_replayed_ = report.records_replayed;
-  cell->tail_cut_bytes_ = report.cut_tail ? report.cut_bytes : 0;
   cell->replay_time_ = absl::Now() - opened;
   cell->SetState(State::kServing);
   return cell;
 }
+
+uint64_t Cell::journal_gap_end() const { return journal_ ? journal_->gap_end() : 0; }
 
 absl::Status Cell::Replay(absl::string_view body, Overlay* overlay, rocksdb::WriteBatch* batch,
                           int64_t* count_delta) {
@@ -274,13 +365,16 @@ absl::Status Cell::ReadRecord(absl::string_view encoded_key, ObjectRecord* recor
   }
   *found = s.ok();
   if (s.IsNotFound()) return absl::OkStatus();
-  if (!s.ok()) return FromRocks(s, absl::StrCat("cell ", range_.id, ": read"));
-  if (absl::Status d = DecodeRecord(absl::string_view(value.data(), value.size()), record);
-      !d.ok()) {
-    return absl::DataLossError(absl::StrCat("cell ", range_.id, ", object ",
-                                            Printable(encoded_key), ": ", d.message()));
+  absl::Status result;
+  if (!s.ok()) {
+    result = FromRocks(s, absl::StrCat("cell ", range_.id, ": read"));
+  } else if (absl::Status d = DecodeRecord(absl::string_view(value.data(), value.size()), record);
+             !d.ok()) {
+    result = absl::DataLossError(absl::StrCat("cell ", range_.id, ", object ",
+                                              Printable(encoded_key), ": ", d.message()));
   }
-  return absl::OkStatus();
+  if (absl::IsDataLoss(result)) ReportDamage(result);
+  return result;
 }
 
 absl::StatusOr<std::optional<ObjectRecord>> Cell::Lookup(const std::string& encoded_key,
@@ -509,11 +603,45 @@ absl::StatusOr<Cell::LiveFiles> Cell::CaptureLiveFiles() {
     return journal_->Rotate();
   });
   if (s.ok()) s = FromRocks(db_->GetDbIdentity(live.db_identity), "db identity");
+  if (s.ok()) s = FromRocks(db_->GetDbSessionId(live.db_session_id), "db session id");
+  if (s.ok()) s = FindTableSessions(&live);
   if (!s.ok()) {
     ReleaseLiveFiles();
     return absl::Status(s.code(), absl::StrCat("cell ", range_.id, ": ", s.message()));
   }
   return live;
+}
+
+absl::Status Cell::FindTableSessions(LiveFiles* live) {
+  // The current version's table properties (cached by RocksDB); a listed
+  // file that a compaction has meanwhile replaced is read directly (file
+  // deletions are off, so it is still there).
+  rocksdb::TablePropertiesCollection props;
+  if (absl::Status s = FromRocks(db_->GetPropertiesOfAllTables(&props), "table properties");
+      !s.ok()) {
+    return s;
+  }
+  std::map<std::string, std::string> by_name;
+  for (const auto& [path, p] : props) {
+    by_name[path.substr(path.find_last_of('/') + 1)] = p->db_session_id;
+  }
+  for (const rocksdb::LiveFileStorageInfo& f : live->files) {
+    if (f.file_type != rocksdb::kTableFile) continue;
+    auto it = by_name.find(f.relative_filename);
+    if (it != by_name.end()) {
+      live->table_sessions[f.relative_filename] = it->second;
+      continue;
+    }
+    rocksdb::Options o;
+    o.env = db_->GetEnv();
+    rocksdb::SstFileReader reader(o);
+    const std::string path = f.directory + "/" + f.relative_filename;
+    if (absl::Status s = FromRocks(reader.Open(path), absl::StrCat("open ", path)); !s.ok()) {
+      return s;
+    }
+    live->table_sessions[f.relative_filename] = reader.GetTableProperties()->db_session_id;
+  }
+  return absl::OkStatus();
 }
 
 void Cell::ReleaseLiveFiles() { (void)db_->EnableFileDeletions(/*force=*/false); }
@@ -532,6 +660,17 @@ void Cell::NoteCheckpoint() {
 }
 
 absl::Status Cell::Validate(uint64_t* records_checked) {
+  if (records_checked != nullptr) *records_checked = 0;
+  {
+    rocksdb::ReadOptions fro;
+    fro.fill_cache = false;
+    rocksdb::Status fs = db_->VerifyFileChecksums(fro);
+    if (!fs.ok()) {
+      return absl::DataLossError(absl::StrCat("cell ", range_.id,
+                                              " failed validation: file checksum: ",
+                                              fs.ToString()));
+    }
+  }
   const rocksdb::Snapshot* snap = db_->GetSnapshot();
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
@@ -614,9 +753,18 @@ absl::Status Cell::CheckServing() const {
 }
 
 void Cell::Fail(absl::Status why) {
-  absl::MutexLock lock(&mu_);
-  if (error_.ok()) error_ = std::move(why);
-  state_.store(State::kFailed);
+  bool was_serving;
+  {
+    absl::MutexLock lock(&mu_);
+    was_serving = state_.load() == State::kServing;
+    if (error_.ok()) error_ = why;
+    state_.store(State::kFailed);
+  }
+  if (was_serving && on_failure_) on_failure_(this, why);
+}
+
+void Cell::ReportDamage(const absl::Status& why) {
+  if (state_.load() == State::kServing) Fail(why);
 }
 
 void Cell::SetState(State state) {
@@ -641,11 +789,14 @@ CellStats Cell::Stats() const {
     if (db_->GetIntProperty("rocksdb.total-sst-files-size", &v)) s.sst_bytes = v;
     if (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &v)) s.memtable_bytes = v;
   }
-  if (journal_ != nullptr) s.journal_bytes = journal_->total_bytes();
+  if (journal_ != nullptr) {
+    s.journal_bytes = journal_->total_bytes();
+    s.journal_synced_seq = journal_->synced_seq();
+  }
   s.open_time = open_time_;
   s.replay_time = replay_time_;
   s.records_replayed = records_replayed_;
-  s.journal_tail_cut_bytes = tail_cut_bytes_;
+  s.journal_tail_cut_bytes = journal_report_.torn_bytes;
   s.puts = puts_.load();
   s.deletes = deletes_.load();
   s.gets = gets_.load();

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,17 @@ struct CellOp {
   Precondition precondition;
 };
 
+// Who a cell's local state belongs to. It is written into the state when the
+// state is created, and checked at every open: state of another cell, range
+// or index is damage, never served.
+struct CellIdentity {
+  std::string index_id;
+  CellRange range;  // id, lo, hi (not the host)
+
+  std::string Encode() const;
+  std::string Describe() const;
+};
+
 // What the opener knows about the state it hands over, and who to tell
 // about progress.
 struct CellOpenHooks {
@@ -79,6 +91,14 @@ struct CellOpenHooks {
   // this many keys: a state that disagrees is DataLoss.
   std::optional<uint64_t> checkpoint_seq;
   uint64_t checkpoint_keys = 0;
+  // The state must reach at least this seq after replay (a checkpoint of it
+  // exists): less is DataLoss, found before anything is written.
+  uint64_t must_reach = 0;
+  // Called once, from the thread that noticed, when the serving cell fails:
+  // a journal write or sync failed (the cell must reopen its journal), or a
+  // read found damage (DataLoss: the local state must be restored). The
+  // cell serves no more requests after it.
+  std::function<void(const Cell* cell, const absl::Status& why)> on_failure;
 };
 
 class Cell {
@@ -86,15 +106,21 @@ class Cell {
   enum class State { kOpening, kReplaying, kServing, kFailed };
 
   struct Paths {
-    std::string db_dir;       // host-local RocksDB directory
-    std::string journal_dir;  // in the durable store
+    std::string db_dir;        // host-local RocksDB directory
+    std::string journal_dir;   // in the durable store
+    std::string journal_head;  // in the durable store, beside journal_dir
   };
 
-  // Opens (creating if missing) the cell's RocksDB, reads its applied_seq and
-  // replays the journal above it. Returns DataLoss when the journal cannot
-  // bring the state up to date.
-  static absl::StatusOr<std::unique_ptr<Cell>> Open(const CellRange& range, const Paths& paths,
-                                                    const Options& options,
+  // Opens (creating if missing) the cell's RocksDB, checks that it is this
+  // cell's state (`identity`), reads its applied_seq and replays the journal
+  // above it. DataLoss when the state belongs to another cell or index, or
+  // the journal cannot bring it up to date or cannot prove its own end.
+  // When the journal ends below the state (its newest records were lost, as
+  // a power loss can do in buffered durability), it is restarted above the
+  // state with the gap declared: journal_gap_end() says so, and the caller
+  // must checkpoint the state before the cell takes writes.
+  static absl::StatusOr<std::unique_ptr<Cell>> Open(const CellIdentity& identity,
+                                                    const Paths& paths, const Options& options,
                                                     const CellResources& resources,
                                                     const CellOpenHooks& hooks = {});
   ~Cell();
@@ -108,8 +134,12 @@ class Cell {
   // the cell's range; NotFound when a delete names a missing key; nothing is
   // applied then.
   absl::StatusOr<std::vector<uint64_t>> Write(std::vector<CellOp> ops);
-  // NotFound when absent; DataLoss when the stored record is damaged.
+  // NotFound when absent; DataLoss when the stored record is damaged (the
+  // cell then fails: see CellOpenHooks::on_failure).
   absl::StatusOr<ObjectRecord> Get(absl::string_view encoded_key);
+  // Reports damage found while reading the cell (a scan, a record that does
+  // not decode): the cell fails with `why` and stops serving.
+  void ReportDamage(const absl::Status& why);
   // fdatasyncs the journal (the buffered-durability timer calls this).
   absl::Status SyncJournal();
 
@@ -119,7 +149,11 @@ class Cell {
     uint64_t applied_seq = 0;
     uint64_t key_count = 0;
     std::string db_identity;
+    std::string db_session_id;  // of this open of the RocksDB
     std::vector<rocksdb::LiveFileStorageInfo> files;
+    // Per table file (by relative name): the RocksDB session that wrote it.
+    // With the file number it names the file uniquely across restores.
+    std::map<std::string, std::string> table_sessions;
   };
   // Stalls writes only while the memtable is flushed, then lists the live
   // files of exactly that state. File deletions stay disabled until
@@ -133,12 +167,21 @@ class Cell {
   uint64_t journal_bytes_since_checkpoint() const;
   void NoteCheckpoint();
 
-  // Deep validation: a full scan at one snapshot. Every record decodes (its
-  // checksum holds), lies inside the cell's range, and the count of records
-  // equals the count the state carries. DataLoss naming the first problem.
+  // Deep validation: every file's whole-file checksum (recorded by RocksDB
+  // when it wrote the file), then a full scan at one snapshot: every record
+  // decodes (its checksum holds), every key lies inside the cell's range,
+  // and the count of records equals the count the state carries. DataLoss
+  // naming the first problem.
   absl::Status Validate(uint64_t* records_checked = nullptr);
 
+  // What the journal's open found (torn tail, seal, extent).
+  const JournalOpenReport& journal_report() const { return journal_report_; }
+  // The highest seq the journal has declared missing (0: none): a
+  // checkpoint at or above it must exist before the cell takes writes.
+  uint64_t journal_gap_end() const;
+
   const CellRange& range() const { return range_; }
+  const std::string& index_id() const { return index_id_; }
   CellStats Stats() const;
   // The cell's RocksDB, for reads that scan (listing, location lookups).
   rocksdb::DB* db() const { return db_.get(); }
@@ -153,7 +196,7 @@ class Cell {
   struct Applied;  // one op, ready to go into a RocksDB batch
   using Overlay = absl::flat_hash_map<std::string, std::optional<ObjectRecord>>;
 
-  Cell(const CellRange& range, bool sync);
+  Cell(const CellIdentity& identity, bool sync, const CellOpenHooks& hooks);
   absl::Status Replay(absl::string_view body, Overlay* overlay, rocksdb::WriteBatch* batch,
                       int64_t* count_delta);
   // Decodes the stored record of `encoded_key` into `*record`; `*found` is
@@ -170,10 +213,12 @@ class Cell {
   void SetState(State state) ABSL_LOCKS_EXCLUDED(mu_);
   // The leader's work for one group of writers.
   void CommitGroup(const std::vector<Writer*>& group);
+  absl::Status FindTableSessions(LiveFiles* live);
   // Runs `fn` in the write order, with no write in flight.
   absl::Status RunExclusive(const std::function<absl::Status()>& fn);
 
   const CellRange range_;
+  const std::string index_id_;
   const bool sync_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Journal> journal_;
@@ -197,7 +242,8 @@ class Cell {
   uint64_t records_replayed_ = 0;
   uint64_t replayed_bytes_ = 0;
   std::atomic<uint64_t> checkpoint_mark_{0};  // journal appended_bytes at last checkpoint
-  uint64_t tail_cut_bytes_ = 0;
+  JournalOpenReport journal_report_;
+  const std::function<void(const Cell*, const absl::Status&)> on_failure_;
 };
 
 const char* CellStateName(Cell::State state);

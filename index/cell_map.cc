@@ -3,15 +3,22 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "index/coding.h"
 #include "recovery/file_util.h"
 
 namespace cellindex {
 namespace {
 constexpr uint32_t kMagic = 0x50414d43;
-constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormat = 2;
 }  // namespace
+
+std::string NewIndexId() {
+  absl::BitGen gen;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
+}
 
 std::string CellRange::Describe() const {
   return absl::StrCat("[\"", absl::CEscape(lo), "\", ",
@@ -85,6 +92,7 @@ std::string CellMap::Encode() const {
   std::string out;
   PutFixed32(&out, kMagic);
   out.push_back(static_cast<char>(kFormat));
+  PutLengthPrefixed(&out, index_id_);
   PutVarint64(&out, epoch_);
   PutVarint64(&out, cells_.size());
   for (const CellRange& c : cells_) {
@@ -109,12 +117,14 @@ absl::StatusOr<CellMap> CellMap::Decode(absl::string_view data) {
   body.remove_prefix(4);
   uint8_t format;
   uint64_t count;
+  absl::string_view index_id;
   CellMap map;
   if (!GetByte(&body, &format) || format != kFormat) return damaged("unknown format");
-  if (!GetVarint64(&body, &map.epoch_) || !GetVarint64(&body, &count) || count == 0 ||
+  if (!GetLengthPrefixed(&body, &index_id) || !GetVarint64(&body, &map.epoch_) || !GetVarint64(&body, &count) || count == 0 ||
       count > body.size()) {
     return damaged("bad header");
   }
+  map.index_id_ = std::string(index_id);
   for (uint64_t i = 0; i < count; ++i) {
     CellRange c;
     uint64_t id;
@@ -145,12 +155,12 @@ absl::StatusOr<CellMap> CellMap::Decode(absl::string_view data) {
   return map;
 }
 
-absl::Status CellMap::Save(const std::string& path) const {
-  return AtomicWriteFile(path, Encode());
+absl::Status CellMap::Save(rocksdb::FileSystem& fs, const std::string& path) const {
+  return AtomicWriteFile(fs, path, Encode());
 }
 
-absl::StatusOr<CellMap> CellMap::Load(const std::string& path) {
-  absl::StatusOr<std::string> data = ReadFileToString(path);
+absl::StatusOr<CellMap> CellMap::Load(rocksdb::FileSystem& fs, const std::string& path) {
+  absl::StatusOr<std::string> data = ReadFileToString(fs, path);
   if (!data.ok()) return data.status();
   return Decode(*data);
 }

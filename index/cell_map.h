@@ -7,7 +7,9 @@
 // replaced atomically):
 //
 //     magic        : fixed32 0x50414d43 ("CMAP")
-//     format       : 1 byte, = 1
+//     format       : 1 byte, = 2
+//     index id     : length-prefixed, random, fixed when the index is created;
+//                    every cell's state, journal and checkpoints carry it
 //     epoch        : varint64
 //     cell count   : varint64, then per cell:
 //                      id (varint64), lo (length-prefixed),
@@ -24,9 +26,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace cellindex {
 
 using CellId = uint32_t;
+
+// 32 hex digits of randomness: the id of a new index.
+std::string NewIndexId();
 
 struct CellRange {
   CellId id = 0;
@@ -63,18 +72,22 @@ class CellMap {
   // Places the cells on `hosts` round-robin (a new index).
   void PlaceRoundRobin(const std::vector<std::string>& hosts);
   uint64_t epoch() const { return epoch_; }
+  // Who the index is: random, set once when it is created (NewIndexId).
+  const std::string& index_id() const { return index_id_; }
+  void set_index_id(std::string id) { index_id_ = std::move(id); }
   // Split points between cells (size() - 1 keys).
   std::vector<std::string> Boundaries() const;
 
   std::string Encode() const;
   // DataLoss when damaged.
   static absl::StatusOr<CellMap> Decode(absl::string_view data);
-  // Atomic replace of the file at `path`.
-  absl::Status Save(const std::string& path) const;
+  // Atomic replace of the file at `path`, written through `fs`.
+  absl::Status Save(rocksdb::FileSystem& fs, const std::string& path) const;
   // NotFound when there is no file; DataLoss when it is damaged.
-  static absl::StatusOr<CellMap> Load(const std::string& path);
+  static absl::StatusOr<CellMap> Load(rocksdb::FileSystem& fs, const std::string& path);
 
  private:
+  std::string index_id_;
   uint64_t epoch_ = 1;
   std::vector<CellRange> cells_;
 };

@@ -101,8 +101,14 @@ bool CellScan::ReachesCell(size_t i) const {
   return i < map_.cells().size() && (end_.empty() || map_.cells()[i].lo < end_);
 }
 
-absl::Status CellScan::IteratorStatus() const {
-  return FromRocks(iter_->status(), absl::StrCat("cell ", map_.cells()[cell_].id, ": scan"));
+absl::Status CellScan::IteratorStatus() {
+  absl::Status s = FromRocks(iter_->status(), absl::StrCat("cell ", map_.cells()[cell_].id, ": scan"));
+  ReportDamage(s);
+  return s;
+}
+
+void CellScan::ReportDamage(const absl::Status& why) {
+  if (absl::IsDataLoss(why) && cell_ref_ != nullptr) cell_ref_->ReportDamage(why);
 }
 
 absl::string_view CellScan::encoded_key() const {
@@ -119,7 +125,9 @@ CellId CellScan::cell_id() const { return map_.cells()[cell_].id; }
 
 absl::Status CellScan::GetInCell(absl::string_view key, std::string* value) {
   rocksdb::Status s = db_->Get(read_options_, rocksdb::Slice(key.data(), key.size()), value);
-  return FromRocks(s, absl::StrCat("cell ", map_.cells()[cell_].id, ": read"));
+  absl::Status st = FromRocks(s, absl::StrCat("cell ", map_.cells()[cell_].id, ": read"));
+  ReportDamage(st);
+  return st;
 }
 
 }  // namespace cellindex

@@ -63,6 +63,10 @@ class CellScan {
   // current entry's cell at the scan's snapshot, so it agrees with the entry.
   // NotFound when absent.
   absl::Status GetInCell(absl::string_view key, std::string* value);
+  // Damage found in the current entry's cell (a record that does not
+  // decode): the cell fails and is restored (Cell::ReportDamage). Statuses
+  // other than DataLoss are ignored. The scan's own reads report it too.
+  void ReportDamage(const absl::Status& why);
 
  private:
   // Opens an iterator over cell `i` and seeks it to `target`, moving on to
@@ -71,7 +75,7 @@ class CellScan {
   absl::Status EnterCell(size_t i);
   // Whether cell `i` exists and starts before `end_`.
   bool ReachesCell(size_t i) const;
-  absl::Status IteratorStatus() const;
+  absl::Status IteratorStatus();
   void LeaveCell();
 
   const CellMap& map_;

@@ -73,4 +73,25 @@ bool VerifyChecksumTrailer(absl::string_view data, absl::string_view* body) {
   return Checksum64(*body) == DecodeFixed64(data.data() + body->size());
 }
 
+
+Hasher128::Hasher128() : state_(XXH3_createState()) {
+  XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+
+Hasher128::~Hasher128() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+
+void Hasher128::Update(absl::string_view data) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data.data(), data.size());
+}
+
+Digest128 Hasher128::Finish() const {
+  XXH128_hash_t h = XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_));
+  return Digest128{h.low64, h.high64};
+}
+
+Digest128 Hash128(absl::string_view data) {
+  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  return Digest128{h.low64, h.high64};
+}
+
 }  // namespace cellindex

@@ -75,6 +75,29 @@ uint64_t Checksum64(absl::string_view data);
 void PutChecksumTrailer(std::string* dst);
 bool VerifyChecksumTrailer(absl::string_view data, absl::string_view* body);
 
+// xxh3-128, the digest of whole files (checkpoint files in the store). Fed in
+// pieces as a file is copied.
+struct Digest128 {
+  uint64_t low = 0;
+  uint64_t high = 0;
+  friend bool operator==(const Digest128& a, const Digest128& b) {
+    return a.low == b.low && a.high == b.high;
+  }
+};
+class Hasher128 {
+ public:
+  Hasher128();
+  ~Hasher128();
+  Hasher128(const Hasher128&) = delete;
+  Hasher128& operator=(const Hasher128&) = delete;
+  void Update(absl::string_view data);
+  Digest128 Finish() const;
+
+ private:
+  void* state_;  // XXH3_state_t, kept out of this header
+};
+Digest128 Hash128(absl::string_view data);
+
 }  // namespace cellindex
 
 #endif  // CELLINDEX_INDEX_CODING_H_

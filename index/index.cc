@@ -1,23 +1,24 @@
 #include "index/index.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <set>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "index/cell.h"
+#include "index/internal_options.h"
 #include "index/rocksdb_util.h"
 #include "recovery/cell_recovery.h"
 #include "recovery/checkpoint.h"
 #include "recovery/durable_store.h"
 #include "recovery/file_util.h"
 #include "recovery/recovery_scheduler.h"
+#include "rocksdb/file_system.h"
 
 namespace cellindex {
 namespace {
@@ -55,6 +56,28 @@ absl::StatusOr<CellOp> ToCellOp(const WriteOp& op, absl::Time now) {
   return c;
 }
 
+// `path` without "." and ".." components and repeated or trailing slashes,
+// made absolute against the working directory.
+std::string NormalPath(rocksdb::FileSystem& fs, const std::string& path) {
+  std::string abs = path;
+  if (!fs.GetAbsolutePath(path, rocksdb::IOOptions(), &abs, nullptr).ok()) abs = path;
+  std::vector<std::string> parts;
+  for (absl::string_view p : absl::StrSplit(abs, '/', absl::SkipEmpty())) {
+    if (p == ".") continue;
+    if (p == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.emplace_back(p);
+  }
+  return "/" + absl::StrJoin(parts, "/");
+}
+
+// Whether `inner` is `outer` or lies below it (both normalised).
+bool Within(const std::string& inner, const std::string& outer) {
+  return inner == outer || absl::StartsWith(inner, outer == "/" ? outer : outer + "/");
+}
+
 }  // namespace
 
 // What the index knows about one cell of the map, whether or not it serves.
@@ -64,7 +87,12 @@ struct Index::Slot {
   std::string phase ABSL_GUARDED_BY(mu) = "queued";
   absl::Status error ABSL_GUARDED_BY(mu);
   RecoveryReport report ABSL_GUARDED_BY(mu);
-  std::string validation ABSL_GUARDED_BY(mu) = "off";
+  ValidationState validation ABSL_GUARDED_BY(mu) = ValidationState::kOff;
+  // A recovery is queued or running; only its owner may start another.
+  bool recovery_owned ABSL_GUARDED_BY(mu) = false;
+  // The cell taken out of service for that recovery, closed by it once the
+  // requests that still hold it are done.
+  std::shared_ptr<Cell> retiring ABSL_GUARDED_BY(mu);
   // Why the last state was taken out of service, for the next report.
   std::vector<std::string> carried_fallbacks ABSL_GUARDED_BY(mu);
   absl::Time recovery_start ABSL_GUARDED_BY(mu);
@@ -76,9 +104,16 @@ struct Index::Slot {
   absl::Mutex checkpoint_mu;
 };
 
-Index::Index(Options options) : options_(std::move(options)) {}
+Index::Index(Options options, InternalOptions internal)
+    : options_(std::move(options)),
+      internal_(std::make_unique<InternalOptions>(std::move(internal))) {}
 
 absl::StatusOr<std::unique_ptr<Index>> Index::Open(const Options& options) {
+  return OpenIndex(options, InternalOptions());
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options& options,
+                                                 const InternalOptions& internal) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("options.data_dir is empty");
   Options o = options;
   if (o.store_dir.empty()) o.store_dir = o.data_dir + "/store";
@@ -91,25 +126,63 @@ absl::StatusOr<std::unique_ptr<Index>> Index::Open(const Options& options) {
       return absl::InvalidArgumentError("options.host_dirs has an empty host name or directory");
     }
   }
-  auto index = std::unique_ptr<Index>(new Index(std::move(o)));
+  InternalOptions in = internal;
+  if (in.file_system == nullptr) in.file_system = rocksdb::FileSystem::Default();
+  auto index = std::unique_ptr<Index>(new Index(std::move(o), std::move(in)));
   index->open_start_ = absl::Now();
   if (absl::Status s = index->Init(); !s.ok()) return s;
   index->open_time_ = absl::Now() - index->open_start_;
   return index;
 }
 
+absl::Status Index::CheckDirectories() {
+  rocksdb::FileSystem& fs = *internal_->file_system;
+  std::vector<std::pair<std::string, std::string>> dirs = {{"data_dir", options_.data_dir},
+                                                           {"store_dir", options_.store_dir}};
+  for (const auto& [host, dir] : options_.host_dirs) dirs.emplace_back("host " + host, dir);
+  for (const auto& [what, dir] : dirs) {
+    absl::StatusOr<bool> is_dir = IsDirectory(fs, dir);
+    if (is_dir.ok() && !*is_dir) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " ", dir, " is not a directory"));
+    }
+  }
+  // Losing a host deletes its directory: it must hold neither the store nor
+  // another host. (A single host may hold the store: it can never be lost.)
+  if (options_.host_dirs.size() < 2) return absl::OkStatus();
+  const std::string store = NormalPath(fs, options_.store_dir);
+  std::vector<std::pair<std::string, std::string>> hosts;
+  for (const auto& [host, dir] : options_.host_dirs) hosts.emplace_back(host, NormalPath(fs, dir));
+  for (size_t a = 0; a < hosts.size(); ++a) {
+    if (Within(store, hosts[a].second) || Within(hosts[a].second, store)) {
+      return absl::InvalidArgumentError(absl::StrCat("host ", hosts[a].first, "'s directory ",
+                                                     hosts[a].second, " and the store ", store,
+                                                     " overlap; losing the host would lose the store"));
+    }
+    for (size_t b = 0; b < hosts.size(); ++b) {
+      if (a != b && Within(hosts[b].second, hosts[a].second)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "host ", hosts[b].first, "'s directory ", hosts[b].second, " lies in host ",
+            hosts[a].first, "'s ", hosts[a].second));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Index::Init() {
-  if (absl::Status s = CreateDirs(options_.data_dir); !s.ok()) return s;
-  if (absl::Status s = CreateDirs(options_.store_dir); !s.ok()) return s;
+  rocksdb::FileSystem& fs = *internal_->file_system;
+  if (absl::Status s = CheckDirectories(); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, options_.data_dir); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, options_.store_dir); !s.ok()) return s;
 
   const std::string lock_path = options_.store_dir + "/" + kLockFile;
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) return ErrnoStatus("open", lock_path, errno);
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("store ", options_.store_dir, " is in use by another index"));
+  if (rocksdb::IOStatus s = fs.LockFile(lock_path, rocksdb::IOOptions(), &lock_, nullptr);
+      !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store ", options_.store_dir, " is in use by another index (", s.ToString(), ")"));
   }
-  store_ = NewLocalDirStore(options_.store_dir);
+  resources_ = std::make_unique<CellResources>(MakeCellResources(options_, internal_->file_system));
+  store_ = NewLocalDirStore(&fs, options_.store_dir);
 
   // The layout the options ask for, if any.
   const bool has_layout = !options_.cell_boundaries.empty() || options_.num_cells > 0;
@@ -133,7 +206,7 @@ absl::Status Index::Init() {
   absl::MutexLock map_lock(&map_mu_);
   host_dirs_ = options_.host_dirs;
   const std::string map_path = options_.store_dir + "/" + kCellMapFile;
-  absl::StatusOr<CellMap> stored = CellMap::Load(map_path);
+  absl::StatusOr<CellMap> stored = CellMap::Load(fs, map_path);
   bool save_map = false;
   if (stored.ok()) {
     if (has_layout && stored->Boundaries() != requested->Boundaries()) {
@@ -144,14 +217,17 @@ absl::Status Index::Init() {
     }
     map_ = *std::move(stored);
   } else if (absl::IsNotFound(stored.status())) {
-    if (options_.error_if_missing) {
-      return absl::NotFoundError(absl::StrCat("no index in ", options_.store_dir));
-    }
-    if (PathExists(options_.store_dir + "/cells")) {
+    // Cells without a map are damage, whether or not the caller meant to
+    // create an index.
+    if (PathExists(fs, options_.store_dir + "/cells")) {
       return absl::DataLossError(absl::StrCat("store ", options_.store_dir,
                                               " holds cells but no cell map"));
     }
+    if (options_.error_if_missing) {
+      return absl::NotFoundError(absl::StrCat("no index in ", options_.store_dir));
+    }
     map_ = *std::move(requested);
+    map_.set_index_id(NewIndexId());
     std::vector<std::string> hosts;
     for (const auto& [host, dir] : host_dirs_) hosts.push_back(host);
     map_.PlaceRoundRobin(hosts);
@@ -174,12 +250,15 @@ absl::Status Index::Init() {
     save_map = true;
   }
   if (save_map) {
-    if (absl::Status s = map_.Save(map_path); !s.ok()) return s;
+    if (absl::Status s = map_.Save(fs, map_path); !s.ok()) return s;
   }
 
-  resources_ = std::make_unique<CellResources>(MakeCellResources(options_));
   const size_t n = map_.cells().size();
-  for (size_t i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>());
+  for (size_t i = 0; i < n; ++i) {
+    slots_.push_back(std::make_unique<Slot>());
+    absl::MutexLock lock(&slots_[i]->mu);
+    slots_[i]->recovery_owned = true;  // the first recovery, scheduled below
+  }
   const int parallelism = options_.recovery_parallelism > 0
                               ? options_.recovery_parallelism
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -206,15 +285,29 @@ Index::~Index() {
     absl::MutexLock lock(&bg_mu_);
     stopping_ = true;
   }
+  if (internal_->shutdown_hook) internal_->shutdown_hook();
   if (sync_thread_.joinable()) sync_thread_.join();
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-  validation_.reset();  // drops queued work, waits for the running task
-  recovery_.reset();
+  // Validations can schedule recoveries, and recoveries validations. Stop
+  // validating (a running check finishes), let every recovery queued or
+  // running finish (a cell found damaged is restored before the index
+  // closes), then stop recovering; each stopped scheduler drops what is
+  // scheduled on it later.
+  if (validation_ != nullptr) validation_->Stop();
+  if (recovery_ != nullptr) {
+    recovery_->WaitIdle();
+    recovery_->Stop();
+  }
   for (auto& slot : slots_) {
     absl::MutexLock lock(&slot->mu);
-    slot->cell.reset();  // syncs the journal, then closes RocksDB
+    slot->cell.reset();  // seals and syncs the journal, then closes RocksDB
+    slot->retiring.reset();
   }
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+  validation_.reset();
+  recovery_.reset();
+  if (lock_ != nullptr) {
+    (void)internal_->file_system->UnlockFile(lock_, rocksdb::IOOptions(), nullptr);
+  }
 }
 
 std::string Index::CellDbDir(size_t i) const {
@@ -230,6 +323,29 @@ int64_t Index::PriorityOf(CellId id) const {
   if (it != p.end()) return it - p.begin();
   return static_cast<int64_t>(p.size()) + id;
 }
+
+bool Index::ClaimRecovery(size_t i, const Cell* expected) {
+  Slot& slot = *slots_[i];
+  absl::MutexLock lock(&slot.mu);
+  if (slot.recovery_owned) return false;
+  if (expected != nullptr && slot.cell.get() != expected) return false;
+  slot.recovery_owned = true;
+  if (slot.cell != nullptr) --serving_count_;
+  slot.retiring = std::move(slot.cell);
+  slot.phase = "queued";
+  return true;
+}
+
+namespace {
+
+// Waits until nothing else holds `cell` (requests in flight), then closes it.
+void Drain(std::shared_ptr<Cell> cell) {
+  if (cell == nullptr) return;
+  while (cell.use_count() > 1) absl::SleepFor(absl::Milliseconds(1));
+  cell.reset();
+}
+
+}  // namespace
 
 void Index::ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
                              uint64_t below_checkpoint) {
@@ -251,32 +367,55 @@ void Index::ScheduleRecovery(const std::vector<size_t>& cells, bool force_restor
 
 void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint) {
   Slot& slot = *slots_[i];
-  CellRange range;
+  {
+    std::shared_ptr<Cell> retiring;
+    {
+      absl::MutexLock lock(&slot.mu);
+      retiring = std::move(slot.retiring);
+    }
+    Drain(std::move(retiring));  // its RocksDB and journal closed before reopening them
+  }
+  CellIdentity identity;
+  uint64_t epoch;
   {
     absl::MutexLock lock(&map_mu_);
-    range = map_.cells()[i];
+    identity.index_id = map_.index_id();
+    identity.range = map_.cells()[i];
+    epoch = map_.epoch();
   }
+  const CellId id = identity.range.id;
   CellRecoveryOptions ro;
   ro.fetch_parallelism = options_.fetch_parallelism;
   ro.paranoid = options_.paranoid;
   ro.force_restore = force_restore;
   ro.below_checkpoint = below_checkpoint;
-  ro.on_phase = [this, &slot, id = range.id](const char* phase) {
+  ro.epoch = epoch;
+  ro.checkpoints_to_keep = options_.checkpoints_to_keep;
+  ro.on_phase = [this, &slot, id](const char* phase) {
     {
       absl::MutexLock lock(&slot.mu);
       slot.phase = phase;
     }
-    if (options_.recovery_hook) options_.recovery_hook(id, phase);
+    if (internal_->recovery_hook) internal_->recovery_hook(id, phase);
+  };
+  ro.on_failure = [this, i](const Cell* cell, const absl::Status& why) {
+    OnCellFailed(i, cell, why);
   };
   Cell::Paths paths;
   paths.db_dir = CellDbDir(i);
-  absl::StatusOr<std::string> journal_dir =
-      store_->LocalDir(CellStorePrefix(range.id) + "journal");
+  absl::StatusOr<std::string> journal_dir = store_->LocalDir(JournalDirName(id));
+  absl::StatusOr<std::string> journal_head = store_->LocalDir(JournalHeadName(id));
   RecoveryReport report;
-  absl::StatusOr<std::unique_ptr<Cell>> cell =
-      journal_dir.ok() ? RecoverCell(range, {paths.db_dir, *journal_dir}, options_, *resources_,
-                                     *store_, ro, &report)
-                       : journal_dir.status();
+  absl::StatusOr<std::unique_ptr<Cell>> cell = absl::InternalError("unset");
+  if (!journal_dir.ok()) {
+    cell = journal_dir.status();
+  } else if (!journal_head.ok()) {
+    cell = journal_head.status();
+  } else {
+    paths.journal_dir = *journal_dir;
+    paths.journal_head = *journal_head;
+    cell = RecoverCell(identity, paths, options_, *resources_, *store_, ro, &report);
+  }
   std::shared_ptr<Cell> serving;
   {
     absl::MutexLock lock(&slot.mu);
@@ -285,12 +424,15 @@ void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint)
                             slot.carried_fallbacks.end());
     slot.carried_fallbacks.clear();
     slot.report = report;
+    slot.recovery_owned = false;
     if (cell.ok()) {
       serving = std::shared_ptr<Cell>(*std::move(cell));
       slot.cell = serving;
       slot.phase = "serving";
-      slot.validation = options_.paranoid ? "ok" : options_.validate_after_recovery ? "pending"
-                                                                                     : "off";
+      slot.validation = options_.paranoid                  ? ValidationState::kOk
+                        : options_.validate_after_recovery ? ValidationState::kPending
+                                                           : ValidationState::kOff;
+      ++serving_count_;
     } else {
       slot.phase = "failed";
       slot.error = cell.status();
@@ -300,30 +442,47 @@ void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint)
     const int64_t since_open = absl::ToInt64Microseconds(absl::Now() - open_start_);
     int64_t unset = -1;
     first_serving_us_.compare_exchange_strong(unset, since_open);
-    if (++serving_count_ == slots_.size()) {
+    if (serving_count_.load() == slots_.size()) {
       unset = -1;
       all_serving_us_.compare_exchange_strong(unset, since_open);
     }
     if (!options_.paranoid && options_.validate_after_recovery) {
       // A weak reference: a queued check must not keep a replaced cell open.
-      validation_->Schedule(kValidationPriority + range.id,
+      validation_->Schedule(kValidationPriority + id,
                             [this, i, weak = std::weak_ptr<Cell>(serving)] {
-                              if (std::shared_ptr<Cell> cell = weak.lock()) {
-                                ValidateSlot(i, std::move(cell));
-                              }
+                              if (std::shared_ptr<Cell> cell = weak.lock()) ValidateSlot(i, cell);
                             });
     }
   }
 }
 
-void Index::ValidateSlot(size_t i, std::shared_ptr<Cell> cell) {
+absl::Status Index::EnsureValidated(size_t i, const std::shared_ptr<Cell>& cell) {
   Slot& slot = *slots_[i];
   {
     absl::MutexLock lock(&slot.mu);
-    if (slot.cell != cell) return;  // replaced meanwhile
-    slot.validation = "running";
+    // Another thread runs it: wait for its verdict (or for the cell to go).
+    auto settled = [&slot, &cell]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(slot.mu) {
+      return slot.validation != ValidationState::kRunning || slot.cell != cell;
+    };
+    slot.mu.Await(absl::Condition(&settled));
+    if (slot.cell != cell) {
+      return absl::UnavailableError(
+          absl::StrCat("cell ", cell->range().id, " was taken out of service"));
+    }
+    switch (slot.validation) {
+      case ValidationState::kOk:
+      case ValidationState::kOff:
+        return absl::OkStatus();
+      case ValidationState::kFailed:
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cell ", cell->range().id, " failed validation and is being restored"));
+      case ValidationState::kRunning:
+      case ValidationState::kPending:
+        break;
+    }
+    slot.validation = ValidationState::kRunning;
   }
-  if (options_.recovery_hook) options_.recovery_hook(cell->range().id, "validate");
+  if (internal_->recovery_hook) internal_->recovery_hook(cell->range().id, "validate");
   const absl::Time start = absl::Now();
   uint64_t checked = 0;
   absl::Status s = cell->Validate(&checked);
@@ -332,32 +491,52 @@ void Index::ValidateSlot(size_t i, std::shared_ptr<Cell> cell) {
     absl::MutexLock lock(&slot.mu);
     slot.report.validate_time = absl::Now() - start;
     slot.report.records_validated = checked;
-    slot.validation = s.ok() ? "ok" : "failed";
-    if (s.ok()) return;
+    slot.validation = s.ok() ? ValidationState::kOk : ValidationState::kFailed;
+    if (s.ok()) return s;
+    if (slot.cell != cell) return s;
     slot.carried_fallbacks.push_back(
         absl::StrCat(slot.report.source, " ", slot.report.checkpoint_seq, ": ", s.message()));
     if (slot.report.source == "checkpoint") below = slot.report.checkpoint_seq;
   }
   // The state does not hold: out of service, and back from an older
-  // checkpoint (or, for local state, the newest one).
-  cell.reset();
-  --serving_count_;
-  TakeOutOfService(i);
-  ScheduleRecovery({i}, /*force_restore=*/true, below);
+  // checkpoint (or, for local state, the newest one), unless a recovery of
+  // the cell is already under way.
+  if (ClaimRecovery(i, cell.get())) ScheduleRecovery({i}, /*force_restore=*/true, below);
+  return absl::FailedPreconditionError(
+      absl::StrCat("cell ", cell->range().id, " failed validation and is being restored: ",
+                   s.message()));
 }
 
-void Index::TakeOutOfService(size_t i) {
-  Slot& slot = *slots_[i];
-  std::shared_ptr<Cell> old;
+void Index::ValidateSlot(size_t i, const std::shared_ptr<Cell>& cell) {
   {
-    absl::MutexLock lock(&slot.mu);
-    old = std::move(slot.cell);
-    slot.phase = "queued";
+    absl::MutexLock lock(&slots_[i]->mu);
+    if (slots_[i]->cell != cell || slots_[i]->validation != ValidationState::kPending) return;
   }
-  if (old == nullptr) return;
-  // In-flight requests hold references; the last one out closes the cell.
-  while (old.use_count() > 1) absl::SleepFor(absl::Milliseconds(1));
-  old.reset();
+  (void)EnsureValidated(i, cell);
+}
+
+void Index::OnCellFailed(size_t i, const Cell* cell, const absl::Status& why) {
+  // Called on a request's thread: the restart runs on the scheduler.
+  const bool damage = absl::IsDataLoss(why);
+  recovery_->Schedule(PriorityOf(map_.cells()[i].id), [this, i, cell, why, damage] {
+    {
+      absl::MutexLock lock(&slots_[i]->mu);
+      if (slots_[i]->cell.get() != cell) return;
+      slots_[i]->carried_fallbacks.push_back(
+          absl::StrCat(damage ? "damaged while serving: " : "failed while serving: ",
+                       why.message()));
+    }
+    if (!ClaimRecovery(i, cell)) return;
+    {
+      absl::MutexLock lock(&slots_[i]->mu);
+      slots_[i]->recovery_start = absl::Now();
+      slots_[i]->error = absl::OkStatus();
+    }
+    // Damage: the local state is moved aside and the cell restored from the
+    // store. Anything else (a journal that failed to sync): reopened, so
+    // the journal is read back from what is durable.
+    RecoverSlot(i, /*force_restore=*/damage, UINT64_MAX);
+  });
 }
 
 absl::StatusOr<std::shared_ptr<Cell>> Index::ServingCell(size_t i) const {
@@ -408,17 +587,31 @@ void Index::CheckpointLoop() {
       }
       if (since >= options_.checkpoint_journal_bytes ||
           (since > 0 && absl::Now() - last >= options_.checkpoint_interval)) {
-        (void)CheckpointSlot(i);  // errors are kept in the slot
+        // Errors are kept in the slot; a cell still validating is skipped.
+        (void)CheckpointSlot(i, /*wait_for_validation=*/false);
       }
     }
+    ++checkpoint_loop_passes_;
     bg_mu_.Lock();
   }
 }
 
-absl::StatusOr<CheckpointReport> Index::CheckpointSlot(size_t i) {
+absl::StatusOr<CheckpointReport> Index::CheckpointSlot(size_t i, bool wait_for_validation) {
   absl::StatusOr<std::shared_ptr<Cell>> cell = ServingCell(i);
   if (!cell.ok()) return cell.status();
   Slot& slot = *slots_[i];
+  // Never checkpoint a state that has not passed validation: damage would
+  // become the newest checkpoint.
+  if (wait_for_validation) {
+    if (absl::Status v = EnsureValidated(i, *cell); !v.ok()) return v;
+  } else {
+    absl::MutexLock lock(&slot.mu);
+    if (slot.validation != ValidationState::kOk && slot.validation != ValidationState::kOff) {
+      return absl::FailedPreconditionError(absl::StrCat("cell ", (*cell)->range().id,
+                                                        " is not validated yet (",
+                                                        ValidationStateName(slot.validation), ")"));
+    }
+  }
   absl::MutexLock checkpoint_lock(&slot.checkpoint_mu);
   uint64_t epoch;
   {
@@ -427,6 +620,9 @@ absl::StatusOr<CheckpointReport> Index::CheckpointSlot(size_t i) {
   }
   absl::StatusOr<CheckpointReport> r =
       TakeCheckpoint(**cell, *store_, epoch, options_.checkpoints_to_keep);
+  // DataLoss here is local damage (a file that no longer matches what
+  // RocksDB wrote): the cell is restored from the store.
+  if (absl::IsDataLoss(r.status())) (*cell)->ReportDamage(r.status());
   absl::MutexLock lock(&slot.mu);
   if (!r.ok()) {
     slot.last_checkpoint_error = std::string(r.status().message());
@@ -442,16 +638,18 @@ absl::StatusOr<CheckpointReport> Index::CheckpointSlot(size_t i) {
 absl::StatusOr<std::vector<CheckpointReport>> Index::Checkpoint(std::optional<CellId> cell) {
   std::vector<CheckpointReport> out;
   absl::Status first_error;
+  bool found = false;
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (cell.has_value() && map_.cells()[i].id != *cell) continue;
-    absl::StatusOr<CheckpointReport> r = CheckpointSlot(i);
+    found = true;
+    absl::StatusOr<CheckpointReport> r = CheckpointSlot(i, /*wait_for_validation=*/true);
     if (r.ok()) {
       out.push_back(*r);
     } else if (first_error.ok()) {
       first_error = r.status();
     }
   }
-  if (cell.has_value() && out.empty() && first_error.ok()) {
+  if (cell.has_value() && !found) {
     return absl::InvalidArgumentError(absl::StrCat("no cell ", *cell));
   }
   if (!first_error.ok()) return first_error;
@@ -459,6 +657,7 @@ absl::StatusOr<std::vector<CheckpointReport>> Index::Checkpoint(std::optional<Ce
 }
 
 absl::StatusOr<std::vector<CellId>> Index::LoseHosts(const std::vector<std::string>& hosts) {
+  rocksdb::FileSystem& fs = *internal_->file_system;
   std::vector<size_t> lost;
   std::vector<std::string> dirs;
   {
@@ -476,29 +675,35 @@ absl::StatusOr<std::vector<CellId>> Index::LoseHosts(const std::vector<std::stri
           "losing ", gone.size(), " of ", host_dirs_.size(),
           " hosts would leave none for their cells"));
     }
+    const std::string store = NormalPath(fs, options_.store_dir);
+    for (const std::string& dir : dirs) {
+      if (Within(store, NormalPath(fs, dir))) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the store ", store, " lies in host directory ", dir));
+      }
+    }
     for (size_t i = 0; i < map_.cells().size(); ++i) {
       if (gone.count(map_.cells()[i].host)) lost.push_back(i);
     }
   }
-  // A cell being restored onto a lost host would write into a directory
-  // about to vanish: let such recoveries finish first.
-  bool in_flight = false;
+  // Own each lost cell's next recovery: wait for one under way (it may be
+  // writing into the directory about to vanish), then take the cell out.
   for (size_t i : lost) {
-    absl::MutexLock lock(&slots_[i]->mu);
-    in_flight |= slots_[i]->cell == nullptr && slots_[i]->error.ok();
-  }
-  if (in_flight) recovery_->WaitIdle();
-  for (size_t i : lost) {
-    bool was_serving;
+    Slot& slot = *slots_[i];
+    std::shared_ptr<Cell> old;
     {
-      absl::MutexLock lock(&slots_[i]->mu);
-      was_serving = slots_[i]->cell != nullptr;
+      absl::MutexLock lock(&slot.mu);
+      slot.mu.Await(absl::Condition(
+          +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+      slot.recovery_owned = true;
+      if (slot.cell != nullptr) --serving_count_;
+      old = std::move(slot.cell);
+      slot.phase = "queued";
     }
-    TakeOutOfService(i);
-    if (was_serving) --serving_count_;
+    Drain(std::move(old));  // closed before its directory goes
   }
   for (const std::string& dir : dirs) {
-    if (absl::Status s = RemoveAll(dir); !s.ok()) return s;
+    if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
   }
   std::vector<CellId> moved;
   {
@@ -517,7 +722,9 @@ absl::StatusOr<std::vector<CellId>> Index::LoseHosts(const std::vector<std::stri
       ++least->second;
       moved.push_back(map_.cells()[i].id);
     }
-    if (absl::Status s = map_.Save(options_.store_dir + "/" + kCellMapFile); !s.ok()) return s;
+    if (absl::Status s = map_.Save(fs, options_.store_dir + "/" + kCellMapFile); !s.ok()) {
+      return s;
+    }
   }
   ScheduleRecovery(lost, /*force_restore=*/true, UINT64_MAX);
   return moved;
@@ -525,6 +732,11 @@ absl::StatusOr<std::vector<CellId>> Index::LoseHosts(const std::vector<std::stri
 
 CellId Index::CellFor(const ObjectKey& key) const {
   return map_.cells()[map_.Route(EncodeKey(key))].id;
+}
+
+CellMap Index::cell_map() const {
+  absl::MutexLock lock(&map_mu_);
+  return map_;
 }
 
 absl::StatusOr<uint64_t> Index::Put(const ObjectKey& key, const ObjectRecord& record,
@@ -595,6 +807,7 @@ IndexStats Index::Stats() const {
   const int64_t first = first_serving_us_.load(), all = all_serving_us_.load();
   if (first >= 0) s.time_to_first_cell = absl::Microseconds(first);
   if (all >= 0) s.time_to_all_cells = absl::Microseconds(all);
+  s.checkpoint_loop_passes = checkpoint_loop_passes_.load();
   for (size_t i = 0; i < slots_.size(); ++i) {
     const Slot& slot = *slots_[i];
     std::shared_ptr<Cell> cell;
@@ -607,7 +820,7 @@ IndexStats Index::Stats() const {
         if (!slot.error.ok()) c.error = std::string(slot.error.message());
       }
       c.recovery = slot.report;
-      c.validation = slot.validation;
+      c.validation = ValidationStateName(slot.validation);
       c.checkpoints_taken = slot.checkpoints_taken;
       c.last_checkpoint_seq = slot.last_checkpoint_seq;
     }

@@ -38,6 +38,10 @@
 #include "index/stats.h"
 #include "index/write_batch.h"
 
+namespace rocksdb {
+class FileLock;
+}
+
 namespace cellindex {
 
 class Cell;
@@ -45,6 +49,7 @@ class DurableStore;
 class RecoveryScheduler;
 struct CellResources;
 struct CellRecoveryOptions;
+struct InternalOptions;
 
 class Index {
  public:
@@ -57,11 +62,17 @@ class Index {
   // Open returns when every cell serves or has failed; otherwise at once.
   // A cell with nothing valid to recover from fails alone with DataLoss;
   // Stats() says why and the other cells serve.
+  // A cell that fails while serving (a journal write or sync failed, or a
+  // read found its local state damaged) stops serving at once and is
+  // brought back the same way: reopened, or restored from the store.
   // InvalidArgument when the options' layout disagrees with the stored cell
-  // map; FailedPrecondition when another Index holds the store.
+  // map, or a directory is not a directory or lies inside another (a host's
+  // inside the store, say); FailedPrecondition when another Index holds the
+  // store; DataLoss when the store holds cells but no cell map.
   static absl::StatusOr<std::unique_ptr<Index>> Open(const Options& options);
-  // Waits for in-flight writes and recoveries, syncs the journals and closes
-  // every cell.
+  // Waits for in-flight writes and for every recovery queued or running
+  // (a cell found damaged is restored before the index closes), then seals
+  // and syncs the journals and closes every cell.
   ~Index();
 
   Index(const Index&) = delete;
@@ -91,7 +102,11 @@ class Index {
   absl::StatusOr<LocateResult> Locate(const LocateOptions& options);
 
   // Checkpoints one cell (or every cell when `cell` is empty) into the
-  // durable store now. Unavailable when a cell asked for is not serving.
+  // durable store now, after running the deep validation of any cell whose
+  // validation is still pending (a state that has not passed it is never
+  // checkpointed). Unavailable when a cell asked for is not serving;
+  // FailedPrecondition when its validation failed (it is being restored);
+  // DataLoss when a local file turned out damaged (the cell is restored).
   absl::StatusOr<std::vector<CheckpointReport>> Checkpoint(std::optional<CellId> cell = {});
   // Blocks until no cell is waiting for or running recovery.
   void WaitForRecovery();
@@ -109,41 +124,59 @@ class Index {
 
   // Which cell serves `key`.
   CellId CellFor(const ObjectKey& key) const;
-  const CellMap& cell_map() const { return map_; }
+  // A copy of the cell map as it is now (hosts change when hosts are lost).
+  CellMap cell_map() const;
   IndexStats Stats() const;
 
  private:
   struct Slot;
-  explicit Index(Options options);
+  friend absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options&, const InternalOptions&);
+  Index(Options options, InternalOptions internal);
   absl::Status Init();
+  absl::Status CheckDirectories();
   void SyncLoop();
   void CheckpointLoop();
   // The serving cell behind map index `i`, or Unavailable / its failure.
   absl::StatusOr<std::shared_ptr<Cell>> ServingCell(size_t i) const;
-  // Marks the cells queued and hands their recoveries to the scheduler at once.
+  // Hands the recoveries of `cells` to the scheduler at once. The caller
+  // owns each slot's recovery (ClaimRecovery, or Init).
   void ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
                         uint64_t below_checkpoint);
+  // Runs one recovery of slot `i`, which the caller owns, and gives the
+  // ownership up when the cell serves or has failed.
   void RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint);
-  void ValidateSlot(size_t i, std::shared_ptr<Cell> cell);
-  // Takes the cell out of service and waits until no request uses it.
-  void TakeOutOfService(size_t i);
-  absl::StatusOr<CheckpointReport> CheckpointSlot(size_t i);
+  // Makes the caller the owner of slot `i`'s next recovery and takes its
+  // serving cell out of service (waiting for requests that use it). False
+  // when a recovery is already queued or running, or, with `expected`, when
+  // the slot no longer serves that cell. One recovery per cell at a time.
+  bool ClaimRecovery(size_t i, const Cell* expected);
+  // The background validation of a cell that has just started serving.
+  void ValidateSlot(size_t i, const std::shared_ptr<Cell>& cell);
+  // Runs the validation of slot `i` if it is pending, or waits for a running
+  // one; OK when the cell's state has passed it (or validation is off).
+  absl::Status EnsureValidated(size_t i, const std::shared_ptr<Cell>& cell);
+  // A serving cell failed (see Cell::on_failure): restart it, restoring it
+  // from the store when the failure was damage.
+  void OnCellFailed(size_t i, const Cell* cell, const absl::Status& why);
+  absl::StatusOr<CheckpointReport> CheckpointSlot(size_t i, bool wait_for_validation);
   std::string CellDbDir(size_t i) const;
   int64_t PriorityOf(CellId id) const;
 
   const Options options_;
+  const std::unique_ptr<InternalOptions> internal_;
   mutable absl::Mutex map_mu_;  // guards hosts in map_ and host_dirs_; ranges never change
   CellMap map_;
   std::map<std::string, std::string> host_dirs_ ABSL_GUARDED_BY(map_mu_);
-  std::unique_ptr<DurableStore> store_;
   std::unique_ptr<CellResources> resources_;
+  std::unique_ptr<DurableStore> store_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  int lock_fd_ = -1;
+  rocksdb::FileLock* lock_ = nullptr;
   absl::Time open_start_;
   absl::Duration open_time_;
   std::atomic<int64_t> first_serving_us_{-1};
   std::atomic<int64_t> all_serving_us_{-1};
   std::atomic<size_t> serving_count_{0};
+  std::atomic<uint64_t> checkpoint_loop_passes_{0};
 
   absl::Mutex bg_mu_;
   bool stopping_ ABSL_GUARDED_BY(bg_mu_) = false;

@@ -87,7 +87,16 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
   if (delimiter.empty()) result.contents.reserve(max_keys);
   std::string last;  // the last entry returned, for the token
   bool last_is_prefix = false;
-  while (scan.Valid()) {
+  // Past a full page the scan only looks whether anything follows; when
+  // that means entering a cell that is not serving, the page is reported
+  // truncated (the next page says what is there), rather than failing a
+  // page whose entries were all read.
+  auto advanced = [&](absl::Status s) {
+    if (s.ok() || !absl::IsUnavailable(s) || result.key_count < max_keys) return s;
+    result.is_truncated = true;
+    return absl::OkStatus();
+  };
+  while (scan.Valid() && !result.is_truncated) {
     if (result.key_count == max_keys) {
       result.is_truncated = true;  // an entry follows the full page
       break;
@@ -102,16 +111,19 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
       last.assign(common.data(), common.size());
       last_is_prefix = true;
       // One seek past every key of the group.
-      if (absl::Status s = scan.Seek(PrefixSuccessor(bucket_prefix + last)); !s.ok()) return s;
+      if (absl::Status s = advanced(scan.Seek(PrefixSuccessor(bucket_prefix + last))); !s.ok()) {
+        return s;
+      }
       continue;
     }
     if (absl::Status s =
             AppendListedObject(bucket, key, scan.value(), scan.cell_id(), &result.contents);
         !s.ok()) {
+      scan.ReportDamage(s);
       return s;
     }
     last_is_prefix = false;
-    if (absl::Status s = scan.Next(); !s.ok()) return s;
+    if (absl::Status s = advanced(scan.Next()); !s.ok()) return s;
   }
   if (result.is_truncated) {
     PageToken token;

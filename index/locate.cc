@@ -92,10 +92,20 @@ absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCell
       break;
     }
     absl::StatusOr<LocatedObject> object = ReadLocated(scan, *target);
-    if (!object.ok()) return object.status();
+    if (!object.ok()) {
+      scan.ReportDamage(object.status());
+      return object.status();
+    }
     last.assign(scan.encoded_key().data(), scan.encoded_key().size());
     result.objects.push_back(*std::move(object));
-    if (absl::Status s = scan.Next(); !s.ok()) return s;
+    absl::Status s = scan.Next();
+    if (absl::IsUnavailable(s) && result.objects.size() == static_cast<size_t>(max_objects)) {
+      // Looking past a full page stepped into a cell that is not serving:
+      // the page is whole; the next one says what follows.
+      result.is_truncated = true;
+      break;
+    }
+    if (!s.ok()) return s;
   }
   if (result.is_truncated) {
     PageToken token;

@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -113,12 +112,9 @@ struct Options {
   bool paranoid = false;
   // Run the deep validation in the background after a cell serves. A
   // failure takes the cell out of service and restores it from the previous
-  // checkpoint.
+  // checkpoint. A cell is not checkpointed until its validation has passed
+  // (so damage is never published); with this off, checkpoints do not wait.
   bool validate_after_recovery = true;
-  // Test hook: called as each recovery phase of a cell starts ("fetch",
-  // "verify", "open", "replay", "validate"). It may block to hold the cell
-  // at that phase boundary.
-  std::function<void(uint32_t cell, const std::string& phase)> recovery_hook;
 };
 
 }  // namespace cellindex

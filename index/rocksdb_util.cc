@@ -1,6 +1,7 @@
 #include "index/rocksdb_util.h"
 
 #include "absl/strings/str_cat.h"
+#include "rocksdb/file_checksum.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 
@@ -32,9 +33,17 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
   }
 }
 
-CellResources MakeCellResources(const Options& options) {
+CellResources MakeCellResources(const Options& options,
+                                std::shared_ptr<rocksdb::FileSystem> fs) {
   CellResources r;
-  r.env = rocksdb::Env::Default();
+  if (fs == nullptr || fs == rocksdb::FileSystem::Default()) {
+    r.fs = rocksdb::FileSystem::Default();
+    r.env = rocksdb::Env::Default();
+  } else {
+    r.fs = std::move(fs);
+    r.env_owner = rocksdb::NewCompositeEnv(r.fs);
+    r.env = r.env_owner.get();
+  }
   r.env->SetBackgroundThreads(std::max(1, options.flush_threads), rocksdb::Env::Priority::HIGH);
   r.env->SetBackgroundThreads(std::max(1, options.compaction_threads),
                               rocksdb::Env::Priority::LOW);
@@ -48,6 +57,10 @@ rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& 
   rocksdb::Options o;
   o.create_if_missing = true;
   o.env = resources.env;
+  // RocksDB records each file's crc32c when it writes it: Validate checks
+  // every file against it, and a checkpoint checks each file it uploads, so
+  // a local file damaged after it was written is never published.
+  o.file_checksum_gen_factory = rocksdb::GetFileChecksumGenCrc32cFactory();
   o.write_buffer_manager = resources.write_buffer_manager;
   o.write_buffer_size = options.cell_write_buffer_bytes;
   o.max_background_jobs = std::max(2, options.flush_threads + options.compaction_threads);

@@ -11,6 +11,7 @@
 #include "index/options.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
 #include "rocksdb/perf_level.h"
 #include "rocksdb/status.h"
@@ -22,6 +23,11 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context);
 
 // What all cells of one index share.
 struct CellResources {
+  // Every file of every cell (RocksDB's, the journals', the store's) is
+  // written through this file system; `env` is RocksDB's view of it, on the
+  // default Env's thread pools.
+  std::shared_ptr<rocksdb::FileSystem> fs;
+  std::shared_ptr<rocksdb::Env> env_owner;  // null when env is the default Env
   rocksdb::Env* env = nullptr;
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
@@ -45,8 +51,10 @@ class NoPerfCounting {
   const rocksdb::PerfLevel previous_;
 };
 
-// Sizes the Env's thread pools and builds the shared cache and buffer manager.
-CellResources MakeCellResources(const Options& options);
+// Sizes the Env's thread pools and builds the shared cache and buffer
+// manager. `fs` null: the default file system.
+CellResources MakeCellResources(const Options& options,
+                                std::shared_ptr<rocksdb::FileSystem> fs = nullptr);
 // The options of one cell's RocksDB.
 rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& resources);
 

@@ -10,6 +10,30 @@
 
 namespace cellindex {
 
+// The deep validation of a cell's state after it was recovered.
+enum class ValidationState {
+  kOff,      // validation is off (Options::validate_after_recovery)
+  kPending,  // queued: the cell serves, but is not checkpointed yet
+  kRunning,
+  kOk,
+  kFailed,   // the cell is out of service and being restored
+};
+inline const char* ValidationStateName(ValidationState v) {
+  switch (v) {
+    case ValidationState::kOff:
+      return "off";
+    case ValidationState::kPending:
+      return "pending";
+    case ValidationState::kRunning:
+      return "running";
+    case ValidationState::kOk:
+      return "ok";
+    case ValidationState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
 // How a cell came back the last time it was opened or restored.
 struct RecoveryReport {
   // "local" (the host kept its state), "checkpoint" (restored from the
@@ -32,6 +56,20 @@ struct RecoveryReport {
   absl::Duration time_to_serve;
   // Why each newer source was passed over (damaged checkpoint, ...).
   std::vector<std::string> fallbacks;
+  // What the journal's open found: the last seq it holds, whether its newest
+  // segment was sealed (closed cleanly), and the bytes of a write torn by a
+  // crash that were ignored at its end (where and why in journal_torn_tail).
+  // A crash can tear only the last write; the store cannot prove whether a
+  // torn write had been acknowledged, so it is reported here.
+  uint64_t journal_last_seq = 0;
+  bool journal_sealed = false;
+  uint64_t journal_torn_bytes = 0;
+  std::string journal_torn_tail;
+  // The highest seq the journal declared missing (records the state held but
+  // the journal had lost); 0: none.
+  uint64_t journal_gap_end = 0;
+  // Why a checkpoint was taken before the cell served, if one was.
+  std::string reprotected;
 };
 
 // One checkpoint of one cell.
@@ -45,6 +83,8 @@ struct CheckpointReport {
   uint64_t bytes_copied = 0;
   uint64_t total_bytes = 0;
   uint64_t checkpoints_deleted = 0;
+  // Manifests found damaged (not counted as kept; kept as evidence).
+  uint64_t checkpoints_damaged = 0;
   uint64_t files_deleted = 0;
   absl::Duration capture_time;  // flush (writes stall only for this) + listing
   absl::Duration copy_time;
@@ -83,6 +123,9 @@ struct CellStats {
   uint64_t gets = 0;
   uint64_t precondition_failures = 0;
   uint64_t journal_syncs = 0;  // group commits in sync mode share one
+  // The last journal record known durable (fdatasync'ed): in buffered
+  // durability it trails applied_seq by up to one sync interval.
+  uint64_t journal_synced_seq = 0;
 };
 
 struct IndexStats {
@@ -92,6 +135,8 @@ struct IndexStats {
   // (zero until it happens).
   absl::Duration time_to_first_cell;
   absl::Duration time_to_all_cells;
+  // Passes of the background checkpoint loop over the cells since open.
+  uint64_t checkpoint_loop_passes = 0;
   std::vector<CellStats> cells;
 };
 

@@ -1,7 +1,6 @@
 #include "recovery/cell_recovery.h"
 
 #include <atomic>
-#include <cstdio>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -13,26 +12,24 @@
 namespace cellindex {
 namespace {
 
-std::string ParentOf(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
-
 // Moves damaged local state aside (kept for an operator, never read again).
-absl::Status MoveAside(const std::string& dir) {
-  if (!PathExists(dir)) return absl::OkStatus();
+absl::Status MoveAside(rocksdb::FileSystem& fs, const std::string& dir) {
+  if (!PathExists(fs, dir)) return absl::OkStatus();
   const std::string aside =
       absl::StrFormat("%s.damaged-%d", dir, absl::ToUnixMicros(absl::Now()));
-  if (::rename(dir.c_str(), aside.c_str()) != 0) return ErrnoStatus("rename", dir, errno);
-  return SyncDir(ParentOf(dir));
+  return RenameDurably(fs, dir, aside);
 }
 
 // Fetches every file of `m` into `dir`, `parallelism` at a time, hashing as
-// it copies; then compares each digest with the manifest.
-absl::Status FetchCheckpoint(DurableStore& store, const CheckpointManifest& m,
-                             const std::string& dir, const CellRecoveryOptions& recovery,
-                             CellRecoveryReport* report) {
+// it copies; then compares each digest with the manifest. A file missing
+// from the store is DataLoss (the checkpoint is damaged).
+absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
+                             const CheckpointManifest& m, const std::string& dir,
+                             const CellRecoveryOptions& recovery, CellRecoveryReport* report) {
   if (recovery.on_phase) recovery.on_phase("fetch");
   const absl::Time start = absl::Now();
-  if (absl::Status s = RemoveAll(dir); !s.ok()) return s;
-  if (absl::Status s = CreateDirs(dir); !s.ok()) return s;
+  if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, dir); !s.ok()) return s;
   std::vector<FileDigest> got(m.files.size());
   std::vector<absl::Status> status(m.files.size());
   std::atomic<size_t> next{0};
@@ -41,14 +38,18 @@ absl::Status FetchCheckpoint(DurableStore& store, const CheckpointManifest& m,
       status[i] = store.GetFile(m.files[i].store_name, dir + "/" + m.files[i].db_name, &got[i]);
     }
   };
-  const size_t threads =
-      std::min<size_t>(std::max(1, recovery.fetch_parallelism), std::max<size_t>(1, m.files.size()));
+  const size_t threads = std::min<size_t>(std::max(1, recovery.fetch_parallelism),
+                                          std::max<size_t>(1, m.files.size()));
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (std::thread& t : pool) t.join();
   report->fetch_time += absl::Now() - start;
   for (size_t i = 0; i < m.files.size(); ++i) {
+    if (absl::IsNotFound(status[i])) {
+      return absl::DataLossError(
+          absl::StrCat("file ", m.files[i].store_name, " is missing from the store"));
+    }
     if (!status[i].ok()) {
       return absl::Status(status[i].code(), absl::StrCat("fetch ", m.files[i].store_name, ": ",
                                                          status[i].message()));
@@ -67,28 +68,42 @@ absl::Status FetchCheckpoint(DurableStore& store, const CheckpointManifest& m,
           m.files[i].digest.ToHex(), ")"));
     }
   }
-  // RocksDB reads its identity from this file; the restored state keeps it,
-  // so later checkpoints reuse the SST files already in the store.
-  absl::Status s = AtomicWriteFile(dir + "/IDENTITY", m.db_identity);
-  if (s.ok()) s = SyncDir(dir);
+  // RocksDB reads its identity from this file. (Store names of SST files do
+  // not depend on it: they name the session that wrote each file.)
+  absl::Status s = AtomicWriteFile(fs, dir + "/IDENTITY", m.db_identity);
+  if (s.ok()) s = SyncDir(fs, dir);
   report->verify_time += absl::Now() - verify_start;
   return s;
 }
 
-absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellRange& range,
+absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellIdentity& identity,
                                                    const Cell::Paths& paths,
                                                    const Options& options,
                                                    const CellResources& resources,
                                                    const CellRecoveryOptions& recovery,
-                                                   CellOpenHooks hooks,
+                                                   uint64_t must_reach, CellOpenHooks hooks,
                                                    CellRecoveryReport* report) {
   hooks.on_phase = recovery.on_phase;
-  absl::StatusOr<std::unique_ptr<Cell>> cell = Cell::Open(range, paths, options, resources, hooks);
+  hooks.on_failure = recovery.on_failure;
+  hooks.must_reach = must_reach;
+  absl::StatusOr<std::unique_ptr<Cell>> cell =
+      Cell::Open(identity, paths, options, resources, hooks);
   if (!cell.ok()) return cell.status();
   CellStats st = (*cell)->Stats();
   report->open_time += st.open_time;
   report->replay_time += st.replay_time;
   report->records_replayed += st.records_replayed;
+  const JournalOpenReport& j = (*cell)->journal_report();
+  report->journal_last_seq = j.last_seq;
+  report->journal_sealed = j.sealed;
+  report->journal_torn_bytes = j.torn_bytes;
+  report->journal_torn_tail =
+      j.torn_tail ? absl::StrCat(j.torn_bytes, " bytes after offset ", j.torn_offset, " of ",
+                                 j.torn_segment, " ignored (", j.torn_reason,
+                                 "): a write torn by a crash, not acknowledged in sync durability "
+                                 "unless the disk lost synced data")
+                  : std::string();
+  report->journal_gap_end = (*cell)->journal_gap_end();
   if (recovery.paranoid) {
     if (recovery.on_phase) recovery.on_phase("validate");
     const absl::Time start = absl::Now();
@@ -101,42 +116,56 @@ absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellRange& range,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const Cell::Paths& paths,
+absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
+                                                  const Cell::Paths& paths,
                                                   const Options& options,
                                                   const CellResources& resources,
                                                   DurableStore& store,
                                                   const CellRecoveryOptions& recovery,
                                                   CellRecoveryReport* report) {
+  rocksdb::FileSystem& fs = *resources.fs;
+  const CellRange& range = identity.range;
   const std::string what = absl::StrCat("cell ", range.id);
-  // 1. Local restart: the host kept the state.
-  if (!recovery.force_restore && PathExists(paths.db_dir + "/CURRENT")) {
-    report->source = "local";
-    absl::StatusOr<std::unique_ptr<Cell>> cell =
-        OpenAndCheck(range, paths, options, resources, recovery, {}, report);
-    if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
-    report->fallbacks.push_back(absl::StrCat("local state: ", cell.status().message()));
-    if (absl::Status s = MoveAside(paths.db_dir); !s.ok()) return s;
-  } else if (absl::Status s = MoveAside(paths.db_dir); !s.ok()) {
-    return s;  // partial state (no CURRENT) or a forced restore
-  }
-
-  // 2. The newest checkpoint that verifies, then older ones.
   absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, range.id);
   if (!seqs.ok()) return seqs.status();
   // Every checkpoint name is a state the cell once had: whatever we recover
   // from must reach at least the newest of them, even one that is damaged.
-  const uint64_t must_reach = seqs->empty() ? 0 : seqs->front();
-  auto reaches = [&](absl::StatusOr<std::unique_ptr<Cell>> cell)
+  const uint64_t newest = seqs->empty() ? 0 : seqs->front();
+  // A journal that declared records missing (they are in the state, not in
+  // the journal) needs a checkpoint at or above them before the cell takes
+  // writes, or the next host loss would find nothing to restore them from.
+  auto protect = [&](absl::StatusOr<std::unique_ptr<Cell>> cell)
       -> absl::StatusOr<std::unique_ptr<Cell>> {
     if (!cell.ok()) return cell;
-    const uint64_t at = (*cell)->Stats().applied_seq;
-    if (at < must_reach) {
-      return absl::DataLossError(absl::StrCat("recovered state ends at seq ", at,
-                                              " but a checkpoint at seq ", must_reach,
-                                              " exists: journal records are missing"));
+    const uint64_t gap = (*cell)->journal_gap_end();
+    if (gap <= newest) return cell;
+    absl::StatusOr<CheckpointReport> r =
+        TakeCheckpoint(**cell, store, recovery.epoch, recovery.checkpoints_to_keep);
+    if (!r.ok()) {
+      return absl::Status(r.status().code(),
+                          absl::StrCat("the journal lacks records through seq ", gap,
+                                       " and a checkpoint to cover them failed: ",
+                                       r.status().message()));
     }
+    report->reprotected = absl::StrCat("the journal lacks records through seq ", gap,
+                                       " that the state holds; checkpoint at seq ",
+                                       r->applied_seq, " taken before serving");
     return cell;
   };
+
+  // 1. Local restart: the host kept the state.
+  if (!recovery.force_restore && PathExists(fs, paths.db_dir + "/CURRENT")) {
+    report->source = "local";
+    absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
+        OpenAndCheck(identity, paths, options, resources, recovery, newest, {}, report));
+    if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
+    report->fallbacks.push_back(absl::StrCat("local state: ", cell.status().message()));
+    if (absl::Status s = MoveAside(fs, paths.db_dir); !s.ok()) return s;
+  } else if (absl::Status s = MoveAside(fs, paths.db_dir); !s.ok()) {
+    return s;  // partial state (no CURRENT) or a forced restore
+  }
+
+  // 2. The newest checkpoint that verifies, then older ones.
   const std::string staging = paths.db_dir + ".restore";
   for (uint64_t seq : *seqs) {
     if (seq >= recovery.below_checkpoint) continue;
@@ -145,8 +174,9 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const 
     auto reject = [&](const absl::Status& why) {
       report->fallbacks.push_back(absl::StrCat("checkpoint ", seq, ": ", why.message()));
     };
-    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, range.id, seq);
+    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, identity.index_id, range.id, seq);
     if (!m.ok()) {
+      if (!absl::IsDataLoss(m.status())) return m.status();
       reject(m.status());
       continue;
     }
@@ -156,34 +186,32 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const 
                                               " is not the cell's ", range.Describe())));
       continue;
     }
-    if (absl::Status s = FetchCheckpoint(store, *m, staging, recovery, report); !s.ok()) {
+    if (absl::Status s = FetchCheckpoint(fs, store, *m, staging, recovery, report); !s.ok()) {
+      if (!absl::IsDataLoss(s)) return s;
       reject(s);
       continue;
     }
-    if (absl::Status s = CreateDirs(ParentOf(paths.db_dir)); !s.ok()) return s;
-    if (::rename(staging.c_str(), paths.db_dir.c_str()) != 0) {
-      return ErrnoStatus("rename", staging, errno);
-    }
-    if (absl::Status s = SyncDir(ParentOf(paths.db_dir)); !s.ok()) return s;
+    if (absl::Status s = CreateDirs(fs, ParentDir(paths.db_dir)); !s.ok()) return s;
+    if (absl::Status s = RenameDurably(fs, staging, paths.db_dir); !s.ok()) return s;
     CellOpenHooks hooks;
     hooks.checkpoint_seq = m->applied_seq;
     hooks.checkpoint_keys = m->key_count;
-    absl::StatusOr<std::unique_ptr<Cell>> cell =
-        reaches(OpenAndCheck(range, paths, options, resources, recovery, hooks, report));
-    if (cell.ok()) return cell;
+    absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
+        OpenAndCheck(identity, paths, options, resources, recovery, newest, hooks, report));
+    if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
     reject(cell.status());
-    if (absl::Status s = MoveAside(paths.db_dir); !s.ok()) return s;
+    if (absl::Status s = MoveAside(fs, paths.db_dir); !s.ok()) return s;
   }
-  (void)RemoveAll(staging);
+  (void)RemoveAll(fs, staging);
 
   // 3. No checkpoint: the whole journal, if it still starts at seq 1.
   report->source = "journal";
   report->checkpoint_seq = 0;
-  absl::StatusOr<std::unique_ptr<Cell>> cell =
-      reaches(OpenAndCheck(range, paths, options, resources, recovery, {}, report));
-  if (cell.ok()) return cell;
+  absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
+      OpenAndCheck(identity, paths, options, resources, recovery, newest, {}, report));
+  if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
   report->fallbacks.push_back(absl::StrCat("journal replay: ", cell.status().message()));
-  (void)MoveAside(paths.db_dir);
+  (void)MoveAside(fs, paths.db_dir);
   std::string reasons;
   for (const std::string& f : report->fallbacks) absl::StrAppend(&reasons, "; ", f);
   return absl::DataLossError(absl::StrCat(what, ": no valid state to recover from", reasons));

@@ -2,7 +2,9 @@
 // its newest valid checkpoint in the durable store when the host lost it,
 // falling back to older checkpoints (with a longer journal tail) when one is
 // damaged. Never serves a state it could not verify: with nothing valid left
-// the result is DataLoss with every reason.
+// the result is DataLoss with every reason. Only damage (DataLoss) falls
+// back; any other error (a full disk, an I/O error) fails the cell with its
+// own code and leaves what it found in place.
 #ifndef CELLINDEX_RECOVERY_CELL_RECOVERY_H_
 #define CELLINDEX_RECOVERY_CELL_RECOVERY_H_
 
@@ -32,12 +34,18 @@ struct CellRecoveryOptions {
   // Called as each phase starts: "fetch", "verify", "open", "replay",
   // "validate".
   std::function<void(const char* phase)> on_phase;
+  // Passed to the cell (CellOpenHooks::on_failure).
+  std::function<void(const Cell* cell, const absl::Status& why)> on_failure;
+  // For a checkpoint taken before the cell serves, when its journal has
+  // declared records missing that no checkpoint covers yet.
+  uint64_t epoch = 0;
+  int checkpoints_to_keep = 2;
 };
 
 using CellRecoveryReport = RecoveryReport;
 
-
-absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellRange& range, const Cell::Paths& paths,
+absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
+                                                  const Cell::Paths& paths,
                                                   const Options& options,
                                                   const CellResources& resources,
                                                   DurableStore& store,

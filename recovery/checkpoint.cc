@@ -1,28 +1,18 @@
 #include "recovery/checkpoint.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-
-#define XXH_INLINE_ALL
-#include <xxhash.h>
+#include "rocksdb/file_checksum.h"
 
 namespace cellindex {
 namespace {
-
-FileDigest DigestOf(absl::string_view data) {
-  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
-  FileDigest d;
-  d.size = data.size();
-  d.hash_low = h.low64;
-  d.hash_high = h.high64;
-  return d;
-}
 
 bool Uploaded(rocksdb::FileType type) {
   // The WAL is off (the journal is the log) and the identity is in the
@@ -31,6 +21,45 @@ bool Uploaded(rocksdb::FileType type) {
          type == rocksdb::kCurrentFile || type == rocksdb::kOptionsFile ||
          type == rocksdb::kBlobFile;
 }
+
+// Checks an uploaded table file against the crc32c RocksDB recorded when it
+// wrote it, fed chunk by chunk as the file is copied.
+class RecordedChecksum {
+ public:
+  explicit RecordedChecksum(const rocksdb::LiveFileStorageInfo& f) : file_(f) {
+    if (f.file_type != rocksdb::kTableFile ||
+        f.file_checksum_func_name != rocksdb::kStandardDbFileChecksumFuncName) {
+      return;
+    }
+    rocksdb::FileChecksumGenContext ctx;
+    ctx.file_name = f.relative_filename;
+    ctx.requested_checksum_func_name = f.file_checksum_func_name;
+    gen_ = rocksdb::GetFileChecksumGenCrc32cFactory()->CreateFileChecksumGenerator(ctx);
+  }
+  ChunkFn Feed() {
+    if (gen_ == nullptr) return nullptr;
+    return [this](absl::string_view chunk) { gen_->Update(chunk.data(), chunk.size()); };
+  }
+  absl::Status Check() {
+    if (gen_ == nullptr) return absl::OkStatus();
+    gen_->Finalize();
+    if (gen_->GetChecksum() == file_.file_checksum) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat(
+        "local file ", file_.directory, "/", file_.relative_filename,
+        " does not match the checksum RocksDB recorded when it wrote it (damaged since)"));
+  }
+
+ private:
+  const rocksdb::LiveFileStorageInfo& file_;
+  std::unique_ptr<rocksdb::FileChecksumGenerator> gen_;
+};
+
+// A listed manifest and what retention makes of it.
+struct Listed {
+  uint64_t seq = 0;
+  absl::StatusOr<CheckpointManifest> manifest = absl::UnknownError("unread");
+  bool valid = false;
+};
 
 }  // namespace
 
@@ -46,24 +75,44 @@ absl::StatusOr<std::vector<uint64_t>> ListCheckpoints(DurableStore& store, CellI
   return seqs;
 }
 
-absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, CellId id,
-                                                  uint64_t applied_seq) {
+absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, const std::string& index_id,
+                                                  CellId id, uint64_t applied_seq) {
   const std::string name = CheckpointManifestName(id, applied_seq);
   absl::StatusOr<std::string> data = store.Get(name);
+  if (absl::IsNotFound(data.status())) {
+    return absl::DataLossError(absl::StrCat(name, " is missing"));
+  }
   if (!data.ok()) return data.status();
   absl::StatusOr<CheckpointManifest> m = CheckpointManifest::Decode(*data);
   if (!m.ok()) return absl::DataLossError(absl::StrCat(name, ": ", m.status().message()));
-  if (m->range.id != id || m->applied_seq != applied_seq) {
+  if (m->range.id != id || m->applied_seq != applied_seq ||
+      (!index_id.empty() && m->index_id != index_id)) {
     return absl::DataLossError(absl::StrCat(name, ": names cell ", m->range.id, " seq ",
-                                            m->applied_seq));
+                                            m->applied_seq, " of index ", m->index_id));
   }
   return m;
+}
+
+absl::Status CheckCheckpointFiles(DurableStore& store, const CheckpointManifest& m) {
+  for (const CheckpointFile& f : m.files) {
+    absl::StatusOr<uint64_t> size = store.Size(f.store_name);
+    if (absl::IsNotFound(size.status())) {
+      return absl::DataLossError(absl::StrCat("file ", f.store_name, " is missing"));
+    }
+    if (!size.ok()) return size.status();
+    if (*size != f.digest.size) {
+      return absl::DataLossError(absl::StrCat("file ", f.store_name, " is ", *size,
+                                              " bytes, its manifest says ", f.digest.size));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store, uint64_t epoch,
                                                 int keep) {
   keep = std::max(keep, 2);
   const CellId id = cell.range().id;
+  const std::string& index_id = cell.index_id();
   CheckpointReport report;
   report.cell = id;
   const absl::Time start = absl::Now();
@@ -78,23 +127,35 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
     ~Release() { cell.ReleaseLiveFiles(); }
   } release{cell};
 
-  absl::StatusOr<std::vector<uint64_t>> existing = ListCheckpoints(store, id);
-  if (!existing.ok()) return existing.status();
-  // Digests of files the newest checkpoint already holds.
+  // Every existing checkpoint, read and checked once: they decide what this
+  // one can reuse, and retention below.
+  absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, id);
+  if (!seqs.ok()) return seqs.status();
+  std::vector<Listed> listed;
+  for (uint64_t seq : *seqs) {
+    Listed l;
+    l.seq = seq;
+    l.manifest = LoadCheckpoint(store, index_id, id, seq);
+    if (l.manifest.ok()) l.valid = CheckCheckpointFiles(store, *l.manifest).ok();
+    if (!l.manifest.ok() && !absl::IsDataLoss(l.manifest.status())) return l.manifest.status();
+    listed.push_back(std::move(l));
+  }
+  auto existing = std::find_if(listed.begin(), listed.end(),
+                               [&](const Listed& l) { return l.seq == live->applied_seq; });
+  if (existing != listed.end() && existing->valid) {
+    cell.NoteCheckpoint();
+    return report;  // a checkpoint of this very state exists
+  }
+  // Files the valid checkpoints hold, with their digests.
   absl::flat_hash_map<std::string, FileDigest> known;
-  if (!existing->empty()) {
-    absl::StatusOr<CheckpointManifest> prev = LoadCheckpoint(store, id, existing->front());
-    if (prev.ok()) {
-      if (prev->applied_seq == live->applied_seq) {
-        cell.NoteCheckpoint();
-        return report;  // the newest checkpoint already holds this state
-      }
-      for (const CheckpointFile& f : prev->files) known[f.store_name] = f.digest;
-    }
+  for (const Listed& l : listed) {
+    if (!l.valid) continue;
+    for (const CheckpointFile& f : l.manifest->files) known[f.store_name] = f.digest;
   }
 
   const absl::Time copy_start = absl::Now();
   CheckpointManifest m;
+  m.index_id = index_id;
   m.range = cell.range();
   m.epoch = epoch;
   m.applied_seq = live->applied_seq;
@@ -108,26 +169,35 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
     cf.db_name = f.relative_filename;
     const std::string path = f.directory + "/" + f.relative_filename;
     if (f.file_type == rocksdb::kTableFile || f.file_type == rocksdb::kBlobFile) {
-      cf.store_name = absl::StrCat(file_prefix, live->db_identity, "-", f.relative_filename);
+      auto session = live->table_sessions.find(f.relative_filename);
+      const std::string& writer = session != live->table_sessions.end() && !session->second.empty()
+                                      ? session->second
+                                      : live->db_identity;
+      cf.store_name = absl::StrCat(file_prefix, writer, "-", f.relative_filename);
       auto it = known.find(cf.store_name);
-      if (it != known.end() && it->second.size == f.size && store.Exists(cf.store_name)) {
+      if (it != known.end() && it->second.size == f.size) {
         cf.digest = it->second;  // immutable and already in the store
       } else {
-        if (absl::Status s = store.PutFile(cf.store_name, path, f.size, &cf.digest); !s.ok()) {
+        RecordedChecksum recorded(f);
+        absl::Status s = store.PutFile(cf.store_name, path, f.size, &cf.digest, recorded.Feed());
+        if (s.ok()) s = recorded.Check();
+        if (!s.ok()) {
+          if (absl::IsDataLoss(s)) (void)store.Delete(cf.store_name);
           return s;
         }
         ++report.files_copied;
         report.bytes_copied += cf.digest.size;
       }
     } else {
-      cf.store_name = absl::StrFormat("%s%020u-%s", file_prefix, live->applied_seq,
-                                      f.relative_filename);
+      cf.store_name = absl::StrFormat("%s%020u-%s-%s", file_prefix, live->applied_seq,
+                                      live->db_session_id, f.relative_filename);
       absl::Status s;
       if (!f.replacement_contents.empty()) {
         cf.digest = DigestOf(f.replacement_contents);
         s = store.Put(cf.store_name, f.replacement_contents);
       } else {
-        s = store.PutFile(cf.store_name, path, f.trim_to_size ? f.size : UINT64_MAX, &cf.digest);
+        s = store.PutFile(cf.store_name, path, f.trim_to_size ? f.size : UINT64_MAX, &cf.digest,
+                          nullptr);
       }
       if (!s.ok()) return s;
       ++report.files_copied;
@@ -140,44 +210,78 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   report.copy_time = absl::Now() - copy_start;
 
   const absl::Time publish_start = absl::Now();
+  if (existing != listed.end() && existing->manifest.ok()) {
+    // A manifest of this seq that decodes but whose files are incomplete:
+    // evidence, not replaced.
+    return absl::FailedPreconditionError(absl::StrCat(
+        CheckpointManifestName(id, m.applied_seq),
+        " exists but its files are incomplete; it is kept as evidence, not replaced"));
+  }
+  if (existing != listed.end()) {
+    // Does not decode: moved aside before the new one takes its name.
+    absl::StatusOr<std::string> bad = store.Get(CheckpointManifestName(id, m.applied_seq));
+    if (bad.ok()) {
+      if (absl::Status s = store.Put(absl::StrFormat("%s%020u.manifest",
+                                                     DamagedManifestPrefix(id), m.applied_seq),
+                                     *bad);
+          !s.ok()) {
+        return s;
+      }
+    }
+    listed.erase(existing);
+  }
   if (absl::Status s = store.Put(CheckpointManifestName(id, m.applied_seq), m.Encode()); !s.ok()) {
     return s;
   }
   report.taken = true;
   cell.NoteCheckpoint();
 
-  // Retention: the newest `keep` checkpoints, and the files they reference.
-  std::vector<uint64_t> seqs = *existing;
-  seqs.push_back(m.applied_seq);
-  std::sort(seqs.rbegin(), seqs.rend());
-  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
-  std::vector<uint64_t> kept(seqs.begin(), seqs.begin() + std::min<size_t>(keep, seqs.size()));
-  for (size_t i = kept.size(); i < seqs.size(); ++i) {
-    if (absl::Status s = store.Delete(CheckpointManifestName(id, seqs[i])); !s.ok()) return s;
-    ++report.checkpoints_deleted;
-  }
+  // Retention: the newest `keep` valid checkpoints and the files they
+  // reference; damaged manifests do not count.
+  Listed self;
+  self.seq = m.applied_seq;
+  self.manifest = m;
+  self.valid = true;
+  listed.push_back(std::move(self));
+  std::sort(listed.begin(), listed.end(),
+            [](const Listed& a, const Listed& b) { return a.seq > b.seq; });
   absl::flat_hash_set<std::string> referenced;
-  bool all_readable = true;
-  for (uint64_t seq : kept) {
-    absl::StatusOr<CheckpointManifest> k =
-        seq == m.applied_seq ? absl::StatusOr<CheckpointManifest>(m) : LoadCheckpoint(store, id, seq);
-    if (!k.ok()) {
-      all_readable = false;  // unknown references: delete nothing
-      break;
-    }
-    for (const CheckpointFile& f : k->files) referenced.insert(f.store_name);
-  }
-  if (all_readable) {
-    absl::StatusOr<std::vector<std::string>> files = store.List(file_prefix);
-    if (!files.ok()) return files.status();
-    for (const std::string& name : *files) {
-      if (referenced.contains(name)) continue;
+  int valid_kept = 0;
+  uint64_t oldest_kept = m.applied_seq;
+  for (const Listed& l : listed) {
+    const std::string name = CheckpointManifestName(id, l.seq);
+    if (l.valid && valid_kept < keep) {
+      ++valid_kept;
+      oldest_kept = l.seq;
+      for (const CheckpointFile& f : l.manifest->files) referenced.insert(f.store_name);
+    } else if (l.valid) {
       if (absl::Status s = store.Delete(name); !s.ok()) return s;
-      ++report.files_deleted;
+      ++report.checkpoints_deleted;
+    } else if (l.manifest.ok()) {
+      // Decodes, files incomplete: kept with what is left of its files.
+      for (const CheckpointFile& f : l.manifest->files) referenced.insert(f.store_name);
+      ++report.checkpoints_damaged;
+    } else {
+      absl::StatusOr<std::string> bad = store.Get(name);
+      if (!bad.ok()) return bad.status();
+      if (absl::Status s = store.Put(
+              absl::StrFormat("%s%020u.manifest", DamagedManifestPrefix(id), l.seq), *bad);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = store.Delete(name); !s.ok()) return s;
+      ++report.checkpoints_damaged;
     }
+  }
+  absl::StatusOr<std::vector<std::string>> files = store.List(file_prefix);
+  if (!files.ok()) return files.status();
+  for (const std::string& name : *files) {
+    if (referenced.contains(name)) continue;
+    if (absl::Status s = store.Delete(name); !s.ok()) return s;
+    ++report.files_deleted;
   }
   // The journal below the oldest kept checkpoint is no longer needed.
-  if (absl::Status s = cell.TrimJournal(kept.back()); !s.ok()) return s;
+  if (absl::Status s = cell.TrimJournal(oldest_kept); !s.ok()) return s;
   report.publish_time = absl::Now() - publish_start;
   return report;
 }

@@ -1,14 +1,17 @@
 // Taking a cell's checkpoint into the durable store, and finding them again.
 //
 // A checkpoint is incremental: SST files are immutable and named in the store
-// by the RocksDB identity and file name, so one already in the store is not
-// copied again. The manifest (checkpoint_manifest.h) is published last and
-// atomically: a crash at any point leaves the previous checkpoints intact,
-// and at worst some unreferenced files that the next checkpoint removes.
+// by the RocksDB session that wrote them and their number (unique, even when
+// a cell restored from an older checkpoint writes files with numbers a newer
+// history used), so one already in the store is not copied again. The
+// manifest (checkpoint_manifest.h) is published last and atomically: a crash
+// at any point leaves the previous checkpoints intact, and at worst some
+// unreferenced files that the next checkpoint removes.
 #ifndef CELLINDEX_RECOVERY_CHECKPOINT_H_
 #define CELLINDEX_RECOVERY_CHECKPOINT_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,19 +23,26 @@
 
 namespace cellindex {
 
-
-// Checkpoints `cell` into `store`, keeps the newest `keep` checkpoints
-// (at least 2), deletes files no kept checkpoint references, and trims the
-// journal through the oldest kept checkpoint. Not to be called concurrently
-// for one cell.
+// Checkpoints `cell` into `store`, keeps the newest `keep` checkpoints that
+// verify (at least 2; a manifest that does not decode, or whose files are
+// missing or of the wrong size, does not count), deletes files no remaining
+// manifest references, and trims the journal through the oldest kept
+// checkpoint. A manifest that does not decode is moved under damaged/; one
+// that decodes but whose files are incomplete stays, with its files. Each
+// SST file uploaded is checked against the checksum RocksDB recorded when it
+// wrote it: DataLoss when the local file has changed since. Not to be
+// called concurrently for one cell.
 absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store, uint64_t epoch,
                                                 int keep);
 
 // applied_seqs of the cell's checkpoints in the store, newest first.
 absl::StatusOr<std::vector<uint64_t>> ListCheckpoints(DurableStore& store, CellId id);
-// DataLoss when the manifest is damaged; NotFound when missing.
-absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, CellId id,
-                                                  uint64_t applied_seq);
+// DataLoss when the manifest is damaged, missing, or of another cell or
+// index (`index_id` empty: not checked).
+absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, const std::string& index_id,
+                                                  CellId id, uint64_t applied_seq);
+// DataLoss unless every file of `m` is in the store with its size.
+absl::Status CheckCheckpointFiles(DurableStore& store, const CheckpointManifest& m);
 
 }  // namespace cellindex
 

@@ -10,7 +10,7 @@
 namespace cellindex {
 namespace {
 constexpr uint32_t kMagic = 0x5446434d;
-constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormat = 2;
 constexpr absl::string_view kManifestSuffix = ".manifest";
 }  // namespace
 
@@ -24,6 +24,7 @@ std::string CheckpointManifest::Encode() const {
   std::string out;
   PutFixed32(&out, kMagic);
   out.push_back(static_cast<char>(kFormat));
+  PutLengthPrefixed(&out, index_id);
   PutVarint64(&out, range.id);
   PutLengthPrefixed(&out, range.lo);
   out.push_back(range.hi_unbounded ? 1 : 0);
@@ -57,15 +58,16 @@ absl::StatusOr<CheckpointManifest> CheckpointManifest::Decode(absl::string_view 
   CheckpointManifest m;
   uint8_t format, unbounded;
   uint64_t id, created, count;
-  absl::string_view lo, hi, identity;
+  absl::string_view lo, hi, identity, index_id;
   if (!GetByte(&body, &format) || format != kFormat) return damaged("unknown format");
-  if (!GetVarint64(&body, &id) || !GetLengthPrefixed(&body, &lo) || !GetByte(&body, &unbounded) ||
+  if (!GetLengthPrefixed(&body, &index_id) || !GetVarint64(&body, &id) || id > UINT32_MAX || !GetLengthPrefixed(&body, &lo) || !GetByte(&body, &unbounded) ||
       !GetLengthPrefixed(&body, &hi) || !GetVarint64(&body, &m.epoch) ||
       !GetVarint64(&body, &m.applied_seq) || !GetVarint64(&body, &m.key_count) ||
       !GetFixed64(&body, &created) || !GetLengthPrefixed(&body, &identity) ||
       !GetVarint64(&body, &count) || count > body.size()) {
     return damaged("bad header");
   }
+  m.index_id = std::string(index_id);
   m.range.id = static_cast<CellId>(id);
   m.range.lo = std::string(lo);
   m.range.hi = std::string(hi);
@@ -95,6 +97,16 @@ std::string CheckpointManifestPrefix(CellId id) {
 }
 
 std::string CheckpointFilePrefix(CellId id) { return absl::StrCat(CellStorePrefix(id), "files/"); }
+
+std::string DamagedManifestPrefix(CellId id) {
+  return absl::StrCat(CellStorePrefix(id), "damaged/");
+}
+
+std::string JournalDirName(CellId id) { return absl::StrCat(CellStorePrefix(id), "journal"); }
+
+std::string JournalHeadName(CellId id) {
+  return absl::StrCat(CellStorePrefix(id), "JOURNAL-HEAD");
+}
 
 std::string CheckpointManifestName(CellId id, uint64_t applied_seq) {
   return absl::StrFormat("%s%020u%s", CheckpointManifestPrefix(id), applied_seq, kManifestSuffix);

@@ -3,18 +3,28 @@
 //
 // Store layout of cell NNNNN (names relative to the store root):
 //
+//     cells/NNNNN/JOURNAL-HEAD                 names the newest journal segment
 //     cells/NNNNN/journal/<first-seq>.log      journal segments
 //     cells/NNNNN/checkpoints/<seq>.manifest   one per checkpoint, <seq> = its
 //                                              applied_seq as 20 digits
-//     cells/NNNNN/files/<identity>-<name>      SST files (immutable, shared by
-//                                              checkpoints: copied once)
-//     cells/NNNNN/files/<seq>-<name>           the checkpoint's MANIFEST,
+//     cells/NNNNN/files/<session>-<name>       SST files (immutable, shared by
+//                                              checkpoints: copied once),
+//                                              named by the RocksDB session
+//                                              that wrote them and their
+//                                              number: unique even across
+//                                              restores of older states
+//     cells/NNNNN/files/<seq>-<session>-<name> the checkpoint's MANIFEST,
 //                                              OPTIONS and CURRENT files
+//     cells/NNNNN/damaged/<seq>.manifest       manifests that did not decode,
+//                                              moved aside (kept, never read)
+//
+// An object a kept manifest names is never overwritten.
 //
 // Manifest format (little-endian, LEB128 varints):
 //
 //     magic        : fixed32 0x5446434d ("MCFT")
-//     format       : 1 byte, = 1
+//     format       : 1 byte, = 2
+//     index id     : length-prefixed, the index the cell belongs to
 //     cell id      : varint64
 //     lo           : length-prefixed; hi_unbounded: 1 byte; hi: length-prefixed
 //     epoch        : varint64 (of the cell map when taken)
@@ -48,6 +58,7 @@ struct CheckpointFile {
 };
 
 struct CheckpointManifest {
+  std::string index_id;
   CellRange range;
   uint64_t epoch = 0;
   uint64_t applied_seq = 0;
@@ -67,6 +78,9 @@ std::string CellStorePrefix(CellId id);                       // "cells/NNNNN/"
 std::string CheckpointManifestName(CellId id, uint64_t applied_seq);
 std::string CheckpointManifestPrefix(CellId id);              // ".../checkpoints/"
 std::string CheckpointFilePrefix(CellId id);                  // ".../files/"
+std::string DamagedManifestPrefix(CellId id);                 // ".../damaged/"
+std::string JournalDirName(CellId id);                        // ".../journal"
+std::string JournalHeadName(CellId id);                       // ".../JOURNAL-HEAD"
 // The applied_seq a manifest name stands for; false if not a manifest name.
 bool ParseCheckpointManifestName(absl::string_view name, uint64_t* applied_seq);
 

@@ -3,13 +3,14 @@
 // what a backend implements, and LocalDirStore (a directory on a local file
 // system) is the embedded default.
 //
-// Objects are named by '/'-separated paths ("cells/00003/sst/....sst").
+// Objects are named by '/'-separated paths ("cells/00003/files/....sst").
 // Every write is a publish: a reader sees the old object or the new one,
 // never a mix, and a published object survives a crash.
 #ifndef CELLINDEX_RECOVERY_DURABLE_STORE_H_
 #define CELLINDEX_RECOVERY_DURABLE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+namespace rocksdb {
+class FileSystem;
+}
 
 namespace cellindex {
 
@@ -32,6 +37,11 @@ struct FileDigest {
   friend bool operator!=(const FileDigest& a, const FileDigest& b) { return !(a == b); }
   std::string ToHex() const;  // 32 hex digits of the hash
 };
+FileDigest DigestOf(absl::string_view data);
+
+// Sees every chunk of a file as it is copied, in order (to check a second
+// checksum on the way without reading the file twice).
+using ChunkFn = std::function<void(absl::string_view chunk)>;
 
 class DurableStore {
  public:
@@ -41,13 +51,15 @@ class DurableStore {
   virtual absl::Status Put(const std::string& name, absl::string_view data) = 0;
   // Publishes the first `length` bytes of the local file `path` (all of it
   // when `length` is UINT64_MAX) as `name`, computing their digest while
-  // copying.
+  // copying, and showing each chunk to `on_chunk` (may be empty). DataLoss
+  // when the file is shorter than `length`.
   virtual absl::Status PutFile(const std::string& name, const std::string& path, uint64_t length,
-                               FileDigest* digest) = 0;
+                               FileDigest* digest, const ChunkFn& on_chunk) = 0;
   // NotFound when there is no such object.
   virtual absl::StatusOr<std::string> Get(const std::string& name) = 0;
-  // Copies object `name` to the local file `path` (write, fsync; the caller
-  // syncs the directory), computing the digest while copying.
+  // Copies object `name` to the local file `path` (write, sync; the caller
+  // syncs the directory), computing the digest while copying. NotFound when
+  // there is no such object.
   virtual absl::Status GetFile(const std::string& name, const std::string& path,
                                FileDigest* digest) = 0;
   // Names of the objects whose names start with `prefix`, sorted.
@@ -55,16 +67,20 @@ class DurableStore {
   // OK when the object does not exist.
   virtual absl::Status Delete(const std::string& name) = 0;
   virtual bool Exists(const std::string& name) = 0;
+  // Size of object `name`; NotFound when missing.
+  virtual absl::StatusOr<uint64_t> Size(const std::string& name) = 0;
   // The local directory backing `prefix`, for the journals, which append in
   // place. Backends without local files return Unimplemented.
   virtual absl::StatusOr<std::string> LocalDir(const std::string& prefix) = 0;
 };
 
-// The embedded default: objects are files below `root`.
-std::unique_ptr<DurableStore> NewLocalDirStore(const std::string& root);
+// The embedded default: objects are files below `root`, written through `fs`
+// (which must outlive the store).
+std::unique_ptr<DurableStore> NewLocalDirStore(rocksdb::FileSystem* fs, const std::string& root);
 
 // Digest of the first `length` bytes of a local file (all when UINT64_MAX).
-absl::StatusOr<FileDigest> DigestFile(const std::string& path, uint64_t length = UINT64_MAX);
+absl::StatusOr<FileDigest> DigestFile(rocksdb::FileSystem& fs, const std::string& path,
+                                      uint64_t length = UINT64_MAX);
 
 }  // namespace cellindex
 

@@ -1,119 +1,145 @@
 #include "recovery/file_util.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <filesystem>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
 namespace cellindex {
-namespace fs = std::filesystem;
+namespace {
 
-absl::Status ErrnoStatus(absl::string_view call, absl::string_view path, int err) {
-  return absl::ErrnoToStatus(err, absl::StrCat(call, " ", path));
+rocksdb::IOOptions IO() { return rocksdb::IOOptions(); }
+
+}  // namespace
+
+absl::Status FromIO(const rocksdb::IOStatus& s, absl::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string msg = absl::StrCat(context, ": ", s.ToString());
+  if (s.IsNotFound() || s.IsPathNotFound()) return absl::NotFoundError(msg);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  return absl::InternalError(msg);
 }
 
-absl::Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open", dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus("fsync", dir, err);
-  return absl::OkStatus();
+rocksdb::FileOptions PlainFileOptions() {
+  rocksdb::FileOptions o;
+  o.use_mmap_writes = false;
+  o.use_mmap_reads = false;
+  o.allow_fallocate = true;
+  o.fallocate_with_keep_size = true;
+  return o;
 }
 
-absl::Status CreateDirs(const std::string& dir) {
-  if (dir.empty() || PathExists(dir)) return absl::OkStatus();
-  fs::path p(dir);
-  std::string parent = p.parent_path().string();
-  if (!parent.empty() && parent != dir) {
-    if (absl::Status s = CreateDirs(parent); !s.ok()) return s;
+std::string ParentDir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::Status SyncDir(rocksdb::FileSystem& fs, const std::string& dir) {
+  std::unique_ptr<rocksdb::FSDirectory> d;
+  if (rocksdb::IOStatus s = fs.NewDirectory(dir, IO(), &d, nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("open directory ", dir));
   }
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoStatus("mkdir", dir, errno);
-  }
-  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
-  return SyncDir(parent.empty() ? "." : parent);
+  return FromIO(d->Fsync(IO(), nullptr), absl::StrCat("fsync directory ", dir));
 }
 
-absl::Status AtomicWriteFile(const std::string& path, absl::string_view contents) {
+absl::Status CreateDirs(rocksdb::FileSystem& fs, const std::string& dir) {
+  if (dir.empty() || dir == "." || dir == "/" || PathExists(fs, dir)) return absl::OkStatus();
+  const std::string parent = ParentDir(dir);
+  if (parent != dir) {
+    if (absl::Status s = CreateDirs(fs, parent); !s.ok()) return s;
+  }
+  if (rocksdb::IOStatus s = fs.CreateDirIfMissing(dir, IO(), nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("mkdir ", dir));
+  }
+  if (absl::Status s = SyncDir(fs, dir); !s.ok()) return s;
+  return SyncDir(fs, parent);
+}
+
+absl::Status AtomicWriteFile(rocksdb::FileSystem& fs, const std::string& path,
+                             absl::string_view contents) {
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("open", tmp, errno);
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoStatus("write", tmp, err);
-    }
-    done += static_cast<size_t>(n);
+  std::unique_ptr<rocksdb::FSWritableFile> f;
+  if (rocksdb::IOStatus s = fs.NewWritableFile(tmp, PlainFileOptions(), &f, nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("create ", tmp));
   }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus("fsync", tmp, err);
+  rocksdb::IOStatus s = f->Append(rocksdb::Slice(contents.data(), contents.size()), IO(), nullptr);
+  if (s.ok()) s = f->Fsync(IO(), nullptr);
+  rocksdb::IOStatus c = f->Close(IO(), nullptr);
+  if (s.ok()) s = c;
+  if (!s.ok()) {
+    (void)fs.DeleteFile(tmp, IO(), nullptr);
+    return FromIO(s, absl::StrCat("write ", tmp));
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename", tmp, errno);
-  std::string dir = fs::path(path).parent_path().string();
-  return SyncDir(dir.empty() ? "." : dir);
+  if (rocksdb::IOStatus r = fs.RenameFile(tmp, path, IO(), nullptr); !r.ok()) {
+    return FromIO(r, absl::StrCat("rename ", tmp));
+  }
+  return SyncDir(fs, ParentDir(path));
 }
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus("fstat", path, err);
-  }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoStatus("read", path, err);
-    }
-    if (n == 0) break;  // file shrank under us
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  out.resize(done);
+absl::StatusOr<std::string> ReadFileToString(rocksdb::FileSystem& fs, const std::string& path) {
+  std::string out;
+  rocksdb::IOStatus s = rocksdb::ReadFileToString(&fs, path, &out);
+  if (!s.ok()) return FromIO(s, absl::StrCat("read ", path));
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec);
-  if (ec) return ErrnoStatus("opendir", dir, ec.value());
+absl::StatusOr<std::vector<std::string>> ListDir(rocksdb::FileSystem& fs, const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& entry : it) names.push_back(entry.path().filename().string());
+  if (rocksdb::IOStatus s = fs.GetChildren(dir, IO(), &names, nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("list ", dir));
+  }
+  names.erase(std::remove_if(names.begin(), names.end(),
+                             [](const std::string& n) { return n == "." || n == ".."; }),
+              names.end());
   std::sort(names.begin(), names.end());
   return names;
 }
 
-bool PathExists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
+bool PathExists(rocksdb::FileSystem& fs, const std::string& path) {
+  return fs.FileExists(path, IO(), nullptr).ok();
 }
 
-absl::Status RemoveAll(const std::string& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  if (ec) return ErrnoStatus("remove", path, ec.value());
-  return absl::OkStatus();
+absl::StatusOr<bool> IsDirectory(rocksdb::FileSystem& fs, const std::string& path) {
+  bool is_dir = false;
+  if (rocksdb::IOStatus s = fs.IsDirectory(path, IO(), &is_dir, nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("stat ", path));
+  }
+  return is_dir;
+}
+
+absl::StatusOr<uint64_t> FileSize(rocksdb::FileSystem& fs, const std::string& path) {
+  uint64_t size = 0;
+  if (rocksdb::IOStatus s = fs.GetFileSize(path, IO(), &size, nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("stat ", path));
+  }
+  return size;
+}
+
+absl::Status RenameDurably(rocksdb::FileSystem& fs, const std::string& from,
+                           const std::string& to) {
+  if (rocksdb::IOStatus s = fs.RenameFile(from, to, IO(), nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("rename ", from, " to ", to));
+  }
+  if (absl::Status s = SyncDir(fs, ParentDir(to)); !s.ok()) return s;
+  if (ParentDir(from) == ParentDir(to)) return absl::OkStatus();
+  return SyncDir(fs, ParentDir(from));
+}
+
+absl::Status RemoveAll(rocksdb::FileSystem& fs, const std::string& path) {
+  absl::StatusOr<bool> dir = IsDirectory(fs, path);
+  if (absl::IsNotFound(dir.status())) return absl::OkStatus();
+  if (!dir.ok()) return dir.status();
+  if (!*dir) return FromIO(fs.DeleteFile(path, IO(), nullptr), absl::StrCat("delete ", path));
+  absl::StatusOr<std::vector<std::string>> names = ListDir(fs, path);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (absl::Status s = RemoveAll(fs, path + "/" + name); !s.ok()) return s;
+  }
+  return FromIO(fs.DeleteDir(path, IO(), nullptr), absl::StrCat("rmdir ", path));
 }
 
 }  // namespace cellindex

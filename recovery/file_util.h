@@ -1,35 +1,57 @@
-// Small POSIX file helpers with the durability rules of the project: a file is
-// published by writing a temporary, fsyncing it, renaming it over the target
-// and fsyncing the directory, so a crash at any byte leaves the old or the new
-// contents, never a mix.
+// File helpers with the durability rules of the project. Every file cellindex
+// writes (journal segments, store objects, the cell map) goes through a
+// rocksdb::FileSystem, the same one its RocksDB instances use, so a test can
+// put a fault-injecting file system under all of it.
+//
+// A file is published by writing a temporary, syncing it, renaming it over
+// the target and syncing the directory, so a crash at any byte leaves the old
+// or the new contents, never a mix.
 #ifndef CELLINDEX_RECOVERY_FILE_UTIL_H_
 #define CELLINDEX_RECOVERY_FILE_UTIL_H_
 
+#include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "rocksdb/file_system.h"
 
 namespace cellindex {
 
-// The errno of the failed call as a Status whose message names the call and path.
-absl::Status ErrnoStatus(absl::string_view call, absl::string_view path, int err);
+// A RocksDB I/O status as an absl::Status whose message names `context`:
+// a missing path is NotFound, a full disk ResourceExhausted, corruption
+// DataLoss, other I/O errors Internal.
+absl::Status FromIO(const rocksdb::IOStatus& s, absl::string_view context);
 
-// Creates `dir` and its missing parents, fsyncing each directory it created
+// Options for files cellindex writes itself: plain write(2) calls (RocksDB's
+// default for EnvOptions is mmap writes), fallocate allowed.
+rocksdb::FileOptions PlainFileOptions();
+
+// Creates `dir` and its missing parents, syncing each directory it created
 // and its parent so the new entries survive a crash.
-absl::Status CreateDirs(const std::string& dir);
-absl::Status SyncDir(const std::string& dir);
-// Write temp, fsync, rename over `path`, fsync the directory.
-absl::Status AtomicWriteFile(const std::string& path, absl::string_view contents);
+absl::Status CreateDirs(rocksdb::FileSystem& fs, const std::string& dir);
+absl::Status SyncDir(rocksdb::FileSystem& fs, const std::string& dir);
+// Write temp, sync, rename over `path`, sync the directory.
+absl::Status AtomicWriteFile(rocksdb::FileSystem& fs, const std::string& path,
+                             absl::string_view contents);
 // NotFound when `path` does not exist.
-absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+absl::StatusOr<std::string> ReadFileToString(rocksdb::FileSystem& fs, const std::string& path);
 // Names (not paths) of the entries of `dir`, sorted; NotFound when missing.
-absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
-bool PathExists(const std::string& path);
+absl::StatusOr<std::vector<std::string>> ListDir(rocksdb::FileSystem& fs, const std::string& dir);
+bool PathExists(rocksdb::FileSystem& fs, const std::string& path);
+// NotFound when missing.
+absl::StatusOr<bool> IsDirectory(rocksdb::FileSystem& fs, const std::string& path);
+absl::StatusOr<uint64_t> FileSize(rocksdb::FileSystem& fs, const std::string& path);
+// Renames `from` to `to` and syncs the directories of both.
+absl::Status RenameDurably(rocksdb::FileSystem& fs, const std::string& from,
+                           const std::string& to);
 // Removes `path` and everything below it; OK when it does not exist.
-absl::Status RemoveAll(const std::string& path);
+absl::Status RemoveAll(rocksdb::FileSystem& fs, const std::string& path);
+
+// The directory part of `path` ("." for a bare name).
+std::string ParentDir(const std::string& path);
 
 }  // namespace cellindex
 

@@ -8,13 +8,17 @@ RecoveryScheduler::RecoveryScheduler(int parallelism) {
   for (int i = 0; i < std::max(1, parallelism); ++i) threads_.emplace_back([this] { Work(); });
 }
 
-RecoveryScheduler::~RecoveryScheduler() {
+RecoveryScheduler::~RecoveryScheduler() { Stop(); }
+
+void RecoveryScheduler::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     while (!queue_.empty()) queue_.pop();
   }
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 void RecoveryScheduler::Schedule(int64_t priority, std::function<void()> task) {

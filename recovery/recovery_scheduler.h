@@ -22,8 +22,11 @@ namespace cellindex {
 class RecoveryScheduler {
  public:
   explicit RecoveryScheduler(int parallelism);
-  // Drops the tasks not started yet and waits for the running ones.
+  // Stop().
   ~RecoveryScheduler();
+  // Drops the tasks not started yet, waits for the running ones, and from
+  // then on drops every task scheduled. Idempotent.
+  void Stop();
 
   RecoveryScheduler(const RecoveryScheduler&) = delete;
   RecoveryScheduler& operator=(const RecoveryScheduler&) = delete;

@@ -92,9 +92,9 @@ TEST(CellMapTest, DamagedMapIsDataLoss) {
 
 TEST(CellMapTest, SaveAndLoad) {
   testing::ScratchDir dir;
-  EXPECT_TRUE(absl::IsNotFound(CellMap::Load(dir / "CELLMAP").status()));
-  ASSERT_TRUE(ThreeCells().Save(dir / "CELLMAP").ok());
-  absl::StatusOr<CellMap> loaded = CellMap::Load(dir / "CELLMAP");
+  EXPECT_TRUE(absl::IsNotFound(CellMap::Load(DefaultFs(), dir / "CELLMAP").status()));
+  ASSERT_TRUE(ThreeCells().Save(DefaultFs(), dir / "CELLMAP").ok());
+  absl::StatusOr<CellMap> loaded = CellMap::Load(DefaultFs(), dir / "CELLMAP");
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->Boundaries(), ThreeCells().Boundaries());
   EXPECT_FALSE(PathExists(dir / "CELLMAP.tmp"));

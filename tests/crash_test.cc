@@ -190,12 +190,12 @@ TEST(CrashTest, CheckpointsSurviveSigkill) {
     const std::string prefix = absl::StrCat("c", round, "-");
     std::vector<int64_t> last = RunAndKill(data, store_dir, prefix,
                                            absl::Milliseconds(50 + rng() % 400), "checkpoints");
-    auto store = NewLocalDirStore(store_dir);
+    auto store = NewLocalDirStore(&DefaultFs(), store_dir);
     for (CellId cell = 0; cell < 3; ++cell) {
       absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(*store, cell);
       ASSERT_TRUE(seqs.ok());
       for (uint64_t seq : *seqs) {
-        absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(*store, cell, seq);
+        absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(*store, "", cell, seq);
         ASSERT_TRUE(m.ok()) << "round " << round << ": " << m.status();
         for (const CheckpointFile& f : m->files) {
           absl::StatusOr<FileDigest> d = DigestFile(store_dir + "/" + f.store_name);

@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "index/coding.h"
 #include "recovery/file_util.h"
 #include "recovery/journal_format.h"
 #include "recovery/journal_reader.h"
@@ -35,16 +37,45 @@ struct Replayed {
   std::vector<std::string> bodies;
 };
 
-absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const std::string& dir, uint64_t after,
+// A journal of cell 7 of index "ix" in `root`: segments in root/journal, the
+// head in root/HEAD.
+JournalOptions OptionsIn(const std::string& root, uint64_t segment_bytes = 1 << 20,
+                         uint32_t cell = 7) {
+  JournalOptions o;
+  o.fs = &DefaultFs();
+  o.dir = root + "/journal";
+  o.head_path = root + "/HEAD";
+  o.index_id = "ix";
+  o.cell_id = cell;
+  o.segment_bytes = segment_bytes;
+  return o;
+}
+
+// Reads the journal in `root` (records above `after` into `out`).
+absl::StatusOr<std::unique_ptr<Journal>> ReadJournal(const std::string& root, uint64_t after,
                                                      Replayed* out, JournalOpenReport* report,
                                                      uint64_t segment_bytes = 1 << 20) {
-  return Journal::Open({dir, segment_bytes}, after,
+  return Journal::Open(OptionsIn(root, segment_bytes), after,
                        [out](uint64_t seq, absl::string_view body) {
                          out->seqs.push_back(seq);
                          out->bodies.emplace_back(body);
                          return absl::OkStatus();
                        },
                        report);
+}
+
+// Reads it and starts appending after what it holds (or after `after`).
+absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const std::string& root, uint64_t after,
+                                                     Replayed* out, JournalOpenReport* report,
+                                                     uint64_t segment_bytes = 1 << 20) {
+  absl::StatusOr<std::unique_ptr<Journal>> j =
+      ReadJournal(root, after, out, report, segment_bytes);
+  if (!j.ok()) return j;
+  if (!report->extent_verified) return absl::DataLossError(report->extent_problem);
+  if (absl::Status s = (*j)->StartAppending(std::max(report->last_seq, after) + 1); !s.ok()) {
+    return s;
+  }
+  return j;
 }
 
 void AppendRange(Journal* j, uint64_t from, uint64_t to, bool sync = true) {
@@ -61,18 +92,22 @@ std::vector<uint64_t> Seqs(uint64_t from, uint64_t to) {
   return v;
 }
 
-std::string OnlySegment(const std::string& dir) {
-  auto names = ListDir(dir);
-  EXPECT_TRUE(names.ok());
-  return dir + "/" + names->back();
+std::string Segment(const std::string& root, uint64_t first) {
+  return root + "/journal/" + Journal::SegmentName(first);
 }
 
-uint64_t FileSize(const std::string& path) {
+uint64_t SizeOf(const std::string& path) {
   auto c = ReadFileToString(path);
   return c.ok() ? c->size() : 0;
 }
 
-TEST(JournalTest, ReplaysEveryRecordInOrderAfterReopen) {
+// The journal's files as they are now, copied while it is still open: what a
+// crash (no seal, no close) would leave.
+void CrashCopy(const std::string& from, const std::string& to) {
+  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
+}
+
+TEST(JournalTest, ReplaysEveryRecordInOrderAfterReopenAndSealsOnClose) {
   testing::ScratchDir dir;
   {
     Replayed r;
@@ -90,10 +125,13 @@ TEST(JournalTest, ReplaysEveryRecordInOrderAfterReopen) {
   ASSERT_TRUE(j.ok()) << j.status();
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 40)));
   for (uint64_t s = 1; s <= 40; ++s) EXPECT_EQ(r.bodies[s - 1], Body(s)) << s;
-  EXPECT_FALSE(rep.cut_tail);
+  EXPECT_FALSE(rep.torn_tail);
+  EXPECT_TRUE(rep.sealed);
+  EXPECT_TRUE(rep.extent_verified);
   EXPECT_EQ((*j)->last_seq(), 40u);
-  // Appends continue the sequence, in a new segment.
+  // Appends continue the sequence, in a new segment linked to the old one.
   AppendRange(j->get(), 41, 45);
+  EXPECT_TRUE(PathExists(Segment(dir.path(), 41)));
 }
 
 TEST(JournalTest, SkipsRecordsAtOrBelowAfterSeq) {
@@ -107,7 +145,7 @@ TEST(JournalTest, SkipsRecordsAtOrBelowAfterSeq) {
   }
   Replayed r;
   JournalOpenReport rep;
-  auto j = OpenJournal(dir.path(), 15, &r, &rep);
+  auto j = ReadJournal(dir.path(), 15, &r, &rep);
   ASSERT_TRUE(j.ok());
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(16, 20)));
   EXPECT_EQ(rep.records_read, 20u);
@@ -123,99 +161,135 @@ TEST(JournalTest, RotatesSegmentsBySizeAndReadsThemAll) {
     ASSERT_TRUE(j.ok());
     for (uint64_t s = 1; s <= 100; s += 5) AppendRange(j->get(), s, s + 4);
   }
-  auto names = ListDir(dir.path());
+  auto names = ListDir(dir / "journal");
   ASSERT_TRUE(names.ok());
   EXPECT_GT(names->size(), 3u);
   EXPECT_EQ(names->front(), Journal::SegmentName(1));
   Replayed r;
   JournalOpenReport rep;
-  auto j = OpenJournal(dir.path(), 0, &r, &rep, 64 * 1024);
+  auto j = ReadJournal(dir.path(), 0, &r, &rep, 64 * 1024);
   ASSERT_TRUE(j.ok()) << j.status();
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 100)));
+  EXPECT_TRUE(rep.extent_verified);
 }
 
-// Cutting the newest segment anywhere inside its last record loses exactly
-// that record, and the journal opens.
-TEST(JournalTest, TornTailIsCutAtEveryOffsetOfTheLastRecord) {
+// A crash inside the last record's write: the record is ignored, never read,
+// and never deleted; the journal goes on in a new segment.
+TEST(JournalTest, TornTailIsIgnoredAtEveryOffsetOfTheLastRecord) {
   testing::ScratchDir base;
   const std::string golden = base / "golden";
   uint64_t before_last = 0, full = 0;
+  std::string golden_bytes;
   {
     Replayed r;
     JournalOpenReport rep;
     auto j = OpenJournal(golden, 0, &r, &rep);
     ASSERT_TRUE(j.ok());
     AppendRange(j->get(), 1, 9);
-    before_last = FileSize(OnlySegment(golden));
+    before_last = SizeOf(Segment(golden, 1));
     AppendRange(j->get(), 10, 10);  // Body(10) spans three blocks
-    full = FileSize(OnlySegment(golden));
+    full = SizeOf(Segment(golden, 1));
+    golden_bytes = *ReadFileToString(Segment(golden, 1));  // before the seal
+    CrashCopy(golden, base / "crashed");
   }
   ASSERT_GT(full - before_last, 2 * journal::kBlockSize);
-  auto golden_bytes = ReadFileToString(OnlySegment(golden));
-  ASSERT_TRUE(golden_bytes.ok());
   for (uint64_t cut = before_last + 1; cut < full; cut += 997) {
     testing::ScratchDir dir;
-    std::ofstream(dir / Journal::SegmentName(1), std::ios::binary)
-        << golden_bytes->substr(0, cut);
+    CrashCopy(base / "crashed", dir / "j");
+    const std::string root = dir / "j";
+    std::ofstream(Segment(root, 1), std::ios::binary | std::ios::trunc)
+        << golden_bytes.substr(0, cut);
     Replayed r;
     JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep);
+    auto j = OpenJournal(root, 0, &r, &rep);
     ASSERT_TRUE(j.ok()) << "cut at " << cut << ": " << j.status();
     EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 9))) << cut;
-    EXPECT_TRUE(rep.cut_tail);
-    EXPECT_EQ(rep.cut_offset, before_last);
-    EXPECT_EQ(FileSize(dir / Journal::SegmentName(1)), before_last);
+    EXPECT_TRUE(rep.torn_tail);
+    EXPECT_FALSE(rep.sealed);
+    EXPECT_EQ(rep.torn_offset, before_last);
+    EXPECT_EQ(rep.torn_bytes, cut - before_last);
+    EXPECT_EQ(SizeOf(Segment(root, 1)), cut);  // the evidence stays
     // The journal continues at seq 10, and a reopen sees everything.
     AppendRange(j->get(), 10, 12);
     j->reset();
     Replayed again;
     JournalOpenReport rep2;
-    ASSERT_TRUE(OpenJournal(dir.path(), 0, &again, &rep2).ok());
+    ASSERT_TRUE(OpenJournal(root, 0, &again, &rep2).ok());
     EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(1, 12)));
-    EXPECT_FALSE(rep2.cut_tail);
+    EXPECT_FALSE(rep2.torn_tail);
   }
 }
 
-TEST(JournalTest, GarbageAppendedIsCut) {
+// The reproducer of the issue: one acknowledged record in the newest
+// segment, closed cleanly, then one byte of it flipped. That is not a torn
+// write (the seal follows it): DataLoss, and the file is left as it was.
+TEST(JournalTest, DamageToTheLastRecordOfASealedSegmentIsDataLoss) {
   testing::ScratchDir dir;
+  uint64_t header_end = 0;
   {
     Replayed r;
     JournalOpenReport rep;
     auto j = OpenJournal(dir.path(), 0, &r, &rep);
     ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 1, 7);
+    header_end = SizeOf(Segment(dir.path(), 1));
+    AppendRange(j->get(), 1, 1);
   }
-  const std::string seg = OnlySegment(dir.path());
-  const uint64_t good = FileSize(seg);
+  const std::string seg = Segment(dir.path(), 1);
+  std::string bytes = *ReadFileToString(seg);
+  std::string bad = bytes;
+  bad[header_end + 20] ^= 0x10;
+  ASSERT_TRUE(AtomicWriteFile(seg, bad).ok());
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = ReadJournal(dir.path(), 0, &r, &rep);
+  EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("whole records follow"));
+  EXPECT_EQ(*ReadFileToString(seg), bad);
+}
+
+TEST(JournalTest, GarbageAfterACrashIsIgnored) {
+  testing::ScratchDir dir;
+  uint64_t good = 0;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir / "live", 0, &r, &rep);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 7);
+    good = SizeOf(Segment(dir / "live", 1));
+    CrashCopy(dir / "live", dir / "j");
+  }
+  const std::string root = dir / "j";
   std::mt19937 rng(42);
   std::string garbage(50000, '\0');
   for (char& c : garbage) c = static_cast<char>(rng());
-  std::ofstream(seg, std::ios::binary | std::ios::app) << garbage;
+  std::ofstream(Segment(root, 1), std::ios::binary | std::ios::app) << garbage;
 
   Replayed r;
   JournalOpenReport rep;
-  auto j = OpenJournal(dir.path(), 0, &r, &rep);
+  auto j = ReadJournal(root, 0, &r, &rep);
   ASSERT_TRUE(j.ok()) << j.status();
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 7)));
-  EXPECT_TRUE(rep.cut_tail);
-  EXPECT_EQ(rep.cut_bytes, garbage.size());
-  EXPECT_EQ(FileSize(seg), good);
+  EXPECT_TRUE(rep.torn_tail);
+  EXPECT_EQ(rep.torn_offset, good);
+  EXPECT_EQ(rep.torn_bytes, garbage.size());
 }
 
-TEST(JournalTest, ZeroFilledTailIsCut) {
+TEST(JournalTest, ZeroFilledTailIsIgnored) {
   testing::ScratchDir dir;
   {
     Replayed r;
     JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep);
+    auto j = OpenJournal(dir / "live", 0, &r, &rep);
     ASSERT_TRUE(j.ok());
     AppendRange(j->get(), 1, 3);
+    CrashCopy(dir / "live", dir / "j");
   }
-  const std::string seg = OnlySegment(dir.path());
-  std::ofstream(seg, std::ios::binary | std::ios::app) << std::string(100000, '\0');
+  std::ofstream(Segment(dir / "j", 1), std::ios::binary | std::ios::app)
+      << std::string(100000, '\0');
   Replayed r;
   JournalOpenReport rep;
-  ASSERT_TRUE(OpenJournal(dir.path(), 0, &r, &rep).ok());
+  ASSERT_TRUE(OpenJournal(dir / "j", 0, &r, &rep).ok());
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 3)));
 }
 
@@ -239,67 +313,30 @@ uint64_t SizeOfAllSegments(const std::string& dir) {
 }
 
 // Segments reserve blocks ahead of the appends, but their size stays that of
-// the records: the byte counts match the files, a reopen replays exactly, and
-// a torn tail is still found and cut.
-TEST(JournalTest, PreallocatedSegmentsKeepTheirSizeAndReplayExactly) {
+// the records: the byte counts match the files and a reopen replays exactly.
+TEST(JournalTest, PreallocatedSegmentsKeepTheirSize) {
   testing::ScratchDir dir;
-  uint64_t good = 0;
-  {
-    Replayed r;
-    JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep, /*segment_bytes=*/4 << 20);
-    ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 1, 3);
-    const FileSpace space = SpaceOf(OnlySegment(dir.path()));
-    good = space.size;
-    EXPECT_EQ(space.size, (*j)->total_bytes());
-    EXPECT_EQ(space.size, (*j)->appended_bytes());
-    // Where the file system supports fallocate, more is reserved than written.
-    const std::string probe = dir / "probe";
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0644);
-    ASSERT_GE(fd, 0);
-    const bool can_preallocate = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
-    ::close(fd);
-    ASSERT_EQ(::unlink(probe.c_str()), 0);
-    if (can_preallocate) EXPECT_GE(space.allocated, uint64_t{1} << 20);
-  }
-  // A crash in the middle of appending record 4 leaves part of it after the
-  // written bytes (not after the reserved blocks): the same bytes as record 4
-  // has in an untorn journal, cut short.
-  testing::ScratchDir golden;
-  {
-    Replayed r;
-    JournalOpenReport rep;
-    auto j = OpenJournal(golden.path(), 0, &r, &rep, 4 << 20);
-    ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 1, 3);
-    AppendRange(j->get(), 4, 4);
-  }
-  auto golden_bytes = ReadFileToString(OnlySegment(golden.path()));
-  ASSERT_TRUE(golden_bytes.ok());
-  ASSERT_GT(golden_bytes->size(), good + 100);
-  const std::string torn = golden_bytes->substr(good, (golden_bytes->size() - good) / 2);
-  std::ofstream(OnlySegment(dir.path()), std::ios::binary | std::ios::app) << torn;
-  {
-    Replayed r;
-    JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep, 4 << 20);
-    ASSERT_TRUE(j.ok()) << j.status();
-    EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 3)));
-    for (uint64_t s = 1; s <= 3; ++s) EXPECT_EQ(r.bodies[s - 1], Body(s)) << s;
-    EXPECT_TRUE(rep.cut_tail);
-    EXPECT_EQ(rep.cut_offset, good);
-    EXPECT_EQ(rep.cut_bytes, torn.size());
-    EXPECT_EQ(SpaceOf(dir / Journal::SegmentName(1)).size, good);
-    AppendRange(j->get(), 4, 9);
-  }
   Replayed r;
   JournalOpenReport rep;
-  auto j = OpenJournal(dir.path(), 0, &r, &rep, 4 << 20);
-  ASSERT_TRUE(j.ok()) << j.status();
-  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 9)));
-  for (uint64_t s = 1; s <= 9; ++s) EXPECT_EQ(r.bodies[s - 1], Body(s)) << s;
-  EXPECT_FALSE(rep.cut_tail);
+  auto j = OpenJournal(dir.path(), 0, &r, &rep, /*segment_bytes=*/4 << 20);
+  ASSERT_TRUE(j.ok());
+  const uint64_t header = SpaceOf(Segment(dir.path(), 1)).size;
+  AppendRange(j->get(), 1, 3);
+  const FileSpace space = SpaceOf(Segment(dir.path(), 1));
+  EXPECT_EQ(space.size, (*j)->total_bytes());
+  EXPECT_EQ(space.size - header, (*j)->appended_bytes());
+  // Where the file system supports fallocate, more is reserved than written.
+  const std::string probe = dir / "probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  const bool can_preallocate = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+  ::close(fd);
+  ASSERT_EQ(::unlink(probe.c_str()), 0);
+  if (can_preallocate) EXPECT_GE(space.allocated, uint64_t{1} << 20);
+  j->reset();
+  Replayed again;
+  ASSERT_TRUE(ReadJournal(dir.path(), 0, &again, &rep, 4 << 20).ok());
+  EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(1, 3)));
 }
 
 // total_bytes counts the bytes in the segment files, before and after a trim.
@@ -310,14 +347,14 @@ TEST(JournalTest, TotalBytesIsTheSizeOfTheSegmentsThroughATrim) {
   auto j = OpenJournal(dir.path(), 0, &r, &rep, /*segment_bytes=*/64 * 1024);
   ASSERT_TRUE(j.ok());
   for (uint64_t s = 1; s <= 100; s += 5) AppendRange(j->get(), s, s + 4);
-  EXPECT_EQ((*j)->total_bytes(), SizeOfAllSegments(dir.path()));
-  const size_t before = ListDir(dir.path())->size();
+  EXPECT_EQ((*j)->total_bytes(), SizeOfAllSegments(dir / "journal"));
+  const size_t before = ListDir(dir / "journal")->size();
   ASSERT_TRUE((*j)->TrimThrough(60).ok());
-  EXPECT_LT(ListDir(dir.path())->size(), before);
-  EXPECT_EQ((*j)->total_bytes(), SizeOfAllSegments(dir.path()));
+  EXPECT_LT(ListDir(dir / "journal")->size(), before);
+  EXPECT_EQ((*j)->total_bytes(), SizeOfAllSegments(dir / "journal"));
   j->reset();
   Replayed again;
-  ASSERT_TRUE(OpenJournal(dir.path(), 60, &again, &rep, 64 * 1024).ok());
+  ASSERT_TRUE(ReadJournal(dir.path(), 60, &again, &rep, 64 * 1024).ok());
   EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(61, 100)));
 }
 
@@ -327,13 +364,14 @@ TEST(JournalTest, DamageFollowedByValidRecordsIsDataLoss) {
   {
     Replayed r;
     JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep);
+    auto j = OpenJournal(dir / "live", 0, &r, &rep);
     ASSERT_TRUE(j.ok());
     AppendRange(j->get(), 1, 2);
-    third_start = FileSize(OnlySegment(dir.path()));
+    third_start = SizeOf(Segment(dir / "live", 1));
     AppendRange(j->get(), 3, 30);
+    CrashCopy(dir / "live", dir / "j");  // no seal: only the records follow
   }
-  const std::string seg = OnlySegment(dir.path());
+  const std::string seg = Segment(dir / "j", 1);
   auto bytes = ReadFileToString(seg);
   ASSERT_TRUE(bytes.ok());
   std::string bad = *bytes;
@@ -341,41 +379,132 @@ TEST(JournalTest, DamageFollowedByValidRecordsIsDataLoss) {
   ASSERT_TRUE(AtomicWriteFile(seg, bad).ok());
   Replayed r;
   JournalOpenReport rep;
-  auto j = OpenJournal(dir.path(), 0, &r, &rep);
+  auto j = ReadJournal(dir / "j", 0, &r, &rep);
   EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
-  EXPECT_THAT(std::string(j.status().message()), HasSubstr("valid records follow"));
-  // Nothing was cut: the damage is left for an operator or a fallback.
-  EXPECT_EQ(FileSize(seg), bytes->size());
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("whole records follow"));
+  EXPECT_EQ(SizeOf(seg), bytes->size());  // nothing cut
 }
 
-TEST(JournalTest, DamageInAnOlderSegmentIsDataLoss) {
+// Two segments: 1..5 (closed by the second open) and 6..8.
+void TwoSegments(const std::string& root) {
+  for (uint64_t from : {1, 6}) {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(root, 0, &r, &rep);
+    ASSERT_TRUE(j.ok()) << j.status();
+    AppendRange(j->get(), from, from == 1 ? 5 : 8);
+  }
+}
+
+TEST(JournalTest, AnOlderSegmentShorterThanItsSuccessorSaysIsDataLoss) {
   testing::ScratchDir dir;
-  {
-    Replayed r;
-    JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep);
-    ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 1, 5);
-  }
-  {
-    Replayed r;
-    JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep);  // starts segment 6
-    ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 6, 8);
-  }
-  const std::string first = dir / Journal::SegmentName(1);
+  TwoSegments(dir.path());
+  const std::string first = Segment(dir.path(), 1);
   auto bytes = ReadFileToString(first);
   ASSERT_TRUE(bytes.ok());
   ASSERT_EQ(0, ::truncate(first.c_str(), static_cast<off_t>(bytes->size() - 5)));
   Replayed r;
   JournalOpenReport rep;
-  auto j = OpenJournal(dir.path(), 0, &r, &rep);
+  auto j = ReadJournal(dir.path(), 0, &r, &rep);
   EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
-  EXPECT_THAT(std::string(j.status().message()), HasSubstr("later segments"));
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("shorter than"));
+}
+
+TEST(JournalTest, DamageInAnOlderSegmentIsDataLoss) {
+  testing::ScratchDir dir;
+  TwoSegments(dir.path());
+  const std::string first = Segment(dir.path(), 1);
+  std::string bytes = *ReadFileToString(first);
+  bytes[bytes.size() - 40] ^= 0x01;  // in the seal or the last record
+  ASSERT_TRUE(AtomicWriteFile(first, bytes).ok());
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = ReadJournal(dir.path(), 0, &r, &rep);
+  EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("before its end"));
 }
 
 TEST(JournalTest, MissingRecordsAreDataLoss) {
+  testing::ScratchDir dir;
+  TwoSegments(dir.path());
+  ASSERT_EQ(0, ::unlink(Segment(dir.path(), 1).c_str()));
+  Replayed r;
+  JournalOpenReport rep;
+  // The state is at seq 2: records 3..5 are gone.
+  auto j = ReadJournal(dir.path(), 2, &r, &rep);
+  EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("no records 3 to 5"));
+  // A state already past the lost segment needs nothing from it.
+  Replayed r2;
+  ASSERT_TRUE(ReadJournal(dir.path(), 5, &r2, &rep).ok());
+  EXPECT_THAT(r2.seqs, ElementsAreArray(Seqs(6, 8)));
+}
+
+TEST(JournalTest, LosingTheNewestSegmentOrTheDirectoryIsNoticed) {
+  testing::ScratchDir dir;
+  TwoSegments(dir.path());
+  {
+    testing::ScratchDir copy;
+    CrashCopy(dir.path(), copy / "j");
+    ASSERT_EQ(0, ::unlink(Segment(copy / "j", 6).c_str()));
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = ReadJournal(copy / "j", 0, &r, &rep);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 5)));
+    EXPECT_FALSE(rep.extent_verified);
+    EXPECT_THAT(rep.extent_problem, HasSubstr("which is missing"));
+  }
+  {
+    testing::ScratchDir copy;
+    CrashCopy(dir.path(), copy / "j");
+    ASSERT_TRUE(RemoveAll(copy / "j/journal").ok());
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = ReadJournal(copy / "j", 0, &r, &rep);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_FALSE(rep.extent_verified);
+    EXPECT_THAT(rep.extent_problem, HasSubstr("no segments"));
+  }
+  {
+    testing::ScratchDir copy;
+    CrashCopy(dir.path(), copy / "j");
+    ASSERT_EQ(0, ::unlink((copy / "j/HEAD").c_str()));
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = ReadJournal(copy / "j", 0, &r, &rep);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_FALSE(rep.extent_verified);
+    EXPECT_THAT(rep.extent_problem, HasSubstr("missing"));
+  }
+}
+
+TEST(JournalTest, ASegmentOfAnotherCellIsDataLoss) {
+  testing::ScratchDir dir;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = Journal::Open(OptionsIn(dir / "other", 1 << 20, /*cell=*/8), 0,
+                           [](uint64_t, absl::string_view) { return absl::OkStatus(); }, &rep);
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE((*j)->StartAppending(1).ok());
+    AppendRange(j->get(), 1, 3);
+  }
+  ASSERT_TRUE(CreateDirs(DefaultFs(), dir / "j/journal").ok());
+  std::filesystem::copy(Segment(dir / "other", 1), Segment(dir / "j", 1));
+  std::filesystem::copy(dir / "other/HEAD", dir / "j/HEAD");
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = ReadJournal(dir / "j", 0, &r, &rep);
+  EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("belongs to cell 8"));
+  EXPECT_TRUE(r.seqs.empty());
+}
+
+// A state ahead of its journal (a power loss in buffered durability): the
+// journal restarts above it with the gap declared; reading across the gap is
+// DataLoss, reading above it is fine.
+TEST(JournalTest, RestartingAboveTheStateDeclaresTheGap) {
   testing::ScratchDir dir;
   {
     Replayed r;
@@ -387,21 +516,60 @@ TEST(JournalTest, MissingRecordsAreDataLoss) {
   {
     Replayed r;
     JournalOpenReport rep;
-    auto j = OpenJournal(dir.path(), 0, &r, &rep);
-    ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 6, 8);
+    auto j = OpenJournal(dir.path(), /*after=*/9, &r, &rep);  // the state holds 1..9
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_EQ(rep.last_seq, 5u);
+    EXPECT_EQ((*j)->gap_end(), 9u);
+    AppendRange(j->get(), 10, 12);
   }
-  ASSERT_EQ(0, ::unlink((dir / Journal::SegmentName(1)).c_str()));
   Replayed r;
   JournalOpenReport rep;
-  // The state is at seq 2: records 3..5 are gone.
-  auto j = OpenJournal(dir.path(), 2, &r, &rep);
+  auto j = ReadJournal(dir.path(), 3, &r, &rep);
   EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
-  EXPECT_THAT(std::string(j.status().message()), HasSubstr("no records 3 to 5"));
-  // A state already past the lost segment needs nothing from it.
-  Replayed r2;
-  ASSERT_TRUE(OpenJournal(dir.path(), 5, &r2, &rep).ok());
-  EXPECT_THAT(r2.seqs, ElementsAreArray(Seqs(6, 8)));
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("declared missing"));
+  Replayed above;
+  ASSERT_TRUE(ReadJournal(dir.path(), 9, &above, &rep).ok());
+  EXPECT_THAT(above.seqs, ElementsAreArray(Seqs(10, 12)));
+  EXPECT_EQ(rep.gap_end, 9u);
+}
+
+// A segment without a header (journal format 1) is refused, named.
+TEST(JournalTest, AFormatOneSegmentIsRefusedClearly) {
+  testing::ScratchDir dir;
+  ASSERT_TRUE(CreateDirs(DefaultFs(), dir / "journal").ok());
+  journal::Writer w;
+  std::string payload, file;
+  PutFixed64(&payload, 1);
+  payload += "body";
+  w.AddRecord(payload, &file);
+  ASSERT_TRUE(AtomicWriteFile(Segment(dir.path(), 1), file).ok());
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = ReadJournal(dir.path(), 0, &r, &rep);
+  EXPECT_FALSE(j.ok());
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("format 1"));
+}
+
+// A crash while a segment was being created leaves an empty file: it is set
+// aside (kept) and the journal opens.
+TEST(JournalTest, AnEmptyNewestSegmentIsSetAside) {
+  testing::ScratchDir dir;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir.path(), 0, &r, &rep);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 4);
+  }
+  std::ofstream(Segment(dir.path(), 5), std::ios::binary);  // empty
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = OpenJournal(dir.path(), 0, &r, &rep);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 4)));
+  ASSERT_EQ(rep.set_aside.size(), 1u);
+  EXPECT_TRUE(PathExists(rep.set_aside[0]));
+  AppendRange(j->get(), 5, 6);
 }
 
 TEST(JournalTest, RotateLetsTrimDropWhatACheckpointCoversAndOpenSkipsIt) {
@@ -413,10 +581,10 @@ TEST(JournalTest, RotateLetsTrimDropWhatACheckpointCoversAndOpenSkipsIt) {
     ASSERT_TRUE(j.ok());
     AppendRange(j->get(), 1, 10);
     ASSERT_TRUE((*j)->Rotate().ok());  // as a checkpoint at seq 10 does
-    ASSERT_TRUE((*j)->Rotate().ok());  // nothing new: no empty segment
+    ASSERT_TRUE((*j)->Rotate().ok());  // nothing new: no new segment
     AppendRange(j->get(), 11, 15);
   }
-  EXPECT_EQ(ListDir(dir.path())->size(), 2u);
+  EXPECT_EQ(ListDir(dir / "journal")->size(), 2u);
   Replayed r;
   JournalOpenReport rep;
   auto j = OpenJournal(dir.path(), 10, &r, &rep);
@@ -424,8 +592,12 @@ TEST(JournalTest, RotateLetsTrimDropWhatACheckpointCoversAndOpenSkipsIt) {
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(11, 15)));
   EXPECT_EQ(rep.records_read, 5u);  // the segment at or below seq 10 is not read
   ASSERT_TRUE((*j)->TrimThrough(10).ok());
-  EXPECT_FALSE(PathExists(dir / Journal::SegmentName(1)));
-  EXPECT_TRUE(PathExists(dir / Journal::SegmentName(11)));
+  EXPECT_FALSE(PathExists(Segment(dir.path(), 1)));
+  EXPECT_TRUE(PathExists(Segment(dir.path(), 11)));
+  j->reset();
+  Replayed again;
+  ASSERT_TRUE(ReadJournal(dir.path(), 10, &again, &rep).ok());
+  EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(11, 15)));
 }
 
 // The reader alone: on any prefix of a segment it returns exactly the whole
@@ -451,6 +623,36 @@ TEST(JournalReaderTest, EveryPrefixYieldsOnlyWholeRecords) {
     while (expected < ends.size() && ends[expected] <= n) ++expected;
     EXPECT_EQ(s, expected) << "prefix " << n;
     EXPECT_FALSE(reader.ValidFragmentAfterDamage()) << "prefix " << n;
+  }
+}
+
+TEST(JournalFormatTest, HeaderSealAndHeadRoundTrip) {
+  journal::SegmentHeader h;
+  h.index_id = "abc";
+  h.cell_id = 3;
+  h.first_seq = 42;
+  h.prev_first = 7;
+  h.prev_end = 12345;
+  h.prev_last_seq = 41;
+  h.gap_end = 30;
+  h.created = absl::FromUnixMicros(1700000000000000);
+  absl::StatusOr<journal::RecordView> v = journal::DecodeRecord(journal::EncodeSegmentHeader(h));
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->kind, journal::RecordView::Kind::kHeader);
+  EXPECT_EQ(v->header.index_id, "abc");
+  EXPECT_EQ(v->header.first_seq, 42u);
+  EXPECT_EQ(v->header.prev_end, 12345u);
+  EXPECT_EQ(v->header.gap_end, 30u);
+  EXPECT_EQ(v->header.created, h.created);
+  v = journal::DecodeRecord(journal::EncodeSeal(99));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->seal_last_seq, 99u);
+  const std::string head = journal::EncodeHead({3, 42});
+  EXPECT_EQ(journal::DecodeHead(head)->newest, 42u);
+  for (size_t i = 0; i < head.size(); ++i) {
+    std::string bad = head;
+    bad[i] ^= 0x04;
+    EXPECT_TRUE(absl::IsDataLoss(journal::DecodeHead(bad).status())) << i;
   }
 }
 

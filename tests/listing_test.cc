@@ -535,8 +535,10 @@ class ListingCellsTest : public ::testing::Test {
     map_ = *std::move(map);
     for (const CellRange& range : map_.cells()) {
       Cell::Paths paths{dir_ / absl::StrCat("db-", range.id),
-                        dir_ / absl::StrCat("journal-", range.id)};
-      absl::StatusOr<std::unique_ptr<Cell>> cell = Cell::Open(range, paths, options_, resources_);
+                        dir_ / absl::StrCat("journal-", range.id),
+                        dir_ / absl::StrCat("head-", range.id)};
+      absl::StatusOr<std::unique_ptr<Cell>> cell =
+          Cell::Open({"test", range}, paths, options_, resources_);
       ASSERT_TRUE(cell.ok()) << cell.status();
       cells_.push_back(*std::move(cell));
     }
@@ -576,9 +578,13 @@ TEST_F(ListingCellsTest, ACellThatIsNotServingFailsTheListingNamingTheCell) {
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("cell 1"));
   EXPECT_THAT(r.status().message(), HasSubstr("replaying"));
-  // Even when the page is already full: whether it is truncated depends on
-  // the cell.
+  // A page filled before the cell is reached is served: it says it is
+  // truncated (the cell may hold more), and the next page is Unavailable.
   r = List("bucket", Opts().max_keys(1));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Keys(*r), ElementsAre("a"));
+  EXPECT_TRUE(r->is_truncated);
+  r = List("bucket", Opts().max_keys(1).continuation_token(r->next_continuation_token));
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
   // Listings that do not reach the cell are served.
   r = List("bucket", Opts().prefix("a"));
@@ -608,8 +614,12 @@ TEST_F(ListingCellsTest, ADamagedRecordIsDataLossNamingTheObject) {
   EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("cell 1, object bucket/x"));
   EXPECT_THAT(r.status().message(), HasSubstr("checksum mismatch"));
-  // Rolled up into a common prefix, the record is not read.
-  ASSERT_TRUE(List("bucket", Opts().delimiter("x")).ok());
+  // The damage took the cell out of service (an Index restores it): it
+  // serves nothing more, even what would not read the damaged record.
+  r = List("bucket", Opts().delimiter("x"));
+  EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("cell 1 has failed"));
+  EXPECT_EQ(cells_[1]->Stats().state, "failed");
   r = List("bucket", Opts().prefix("a"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Keys(*r), ElementsAre("a"));

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "index/index.h"
+#include "index/internal_options.h"
 #include "recovery/checkpoint.h"
 #include "recovery/checkpoint_manifest.h"
 #include "recovery/durable_store.h"
@@ -178,10 +179,10 @@ TEST(RecoveryTest, DamagedCheckpointFileFallsBackToThePreviousCheckpoint) {
     ASSERT_TRUE(index.ok());
     want = Populate(**index, /*checkpoints=*/2);
   }
-  auto store = NewLocalDirStore(dir / "store");
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
   std::vector<uint64_t> seqs = *ListCheckpoints(*store, 2);
   ASSERT_EQ(seqs.size(), 2u);
-  CheckpointManifest newest = *LoadCheckpoint(*store, 2, seqs[0]);
+  CheckpointManifest newest = *LoadCheckpoint(*store, "", 2, seqs[0]);
   Damage(dir / ("store/" + LargestSst(*store, newest)));
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
 
@@ -203,7 +204,7 @@ TEST(RecoveryTest, DamagedManifestFallsBackToThePreviousCheckpoint) {
     ASSERT_TRUE(index.ok());
     want = Populate(**index, /*checkpoints=*/2);
   }
-  auto store = NewLocalDirStore(dir / "store");
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
   std::vector<uint64_t> seqs = *ListCheckpoints(*store, 0);
   Damage(dir / ("store/" + CheckpointManifestName(0, seqs[0])));
   ASSERT_TRUE(RemoveAll(dir / "data/cells/00000").ok());
@@ -224,7 +225,7 @@ TEST(RecoveryTest, NothingValidLeftIsDataLossForThatCellOnly) {
     ASSERT_TRUE(index.ok());
     want = Populate(**index, /*checkpoints=*/2);
   }
-  auto store = NewLocalDirStore(dir / "store");
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
   const std::vector<uint64_t> seqs = *ListCheckpoints(*store, 3);
   for (uint64_t seq : seqs) {
     Damage(dir / ("store/" + CheckpointManifestName(3, seq)));
@@ -297,13 +298,14 @@ TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
   absl::Notification reached, release;
   Options o = FourCells(dir);
   o.wait_for_recovery = false;
-  o.recovery_hook = [&](uint32_t cell, const std::string& phase) {
+  InternalOptions in;
+  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
     if (cell == 1 && phase == "verify") {
       reached.Notify();
       release.WaitForNotification();
     }
   };
-  auto index = Index::Open(o);
+  auto index = OpenIndex(o, in);
   ASSERT_TRUE(index.ok());
   ASSERT_TRUE(reached.WaitForNotificationWithTimeout(absl::Seconds(30)));
   // Cell 1 is held between fetch and verify.
@@ -314,14 +316,11 @@ TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
   EXPECT_TRUE(absl::IsUnavailable((*index)->Put({"bucket", "k031"}, Rec(1)).status()));
   EXPECT_EQ((*index)->Stats().cells[1].state, "verify");
   // Every other cell comes up, and reads and writes.
-  for (int i = 0; i < 3000; ++i) {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     IndexStats s = (*index)->Stats();
-    if (s.cells[0].state == "serving" && s.cells[2].state == "serving" &&
-        s.cells[3].state == "serving") {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+    return s.cells[0].state == "serving" && s.cells[2].state == "serving" &&
+           s.cells[3].state == "serving";
+  })) << "the healthy cells never served";
   for (const char* k : {"k000", "k060", "k099"}) {
     ASSERT_TRUE((*index)->Put({"bucket", k}, Rec(7)).ok()) << k;
     EXPECT_EQ((*index)->Get({"bucket", k})->size, 7u) << k;
@@ -362,7 +361,7 @@ std::map<std::string, std::optional<ObjectRecord>> PlantPhantomCheckpoint(
     EXPECT_TRUE((*index)->Checkpoint(1).ok());
   }
   want["k030x"] = std::nullopt;
-  auto store = NewLocalDirStore(dir / "store");
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
   *seqs = *ListCheckpoints(*store, 1);
   EXPECT_EQ(seqs->size(), 2u);
   EXPECT_TRUE(RemoveAll(dir / "data").ok());
@@ -397,12 +396,11 @@ TEST(RecoveryTest, BackgroundValidationFailureRestoresFromThePreviousCheckpoint)
   // The damaged state served first; the deep check takes it out and the
   // previous checkpoint comes back.
   CellStats c;
-  for (int i = 0; i < 3000; ++i) {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
     c = (*index)->Stats().cells[1];
-    if (c.validation == "ok" && c.recovery.checkpoint_seq == seqs[1]) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+    return c.validation == "ok" && c.recovery.checkpoint_seq == seqs[1];
+  })) << "validation " << c.validation << ", checkpoint " << c.recovery.checkpoint_seq;
   EXPECT_EQ(c.validation, "ok");
   EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
   EXPECT_EQ(c.state, "serving");
@@ -425,7 +423,8 @@ TEST(RecoveryTest, CellsRecoverInPriorityOrderWithBoundedParallelism) {
   absl::Mutex mu;
   std::vector<uint32_t> order;
   int running = 0, most_running = 0;
-  o.recovery_hook = [&](uint32_t cell, const std::string& phase) {
+  InternalOptions in;
+  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
     absl::MutexLock lock(&mu);
     if (phase == "fetch") {
       order.push_back(cell);
@@ -434,7 +433,7 @@ TEST(RecoveryTest, CellsRecoverInPriorityOrderWithBoundedParallelism) {
       --running;
     }
   };
-  auto index = Index::Open(o);
+  auto index = OpenIndex(o, in);
   ASSERT_TRUE(index.ok());
   absl::MutexLock lock(&mu);
   EXPECT_THAT(order, ::testing::ElementsAre(3u, 1u, 0u, 2u));

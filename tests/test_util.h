@@ -12,7 +12,34 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/clock.h"
+
 #include "index/index.h"
+#include "recovery/durable_store.h"
+#include "recovery/file_util.h"
+#include "rocksdb/file_system.h"
+
+namespace cellindex {
+
+// The file helpers on the default file system, for tests that look at or
+// damage files directly (the library always passes its own file system).
+inline rocksdb::FileSystem& DefaultFs() { return *rocksdb::FileSystem::Default(); }
+inline absl::Status RemoveAll(const std::string& path) { return RemoveAll(DefaultFs(), path); }
+inline bool PathExists(const std::string& path) { return PathExists(DefaultFs(), path); }
+inline absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  return ReadFileToString(DefaultFs(), path);
+}
+inline absl::Status AtomicWriteFile(const std::string& path, absl::string_view contents) {
+  return AtomicWriteFile(DefaultFs(), path, contents);
+}
+inline absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
+  return ListDir(DefaultFs(), dir);
+}
+inline absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
+  return DigestFile(DefaultFs(), path);
+}
+
+}  // namespace cellindex
 
 namespace cellindex::testing {
 
@@ -46,6 +73,19 @@ inline Options SmallIndexOptions(const ScratchDir& dir,
   o.cell_write_buffer_bytes = 1 << 20;
   o.cell_boundaries = std::move(boundaries);
   return o;
+}
+
+// Polls `done` until it holds or `timeout` passes; false on timeout. For
+// conditions no event announces (a background thread's progress): assert
+// on the result, so a condition that never comes fails the test.
+template <typename Pred>
+bool WaitUntil(Pred done, absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
 }
 
 // Index::Open; an error fails the test and gives null.

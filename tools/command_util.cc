@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "recovery/file_util.h"
+#include "rocksdb/file_system.h"
 #include "tools/exit_codes.h"
 #include "tools/workload.h"
 
@@ -23,7 +24,7 @@ std::string StoreDir(const GlobalFlags& flags) {
 absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool create, bool bulk,
                                                  std::vector<ObjectKey> sample) {
   // Looking must not leave directories behind.
-  if (!create && !PathExists(StoreDir(flags))) {
+  if (!create && !PathExists(*rocksdb::FileSystem::Default(), StoreDir(flags))) {
     return absl::NotFoundError(absl::StrCat("no index in ", StoreDir(flags)));
   }
   Options o;

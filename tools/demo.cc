@@ -19,6 +19,7 @@
 #include "index/index.h"
 #include "nlohmann/json.hpp"
 #include "recovery/file_util.h"
+#include "rocksdb/file_system.h"
 #include "tools/exit_codes.h"
 #include "tools/progress.h"
 
@@ -85,11 +86,11 @@ Options DemoIndexOptions(const DemoOptions& d) {
 }  // namespace
 
 int RunDemo(const DemoOptions& d) {
-  if (absl::Status s = RemoveAll(d.data_dir); !s.ok()) {
+  if (absl::Status s = RemoveAll(*rocksdb::FileSystem::Default(), d.data_dir); !s.ok()) {
     std::cerr << "cellindex demo: " << s.message() << "\n";
     return kExitOther;
   }
-  if (!d.store_dir.empty()) (void)RemoveAll(d.store_dir);
+  if (!d.store_dir.empty()) (void)RemoveAll(*rocksdb::FileSystem::Default(), d.store_dir);
 
   // Phase 1: a child writes and is killed.
   int fds[2];

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "index/index.h"
 #include "recovery/file_util.h"
+#include "rocksdb/file_system.h"
 #include "tools/bulk_load.h"
 #include "tools/command_util.h"
 #include "tools/exit_codes.h"
@@ -90,7 +91,7 @@ int RunDrill(const DrillOptions& d) {
               << "); use --all for a cold start\n";
     return kExitInvalid;
   }
-  if (absl::Status s = RemoveAll(d.dir); !s.ok()) return ReportError(s);
+  if (absl::Status s = RemoveAll(*rocksdb::FileSystem::Default(), d.dir); !s.ok()) return ReportError(s);
   const Workload workload;
   Options o;
   o.data_dir = d.dir;
@@ -242,7 +243,7 @@ int RunDrill(const DrillOptions& d) {
     close_time = absl::Now() - close_start;
     for (const auto& [host, dir] : o.host_dirs) {
       lost_hosts.push_back(host);
-      if (absl::Status s = RemoveAll(dir); !s.ok()) return ReportError(s);
+      if (absl::Status s = RemoveAll(*rocksdb::FileSystem::Default(), dir); !s.ok()) return ReportError(s);
     }
     loss_start = absl::Now();
     Options cold = o;

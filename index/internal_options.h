@@ -1,0 +1,40 @@
+// What tests (and benchmarks) can set on an Index beyond its public Options:
+// the file system every file goes through, and hooks into recovery. Not part
+// of the installed API.
+#ifndef CELLINDEX_INDEX_INTERNAL_OPTIONS_H_
+#define CELLINDEX_INDEX_INTERNAL_OPTIONS_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "index/index.h"
+
+namespace rocksdb {
+class FileSystem;
+}
+
+namespace cellindex {
+
+struct InternalOptions {
+  // Every file of the index (cells' RocksDB files, journals, the store, the
+  // cell map) is written through it. Null: the default file system.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+  // Called as each recovery phase of a cell starts ("fetch", "verify",
+  // "open", "replay", "validate"). It may block to hold the cell at that
+  // phase boundary.
+  std::function<void(uint32_t cell, const std::string& phase)> recovery_hook;
+  // Called at the start of ~Index, once background work has been told to
+  // stop and before it is waited for.
+  std::function<void()> shutdown_hook;
+};
+
+// Index::Open with internal options.
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options& options,
+                                                 const InternalOptions& internal);
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_INDEX_INTERNAL_OPTIONS_H_
