@@ -610,14 +610,21 @@ void FaultInjectionFileSystem::MakeDurable(DirOp& op) {
   if (gone != nullptr) gone->names.erase(op.trash);
 }
 
-void FaultInjectionFileSystem::RekeyPrefix(const std::string& from, const std::string& to) {
-  std::vector<std::pair<std::string, FilePtr>> moved;
-  for (auto it = files_.lower_bound(from); it != files_.end() && IsUnder(it->first, from);) {
-    moved.emplace_back(it->first, it->second);
-    it = files_.erase(it);
+std::vector<std::string> FaultInjectionFileSystem::TrackedBelow(const std::string& dir) const {
+  // Not lower_bound(dir) and IsUnder: "d-x" and "d.x" sort between "d" and "d/x".
+  const std::string prefix = dir == "/" ? dir : dir + "/";
+  std::vector<std::string> paths;
+  for (auto it = files_.lower_bound(prefix);
+       it != files_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    paths.push_back(it->first);
   }
-  for (auto& [path, file] : moved) {
-    file->names.erase(path);
+  return paths;
+}
+
+void FaultInjectionFileSystem::RekeyPrefix(const std::string& from, const std::string& to) {
+  for (const std::string& path : TrackedBelow(from)) {
+    FilePtr file = Lookup(path);
+    Unbind(path);
     Bind(Rebase(path, from, to), file);
   }
   for (DirOp& op : pending_) {
@@ -657,12 +664,7 @@ IOStatus FaultInjectionFileSystem::UndoCreateFile(DirOp& op) {
 }
 
 IOStatus FaultInjectionFileSystem::UndoCreateDir(DirOp& op) {
-  std::vector<std::string> inside;
-  for (auto it = files_.lower_bound(op.path); it != files_.end() && IsUnder(it->first, op.path);
-       ++it) {
-    inside.push_back(it->first);
-  }
-  for (const std::string& path : inside) Unbind(path);
+  for (const std::string& path : TrackedBelow(op.path)) Unbind(path);
   return RemoveTree(op.path);
 }
 

@@ -252,7 +252,11 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
                                     const rocksdb::IOOptions& options,
                                     rocksdb::IODebugContext* dbg)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves the tracking of everything at or below `from` to `to`.
+  // The tracked names below the directory `dir`.
+  std::vector<std::string> TrackedBelow(const std::string& dir) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the tracking of everything below `from` (and pending changes at or
+  // below it) to `to`.
   void RekeyPrefix(const std::string& from, const std::string& to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MakeDurable(DirOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

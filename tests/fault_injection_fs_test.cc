@@ -16,6 +16,7 @@
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "tests/test_util.h"
 
 namespace cellindex::testing {
@@ -338,6 +339,7 @@ TEST_F(FaultInjectionFsTest, UnsyncedHardLinkIsUndone) {
 }
 
 TEST_F(FaultInjectionFsTest, NewDirectoryVanishesWithAllItHoldsUnlessItsParentWasSynced) {
+  WriteDurable(Path("d-sibling"), "sorts between d and d/f");
   ASSERT_TRUE(fs_->CreateDir(Path("d"), {}, nullptr).ok());
   ASSERT_TRUE(fs_->CreateDirIfMissing(Path("d/e"), {}, nullptr).ok());
   WriteDurable(Path("d/e/f"), "data");  // syncs d/e, not d or root
@@ -345,6 +347,7 @@ TEST_F(FaultInjectionFsTest, NewDirectoryVanishesWithAllItHoldsUnlessItsParentWa
 
   PowerLoss();
   EXPECT_FALSE(Exists(Path("d")));
+  EXPECT_FALSE(fs_->TrackedFile(Path("d/e/f")).has_value());
 
   ASSERT_TRUE(fs_->CreateDir(Path("d"), {}, nullptr).ok());
   SyncDir(root_);
@@ -356,8 +359,11 @@ TEST_F(FaultInjectionFsTest, NewDirectoryVanishesWithAllItHoldsUnlessItsParentWa
 TEST_F(FaultInjectionFsTest, UnsyncedDirectoryRenameIsUndone) {
   ASSERT_TRUE(fs_->CreateDir(Path("staging"), {}, nullptr).ok());
   SyncDir(root_);
+  WriteDurable(Path("staging-sibling"), "sorts between staging and staging/f");
   WriteDurable(Path("staging/f"), "data");
   ASSERT_TRUE(fs_->RenameFile(Path("staging"), Path("published"), {}, nullptr).ok());
+  EXPECT_FALSE(fs_->TrackedFile(Path("staging/f")).has_value());
+  EXPECT_TRUE(fs_->TrackedFile(Path("published/f")).has_value());
   // The file is tracked under its new name: unsynced data there is cut too.
   std::unique_ptr<FSWritableFile> file;
   ASSERT_TRUE(fs_->ReopenWritableFile(Path("published/f"), {}, &file, nullptr).ok());
@@ -681,6 +687,37 @@ TEST_F(RocksDbOnFaultInjectionFsTest, FlushedDataSurvivesPowerLoss) {
 
   CrashAndReopen();
   EXPECT_EQ(Get("flushed"), "yes");
+}
+
+// RocksDB's Checkpoint builds "<dir>.tmp" (CreateDir, hard links, copies),
+// renames it to <dir> and fsyncs <dir>, but never the parent: the checkpoint
+// is durable only once its caller fsyncs the parent directory.
+TEST_F(RocksDbOnFaultInjectionFsTest, CheckpointIsDurableOnlyAfterItsParentDirectoryIsSynced) {
+  Open();
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  ASSERT_TRUE(db_->Put(sync, "key", "value").ok());
+  ASSERT_TRUE(db_->Flush({}).ok());
+  auto checkpoint = [&](const std::string& dir) {
+    rocksdb::Checkpoint* raw = nullptr;
+    ASSERT_TRUE(rocksdb::Checkpoint::Create(db_.get(), &raw).ok());
+    std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+    rocksdb::Status s = cp->CreateCheckpoint(dir);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  };
+  checkpoint(Path("checkpoint"));
+  EXPECT_GT(fs_->counters().links, 0u);  // the SST files are hard-linked
+  CrashAndReopen();
+  EXPECT_FALSE(Exists(Path("checkpoint")));
+  EXPECT_FALSE(Exists(Path("checkpoint.tmp")));
+
+  checkpoint(Path("checkpoint"));
+  SyncDir(root_);
+  CrashAndReopen();
+  db_.reset();
+  db_path_ = Path("checkpoint");
+  Open();
+  EXPECT_EQ(Get("key"), "value");
 }
 
 // Many writer threads with synced writes while flushes and compactions run:
