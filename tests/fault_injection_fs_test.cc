@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -484,10 +485,57 @@ TEST_F(FaultInjectionFsTest, InjectedSyncFailureReturnsAnErrorAndDoesNotAdvanceT
   EXPECT_EQ(Read(Path("f")), "abc");
 }
 
+// A base whose file syncs fail once `fail` is set, as a disk would.
+class FailingSyncFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  FailingSyncFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FailingSyncFileSystem"; }
+  IOStatus NewWritableFile(const std::string& fname, const rocksdb::FileOptions& options,
+                           std::unique_ptr<FSWritableFile>* result,
+                           rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<FSWritableFile> file;
+    IOStatus s = target()->NewWritableFile(fname, options, &file, dbg);
+    if (s.ok()) *result = std::make_unique<File>(std::move(file), &fail);
+    return s;
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<FSWritableFile> base, std::atomic<bool>* fail)
+        : FSWritableFileOwnerWrapper(std::move(base)), fail_(fail) {}
+    IOStatus Sync(const IOOptions& o, rocksdb::IODebugContext* dbg) override {
+      return *fail_ ? IOStatus::IOError("disk failed") : target()->Sync(o, dbg);
+    }
+
+   private:
+    std::atomic<bool>* fail_;
+  };
+};
+
+TEST_F(FaultInjectionFsTest, ASyncThatFailsInTheBaseDoesNotAdvanceTheSyncedSize) {
+  auto base = std::make_shared<FailingSyncFileSystem>();
+  fs_ = std::make_shared<FaultInjectionFileSystem>(base, scratch_ / "trash");
+  auto file = Create(Path("f"));
+  SyncDir(root_);
+  Append(*file, "abc");
+  Sync(*file);
+  Append(*file, "def");
+  base->fail = true;
+  EXPECT_TRUE(file->Sync({}, nullptr).IsIOError());
+  EXPECT_EQ(fs_->TrackedFile(Path("f"))->synced_size, 3u);
+  EXPECT_EQ(fs_->counters().syncs, 1u);
+
+  PowerLoss();
+  EXPECT_EQ(Read(Path("f")), "abc");
+}
+
 TEST_F(FaultInjectionFsTest, FailNextFailsOnlyMatchingCallsAndThenStops) {
   WriteDurable(Path("a.tmp"), "a");
   WriteDurable(Path("b.tmp"), "b");
   fs_->FailNext(FaultKind::kRename, 2, "MANIFEST");
+  fs_->FailNext(FaultKind::kLink, 1);  // another kind: renames do not use it up
 
   EXPECT_TRUE(fs_->RenameFile(Path("a.tmp"), Path("a"), {}, nullptr).ok());
   EXPECT_TRUE(fs_->RenameFile(Path("b.tmp"), Path("MANIFEST"), {}, nullptr).IsIOError());
@@ -496,6 +544,8 @@ TEST_F(FaultInjectionFsTest, FailNextFailsOnlyMatchingCallsAndThenStops) {
   EXPECT_FALSE(Exists(Path("MANIFEST")));
   EXPECT_TRUE(fs_->RenameFile(Path("b.tmp"), Path("MANIFEST"), {}, nullptr).ok());
   EXPECT_EQ(fs_->counters().injected_failures, 2u);
+  EXPECT_TRUE(fs_->LinkFile(Path("a"), Path("c"), {}, nullptr).IsIOError());
+  EXPECT_TRUE(fs_->LinkFile(Path("a"), Path("c"), {}, nullptr).ok());
 }
 
 TEST_F(FaultInjectionFsTest, EachKindOfChangeCanBeFailed) {
@@ -620,9 +670,9 @@ class RocksDbOnFaultInjectionFsTest : public FaultInjectionFsTest {
   void CrashAndReopen() {
     fs_->SetFilesystemActive(false);
     db_.reset();
-    PowerLoss();
+    ASSERT_NO_FATAL_FAILURE(PowerLoss());
     fs_->SetFilesystemActive(true);
-    Open();
+    ASSERT_NO_FATAL_FAILURE(Open());
   }
 
   std::string Get(const std::string& key) {
@@ -640,19 +690,19 @@ class RocksDbOnFaultInjectionFsTest : public FaultInjectionFsTest {
 };
 
 TEST_F(RocksDbOnFaultInjectionFsTest, SyncedWalWritesSurvivePowerLoss) {
-  Open();
+  ASSERT_NO_FATAL_FAILURE(Open());
   rocksdb::WriteOptions sync;
   sync.sync = true;
   for (int i = 0; i < 100; ++i) {
     ASSERT_TRUE(db_->Put(sync, absl::StrCat("key", i), absl::StrCat("value", i)).ok());
   }
 
-  CrashAndReopen();
+  ASSERT_NO_FATAL_FAILURE(CrashAndReopen());
   for (int i = 0; i < 100; ++i) EXPECT_EQ(Get(absl::StrCat("key", i)), absl::StrCat("value", i));
 }
 
 TEST_F(RocksDbOnFaultInjectionFsTest, WritesWithoutWalAndWithoutFlushAreLost) {
-  Open();
+  ASSERT_NO_FATAL_FAILURE(Open());
   rocksdb::WriteOptions sync;
   sync.sync = true;
   ASSERT_TRUE(db_->Put(sync, "durable", "yes").ok());
@@ -661,31 +711,31 @@ TEST_F(RocksDbOnFaultInjectionFsTest, WritesWithoutWalAndWithoutFlushAreLost) {
   ASSERT_TRUE(db_->Put(no_wal, "memtable-only", "yes").ok());
   EXPECT_EQ(Get("memtable-only"), "yes");
 
-  CrashAndReopen();
+  ASSERT_NO_FATAL_FAILURE(CrashAndReopen());
   EXPECT_EQ(Get("durable"), "yes");
   EXPECT_EQ(Get("memtable-only"), kMissing);
 }
 
 TEST_F(RocksDbOnFaultInjectionFsTest, UnsyncedWalWritesAreLost) {
-  Open();
+  ASSERT_NO_FATAL_FAILURE(Open());
   rocksdb::WriteOptions sync;
   sync.sync = true;
   ASSERT_TRUE(db_->Put(sync, "synced", "yes").ok());
   ASSERT_TRUE(db_->Put({}, "unsynced", "yes").ok());  // in the WAL file, not synced
 
-  CrashAndReopen();
+  ASSERT_NO_FATAL_FAILURE(CrashAndReopen());
   EXPECT_EQ(Get("synced"), "yes");
   EXPECT_EQ(Get("unsynced"), kMissing);
 }
 
 TEST_F(RocksDbOnFaultInjectionFsTest, FlushedDataSurvivesPowerLoss) {
-  Open();
+  ASSERT_NO_FATAL_FAILURE(Open());
   rocksdb::WriteOptions no_wal;
   no_wal.disableWAL = true;
   ASSERT_TRUE(db_->Put(no_wal, "flushed", "yes").ok());
   ASSERT_TRUE(db_->Flush({}).ok());
 
-  CrashAndReopen();
+  ASSERT_NO_FATAL_FAILURE(CrashAndReopen());
   EXPECT_EQ(Get("flushed"), "yes");
 }
 
@@ -693,7 +743,7 @@ TEST_F(RocksDbOnFaultInjectionFsTest, FlushedDataSurvivesPowerLoss) {
 // renames it to <dir> and fsyncs <dir>, but never the parent: the checkpoint
 // is durable only once its caller fsyncs the parent directory.
 TEST_F(RocksDbOnFaultInjectionFsTest, CheckpointIsDurableOnlyAfterItsParentDirectoryIsSynced) {
-  Open();
+  ASSERT_NO_FATAL_FAILURE(Open());
   rocksdb::WriteOptions sync;
   sync.sync = true;
   ASSERT_TRUE(db_->Put(sync, "key", "value").ok());
@@ -707,16 +757,16 @@ TEST_F(RocksDbOnFaultInjectionFsTest, CheckpointIsDurableOnlyAfterItsParentDirec
   };
   checkpoint(Path("checkpoint"));
   EXPECT_GT(fs_->counters().links, 0u);  // the SST files are hard-linked
-  CrashAndReopen();
+  ASSERT_NO_FATAL_FAILURE(CrashAndReopen());
   EXPECT_FALSE(Exists(Path("checkpoint")));
   EXPECT_FALSE(Exists(Path("checkpoint.tmp")));
 
   checkpoint(Path("checkpoint"));
   SyncDir(root_);
-  CrashAndReopen();
+  ASSERT_NO_FATAL_FAILURE(CrashAndReopen());
   db_.reset();
   db_path_ = Path("checkpoint");
-  Open();
+  ASSERT_NO_FATAL_FAILURE(Open());
   EXPECT_EQ(Get("key"), "value");
 }
 
@@ -728,7 +778,7 @@ TEST_F(RocksDbOnFaultInjectionFsTest, AcknowledgedWritesFromManyThreadsSurvive) 
   options_.max_background_jobs = 4;
   env_->SetBackgroundThreads(2, rocksdb::Env::HIGH);
   env_->SetBackgroundThreads(2, rocksdb::Env::LOW);
-  Open();
+  ASSERT_NO_FATAL_FAILURE(Open());
   constexpr int kThreads = 4;
   constexpr int kWrites = 150;
   const std::string padding(1000, 'p');
@@ -744,7 +794,7 @@ TEST_F(RocksDbOnFaultInjectionFsTest, AcknowledgedWritesFromManyThreadsSurvive) 
   }
   for (std::thread& w : writers) w.join();
 
-  CrashAndReopen();
+  ASSERT_NO_FATAL_FAILURE(CrashAndReopen());
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kWrites; ++i) ASSERT_EQ(Get(absl::StrCat("t", t, "-", i)), padding);
   }
