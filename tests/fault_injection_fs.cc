@@ -179,6 +179,8 @@ class FileTracker {
   const FilePtr file_;
 };
 
+namespace {
+
 class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   TrackedWritableFile(FileTracker tracker, uint64_t pos, std::unique_ptr<FSWritableFile> base)
@@ -266,6 +268,8 @@ class TrackedRandomRWFile : public rocksdb::FSRandomRWFileOwnerWrapper {
   FileTracker tracker_;
 };
 
+}  // namespace
+
 class TrackedDirectory : public FSDirectory {
  public:
   TrackedDirectory(FaultInjectionFileSystem* fs, std::string path,
@@ -343,6 +347,7 @@ absl::Status FaultInjectionFileSystem::SimulatePowerLoss() {
 }
 
 void FaultInjectionFileSystem::FailNext(FaultKind kind, int count, std::string path_substring) {
+  if (count <= 0) return;
   absl::MutexLock lock(&mu_);
   FaultRule rule(kind, std::move(path_substring));
   rule.remaining = count;

@@ -116,7 +116,8 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
   // ---- error injection --------------------------------------------------
 
   // Fails the next `count` calls of `kind` whose path contains
-  // `path_substring` (empty: every path).
+  // `path_substring` (empty: every path). Rules are tried in the order they
+  // were added; the first that fires fails the call.
   void FailNext(FaultKind kind, int count, std::string path_substring = "");
   // Fails each call of `kind` whose path contains `path_substring` with
   // `probability`, drawn from a generator seeded with `seed`: the same calls
