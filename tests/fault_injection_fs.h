@@ -23,6 +23,10 @@
 // deleted and replaced files are moved into a trash directory so they can be
 // restored, and purged when their deletion becomes durable.
 //
+// FileSystem::Truncate is tracked but only works if the base has it: RocksDB
+// 7.8's POSIX file system answers NotSupported (truncate through an open
+// FSWritableFile instead).
+//
 // Not modelled: data written by a logger (NewLogger) or through
 // NewMemoryMappedFileBuffer, files created by LockFile (they pass through
 // untracked), symbolic links (paths are normalised lexically), partial writes
