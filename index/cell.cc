@@ -215,7 +215,16 @@ Cell::Cell(const CellIdentity& identity, bool sync, const CellOpenHooks& hooks)
   write_options_.disableWAL = true;
 }
 
-Cell::~Cell() = default;
+Cell::~Cell() {
+  // A failed cell's memtable is not flushed at close: the journal holds
+  // every record applied (a reopen replays them), and a flush would only
+  // meet the same failure (RocksDB then waits a second before giving up).
+  if (db_ != nullptr && (state_.load() == State::kFailed || !flush_on_close_)) {
+    (void)db_->SetDBOptions({{"avoid_flush_during_shutdown", "true"}});
+  }
+}
+
+void Cell::CloseWithoutFlush() { flush_on_close_ = false; }
 
 absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
                                                  const Paths& paths, const Options& options,
@@ -231,7 +240,9 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
   };
 
   if (hooks.on_phase) hooks.on_phase("open");
-  if (absl::Status s = CreateDirs(*resources.fs, ParentDir(paths.db_dir)); !s.ok()) return s;
+  // RocksDB creates a missing directory without syncing its parent: create
+  // it here, durably, or a power loss could take the whole state away.
+  if (absl::Status s = CreateDirs(*resources.fs, paths.db_dir); !s.ok()) return s;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs = rocksdb::DB::Open(MakeCellDbOptions(options, resources), paths.db_dir, &raw);
   if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));

@@ -187,6 +187,10 @@ class Cell {
   rocksdb::DB* db() const { return db_.get(); }
   // OK while the cell serves; otherwise Unavailable or the error that failed it.
   absl::Status CheckServing() const;
+  // The close that follows will not flush the memtable (the journal holds
+  // everything since the last flush; a reopen replays it). For closes that
+  // stand for a crash.
+  void CloseWithoutFlush();
   // Tests only: puts the cell in `state`, e.g. kReplaying, to see how readers
   // treat a cell that is not serving.
   void SetStateForTesting(State state) { SetState(state); }
@@ -243,6 +247,7 @@ class Cell {
   uint64_t replayed_bytes_ = 0;
   std::atomic<uint64_t> checkpoint_mark_{0};  // journal appended_bytes at last checkpoint
   JournalOpenReport journal_report_;
+  std::atomic<bool> flush_on_close_{true};
   const std::function<void(const Cell*, const absl::Status&)> on_failure_;
 };
 

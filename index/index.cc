@@ -300,6 +300,7 @@ Index::~Index() {
   }
   for (auto& slot : slots_) {
     absl::MutexLock lock(&slot->mu);
+    if (internal_->close_without_flush && slot->cell != nullptr) slot->cell->CloseWithoutFlush();
     slot->cell.reset();  // seals and syncs the journal, then closes RocksDB
     slot->retiring.reset();
   }

@@ -29,6 +29,9 @@ struct InternalOptions {
   // Called at the start of ~Index, once background work has been told to
   // stop and before it is waited for.
   std::function<void()> shutdown_hook;
+  // ~Index closes the cells as a crash would leave them: no memtable flush
+  // (for tests that cut the power, where a flush could only fail).
+  bool close_without_flush = false;
 };
 
 // Index::Open with internal options.

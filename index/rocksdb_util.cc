@@ -61,6 +61,10 @@ rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& 
   // every file against it, and a checkpoint checks each file it uploads, so
   // a local file damaged after it was written is never published.
   o.file_checksum_gen_factory = rocksdb::GetFileChecksumGenCrc32cFactory();
+  // A background error (a flush that could not write) stops the cell's
+  // writes; the index then reopens the cell from what is durable, rather
+  // than RocksDB retrying on its own, once a second, behind its back.
+  o.max_bgerror_resume_count = 0;
   o.write_buffer_manager = resources.write_buffer_manager;
   o.write_buffer_size = options.cell_write_buffer_bytes;
   o.max_background_jobs = std::max(2, options.flush_threads + options.compaction_threads);

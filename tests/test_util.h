@@ -45,8 +45,11 @@ namespace cellindex::testing {
 
 class ScratchDir {
  public:
-  ScratchDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "cellindex-test-XXXXXX").string();
+  // In the temporary directory, or below `base` when given.
+  explicit ScratchDir(const std::string& base = "") {
+    const std::filesystem::path parent =
+        base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base);
+    std::string tmpl = (parent / "cellindex-test-XXXXXX").string();
     path_ = mkdtemp(tmpl.data());
   }
   ~ScratchDir() {
@@ -59,6 +62,14 @@ class ScratchDir {
  private:
   std::string path_;
 };
+
+// A directory in memory when the machine has one (/dev/shm), else the
+// temporary directory: for tests whose durability a fault-injecting file
+// system models, so that real fsyncs cost nothing.
+inline std::string MemoryDirOrTemp() {
+  std::error_code ec;
+  return std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : "";
+}
 
 // Options for a small index in `dir`: small caches and memtables, buffered
 // durability, and the given cell boundaries (none: one cell).
