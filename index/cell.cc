@@ -627,6 +627,18 @@ absl::Status Cell::FindTableSessions(LiveFiles* live) {
   // The current version's table properties (cached by RocksDB); a listed
   // file that a compaction has meanwhile replaced is read directly (file
   // deletions are off, so it is still there).
+  // GetLiveFilesStorageInfo leaves the checksums RocksDB recorded for each
+  // file empty; the metadata has them.
+  std::vector<rocksdb::LiveFileMetaData> meta;
+  db_->GetLiveFilesMetaData(&meta);
+  std::map<std::string, const rocksdb::LiveFileMetaData*> meta_by_name;
+  for (const rocksdb::LiveFileMetaData& m : meta) meta_by_name[m.relative_filename] = &m;
+  for (rocksdb::LiveFileStorageInfo& f : live->files) {
+    auto it = meta_by_name.find(f.relative_filename);
+    if (it == meta_by_name.end() || !f.file_checksum_func_name.empty()) continue;
+    f.file_checksum = it->second->file_checksum;
+    f.file_checksum_func_name = it->second->file_checksum_func_name;
+  }
   rocksdb::TablePropertiesCollection props;
   if (absl::Status s = FromRocks(db_->GetPropertiesOfAllTables(&props), "table properties");
       !s.ok()) {

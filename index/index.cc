@@ -385,6 +385,7 @@ void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint)
     epoch = map_.epoch();
   }
   const CellId id = identity.range.id;
+  if (internal_->recovery_hook) internal_->recovery_hook(id, "start");
   CellRecoveryOptions ro;
   ro.fetch_parallelism = options_.fetch_parallelism;
   ro.paranoid = options_.paranoid;
@@ -417,6 +418,9 @@ void Index::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint)
     paths.journal_head = *journal_head;
     cell = RecoverCell(identity, paths, options_, *resources_, *store_, ro, &report);
   }
+  // Before the ownership is given up below, so no other recovery of the
+  // cell can have started yet.
+  if (internal_->recovery_hook) internal_->recovery_hook(id, "done");
   std::shared_ptr<Cell> serving;
   {
     absl::MutexLock lock(&slot.mu);

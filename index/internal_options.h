@@ -22,9 +22,10 @@ struct InternalOptions {
   // Every file of the index (cells' RocksDB files, journals, the store, the
   // cell map) is written through it. Null: the default file system.
   std::shared_ptr<rocksdb::FileSystem> file_system;
-  // Called as each recovery phase of a cell starts ("fetch", "verify",
-  // "open", "replay", "validate"). It may block to hold the cell at that
-  // phase boundary.
+  // Called as each recovery phase of a cell starts ("start", then "fetch",
+  // "verify", "open", "replay", "validate" as they come, and "done" when the
+  // recovery has ended, serving or failed). It may block to hold the cell at
+  // that phase boundary.
   std::function<void(uint32_t cell, const std::string& phase)> recovery_hook;
   // Called at the start of ~Index, once background work has been told to
   // stop and before it is waited for.

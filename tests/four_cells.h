@@ -1,0 +1,120 @@
+// A small index for recovery and integrity tests: four cells holding keys
+// k000..k099 of "bucket", populated so that a restore needs checkpoints and
+// a journal tail, and checked record by record.
+#ifndef CELLINDEX_TESTS_FOUR_CELLS_H_
+#define CELLINDEX_TESTS_FOUR_CELLS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "index/index.h"
+#include "recovery/checkpoint.h"
+#include "recovery/durable_store.h"
+#include "rocksdb/db.h"
+#include "tests/test_util.h"
+
+namespace cellindex::testing {
+
+inline ObjectRecord Rec(uint64_t size) {
+  ObjectRecord r;
+  r.size = size;
+  r.etag = absl::StrCat("\"etag-", size, "\"");
+  r.content_type = "application/octet-stream";
+  r.user_metadata = {{"n", absl::StrCat(size)}};
+  r.locations = {{absl::StrCat("node-", size % 3), absl::StrCat("vol-", size % 5), size, 10}};
+  return r;
+}
+
+// Four cells: keys k000..k099 spread over them.
+inline Options FourCells(const ScratchDir& dir) {
+  Options o;
+  o.data_dir = dir / "data";
+  o.store_dir = dir / "store";
+  o.block_cache_bytes = 8 << 20;
+  o.cell_write_buffer_bytes = 1 << 20;
+  o.background_checkpoints = false;
+  o.validate_after_recovery = false;
+  o.cell_boundaries = {EncodeKey({"bucket", "k025"}), EncodeKey({"bucket", "k050"}),
+                       EncodeKey({"bucket", "k075"})};
+  return o;
+}
+
+inline std::string Key(int i) { return absl::StrFormat("k%03d", i); }
+
+// Writes, checkpoints, and writes again (overwrites and deletes), so a
+// restore needs both the checkpoint and the journal tail. Returns what each
+// key must read back as (nullopt: deleted).
+inline std::map<std::string, std::optional<ObjectRecord>> Populate(Index& index, int checkpoints = 1) {
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  uint64_t n = 0;
+  for (int c = 0; c < checkpoints; ++c) {
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_TRUE(index.Put({"bucket", Key(i)}, Rec(++n)).ok());
+    }
+    EXPECT_TRUE(index.Checkpoint().ok());
+  }
+  for (int i = 0; i < 100; i += 3) EXPECT_TRUE(index.Put({"bucket", Key(i)}, Rec(++n)).ok());
+  for (int i = 1; i < 100; i += 7) EXPECT_TRUE(index.Delete({"bucket", Key(i)}).ok());
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<ObjectRecord> r = index.Get({"bucket", Key(i)});
+    want[Key(i)] = r.ok() ? std::optional<ObjectRecord>(*r) : std::nullopt;
+  }
+  return want;
+}
+
+inline void ExpectExactly(Index& index, const std::map<std::string, std::optional<ObjectRecord>>& want) {
+  for (const auto& [key, rec] : want) {
+    absl::StatusOr<ObjectRecord> r = index.Get({"bucket", key});
+    if (rec.has_value()) {
+      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;  // byte for byte
+    } else {
+      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
+    }
+  }
+}
+
+// Populates, then plants a record that no write made (a phantom: the state's
+// count no longer matches) into cell 1's local state and checkpoints it, so
+// that the newest checkpoint of cell 1 is wrong in a way only the deep
+// validation sees. Then loses all local state. `seqs` gets cell 1's
+// checkpoints, newest first.
+inline std::map<std::string, std::optional<ObjectRecord>> PlantPhantomCheckpoint(
+    const ScratchDir& dir, std::vector<uint64_t>* seqs) {
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    EXPECT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  {
+    rocksdb::DB* raw;
+    rocksdb::Options o;
+    EXPECT_TRUE(rocksdb::DB::Open(o, dir / "data/cells/00001", &raw).ok());
+    EXPECT_TRUE(raw->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
+    delete raw;
+  }
+  {
+    auto index = Index::Open(FourCells(dir));
+    EXPECT_TRUE(index.ok());
+    EXPECT_TRUE((*index)->Put({"bucket", "k031"}, Rec(31)).ok());
+    want["k031"] = *(*index)->Get({"bucket", "k031"});
+    EXPECT_TRUE((*index)->Checkpoint(1).ok());
+  }
+  want["k030x"] = std::nullopt;
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  *seqs = *ListCheckpoints(*store, 1);
+  EXPECT_EQ(seqs->size(), 2u);
+  EXPECT_TRUE(RemoveAll(dir / "data").ok());
+  return want;
+}
+
+}  // namespace cellindex::testing
+
+#endif  // CELLINDEX_TESTS_FOUR_CELLS_H_

@@ -1,0 +1,562 @@
+// Integrity under damage, as an adversary would try it: each test plants one
+// fault the review found (foreign local state, a local file damaged after it
+// was written, damaged manifests, a restore from an older checkpoint, a state
+// not yet validated, racing recoveries, failing syscalls) and checks that
+// the index detects it, falls back or refuses, and never serves a wrong
+// answer.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "index/index.h"
+#include "index/internal_options.h"
+#include "recovery/checkpoint.h"
+#include "recovery/checkpoint_manifest.h"
+#include "recovery/durable_store.h"
+#include "tests/fault_injection_fs.h"
+#include "tests/four_cells.h"
+#include "tests/test_util.h"
+
+namespace cellindex {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ExpectExactly;
+using testing::FourCells;
+using testing::Populate;
+using testing::Rec;
+
+namespace fs = std::filesystem;
+
+// The paths of the files in `dir` whose names end with `suffix`, largest first.
+std::vector<std::string> FilesEndingWith(const std::string& dir, const std::string& suffix) {
+  std::vector<std::pair<uintmax_t, std::string>> found;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (absl::EndsWith(e.path().string(), suffix)) found.emplace_back(e.file_size(), e.path());
+  }
+  std::sort(found.rbegin(), found.rend());
+  std::vector<std::string> out;
+  for (auto& [size, path] : found) out.push_back(path);
+  return out;
+}
+
+// Flips one byte of the file in place, as bit rot would (same inode).
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << path;
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  ASSERT_TRUE(f.get(c)) << path << " has no byte " << offset;
+  c ^= 0x5a;
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(c);
+  f.flush();
+  ASSERT_TRUE(f.good()) << path;
+}
+
+std::vector<std::string> DamagedDirs(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (absl::StrContains(e.path().filename().string(), ".damaged-")) out.push_back(e.path());
+  }
+  return out;
+}
+
+std::string Fallbacks(const CellStats& c) { return absl::StrJoin(c.recovery.fallbacks, " | "); }
+
+TEST(IntegrityTest, SwappedLocalStateIsRefusedAndRestoredFromTheStore) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  const std::string cells = dir / "data/cells";
+  fs::rename(cells + "/00000", cells + "/t");
+  fs::rename(cells + "/00001", cells + "/00000");
+  fs::rename(cells + "/t", cells + "/00001");
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  ExpectExactly(**index, want);
+  const IndexStats s = (*index)->Stats();
+  for (int c : {0, 1}) {
+    EXPECT_EQ(s.cells[c].state, "serving");
+    EXPECT_EQ(s.cells[c].recovery.source, "checkpoint") << c;
+    EXPECT_THAT(Fallbacks(s.cells[c]), HasSubstr("the local state belongs to cell " +
+                                                 std::to_string(1 - c)));
+  }
+  EXPECT_EQ(s.cells[2].recovery.source, "local");
+  EXPECT_EQ(DamagedDirs(cells).size(), 2u);  // kept, not deleted
+}
+
+TEST(IntegrityTest, LocalStateOfAnotherIndexIsRefused) {
+  testing::ScratchDir dir, other;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  {
+    auto index = Index::Open(FourCells(other));  // same layout, another index
+    ASSERT_TRUE(index.ok());
+    Populate(**index);
+    ASSERT_TRUE((*index)->Put({"bucket", "k040"}, Rec(999)).ok());
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data/cells/00001").ok());
+  fs::copy(other / "data/cells/00001", dir / "data/cells/00001");
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  ExpectExactly(**index, want);
+  EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]), HasSubstr("of index"));
+}
+
+// A bit flip in a local SST after RocksDB wrote it: the background check of
+// every file's checksum finds it, the cell is restored from the store, and
+// every read is right.
+TEST(IntegrityTest, ALocalFileDamagedAfterItWasWrittenIsFoundAndRepaired) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  const std::vector<std::string> ssts = FilesEndingWith(dir / "data/cells/00001", ".sst");
+  ASSERT_FALSE(ssts.empty());
+  FlipByte(ssts[0], 100);
+  Options o = FourCells(dir);
+  o.validate_after_recovery = true;
+  auto index = Index::Open(o);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    const CellStats c = (*index)->Stats().cells[1];
+    return c.state == "serving" && c.validation == "ok" && c.recovery.source == "checkpoint";
+  })) << Fallbacks((*index)->Stats().cells[1]);
+  ExpectExactly(**index, want);
+  EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]), HasSubstr("checksum"));
+  EXPECT_EQ(DamagedDirs(dir / "data/cells").size(), 1u);
+}
+
+// The same without the background check (as the CLI runs): the first read
+// of the damaged block is DataLoss, never a wrong answer; the read takes the
+// cell out of service, it is restored, and reads are right again.
+TEST(IntegrityTest, ADamagedBlockReadIsDataLossThenTheCellIsRestored) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+    // Enough records in cell 1 for many blocks, so opening the cell does not
+    // read the one damaged below.
+    for (int i = 0; i < 4000; ++i) {
+      const std::string key = absl::StrFormat("k030-%05d", i);
+      ASSERT_TRUE((*index)->Put({"bucket", key}, Rec(10 + i)).ok());
+      want[key] = *(*index)->Get({"bucket", key});
+    }
+    ASSERT_TRUE((*index)->Checkpoint().ok());
+  }
+  const std::vector<std::string> ssts = FilesEndingWith(dir / "data/cells/00001", ".sst");
+  ASSERT_FALSE(ssts.empty());
+  FlipByte(ssts[0], *FileSize(DefaultFs(), ssts[0]) / 2);
+  auto index = Index::Open(FourCells(dir));  // no background validation
+  ASSERT_TRUE(index.ok()) << index.status();
+  absl::Status first;
+  for (const auto& [key, rec] : want) {
+    if (key < "k025" || key >= "k050" || !rec.has_value()) continue;
+    absl::StatusOr<ObjectRecord> r = (*index)->Get({"bucket", key});
+    if (r.ok()) {
+      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;
+    } else {
+      first = r.status();
+      break;
+    }
+  }
+  ASSERT_TRUE(absl::IsDataLoss(first) || absl::IsUnavailable(first)) << first;
+  (*index)->WaitForRecovery();
+  ExpectExactly(**index, want);
+  const CellStats c = (*index)->Stats().cells[1];
+  EXPECT_EQ(c.recovery.source, "checkpoint");
+  EXPECT_THAT(Fallbacks(c), HasSubstr("damaged while serving"));
+}
+
+// A local SST damaged after it was written, before it reached the store: the
+// checkpoint that would upload it checks it against the checksum RocksDB
+// recorded, refuses, and the cell is restored; no manifest names bad bytes.
+TEST(IntegrityTest, ACheckpointNeverPublishesALocalFileDamagedSinceItWasWritten) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  want = Populate(**index);
+  // New SSTs that the store does not have yet: writes until a flush.
+  const uint64_t flushed = (*index)->Stats().cells[1].sst_bytes;
+  for (int i = 0; (*index)->Stats().cells[1].sst_bytes == flushed; ++i) {
+    ObjectRecord r = Rec(1000 + i);
+    r.etag = std::string(500, 'x');
+    const std::string key = absl::StrFormat("k03%d-%06d", i % 10, i);
+    ASSERT_TRUE((*index)->Put({"bucket", key}, r).ok());
+    want[key] = *(*index)->Get({"bucket", key});
+    ASSERT_LT(i, 100000) << "no flush";
+  }
+  // The newest file is the one no checkpoint holds.
+  std::vector<std::string> ssts = FilesEndingWith(dir / "data/cells/00001", ".sst");
+  std::sort(ssts.begin(), ssts.end());
+  FlipByte(ssts.back(), 200);
+  absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint(1);
+  ASSERT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("recorded when it wrote it"));
+  (*index)->WaitForRecovery();
+  ExpectExactly(**index, want);
+  // Every file every manifest names is in the store as its manifest says.
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  const std::vector<uint64_t> seqs = *ListCheckpoints(*store, 1);
+  for (uint64_t seq : seqs) {
+    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(*store, "", 1, seq);
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (const CheckpointFile& f : m->files) {
+      EXPECT_EQ(*DigestFile(dir / ("store/" + f.store_name)), f.digest) << f.store_name;
+    }
+  }
+}
+
+// Damaged manifests do not count as kept: the last valid older checkpoint
+// stays, and the damaged one is moved aside, not deleted.
+TEST(IntegrityTest, RetentionKeepsOnlyCheckpointsThatVerify) {
+  testing::ScratchDir dir;
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  Populate(**index, /*checkpoints=*/2);
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  std::vector<uint64_t> seqs = *ListCheckpoints(*store, 1);
+  ASSERT_EQ(seqs.size(), 2u);
+  FlipByte(dir / ("store/" + CheckpointManifestName(1, seqs[0])), 10);
+  ASSERT_TRUE((*index)->Put({"bucket", "k030"}, Rec(5)).ok());
+  absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint(1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)[0].checkpoints_damaged, 1u);
+  std::vector<uint64_t> now = *ListCheckpoints(*store, 1);
+  ASSERT_EQ(now.size(), 2u);
+  EXPECT_EQ(now[1], seqs[1]);  // the older valid one is still there
+  EXPECT_TRUE(LoadCheckpoint(*store, "", 1, seqs[1]).ok());
+  EXPECT_TRUE(store->Exists(absl::StrFormat("%s%020u.manifest", DamagedManifestPrefix(1), seqs[0])));
+}
+
+// A restore that falls back to an older checkpoint writes files whose
+// numbers the newer history used; the store names them so that nothing a
+// kept manifest names is ever overwritten.
+TEST(IntegrityTest, ARestoreFromAnOlderCheckpointNeverOverwritesANewerOnesFiles) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index, /*checkpoints=*/2);
+  }
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  const std::vector<uint64_t> seqs = *ListCheckpoints(*store, 1);
+  CheckpointManifest newest = *LoadCheckpoint(*store, "", 1, seqs[0]);
+  CheckpointManifest older = *LoadCheckpoint(*store, "", 1, seqs[1]);
+  std::string damaged;  // a file of the newest checkpoint only
+  for (const CheckpointFile& f : newest.files) {
+    const bool shared = std::any_of(older.files.begin(), older.files.end(),
+                                    [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
+    if (absl::EndsWith(f.db_name, ".sst") && !shared) damaged = f.store_name;
+  }
+  ASSERT_FALSE(damaged.empty());
+  FlipByte(dir / ("store/" + damaged), 50);
+  std::map<std::string, FileDigest> before;  // every file a manifest names
+  for (uint64_t seq : seqs) {
+    const CheckpointManifest m = *LoadCheckpoint(*store, "", 1, seq);
+    for (const CheckpointFile& f : m.files) {
+      before[f.store_name] = *DigestFile(dir / ("store/" + f.store_name));
+    }
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ((*index)->Stats().cells[1].recovery.checkpoint_seq, seqs[1]);
+  ExpectExactly(**index, want);
+  // The restored state writes new files, and checkpoints twice.
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 25; i < 50; ++i) {
+      ASSERT_TRUE((*index)->Put({"bucket", testing::Key(i)}, Rec(500 + i)).ok());
+      want[testing::Key(i)] = *(*index)->Get({"bucket", testing::Key(i)});
+    }
+    ASSERT_TRUE((*index)->Checkpoint(1).ok());
+  }
+  for (const auto& [name, digest] : before) {
+    if (!store->Exists(name)) continue;  // deleted by retention: fine
+    EXPECT_EQ(*DigestFile(dir / ("store/" + name)), digest) << name << " was overwritten";
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  index->reset();
+  index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  ExpectExactly(**index, want);
+}
+
+// A state is never checkpointed before it passes validation: the explicit
+// checkpoint runs the pending validation, which fails, and the cell is
+// restored from the last good checkpoint instead.
+TEST(IntegrityTest, AStateThatFailsValidationIsNeverCheckpointed) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  {
+    rocksdb::DB* raw;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir / "data/cells/00001", &raw).ok());
+    ASSERT_TRUE(raw->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
+    delete raw;
+  }
+  want["k030x"] = std::nullopt;
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  const std::vector<uint64_t> seqs = *ListCheckpoints(*store, 1);
+  Options o = FourCells(dir);
+  o.validate_after_recovery = true;
+  InternalOptions in;
+  absl::Notification release;
+  in.recovery_hook = [&](uint32_t, const std::string& phase) {
+    if (phase == "validate") release.WaitForNotification();  // hold the background check
+  };
+  auto index = OpenIndex(o, in);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_TRUE((*index)->Put({"bucket", "k031"}, Rec(31)).ok());  // something new to checkpoint
+  want["k031"] = *(*index)->Get({"bucket", "k031"});
+  release.Notify();
+  absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint(1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("failed validation"));
+  EXPECT_EQ(*ListCheckpoints(*store, 1), seqs);  // nothing new published
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    (*index)->WaitForRecovery();
+    const CellStats c = (*index)->Stats().cells[1];
+    return c.state == "serving" && c.recovery.source == "checkpoint";
+  }));
+  // The phantom is gone; the write acknowledged on top of the bad state is
+  // in the journal, and the restore replayed it.
+  ExpectExactly(**index, want);
+}
+
+// One recovery per cell at a time: a background validation that fails while
+// a host loss takes the same cell does not start a second recovery.
+TEST(IntegrityTest, AFailedValidationAndAHostLossNeverRecoverOneCellTwiceAtOnce) {
+  testing::ScratchDir dir;
+  std::vector<uint64_t> seqs;
+  std::map<std::string, std::optional<ObjectRecord>> want =
+      testing::PlantPhantomCheckpoint(dir, &seqs);
+  Options o = FourCells(dir);
+  o.validate_after_recovery = true;
+  o.host_dirs = {{"h0", dir / "h0"}, {"h1", dir / "h1"}};
+  absl::Mutex mu;
+  std::map<uint32_t, int> active, most;
+  absl::Notification validating, release;
+  std::atomic<bool> held{false};
+  InternalOptions in;
+  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
+    if (phase == "start" || phase == "done") {
+      absl::MutexLock lock(&mu);
+      int& a = active[cell];
+      a += phase == "start" ? 1 : -1;
+      most[cell] = std::max(most[cell], a);
+    }
+    if (cell == 1 && phase == "validate" && !held.exchange(true)) {
+      validating.Notify();
+      release.WaitForNotification();
+    }
+  };
+  auto index = OpenIndex(o, in);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_TRUE(validating.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  const std::string host = (*index)->Stats().cells[1].host;
+  std::thread lose([&] { EXPECT_TRUE((*index)->LoseHost(host).ok()); });
+  // The host loss has taken the cell (it waits for the validation to let go).
+  ASSERT_TRUE(testing::WaitUntil([&] { return (*index)->Stats().cells[1].state == "queued"; }));
+  release.Notify();  // the validation now fails, on a cell already taken
+  lose.join();
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    (*index)->WaitForRecovery();
+    const CellStats c = (*index)->Stats().cells[1];
+    return c.state == "serving" && c.validation == "ok";
+  }));
+  ExpectExactly(**index, want);
+  absl::MutexLock lock(&mu);
+  for (const auto& [cell, n] : most) EXPECT_EQ(n, 1) << "cell " << cell;
+}
+
+// Destroying the index while a cell is being restored: the destructor waits
+// for it, and what it would schedule next is dropped, not run on a
+// scheduler already gone.
+TEST(IntegrityTest, DestroyingTheIndexWhileACellRecoversIsSafe) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  Options o = FourCells(dir);
+  o.wait_for_recovery = false;
+  o.validate_after_recovery = true;
+  absl::Notification shutting_down, fetching;
+  InternalOptions in;
+  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
+    if (cell == 2 && phase == "fetch") {
+      fetching.Notify();
+      shutting_down.WaitForNotification();
+    }
+  };
+  in.shutdown_hook = [&] { shutting_down.Notify(); };
+  {
+    auto index = OpenIndex(o, in);
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE(fetching.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  }  // ~Index with cell 2's restore in the middle of its fetch
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  ExpectExactly(**index, want);
+}
+
+// Only damage falls back to an older source. A failure of another kind
+// (here a file that cannot be created while fetching) fails the cell with
+// its own error, leaves the store alone, and the other cells serve.
+TEST(IntegrityTest, AnIoErrorFailsTheCellWithItsOwnCodeInsteadOfFallingBack) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index, /*checkpoints=*/2);
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data/cells/00001").ok());
+  auto faults = std::make_shared<testing::FaultInjectionFileSystem>(rocksdb::FileSystem::Default(),
+                                                                    dir / "trash");
+  faults->FailNext(testing::FaultKind::kCreate, 1, "00001.restore/");
+  InternalOptions in;
+  in.file_system = faults;
+  {
+    auto index = OpenIndex(FourCells(dir), in);
+    ASSERT_TRUE(index.ok()) << index.status();
+    const CellStats c = (*index)->Stats().cells[1];
+    EXPECT_EQ(c.state, "failed");
+    EXPECT_THAT(c.error, HasSubstr("injected"));
+    EXPECT_TRUE(c.recovery.fallbacks.empty()) << Fallbacks(c);
+    absl::Status s = (*index)->Get({"bucket", "k030"}).status();
+    EXPECT_FALSE(absl::IsDataLoss(s)) << s;
+    EXPECT_FALSE(s.ok());
+    EXPECT_TRUE((*index)->Get({"bucket", "k000"}).ok() ||
+                absl::IsNotFound((*index)->Get({"bucket", "k000"}).status()));
+  }
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ((*index)->Stats().cells[1].recovery.checkpoint_seq,
+            *ListCheckpoints(*NewLocalDirStore(&DefaultFs(), dir / "store"), 1)->begin());
+  ExpectExactly(**index, want);
+}
+
+// A failed journal sync is never acknowledged; the cell stops taking writes,
+// reopens its journal from what is durable, and goes on; what was
+// acknowledged before survives a power loss afterwards.
+TEST(IntegrityTest, AFailedJournalSyncIsNotAcknowledgedAndTheCellReopens) {
+  testing::ScratchDir dir(testing::MemoryDirOrTemp());
+  auto faults = std::make_shared<testing::FaultInjectionFileSystem>(rocksdb::FileSystem::Default(),
+                                                                    dir / "trash");
+  InternalOptions in;
+  in.file_system = faults;
+  in.close_without_flush = true;
+  Options o = FourCells(dir);
+  o.durability = Durability::kSync;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = OpenIndex(o, in);
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+    faults->FailNext(testing::FaultKind::kSync, 1, "cells/00001/journal/");
+    absl::StatusOr<uint64_t> failed = (*index)->Put({"bucket", "k030"}, Rec(77));
+    ASSERT_FALSE(failed.ok());
+    EXPECT_THAT(std::string(failed.status().message()), HasSubstr("injected"));
+    ASSERT_TRUE(testing::WaitUntil([&] {
+      (*index)->WaitForRecovery();
+      return (*index)->Stats().cells[1].state == "serving";
+    }));
+    EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]), HasSubstr("failed while serving"));
+    // The write that failed may or may not be there; acknowledged ones are.
+    absl::StatusOr<ObjectRecord> k030 = (*index)->Get({"bucket", "k030"});
+    ASSERT_TRUE(k030.ok());
+    EXPECT_TRUE(k030->size == 77 || EncodeRecord(*k030) == EncodeRecord(*want["k030"]));
+    want["k030"] = *k030;
+    for (int i = 26; i < 40; ++i) {
+      ASSERT_TRUE((*index)->Put({"bucket", testing::Key(i)}, Rec(300 + i)).ok());
+      want[testing::Key(i)] = *(*index)->Get({"bucket", testing::Key(i)});
+    }
+    faults->SetFilesystemActive(false);
+  }
+  ASSERT_TRUE(faults->SimulatePowerLoss().ok());
+  faults->SetFilesystemActive(true);
+  auto index = OpenIndex(o, in);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ExpectExactly(**index, want);
+}
+
+TEST(IntegrityTest, DirectoriesThatOverlapAreRefusedAtOpen) {
+  testing::ScratchDir dir;
+  Options o = FourCells(dir);
+  o.host_dirs = {{"h0", dir / "h0"}, {"h1", dir / "h1"}};
+  o.store_dir = dir / "h1/store";
+  absl::Status s = Index::Open(o).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("overlap"));
+  o.store_dir = dir / "store";
+  o.host_dirs = {{"h0", dir / "h0"}, {"h1", dir / "h0/h1"}};
+  s = Index::Open(o).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("lies in host h0"));
+  EXPECT_FALSE(PathExists(dir / "store/CELLMAP"));
+}
+
+TEST(IntegrityTest, AStoreWithCellsButNoCellMapIsDataLossForEveryCaller) {
+  testing::ScratchDir dir;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    Populate(**index);
+  }
+  ASSERT_EQ(0, ::unlink((dir / "store/CELLMAP").c_str()));
+  for (bool create : {true, false}) {
+    Options o = FourCells(dir);
+    o.error_if_missing = !create;
+    absl::Status s = Index::Open(o).status();
+    EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("no cell map"));
+  }
+}
+
+TEST(IntegrityTest, ADataDirThatIsAFileIsInvalidArgument) {
+  testing::ScratchDir dir;
+  ASSERT_TRUE(AtomicWriteFile(dir / "file", "x").ok());
+  Options o;
+  o.data_dir = dir / "file";
+  absl::Status s = Index::Open(o).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("is not a directory"));
+}
+
+}  // namespace
+}  // namespace cellindex
