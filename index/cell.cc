@@ -245,6 +245,10 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
   if (absl::Status s = CreateDirs(*resources.fs, paths.db_dir); !s.ok()) return s;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs = rocksdb::DB::Open(MakeCellDbOptions(options, resources), paths.db_dir, &raw);
+  if (rs.IsPathNotFound()) {
+    // A file the state names (its MANIFEST, an SST) is gone: damage.
+    return absl::DataLossError(absl::StrCat(what, ": open ", paths.db_dir, ": ", rs.ToString()));
+  }
   if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));
   cell->db_.reset(raw);
   if (absl::Status s = CheckIdentity(raw, identity, cell->write_options_); !s.ok()) {

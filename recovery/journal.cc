@@ -157,8 +157,17 @@ Journal::~Journal() {
     current_->size += bytes.size();
     unsynced_bytes_ += bytes.size();
   }
-  if (unsynced_bytes_ > 0) (void)current_->file->Sync(IO(), nullptr);
+  if (unsynced_bytes_ > 0 && !current_->file->Sync(IO(), nullptr).ok()) return;
   (void)current_->file->Close(IO(), nullptr);
+  if (!current_->has_data) return;  // nothing a cut could lose
+  // Where the journal ends, outside the segment: a cut of it is then seen.
+  journal::Head head;
+  head.cell_id = options_.cell_id;
+  head.newest = current_->first;
+  head.closed = true;
+  head.closed_end = current_->size;
+  head.closed_last_seq = last_seq_;
+  (void)AtomicWriteFile(*options_.fs, options_.head_path, journal::EncodeHead(head));
 }
 
 absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options,
@@ -200,18 +209,8 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
     chain[j].file = segments[k + j];
     if (absl::Status s = ReadHeader(fs, options, &chain[j]); !s.ok()) return s;
   }
-  // The first segment read links to a predecessor that may have been
-  // trimmed; when it is still there, it must be what the header says.
-  if (!chain.empty() && k > 0) {
-    const journal::SegmentHeader& h = chain.front().header;
-    absl::StatusOr<uint64_t> prev_size = FileSize(fs, segments[k - 1].path);
-    if (h.prev_first != segments[k - 1].first || !prev_size.ok() || *prev_size < h.prev_end) {
-      return Damaged(chain.front().file.path,
-                     absl::StrCat("its header names predecessor ", h.prev_first, " ending at byte ",
-                                  h.prev_end, ", which the journal does not hold"));
-    }
-  }
-
+  // (The first segment read may link to a predecessor that was trimmed, or
+  // that is damaged: nothing in it is needed, so it is not checked.)
   uint64_t extent = chain.empty() ? 0 : chain.front().header.prev_last_seq;
   bool any_data = false;
   std::string scratch;
@@ -346,6 +345,13 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
       unverified(absl::StrCat("the journal head names segment ", head->newest,
                               head->newest > n.first ? ", which is missing"
                                                      : ", but newer segments hold records"));
+    } else if (names_newest && head->closed &&
+               (n.valid_end != head->closed_end || extent != head->closed_last_seq)) {
+      // Closed cleanly, yet the segment does not end where the close left it.
+      return Damaged(chain.back().file.path,
+                     absl::StrCat("the journal was closed at byte ", head->closed_end, " (seq ",
+                                  head->closed_last_seq, "), but the segment's records end at "
+                                  "byte ", n.valid_end, " (seq ", extent, ")"));
     }
   }
 

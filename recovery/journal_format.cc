@@ -88,6 +88,11 @@ std::string EncodeHead(const Head& head) {
   out.push_back(static_cast<char>(kHeadFormat));
   PutVarint64(&out, head.cell_id);
   PutVarint64(&out, head.newest);
+  out.push_back(head.closed ? 1 : 0);
+  if (head.closed) {
+    PutVarint64(&out, head.closed_end);
+    PutVarint64(&out, head.closed_last_seq);
+  }
   PutChecksumTrailer(&out);
   return out;
 }
@@ -100,14 +105,20 @@ absl::StatusOr<Head> DecodeHead(absl::string_view data) {
   if (!VerifyChecksumTrailer(data, &body)) return damaged("checksum mismatch");
   if (body.size() < 5 || DecodeFixed32(body.data()) != kHeadMagic) return damaged("bad magic");
   body.remove_prefix(4);
-  uint8_t format;
+  uint8_t format, closed;
   uint64_t cell;
   Head head;
   if (!GetByte(&body, &format) || format != kHeadFormat) return damaged("unknown format");
   if (!GetVarint64(&body, &cell) || cell > UINT32_MAX || !GetVarint64(&body, &head.newest) ||
-      !body.empty() || head.newest == 0) {
+      head.newest == 0 || !GetByte(&body, &closed) || closed > 1) {
     return damaged("bad fields");
   }
+  head.closed = closed == 1;
+  if (head.closed && (!GetVarint64(&body, &head.closed_end) ||
+                      !GetVarint64(&body, &head.closed_last_seq))) {
+    return damaged("bad fields");
+  }
+  if (!body.empty()) return damaged("trailing bytes");
   head.cell_id = static_cast<uint32_t>(cell);
   return head;
 }

@@ -47,11 +47,18 @@
 //     format    : 1 byte, = 1
 //     cell id   : varint64
 //     newest    : varint64, first_seq of the newest segment
+//     closed    : 1 byte: 1 when the journal was closed cleanly, then
+//       end     : varint64, the newest segment's size after its seal
+//       last    : varint64, the last seq in it
 //     checksum  : fixed64, xxh3-64 of every byte before it
 //
 // A new segment is created (header written and synced, directory synced)
 // before the head names it, and appended to only after; so the head names
 // the newest segment, or the one before it when the newest holds no data.
+// At a clean close, after the seal is synced, the head also records where
+// the journal ends: a newest segment found shorter, or ending elsewhere, is
+// damage (without it, a newest segment cut at a record boundary would read
+// as a shorter history, and one cut inside a record as a torn write).
 //
 // Gaps. When a journal is restarted above a state it cannot cover (records
 // seq..first_seq-1 exist in a cell's state but not in the journal, as after
@@ -100,6 +107,9 @@ struct SegmentHeader {
 struct Head {
   uint32_t cell_id = 0;
   uint64_t newest = 0;
+  bool closed = false;
+  uint64_t closed_end = 0;
+  uint64_t closed_last_seq = 0;
 };
 
 // The logical record (seq 0 included) of each control record.

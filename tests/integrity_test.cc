@@ -340,9 +340,15 @@ TEST(IntegrityTest, AStateThatFailsValidationIsNeverCheckpointed) {
   ASSERT_TRUE((*index)->Put({"bucket", "k031"}, Rec(31)).ok());  // something new to checkpoint
   want["k031"] = *(*index)->Get({"bucket", "k031"});
   release.Notify();
+  // Either this checkpoint runs the pending validation itself and is refused
+  // by its verdict, or the background one got there first and the cell is
+  // already out of service: refused either way.
   absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint(1);
-  EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("failed validation"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status()) || absl::IsUnavailable(r.status()))
+      << r.status();
+  if (absl::IsFailedPrecondition(r.status())) {
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("failed validation"));
+  }
   EXPECT_EQ(*ListCheckpoints(*store, 1), seqs);  // nothing new published
   ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
