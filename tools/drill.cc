@@ -120,12 +120,14 @@ int RunDrill(const DrillOptions& d) {
   {
     const absl::Time start = absl::Now();
     std::atomic<uint64_t> done{0};
-    absl::Status load_status;
+    std::atomic<bool> finished{false};
+    absl::Status load_status;  // the loader's until `finished`, then ours
     std::thread loader([&] {
       load_status = BulkLoad(*holder.Get(), workload, 0, d.objects, 0, &done);
+      finished = true;
     });
     Progress progress("loading", d.objects);
-    while (done.load() < d.objects && load_status.ok()) {
+    while (!finished.load()) {
       progress.Update(done.load());
       absl::SleepFor(absl::Milliseconds(50));
     }
