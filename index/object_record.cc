@@ -59,6 +59,54 @@ absl::Status DecodeLeadingFields(absl::string_view encoded, LeadingFields* f,
   return absl::OkStatus();
 }
 
+// Reads the user metadata, version and locations, which must end `body`
+// exactly. With `r` null it only checks them: DecodeRecord and
+// DecodeRecordSummary share this code so that they accept the same bytes.
+// Metadata names must come in strictly ascending order, as EncodeRecord writes
+// a std::map: a repeated name would otherwise be dropped without a word.
+absl::Status DecodeTrailingFields(absl::string_view body, ObjectRecord* r) {
+  uint64_t meta_count, version, location_count;
+  if (!GetVarint64(&body, &meta_count) || meta_count > body.size()) {
+    return Damaged("malformed header fields");
+  }
+  if (r != nullptr) r->user_metadata.clear();
+  absl::string_view previous_name;
+  for (uint64_t i = 0; i < meta_count; ++i) {
+    absl::string_view name, value;
+    if (!GetLengthPrefixed(&body, &name) || !GetLengthPrefixed(&body, &value)) {
+      return Damaged("malformed user metadata");
+    }
+    if (i > 0 && name <= previous_name) return Damaged("user metadata out of order");
+    previous_name = name;
+    if (r != nullptr) {
+      // In the map's order, so each entry goes at the end.
+      r->user_metadata.emplace_hint(r->user_metadata.end(), std::string(name), std::string(value));
+    }
+  }
+  if (!GetVarint64(&body, &version) || !GetVarint64(&body, &location_count) ||
+      location_count > body.size()) {
+    return Damaged("malformed version or location count");
+  }
+  if (r != nullptr) {
+    r->version = version;
+    r->locations.clear();
+    r->locations.reserve(location_count);
+  }
+  for (uint64_t i = 0; i < location_count; ++i) {
+    absl::string_view node, volume;
+    uint64_t offset, length;
+    if (!GetLengthPrefixed(&body, &node) || !GetLengthPrefixed(&body, &volume) ||
+        !GetVarint64(&body, &offset) || !GetVarint64(&body, &length)) {
+      return Damaged("malformed location");
+    }
+    if (r != nullptr) {
+      r->locations.push_back({std::string(node), std::string(volume), offset, length});
+    }
+  }
+  if (!body.empty()) return Damaged("trailing bytes");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateLocationName(absl::string_view what, absl::string_view name) {
@@ -157,43 +205,13 @@ absl::Status DecodeRecord(absl::string_view encoded, ObjectRecord* record) {
   absl::string_view body;
   if (absl::Status s = DecodeLeadingFields(encoded, &f, &body); !s.ok()) return s;
   ObjectRecord& r = *record;
-  uint64_t meta_count, location_count;
-  if (!GetVarint64(&body, &meta_count) || meta_count > body.size()) {
-    return Damaged("malformed header fields");
-  }
   r.size = f.size;
   r.etag = std::string(f.etag);
   r.created = FromMicros(static_cast<int64_t>(f.created));
   r.modified = FromMicros(static_cast<int64_t>(f.modified));
   r.content_type = std::string(f.content_type);
   r.storage_class = std::string(f.storage_class);
-  r.user_metadata.clear();
-  for (uint64_t i = 0; i < meta_count; ++i) {
-    absl::string_view name, value;
-    if (!GetLengthPrefixed(&body, &name) || !GetLengthPrefixed(&body, &value)) {
-      return Damaged("malformed user metadata");
-    }
-    // Encoded in the map's order, so each entry goes at the end.
-    r.user_metadata.emplace_hint(r.user_metadata.end(), std::string(name), std::string(value));
-  }
-  if (!GetVarint64(&body, &r.version) || !GetVarint64(&body, &location_count) ||
-      location_count > body.size()) {
-    return Damaged("malformed version or location count");
-  }
-  r.locations.clear();
-  r.locations.reserve(location_count);
-  for (uint64_t i = 0; i < location_count; ++i) {
-    absl::string_view node, volume;
-    Extent& e = r.locations.emplace_back();
-    if (!GetLengthPrefixed(&body, &node) || !GetLengthPrefixed(&body, &volume) ||
-        !GetVarint64(&body, &e.offset) || !GetVarint64(&body, &e.length)) {
-      return Damaged("malformed location");
-    }
-    e.node = std::string(node);
-    e.volume = std::string(volume);
-  }
-  if (!body.empty()) return Damaged("trailing bytes");
-  return absl::OkStatus();
+  return DecodeTrailingFields(body, &r);
 }
 
 absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
@@ -206,6 +224,8 @@ absl::StatusOr<RecordSummary> DecodeRecordSummary(absl::string_view encoded) {
   LeadingFields f;
   absl::string_view rest;
   if (absl::Status s = DecodeLeadingFields(encoded, &f, &rest); !s.ok()) return s;
+  // The rest is checked, not copied, so a listing accepts exactly what Get does.
+  if (absl::Status s = DecodeTrailingFields(rest, nullptr); !s.ok()) return s;
   RecordSummary summary;
   summary.size = f.size;
   summary.etag = f.etag;
