@@ -2,9 +2,12 @@
 
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "index/coding.h"
+#include "index/object_key.h"
 
 namespace cellindex {
 namespace {
@@ -23,6 +26,48 @@ absl::Time FromMicros(int64_t us) {
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("invalid record: ", field, " ", what));
+}
+
+// S3 sends user metadata as "x-amz-meta-NAME: VALUE" headers, so a name must
+// be an HTTP token (RFC 9110 tchar).
+bool IsTokenChar(char c) {
+  if (absl::ascii_isalnum(static_cast<unsigned char>(c))) return true;
+  return absl::string_view("!#$%&'*+-.^_`|~").find(c) != absl::string_view::npos;
+}
+
+absl::Status ValidateMetadataName(absl::string_view name) {
+  if (name.empty()) return Invalid("user metadata", "has an empty name");
+  for (char c : name) {
+    if (!IsTokenChar(c)) {
+      return Invalid("user metadata",
+                     absl::StrCat("name \"", absl::CHexEscape(name),
+                                  "\" may contain only letters, digits and !#$%&'*+-.^_`|~ "
+                                  "(an HTTP header name)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A value must survive an HTTP header and JSON unchanged: valid UTF-8 (S3
+// allows it, though it recommends ASCII) without control characters (C0, DEL
+// and C1: a CR or LF would split the header, a NUL cut it).
+absl::Status ValidateMetadataValue(absl::string_view name, absl::string_view value) {
+  auto invalid = [&](absl::string_view why) {
+    return Invalid("user metadata",
+                   absl::StrCat("value of \"", absl::CHexEscape(name), "\" ", why));
+  };
+  if (!IsValidUtf8(value)) return invalid("is not valid UTF-8");
+  for (size_t i = 0; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    // In valid UTF-8, U+0080..U+009F are exactly C2 80..C2 9F.
+    const bool c1 =
+        c == 0xc2 && i + 1 < value.size() && static_cast<unsigned char>(value[i + 1]) <= 0x9f;
+    if (c < 0x20 || c == 0x7f || c1) {
+      return invalid(absl::StrCat("contains a control character (byte ",
+                                  absl::Hex(c, absl::kZeroPad2), " at ", i, ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Damaged(absl::string_view why) {
@@ -150,8 +195,17 @@ absl::Status ValidateObjectRecord(const ObjectRecord& r) {
     }
   }
   size_t meta_bytes = 0;
+  // Lower-cased name -> name: HTTP header names ignore case.
+  absl::flat_hash_map<std::string, absl::string_view> names;
   for (const auto& [name, value] : r.user_metadata) {
-    if (name.empty()) return Invalid("user metadata", "has an empty name");
+    if (absl::Status s = ValidateMetadataName(name); !s.ok()) return s;
+    auto [it, added] = names.emplace(absl::AsciiStrToLower(name), name);
+    if (!added) {
+      return Invalid("user metadata",
+                     absl::StrCat("names \"", absl::CHexEscape(it->second), "\" and \"",
+                                  absl::CHexEscape(name), "\" differ only in case"));
+    }
+    if (absl::Status s = ValidateMetadataValue(name, value); !s.ok()) return s;
     meta_bytes += name.size() + value.size();
   }
   if (meta_bytes > kMaxUserMetadataBytes) {

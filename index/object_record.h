@@ -67,6 +67,10 @@ struct ObjectRecord {
   std::string content_type;
   // Empty means STANDARD.
   std::string storage_class;
+  // S3 user metadata, sent as "x-amz-meta-NAME: VALUE" headers: a name is an
+  // HTTP token (letters, digits and !#$%&'*+-.^_`|~), unique ignoring case; a
+  // value is valid UTF-8 without control characters (C0, DEL, C1). At most
+  // kMaxUserMetadataBytes of names and values together.
   std::map<std::string, std::string> user_metadata;
   // Assigned by the index on every write; ignored on input. Strictly grows
   // with every write of the same key, including a re-create after a delete.

@@ -212,5 +212,36 @@ TEST(ObjectRecordTest, ValidationRules) {
   ExpectInvalid(r, "extents");
 }
 
+// User metadata becomes "x-amz-meta-NAME: VALUE" headers and JSON fields.
+TEST(ObjectRecordTest, MetadataNamesAreHttpTokensAndValuesHaveNoControlCharacters) {
+  ObjectRecord r;
+  r.user_metadata = {{"Content-Owner_2.x~!#$%&'*+^`|", "plain ASCII, spaces: ok"},
+                     {"utf8", "\xc3\xa9t\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80"},
+                     {"empty", ""}};
+  EXPECT_TRUE(ValidateObjectRecord(r).ok()) << ValidateObjectRecord(r);
+
+  for (const std::string& name :
+       std::vector<std::string>{"a b", "a:b", "a=b", "(a)", "a/b", "a\"b", "caf\xc3\xa9",
+                                std::string("a\0b", 3), "a\nb", "a\tb", "a\x7f"}) {
+    r.user_metadata = {{name, "v"}};
+    ExpectInvalid(r, "user metadata name");
+  }
+  for (const std::string& value :
+       std::vector<std::string>{"a\nb", "a\rb", std::string("a\0b", 3), "a\tb", "\x1b[31m", "a\x7f",
+                                "\xc2\x85" /* NEL */, "\xc2\x9f"}) {
+    r.user_metadata = {{"name", value}};
+    ExpectInvalid(r, "user metadata value of \"name\" contains a control character");
+  }
+  for (const std::string& value :
+       std::vector<std::string>{"\xff", "\xc3", "\xc0\xaf" /* overlong */, "\xed\xa0\x80"}) {
+    r.user_metadata = {{"name", value}};
+    ExpectInvalid(r, "user metadata value of \"name\" is not valid UTF-8");
+  }
+  r.user_metadata = {{"Owner", "a"}, {"owner", "b"}};
+  ExpectInvalid(r, "names \"Owner\" and \"owner\" differ only in case");
+  r.user_metadata = {{"owner", "\xc2\xa0"}};  // U+00A0 is not a control character
+  EXPECT_TRUE(ValidateObjectRecord(r).ok());
+}
+
 }  // namespace
 }  // namespace cellindex
