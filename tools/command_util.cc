@@ -2,6 +2,9 @@
 
 #include <iostream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "recovery/file_util.h"
@@ -14,7 +17,46 @@ namespace {
 // Keys sampled from the default workload to place cell boundaries.
 constexpr size_t kBoundarySampleKeys = 20000;
 
+bool AllDigits(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+absl::Status InvalidFlag(absl::string_view flag, absl::string_view text, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid ", flag, " \"", absl::CHexEscape(text), "\": ", why));
+}
+
 }  // namespace
+
+absl::StatusOr<uint64_t> ParseDecimal(absl::string_view flag, absl::string_view text, uint64_t min,
+                                      uint64_t max) {
+  uint64_t value = 0;
+  if (!AllDigits(text)) return InvalidFlag(flag, text, "not a decimal number (digits 0-9 only)");
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    return InvalidFlag(flag, text, absl::StrCat("out of range (", min, " to ", max, ")"));
+  }
+  return value;
+}
+
+absl::StatusOr<double> ParseSeconds(absl::string_view flag, absl::string_view text, double min,
+                                    double max) {
+  const size_t dot = text.find('.');
+  const bool well_formed = dot == absl::string_view::npos
+                               ? AllDigits(text)
+                               : AllDigits(text.substr(0, dot)) && AllDigits(text.substr(dot + 1));
+  double value = 0;
+  if (!well_formed || !absl::SimpleAtod(text, &value)) {
+    return InvalidFlag(flag, text, "not a number of seconds (digits, optionally a fraction: 0.5)");
+  }
+  if (value < min || value > max) {
+    return InvalidFlag(flag, text, absl::StrCat("out of range (", min, " to ", max, " seconds)"));
+  }
+  return value;
+}
 
 std::string StoreDir(const GlobalFlags& flags) {
   return flags.store_dir.empty() ? flags.data_dir + "/store" : flags.store_dir;

@@ -1,9 +1,9 @@
 // `cellindex put | get | rm | ls | locate`: one object, one listing page, or
 // the objects on a volume or node.
 #include <iostream>
+#include <limits>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -15,18 +15,21 @@
 namespace cellindex::tools {
 namespace {
 
-// "NODE:VOLUME:OFFSET:LENGTH".
+// "NODE:VOLUME:OFFSET:LENGTH", the numbers as strict as any numeric flag.
 absl::StatusOr<Extent> ParseLocation(const std::string& text) {
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --location \"", absl::CHexEscape(text), "\": ", why));
+  };
   std::vector<std::string> parts = absl::StrSplit(text, ':');
-  Extent e;
-  if (parts.size() != 4 || !absl::SimpleAtoi(parts[2], &e.offset) ||
-      !absl::SimpleAtoi(parts[3], &e.length)) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid --location \"", absl::CHexEscape(text),
-                                                   "\": want NODE:VOLUME:OFFSET:LENGTH"));
-  }
-  e.node = parts[0];
-  e.volume = parts[1];
-  return e;
+  if (parts.size() != 4) return invalid("want NODE:VOLUME:OFFSET:LENGTH");
+  absl::StatusOr<uint64_t> offset =
+      ParseDecimal("OFFSET", parts[2], 0, std::numeric_limits<uint64_t>::max());
+  if (!offset.ok()) return invalid(offset.status().message());
+  absl::StatusOr<uint64_t> length =
+      ParseDecimal("LENGTH", parts[3], 0, std::numeric_limits<uint64_t>::max());
+  if (!length.ok()) return invalid(length.status().message());
+  return Extent{parts[0], parts[1], *offset, *length};
 }
 
 absl::StatusOr<ObjectRecord> RecordFromFlags(const PutFlags& put) {
