@@ -303,6 +303,44 @@ TEST_F(CliTest, NumericFlagsAreStrictAndARefusedPutStoresNothing) {
   }
 }
 
+TEST_F(CliTest, RepeatedOrMalformedMetaAndOverlappingLocationsAreRefused) {
+  ASSERT_EQ(Run({"put", "bucket", "old", "--meta", "owner=alice"}).code, 0);
+  const Json old = RunJson({"get", "bucket", "old"});
+  auto expect_refused = [&](std::vector<std::string> flags, const std::string& message) {
+    for (const char* key : {"new", "old"}) {
+      std::vector<std::string> args = {"put", "bucket", key};
+      args.insert(args.end(), flags.begin(), flags.end());
+      ExpectError(args, 2, message);
+    }
+    EXPECT_EQ(RunJson({"get", "bucket", "old"}), old);
+    ExpectError({"get", "bucket", "new"}, 1, "not found");
+  };
+  expect_refused({"--meta", "a=1", "--meta", "a=2"}, "duplicate name \"a\"");
+  expect_refused({"--meta", "Owner=1", "--meta", "owner=2"}, "duplicate name \"owner\"");
+  expect_refused({"--meta", "=v"}, "invalid --meta \"=v\": want NAME=VALUE");
+  expect_refused({"--meta", "novalue"}, "invalid --meta \"novalue\": want NAME=VALUE");
+  // S3's rules, enforced by the index itself.
+  expect_refused({"--meta", "a b=v"}, "invalid record: user metadata name \"a b\"");
+  expect_refused({"--meta", "caf\xc3\xa9=v"}, "user metadata name");
+  expect_refused({"--meta", "a=line\nbreak"}, "contains a control character");
+  expect_refused({"--meta", "a=\r"}, "contains a control character");
+  expect_refused({"--meta", "a=\xff"}, "is not valid UTF-8");
+  expect_refused({"--meta", "a=1", "--meta", "b=" + std::string(kMaxUserMetadataBytes, 'x')},
+                 "user metadata is");
+  // Two extents of one object on a volume may not share bytes.
+  expect_refused({"--location", "n:v:0:10", "--location", "n:v:0:10"},
+                 "invalid --location \"n:v:0:10\": overlaps --location \"n:v:0:10\"");
+  expect_refused({"--location", "n:v:0:10", "--location", "n:v:9:1"}, "overlaps");
+  expect_refused({"--location", "n:v:0:10", "--location", "m:v:5:10"}, "on volume \"v\"");
+
+  Json put = RunJson({"put", "bucket", "new", "--meta", "a=", "--meta", "b=x=y", "--meta",
+                      "c=\xc3\xa9t\xc3\xa9", "--location", "n:v:0:10", "--location", "n:v:10:10",
+                      "--location", "m:w:0:10"});
+  Json get = RunJson({"get", "bucket", "new"});
+  EXPECT_EQ(get["Metadata"], Json({{"a", ""}, {"b", "x=y"}, {"c", "\xc3\xa9t\xc3\xa9"}}));
+  EXPECT_EQ(get["Locations"].size(), 3u);
+}
+
 TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {
   Json load = RunJson({"--cells", "4", "load", "--objects", "3000", "--buckets", "8"});
   EXPECT_EQ(load["objects"], 3000);

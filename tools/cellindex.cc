@@ -134,8 +134,10 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--content-type", put.content_type, "content type");
   put_cmd->add_option("--storage-class", put.storage_class, "storage class (default STANDARD)");
   AddRepeated(put_cmd, "--location", put.locations,
-              "an extent NODE:VOLUME:OFFSET:LENGTH (repeatable)");
-  AddRepeated(put_cmd, "--meta", put.metadata, "user metadata NAME=VALUE (repeatable)");
+              "an extent NODE:VOLUME:OFFSET:LENGTH (repeatable; extents on one volume may "
+              "not overlap)");
+  AddRepeated(put_cmd, "--meta", put.metadata,
+              "user metadata NAME=VALUE (repeatable, each NAME once, ignoring case)");
   CLI::Option* if_match = AddNumber(put_cmd, "--if-match", &put.if_match, 0, kU64Max,
                                     "write only if the object is at this version");
   put_cmd->add_flag("--if-none-match", put.if_none_match, "write only if the object is absent")
