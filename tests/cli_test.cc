@@ -42,7 +42,13 @@ class CliTest : public ::testing::Test {
  protected:
   // Runs `cellindex --data <data_> ARGS...`.
   Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--data", data_});
+    args.insert(args.begin(), {"--data", data_});
+    return RunRaw(std::move(args));
+  }
+
+  // Runs `cellindex ARGS...`.
+  Result RunRaw(std::vector<std::string> args) {
+    args.insert(args.begin(), CELLINDEX_CLI_PATH);
     const std::string out = dir_ / "stdout", err = dir_ / "stderr";
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -339,6 +345,31 @@ TEST_F(CliTest, RepeatedOrMalformedMetaAndOverlappingLocationsAreRefused) {
   Json get = RunJson({"get", "bucket", "new"});
   EXPECT_EQ(get["Metadata"], Json({{"a", ""}, {"b", "x=y"}, {"c", "\xc3\xa9t\xc3\xa9"}}));
   EXPECT_EQ(get["Locations"].size(), 3u);
+}
+
+TEST_F(CliTest, GlobalFlagsWorkBeforeAndAfterTheSubcommand) {
+  const std::string store = dir_ / "elsewhere";
+  Result put = RunRaw({"put", "bucket", "k", "--size", "7", "--json", "--data", data_, "--store",
+                       store, "--cells", "2"});
+  ASSERT_EQ(put.code, 0) << put.err;
+  EXPECT_EQ(put.json()["Key"], "k");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--json", "--data", data_, "--store", store, "get", "bucket", "k"},
+           {"get", "bucket", "k", "--json", "--data", data_, "--store", store},
+           {"--json", "get", "bucket", "k", "--store", store, "--data", data_},
+           {"--data", data_, "get", "--json", "bucket", "--store", store, "k"}}) {
+    Result r = RunRaw(args);
+    ASSERT_EQ(r.code, 0) << absl::StrJoin(args, " ") << ": " << r.err;
+    EXPECT_EQ(r.json()["Size"], 7) << absl::StrJoin(args, " ");
+  }
+  Result cells = RunRaw({"cells", "--store", store, "--json", "--data", data_});
+  ASSERT_EQ(cells.code, 0) << cells.err;
+  EXPECT_EQ(cells.json().size(), 2u);
+  // The store was where --store said: the default one has no index.
+  ExpectError({"get", "bucket", "k"}, 1, "no index in");
+  // Bad global flags after the subcommand are refused as before it.
+  ExpectError({"get", "bucket", "k", "--store", store, "--cells", "-2"}, 2, "invalid --cells");
+  ExpectError({"get", "bucket", "k", "--data", data_}, 2, "--data");
 }
 
 TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {

@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   CLI::App app{"cellindex: an object-metadata and location index of cells"};
   app.footer(kExitCodeHelp);
   app.require_subcommand(1);
+  // The global flags may also follow the subcommand: `cellindex get B K --json`.
+  app.fallthrough();
   GlobalFlags flags;
   app.add_option("--data", flags.data_dir, "host-local state directory")->capture_default_str();
   app.add_option("--store", flags.store_dir, "durable store directory (default: inside --data)");
