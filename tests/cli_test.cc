@@ -372,6 +372,30 @@ TEST_F(CliTest, GlobalFlagsWorkBeforeAndAfterTheSubcommand) {
   ExpectError({"get", "bucket", "k", "--data", data_}, 2, "--data");
 }
 
+TEST_F(CliTest, DataOrStoreThatIsNotADirectoryIsInvalid) {
+  const std::string file = dir_ / "file";
+  std::ofstream(file) << "not a directory";
+  for (const std::string& data : {file, file + "/below"}) {
+    data_ = data;
+    ExpectError({"put", "bucket", "k"}, 2, "--data " + data + " is not a directory");
+    ExpectError({"get", "bucket", "k"}, 2, "is not a directory");
+    ExpectError({"stat"}, 2, "is not a directory");
+    ExpectError({"load", "--objects", "10"}, 2, "is not a directory");
+    ExpectError({"demo", "--seconds", "0.1"}, 2, "is not a directory");
+    ExpectError({"drill", "--objects", "10"}, 2, "is not a directory");
+  }
+  data_ = dir_ / "data";
+  ExpectError({"--store", file, "put", "bucket", "k"}, 2,
+              "--store " + file + " is not a directory");
+  ExpectError({"put", "bucket", "k", "--store", file + "/below"}, 2, "is not a directory");
+  // The default store, inside --data.
+  ASSERT_TRUE(std::filesystem::create_directories(data_));
+  std::ofstream(data_ + "/store") << "not a directory";
+  ExpectError({"put", "bucket", "k"}, 2, "store directory " + data_ + "/store is not a directory");
+  EXPECT_EQ(ReadFile(file), "not a directory");
+  EXPECT_EQ(ReadFile(data_ + "/store"), "not a directory");
+}
+
 TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {
   Json load = RunJson({"--cells", "4", "load", "--objects", "3000", "--buckets", "8"});
   EXPECT_EQ(load["objects"], 3000);

@@ -216,6 +216,10 @@ int main(int argc, char** argv) {
     return kExitInvalid;
   }
 
+  // Demo and drill make their directories below --data without OpenIndex.
+  if (demo_cmd->parsed() || drill_cmd->parsed()) {
+    if (absl::Status s = CheckDirectoryFlags(flags); !s.ok()) return ReportError(s);
+  }
   if (demo_cmd->parsed()) {
     demo.data_dir = flags.data_dir + "/demo";
     demo.store_dir = flags.store_dir;

@@ -1,5 +1,8 @@
 #include "tools/command_util.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -30,7 +33,26 @@ absl::Status InvalidFlag(absl::string_view flag, absl::string_view text, absl::s
       absl::StrCat("invalid ", flag, " \"", absl::CHexEscape(text), "\": ", why));
 }
 
+// OK when `path` is a directory or does not exist (and could be created).
+absl::Status CheckDirectory(absl::string_view flag, const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, " is not a directory"));
+  }
+  if (errno == ENOTDIR) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", path, " is not a directory (a part of the path is a file)"));
+  }
+  return absl::OkStatus();  // missing (created on demand), or an error opening reports
+}
+
 }  // namespace
+
+absl::Status CheckDirectoryFlags(const GlobalFlags& flags) {
+  if (absl::Status s = CheckDirectory("--data", flags.data_dir); !s.ok()) return s;
+  return CheckDirectory(flags.store_dir.empty() ? "store directory" : "--store", StoreDir(flags));
+}
 
 absl::StatusOr<uint64_t> ParseDecimal(absl::string_view flag, absl::string_view text, uint64_t min,
                                       uint64_t max) {
@@ -64,6 +86,7 @@ std::string StoreDir(const GlobalFlags& flags) {
 
 absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool create, bool bulk,
                                                  std::vector<ObjectKey> sample) {
+  if (absl::Status s = CheckDirectoryFlags(flags); !s.ok()) return s;
   // Looking must not leave directories behind.
   if (!create && !PathExists(StoreDir(flags))) {
     return absl::NotFoundError(absl::StrCat("no index in ", StoreDir(flags)));

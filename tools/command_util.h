@@ -31,6 +31,11 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool 
 // The durable store directory the flags name (default: inside --data).
 std::string StoreDir(const GlobalFlags& flags);
 
+// InvalidArgument when --data or the store directory exists but is not a
+// directory (or lies below a file), which opening would report as a failed
+// precondition (ENOTDIR) instead of bad input.
+absl::Status CheckDirectoryFlags(const GlobalFlags& flags);
+
 // The value of a numeric flag: decimal digits only (no sign, space, "0x" or
 // exponent), no overflow, from `min` to `max`. Strict because strtoull, and
 // so CLI11's own conversion, reads "-1" as 2^64-1, wraps on overflow and takes
