@@ -33,7 +33,8 @@ absl::Status InvalidFlag(absl::string_view flag, absl::string_view text, absl::s
       absl::StrCat("invalid ", flag, " \"", absl::CHexEscape(text), "\": ", why));
 }
 
-// OK when `path` is a directory or does not exist (and could be created).
+// OK when `path` is a directory or does not exist yet (it is created on
+// demand); another stat error is left for the open to report.
 absl::Status CheckDirectory(absl::string_view flag, const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
@@ -44,7 +45,7 @@ absl::Status CheckDirectory(absl::string_view flag, const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, " ", path, " is not a directory (a part of the path is a file)"));
   }
-  return absl::OkStatus();  // missing (created on demand), or an error opening reports
+  return absl::OkStatus();
 }
 
 }  // namespace
