@@ -2,9 +2,12 @@
 
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "index/coding.h"
+#include "index/object_key.h"
 
 namespace cellindex {
 namespace {
@@ -23,6 +26,48 @@ absl::Time FromMicros(int64_t us) {
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("invalid record: ", field, " ", what));
+}
+
+// S3 sends user metadata as "x-amz-meta-NAME: VALUE" headers, so a name must
+// be an HTTP token (RFC 9110 tchar).
+bool IsTokenChar(char c) {
+  if (absl::ascii_isalnum(static_cast<unsigned char>(c))) return true;
+  return absl::string_view("!#$%&'*+-.^_`|~").find(c) != absl::string_view::npos;
+}
+
+absl::Status ValidateMetadataName(absl::string_view name) {
+  if (name.empty()) return Invalid("user metadata", "has an empty name");
+  for (char c : name) {
+    if (!IsTokenChar(c)) {
+      return Invalid("user metadata",
+                     absl::StrCat("name \"", absl::CHexEscape(name),
+                                  "\" may contain only letters, digits and !#$%&'*+-.^_`|~ "
+                                  "(an HTTP header name)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A value must survive an HTTP header and JSON unchanged: valid UTF-8 (S3
+// allows it, though it recommends ASCII) without control characters (C0, DEL
+// and C1: a CR or LF would split the header, a NUL cut it).
+absl::Status ValidateMetadataValue(absl::string_view name, absl::string_view value) {
+  auto invalid = [&](absl::string_view why) {
+    return Invalid("user metadata",
+                   absl::StrCat("value of \"", absl::CHexEscape(name), "\" ", why));
+  };
+  if (!IsValidUtf8(value)) return invalid("is not valid UTF-8");
+  for (size_t i = 0; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    // In valid UTF-8, U+0080..U+009F are exactly C2 80..C2 9F.
+    const bool c1 =
+        c == 0xc2 && i + 1 < value.size() && static_cast<unsigned char>(value[i + 1]) <= 0x9f;
+    if (c < 0x20 || c == 0x7f || c1) {
+      return invalid(absl::StrCat("contains a control character (byte ",
+                                  absl::Hex(c, absl::kZeroPad2), " at ", i, ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Damaged(absl::string_view why) {
@@ -56,6 +101,54 @@ absl::Status DecodeLeadingFields(absl::string_view encoded, LeadingFields* f,
     return Damaged("malformed header fields");
   }
   *rest = body;
+  return absl::OkStatus();
+}
+
+// Reads the user metadata, version and locations, which must end `body`
+// exactly. With `r` null it only checks them: DecodeRecord and
+// DecodeRecordSummary share this code so that they accept the same bytes.
+// Metadata names must come in strictly ascending order, as EncodeRecord writes
+// a std::map: a repeated name would otherwise be dropped without a word.
+absl::Status DecodeTrailingFields(absl::string_view body, ObjectRecord* r) {
+  uint64_t meta_count, version, location_count;
+  if (!GetVarint64(&body, &meta_count) || meta_count > body.size()) {
+    return Damaged("malformed header fields");
+  }
+  if (r != nullptr) r->user_metadata.clear();
+  absl::string_view previous_name;
+  for (uint64_t i = 0; i < meta_count; ++i) {
+    absl::string_view name, value;
+    if (!GetLengthPrefixed(&body, &name) || !GetLengthPrefixed(&body, &value)) {
+      return Damaged("malformed user metadata");
+    }
+    if (i > 0 && name <= previous_name) return Damaged("user metadata out of order");
+    previous_name = name;
+    if (r != nullptr) {
+      // In the map's order, so each entry goes at the end.
+      r->user_metadata.emplace_hint(r->user_metadata.end(), std::string(name), std::string(value));
+    }
+  }
+  if (!GetVarint64(&body, &version) || !GetVarint64(&body, &location_count) ||
+      location_count > body.size()) {
+    return Damaged("malformed version or location count");
+  }
+  if (r != nullptr) {
+    r->version = version;
+    r->locations.clear();
+    r->locations.reserve(location_count);
+  }
+  for (uint64_t i = 0; i < location_count; ++i) {
+    absl::string_view node, volume;
+    uint64_t offset, length;
+    if (!GetLengthPrefixed(&body, &node) || !GetLengthPrefixed(&body, &volume) ||
+        !GetVarint64(&body, &offset) || !GetVarint64(&body, &length)) {
+      return Damaged("malformed location");
+    }
+    if (r != nullptr) {
+      r->locations.push_back({std::string(node), std::string(volume), offset, length});
+    }
+  }
+  if (!body.empty()) return Damaged("trailing bytes");
   return absl::OkStatus();
 }
 
@@ -102,8 +195,17 @@ absl::Status ValidateObjectRecord(const ObjectRecord& r) {
     }
   }
   size_t meta_bytes = 0;
+  // Lower-cased name -> name: HTTP header names ignore case.
+  absl::flat_hash_map<std::string, absl::string_view> names;
   for (const auto& [name, value] : r.user_metadata) {
-    if (name.empty()) return Invalid("user metadata", "has an empty name");
+    if (absl::Status s = ValidateMetadataName(name); !s.ok()) return s;
+    auto [it, added] = names.emplace(absl::AsciiStrToLower(name), name);
+    if (!added) {
+      return Invalid("user metadata",
+                     absl::StrCat("names \"", absl::CHexEscape(it->second), "\" and \"",
+                                  absl::CHexEscape(name), "\" differ only in case"));
+    }
+    if (absl::Status s = ValidateMetadataValue(name, value); !s.ok()) return s;
     meta_bytes += name.size() + value.size();
   }
   if (meta_bytes > kMaxUserMetadataBytes) {
@@ -157,43 +259,13 @@ absl::Status DecodeRecord(absl::string_view encoded, ObjectRecord* record) {
   absl::string_view body;
   if (absl::Status s = DecodeLeadingFields(encoded, &f, &body); !s.ok()) return s;
   ObjectRecord& r = *record;
-  uint64_t meta_count, location_count;
-  if (!GetVarint64(&body, &meta_count) || meta_count > body.size()) {
-    return Damaged("malformed header fields");
-  }
   r.size = f.size;
   r.etag = std::string(f.etag);
   r.created = FromMicros(static_cast<int64_t>(f.created));
   r.modified = FromMicros(static_cast<int64_t>(f.modified));
   r.content_type = std::string(f.content_type);
   r.storage_class = std::string(f.storage_class);
-  r.user_metadata.clear();
-  for (uint64_t i = 0; i < meta_count; ++i) {
-    absl::string_view name, value;
-    if (!GetLengthPrefixed(&body, &name) || !GetLengthPrefixed(&body, &value)) {
-      return Damaged("malformed user metadata");
-    }
-    // Encoded in the map's order, so each entry goes at the end.
-    r.user_metadata.emplace_hint(r.user_metadata.end(), std::string(name), std::string(value));
-  }
-  if (!GetVarint64(&body, &r.version) || !GetVarint64(&body, &location_count) ||
-      location_count > body.size()) {
-    return Damaged("malformed version or location count");
-  }
-  r.locations.clear();
-  r.locations.reserve(location_count);
-  for (uint64_t i = 0; i < location_count; ++i) {
-    absl::string_view node, volume;
-    Extent& e = r.locations.emplace_back();
-    if (!GetLengthPrefixed(&body, &node) || !GetLengthPrefixed(&body, &volume) ||
-        !GetVarint64(&body, &e.offset) || !GetVarint64(&body, &e.length)) {
-      return Damaged("malformed location");
-    }
-    e.node = std::string(node);
-    e.volume = std::string(volume);
-  }
-  if (!body.empty()) return Damaged("trailing bytes");
-  return absl::OkStatus();
+  return DecodeTrailingFields(body, &r);
 }
 
 absl::StatusOr<ObjectRecord> DecodeRecord(absl::string_view encoded) {
@@ -206,6 +278,8 @@ absl::StatusOr<RecordSummary> DecodeRecordSummary(absl::string_view encoded) {
   LeadingFields f;
   absl::string_view rest;
   if (absl::Status s = DecodeLeadingFields(encoded, &f, &rest); !s.ok()) return s;
+  // The rest is checked, not copied, so a listing accepts exactly what Get does.
+  if (absl::Status s = DecodeTrailingFields(rest, nullptr); !s.ok()) return s;
   RecordSummary summary;
   summary.size = f.size;
   summary.etag = f.etag;

@@ -9,14 +9,17 @@
 //     modified_micros   : fixed64
 //     content_type      : length-prefixed
 //     storage_class     : length-prefixed
-//     metadata count    : varint64, then per entry: name, value (length-prefixed)
+//     metadata count    : varint64, then per entry: name, value (length-prefixed),
+//                         names in strictly ascending byte order
 //     version           : varint64
 //     location count    : varint64, then per extent:
 //                           node, volume (length-prefixed), offset, length (varint64)
 //     checksum          : fixed64, xxh3-64 of every byte before it
 //
 // Decoding verifies the checksum before reading any field, so damaged or
-// truncated bytes give DataLoss, never a wrong record.
+// truncated bytes give DataLoss, never a wrong record. Bytes that pass the
+// checksum but break this layout (a length past the end, names out of order,
+// bytes after the last extent) are DataLoss too.
 #ifndef CELLINDEX_INDEX_OBJECT_RECORD_H_
 #define CELLINDEX_INDEX_OBJECT_RECORD_H_
 
@@ -64,6 +67,10 @@ struct ObjectRecord {
   std::string content_type;
   // Empty means STANDARD.
   std::string storage_class;
+  // S3 user metadata, sent as "x-amz-meta-NAME: VALUE" headers: a name is an
+  // HTTP token (letters, digits and !#$%&'*+-.^_`|~), unique ignoring case; a
+  // value is valid UTF-8 without control characters (C0, DEL, C1). At most
+  // kMaxUserMetadataBytes of names and values together.
   std::map<std::string, std::string> user_metadata;
   // Assigned by the index on every write; ignored on input. Strictly grows
   // with every write of the same key, including a re-create after a delete.
@@ -94,9 +101,10 @@ struct RecordSummary {
   absl::Time modified;
   absl::string_view storage_class;
 };
-// Verifies the checksum as DecodeRecord does but reads only the fields above,
-// so a listing does not pay for the metadata and locations. DataLoss as
-// DecodeRecord.
+// Verifies the checksum and the whole layout as DecodeRecord does, but copies
+// nothing and returns only the fields above, so a listing does not pay for
+// the metadata and locations. Accepts exactly the bytes DecodeRecord accepts
+// (a listing never shows what Get refuses); DataLoss as DecodeRecord.
 absl::StatusOr<RecordSummary> DecodeRecordSummary(absl::string_view encoded);
 
 }  // namespace cellindex

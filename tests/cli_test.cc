@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "tests/test_util.h"
 #include "tools/workload.h"
@@ -41,7 +42,13 @@ class CliTest : public ::testing::Test {
  protected:
   // Runs `cellindex --data <data_> ARGS...`.
   Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--data", data_});
+    args.insert(args.begin(), {"--data", data_});
+    return RunRaw(std::move(args));
+  }
+
+  // Runs `cellindex ARGS...`.
+  Result RunRaw(std::vector<std::string> args) {
+    args.insert(args.begin(), CELLINDEX_CLI_PATH);
     const std::string out = dir_ / "stdout", err = dir_ / "stderr";
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -76,7 +83,7 @@ class CliTest : public ::testing::Test {
   // Expects exit code `code` and one line on stderr that contains `message`.
   void ExpectError(std::vector<std::string> args, int code, const std::string& message) {
     Result r = Run(args);
-    EXPECT_EQ(r.code, code) << args[0] << ": " << r.err;
+    EXPECT_EQ(r.code, code) << absl::StrJoin(args, " ") << ": " << r.err;
     EXPECT_THAT(r.err, StartsWith("cellindex: "));
     EXPECT_THAT(r.err, HasSubstr(message));
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -216,6 +223,177 @@ TEST_F(CliTest, ExitCodeAndMessageForEachClassOfError) {
   data_ = dir_ / "none";
   ExpectError({"stat"}, 1, "no index in");
   EXPECT_FALSE(std::ifstream(data_).good());
+}
+
+// Every numeric flag takes decimal digits only, without overflow, within its
+// range; anything else is exit 2 naming the flag, and nothing is stored.
+TEST_F(CliTest, NumericFlagsAreStrictAndARefusedPutStoresNothing) {
+  ASSERT_EQ(Run({"put", "bucket", "old", "--size", "5"}).code, 0);
+  const Json old = RunJson({"get", "bucket", "old"});
+  auto expect_unchanged = [&] {
+    EXPECT_EQ(RunJson({"get", "bucket", "old"}), old);
+    ExpectError({"get", "bucket", "new"}, 1, "not found");
+  };
+  for (const std::string bad : {"-1", "18446744073709551616", "99999999999999999999999", "0x10",
+                                "+5", " 5", "5 ", "5k", "1e3", "1.5", ""}) {
+    SCOPED_TRACE("--size \"" + bad + "\"");
+    ExpectError({"put", "bucket", "new", "--size", bad}, 2, "invalid --size \"" + bad + "\"");
+    ExpectError({"put", "bucket", "old", "--size", bad}, 2, "invalid --size");
+    expect_unchanged();
+  }
+  ExpectError({"put", "bucket", "new", "--size", "-1"}, 2, "not a decimal number");
+  ExpectError({"put", "bucket", "new", "--size", "18446744073709551616"}, 2,
+              "out of range (0 to 18446744073709551615)");
+  for (const std::string bad : {"-1", "18446744073709551616", "1x"}) {
+    ExpectError({"put", "bucket", "old", "--size", "9", "--if-match", bad}, 2,
+                "invalid --if-match \"" + bad + "\"");
+    ExpectError({"put", "bucket", "new", "--location", "n:v:" + bad + ":5"}, 2,
+                "invalid --location \"n:v:" + bad + ":5\": invalid OFFSET");
+    ExpectError({"put", "bucket", "new", "--location", "n:v:0:" + bad}, 2,
+                "invalid --location \"n:v:0:" + bad + "\": invalid LENGTH");
+    expect_unchanged();
+  }
+  // The edges of the range are accepted.
+  ASSERT_EQ(Run({"put", "bucket", "max", "--size", "18446744073709551615"}).code, 0);
+  EXPECT_EQ(RunJson({"get", "bucket", "max"})["Size"].get<uint64_t>(), ~uint64_t{0});
+  ASSERT_EQ(Run({"put", "bucket", "max", "--location", "n:v:18446744073709551614:1"}).code, 0);
+
+  for (const std::string bad : {"-1", "2147483648", "1k"}) {
+    ExpectError({"ls", "bucket", "--max-keys", bad}, 2, "invalid --max-keys");
+    ExpectError({"locate", "--node", "n", "--max-objects", bad}, 2, "invalid --max-objects");
+  }
+  ExpectError({"checkpoint", "--cell", "-1"}, 2, "invalid --cell");
+  ExpectError({"checkpoint", "--cell", "4294967296"}, 2, "invalid --cell");
+
+  // Global --cells, and load: refused before anything is created or loaded.
+  ExpectError({"--cells", "-1", "put", "bucket", "new"}, 2, "invalid --cells");
+  ExpectError({"--cells", "0x10", "put", "bucket", "new"}, 2, "invalid --cells");
+  ExpectError({"--cells", "1025", "put", "bucket", "new"}, 2, "out of range (1 to 1024)");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--objects", "10", "--buckets", "-1"},
+           {"--objects", "10", "--buckets", "0x10"},
+           {"--objects", "10", "--first", "-1"},
+           {"--objects", "10", "--seed", "-1"},
+           {"--objects", "10", "--threads", "-1"},
+           {"--objects", "10", "--threads", "4294967297"},
+           // With an unexpected argument too, so that a value taken by mistake
+           // fails the test at once instead of loading for hours.
+           {"--unexpected", "--objects", "-1"},
+           {"--unexpected", "--objects", "18446744073709551617"},
+           {"--unexpected", "--objects", "0"}}) {
+    std::vector<std::string> load = {"load"};
+    load.insert(load.end(), args.begin(), args.end());
+    ExpectError(load, 2, "invalid " + args[args.size() - 2]);
+  }
+  EXPECT_EQ(RunJson({"stat"})["keys"], 2);
+
+  // Drill and demo: with an unexpected argument too, as above.
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"drill", "--hosts", "-1"},
+                                             {"drill", "--cells", "-4"},
+                                             {"drill", "--objects", "-1"},
+                                             {"drill", "--lose", "-1"},
+                                             {"drill", "--writers", "4294967297"},
+                                             {"drill", "--readers", "-1"},
+                                             {"drill", "--recovery-parallelism", "-1"},
+                                             {"drill", "--before", "nan"},
+                                             {"drill", "--after", "-1"},
+                                             {"demo", "--cells", "4294967297"},
+                                             {"demo", "--writers", "-1"},
+                                             {"demo", "--seconds", "nan"},
+                                             {"demo", "--seconds", "inf"},
+                                             {"demo", "--seconds", "1e2"}}) {
+    std::vector<std::string> run = args;
+    run.push_back("--unexpected");
+    ExpectError(run, 2, "invalid " + args[1] + " \"" + args[2] + "\"");
+  }
+}
+
+TEST_F(CliTest, RepeatedOrMalformedMetaAndOverlappingLocationsAreRefused) {
+  ASSERT_EQ(Run({"put", "bucket", "old", "--meta", "owner=alice"}).code, 0);
+  const Json old = RunJson({"get", "bucket", "old"});
+  auto expect_refused = [&](std::vector<std::string> flags, const std::string& message) {
+    for (const char* key : {"new", "old"}) {
+      std::vector<std::string> args = {"put", "bucket", key};
+      args.insert(args.end(), flags.begin(), flags.end());
+      ExpectError(args, 2, message);
+    }
+    EXPECT_EQ(RunJson({"get", "bucket", "old"}), old);
+    ExpectError({"get", "bucket", "new"}, 1, "not found");
+  };
+  expect_refused({"--meta", "a=1", "--meta", "a=2"}, "duplicate name \"a\"");
+  expect_refused({"--meta", "Owner=1", "--meta", "owner=2"}, "duplicate name \"owner\"");
+  expect_refused({"--meta", "=v"}, "invalid --meta \"=v\": want NAME=VALUE");
+  expect_refused({"--meta", "novalue"}, "invalid --meta \"novalue\": want NAME=VALUE");
+  // S3's rules, enforced by the index itself.
+  expect_refused({"--meta", "a b=v"}, "invalid record: user metadata name \"a b\"");
+  expect_refused({"--meta", "caf\xc3\xa9=v"}, "user metadata name");
+  expect_refused({"--meta", "a=line\nbreak"}, "contains a control character");
+  expect_refused({"--meta", "a=\r"}, "contains a control character");
+  expect_refused({"--meta", "a=\xff"}, "is not valid UTF-8");
+  expect_refused({"--meta", "a=1", "--meta", "b=" + std::string(kMaxUserMetadataBytes, 'x')},
+                 "user metadata is");
+  // Two extents of one object on a volume may not share bytes.
+  expect_refused({"--location", "n:v:0:10", "--location", "n:v:0:10"},
+                 "invalid --location \"n:v:0:10\": overlaps --location \"n:v:0:10\"");
+  expect_refused({"--location", "n:v:0:10", "--location", "n:v:9:1"}, "overlaps");
+  expect_refused({"--location", "n:v:0:10", "--location", "m:v:5:10"}, "on volume \"v\"");
+
+  Json put = RunJson({"put", "bucket", "new", "--meta", "a=", "--meta", "b=x=y", "--meta",
+                      "c=\xc3\xa9t\xc3\xa9", "--location", "n:v:0:10", "--location", "n:v:10:10",
+                      "--location", "m:w:0:10"});
+  Json get = RunJson({"get", "bucket", "new"});
+  EXPECT_EQ(get["Metadata"], Json({{"a", ""}, {"b", "x=y"}, {"c", "\xc3\xa9t\xc3\xa9"}}));
+  EXPECT_EQ(get["Locations"].size(), 3u);
+}
+
+TEST_F(CliTest, GlobalFlagsWorkBeforeAndAfterTheSubcommand) {
+  const std::string store = dir_ / "elsewhere";
+  Result put = RunRaw({"put", "bucket", "k", "--size", "7", "--json", "--data", data_, "--store",
+                       store, "--cells", "2"});
+  ASSERT_EQ(put.code, 0) << put.err;
+  EXPECT_EQ(put.json()["Key"], "k");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--json", "--data", data_, "--store", store, "get", "bucket", "k"},
+           {"get", "bucket", "k", "--json", "--data", data_, "--store", store},
+           {"--json", "get", "bucket", "k", "--store", store, "--data", data_},
+           {"--data", data_, "get", "--json", "bucket", "--store", store, "k"}}) {
+    Result r = RunRaw(args);
+    ASSERT_EQ(r.code, 0) << absl::StrJoin(args, " ") << ": " << r.err;
+    EXPECT_EQ(r.json()["Size"], 7) << absl::StrJoin(args, " ");
+  }
+  Result cells = RunRaw({"cells", "--store", store, "--json", "--data", data_});
+  ASSERT_EQ(cells.code, 0) << cells.err;
+  EXPECT_EQ(cells.json().size(), 2u);
+  // The store was where --store said: the default one has no index.
+  ExpectError({"get", "bucket", "k"}, 1, "no index in");
+  // Bad global flags after the subcommand are refused as before it.
+  ExpectError({"get", "bucket", "k", "--store", store, "--cells", "-2"}, 2, "invalid --cells");
+  ExpectError({"get", "bucket", "k", "--data", data_}, 2, "--data");
+}
+
+TEST_F(CliTest, DataOrStoreThatIsNotADirectoryIsInvalid) {
+  const std::string file = dir_ / "file";
+  std::ofstream(file) << "not a directory";
+  for (const std::string& data : {file, file + "/below"}) {
+    data_ = data;
+    ExpectError({"put", "bucket", "k"}, 2, "--data " + data + " is not a directory");
+    ExpectError({"get", "bucket", "k"}, 2, "is not a directory");
+    ExpectError({"stat"}, 2, "is not a directory");
+    ExpectError({"load", "--objects", "10"}, 2, "is not a directory");
+    ExpectError({"demo", "--seconds", "0.1"}, 2, "is not a directory");
+    ExpectError({"drill", "--objects", "10"}, 2, "is not a directory");
+  }
+  data_ = dir_ / "data";
+  ExpectError({"--store", file, "put", "bucket", "k"}, 2,
+              "--store " + file + " is not a directory");
+  ExpectError({"put", "bucket", "k", "--store", file + "/below"}, 2, "is not a directory");
+  // The default store, inside --data.
+  ASSERT_TRUE(std::filesystem::create_directories(data_));
+  std::ofstream(data_ + "/store") << "not a directory";
+  ExpectError({"put", "bucket", "k"}, 2, "store directory " + data_ + "/store is not a directory");
+  EXPECT_EQ(ReadFile(file), "not a directory");
+  EXPECT_EQ(ReadFile(data_ + "/store"), "not a directory");
 }
 
 TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {

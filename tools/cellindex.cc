@@ -1,8 +1,13 @@
 // The cellindex command. Exit codes: see tools/exit_codes.h and README.md.
+#include <cstdint>
 #include <iostream>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "tools/command_util.h"
 #include "tools/commands.h"
 #include "tools/demo.h"
 #include "tools/drill.h"
@@ -14,10 +19,53 @@ constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok, 1 not found, 2 invalid input or usage, 3 precondition failed,\n"
     "4 unavailable, 5 data loss, 6 any other error.";
 
+constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+
 // A repeatable option that takes one value per occurrence.
 CLI::Option* AddRepeated(CLI::App* cmd, const std::string& name, std::vector<std::string>& values,
                          const std::string& help) {
   return cmd->add_option(name, values, help)->allow_extra_args(false);
+}
+
+template <typename T>
+void Assign(T* target, uint64_t value) {
+  *target = static_cast<T>(value);
+}
+template <typename T>
+void Assign(std::optional<T>* target, uint64_t value) {
+  *target = static_cast<T>(value);
+}
+
+// An integer option read by ParseDecimal, not by CLI11 (whose strtoull wraps
+// "-1" and overflow). `max` must fit in T; `help` states the range.
+template <typename T>
+CLI::Option* AddNumber(CLI::App* cmd, const std::string& name, T* target, uint64_t min,
+                       uint64_t max, const std::string& help) {
+  return cmd
+      ->add_option_function<std::string>(
+          name,
+          [=](const std::string& text) {
+            absl::StatusOr<uint64_t> v = cellindex::tools::ParseDecimal(name, text, min, max);
+            if (!v.ok()) throw CLI::ValidationError(std::string(v.status().message()));
+            Assign(target, *v);
+          },
+          help)
+      ->type_name("N");
+}
+
+// A number of seconds read by ParseSeconds.
+CLI::Option* AddSeconds(CLI::App* cmd, const std::string& name, double* target, double min,
+                        double max, const std::string& help) {
+  return cmd
+      ->add_option_function<std::string>(
+          name,
+          [=](const std::string& text) {
+            absl::StatusOr<double> v = cellindex::tools::ParseSeconds(name, text, min, max);
+            if (!v.ok()) throw CLI::ValidationError(std::string(v.status().message()));
+            *target = *v;
+          },
+          help)
+      ->type_name("SECONDS");
 }
 
 }  // namespace
@@ -28,73 +76,72 @@ int main(int argc, char** argv) {
   CLI::App app{"cellindex: an object-metadata and location index of cells"};
   app.footer(kExitCodeHelp);
   app.require_subcommand(1);
+  // The global flags may also follow the subcommand: `cellindex get B K --json`.
+  app.fallthrough();
   GlobalFlags flags;
   app.add_option("--data", flags.data_dir, "host-local state directory")->capture_default_str();
   app.add_option("--store", flags.store_dir, "durable store directory (default: inside --data)");
-  app.add_option("--cells", flags.cells,
-                 "cells of a new index (used only when the index is created)")
-      ->check(CLI::Range(1, 1024));
+  AddNumber(&app, "--cells", &flags.cells, 1, 1024,
+            "cells of a new index, 1 to 1024 (used only when the index is created)");
   app.add_flag("--json", flags.json, "machine-readable output");
 
   DemoOptions demo;
   double demo_seconds = 3;
   CLI::App* demo_cmd = app.add_subcommand(
       "demo", "restart demonstration: write (sync), SIGKILL, reopen, read back every ack");
-  demo_cmd->add_option("--cells", demo.cells, "cells")
-      ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
-  demo_cmd->add_option("--writers", demo.writers, "writer threads")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  demo_cmd->add_option("--seconds", demo_seconds, "how long to write before the kill")
-      ->check(CLI::Range(0.1, 3600.0))
-      ->capture_default_str();
+  AddNumber(demo_cmd, "--cells", &demo.cells, 1, 1024, "cells, 1 to 1024")
+      ->default_str(absl::StrCat(demo.cells));
+  AddNumber(demo_cmd, "--writers", &demo.writers, 1, 256, "writer threads, 1 to 256")
+      ->default_str(absl::StrCat(demo.writers));
+  AddSeconds(demo_cmd, "--seconds", &demo_seconds, 0.1, 3600,
+             "how long to write before the kill, 0.1 to 3600")
+      ->default_str(absl::StrCat(demo_seconds));
 
   DrillOptions drill;
   double drill_before = 2, drill_after = 2;
   CLI::App* drill_cmd = app.add_subcommand(
       "drill", "restart drill: load, checkpoint, lose hosts under load, recover, verify every ack");
-  drill_cmd->add_option("--hosts", drill.hosts, "simulated hosts")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  drill_cmd->add_option("--cells", drill.cells, "cells")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  drill_cmd->add_option("--objects", drill.objects, "objects loaded before the loss")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 34))
-      ->capture_default_str();
-  drill_cmd->add_option("--lose", drill.lose, "hosts removed")->capture_default_str();
+  AddNumber(drill_cmd, "--hosts", &drill.hosts, 1, 256, "simulated hosts, 1 to 256")
+      ->default_str(absl::StrCat(drill.hosts));
+  AddNumber(drill_cmd, "--cells", &drill.cells, 1, 4096, "cells, 1 to 4096")
+      ->default_str(absl::StrCat(drill.cells));
+  AddNumber(drill_cmd, "--objects", &drill.objects, 1, uint64_t{1} << 34,
+            "objects loaded before the loss, 1 to 2^34")
+      ->default_str(absl::StrCat(drill.objects));
+  AddNumber(drill_cmd, "--lose", &drill.lose, 1, 255, "hosts removed, 1 to hosts - 1")
+      ->default_str(absl::StrCat(drill.lose));
   drill_cmd->add_flag("--all", drill.all, "remove every host: a full cold start");
-  drill_cmd->add_option("--writers", drill.writers, "writer threads during the drill")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  drill_cmd->add_option("--readers", drill.readers, "reader threads during the drill")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  drill_cmd->add_option("--before", drill_before, "seconds of load before the loss")
-      ->check(CLI::Range(0.0, 3600.0))
-      ->capture_default_str();
-  drill_cmd->add_option("--after", drill_after, "seconds of load after full availability")
-      ->check(CLI::Range(0.0, 3600.0))
-      ->capture_default_str();
-  drill_cmd->add_option("--recovery-parallelism", drill.recovery_parallelism,
-                        "cells restored at once (0: one per hardware thread)")
-      ->check(CLI::Range(0, 256));
+  AddNumber(drill_cmd, "--writers", &drill.writers, 0, 256,
+            "writer threads during the drill, 0 to 256")
+      ->default_str(absl::StrCat(drill.writers));
+  AddNumber(drill_cmd, "--readers", &drill.readers, 0, 256,
+            "reader threads during the drill, 0 to 256")
+      ->default_str(absl::StrCat(drill.readers));
+  AddSeconds(drill_cmd, "--before", &drill_before, 0, 3600,
+             "seconds of load before the loss, 0 to 3600")
+      ->default_str(absl::StrCat(drill_before));
+  AddSeconds(drill_cmd, "--after", &drill_after, 0, 3600,
+             "seconds of load after full availability, 0 to 3600")
+      ->default_str(absl::StrCat(drill_after));
+  AddNumber(drill_cmd, "--recovery-parallelism", &drill.recovery_parallelism, 0, 256,
+            "cells restored at once, 0 to 256 (0: one per hardware thread)");
   drill_cmd->add_flag("--paranoid", drill.paranoid, "deep-validate each cell before it serves");
 
   PutFlags put;
   CLI::App* put_cmd = app.add_subcommand("put", "store an object's record (creates the index)");
   put_cmd->add_option("bucket", put.bucket, "bucket")->required();
   put_cmd->add_option("key", put.key, "key")->required();
-  put_cmd->add_option("--size", put.size, "size in bytes");
+  AddNumber(put_cmd, "--size", &put.size, 0, kU64Max, "size in bytes");
   put_cmd->add_option("--etag", put.etag, "ETag");
   put_cmd->add_option("--content-type", put.content_type, "content type");
   put_cmd->add_option("--storage-class", put.storage_class, "storage class (default STANDARD)");
   AddRepeated(put_cmd, "--location", put.locations,
-              "an extent NODE:VOLUME:OFFSET:LENGTH (repeatable)");
-  AddRepeated(put_cmd, "--meta", put.metadata, "user metadata NAME=VALUE (repeatable)");
-  CLI::Option* if_match = put_cmd->add_option("--if-match", put.if_match,
-                                              "write only if the object is at this version");
+              "an extent NODE:VOLUME:OFFSET:LENGTH (repeatable; extents on one volume may "
+              "not overlap)");
+  AddRepeated(put_cmd, "--meta", put.metadata,
+              "user metadata NAME=VALUE (repeatable, each NAME once, ignoring case)");
+  CLI::Option* if_match = AddNumber(put_cmd, "--if-match", &put.if_match, 0, kU64Max,
+                                    "write only if the object is at this version");
   put_cmd->add_flag("--if-none-match", put.if_none_match, "write only if the object is absent")
       ->excludes(if_match);
 
@@ -114,8 +161,9 @@ int main(int argc, char** argv) {
   ls_cmd->add_option("--start-after", list.start_after, "only keys after this one");
   ls_cmd->add_option("--continuation-token", list.continuation_token,
                      "the NextContinuationToken of the previous page");
-  ls_cmd->add_option("--max-keys", list.max_keys, "entries per page (at most 1000)")
-      ->capture_default_str();
+  AddNumber(ls_cmd, "--max-keys", &list.max_keys, 0, std::numeric_limits<int>::max(),
+            "entries per page, 0 or more (more than 1000 reads as 1000, as in S3)")
+      ->default_str(absl::StrCat(list.max_keys));
 
   LocateFlags locate;
   CLI::App* locate_cmd =
@@ -124,9 +172,10 @@ int main(int argc, char** argv) {
   target->add_option("--volume", locate.options.volume, "volume");
   target->add_option("--node", locate.options.node, "node");
   target->require_option(1);
-  locate_cmd
-      ->add_option("--max-objects", locate.options.max_objects, "objects per page (at most 1000)")
-      ->capture_default_str();
+  AddNumber(locate_cmd, "--max-objects", &locate.options.max_objects, 0,
+            std::numeric_limits<int>::max(),
+            "objects per page, 0 or more (more than 1000 reads as 1000)")
+      ->default_str(absl::StrCat(locate.options.max_objects));
   locate_cmd->add_option("--continuation-token", locate.options.continuation_token,
                          "the NextContinuationToken of the previous page");
   locate_cmd->add_flag("--all", locate.all, "every page");
@@ -135,22 +184,26 @@ int main(int argc, char** argv) {
   std::optional<uint32_t> checkpoint_cell;
   CLI::App* checkpoint_cmd =
       app.add_subcommand("checkpoint", "checkpoint every cell (or one) into the durable store");
-  checkpoint_cmd->add_option("--cell", checkpoint_cell, "only this cell");
+  AddNumber(checkpoint_cmd, "--cell", &checkpoint_cell, 0, std::numeric_limits<uint32_t>::max(),
+            "only this cell");
   CLI::App* stat_cmd = app.add_subcommand("stat", "the index as a whole");
 
   LoadFlags load;
   CLI::App* load_cmd =
       app.add_subcommand("load", "bulk-load synthetic objects (creates the index)");
-  load_cmd->add_option("--objects", load.objects, "objects to load")
-      ->required()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
-  load_cmd->add_option("--buckets", load.buckets, "buckets: 3 large, the rest small")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  load_cmd->add_option("--first", load.first, "number of the first object")->capture_default_str();
-  load_cmd->add_option("--seed", load.seed, "workload seed")->capture_default_str();
-  load_cmd->add_option("--threads", load.threads, "loader threads (default: one per core)")
-      ->check(CLI::Range(1, 256));
+  AddNumber(load_cmd, "--objects", &load.objects, 1, uint64_t{1} << 40,
+            "objects to load, 1 to 2^40")
+      ->required();
+  AddNumber(load_cmd, "--buckets", &load.buckets, 1, 100000,
+            "buckets, 1 to 100000: 3 large, the rest small")
+      ->default_str(absl::StrCat(load.buckets));
+  AddNumber(load_cmd, "--first", &load.first, 0, uint64_t{1} << 40,
+            "number of the first object, 0 to 2^40")
+      ->default_str(absl::StrCat(load.first));
+  AddNumber(load_cmd, "--seed", &load.seed, 0, kU64Max, "workload seed")
+      ->default_str(absl::StrCat(load.seed));
+  AddNumber(load_cmd, "--threads", &load.threads, 1, 256,
+            "loader threads, 1 to 256 (default: one per core)");
 
   try {
     app.parse(argc, argv);
@@ -163,6 +216,10 @@ int main(int argc, char** argv) {
     return kExitInvalid;
   }
 
+  // Demo and drill make their directories below --data without OpenIndex.
+  if (demo_cmd->parsed() || drill_cmd->parsed()) {
+    if (absl::Status s = CheckDirectoryFlags(flags); !s.ok()) return ReportError(s);
+  }
   if (demo_cmd->parsed()) {
     demo.data_dir = flags.data_dir + "/demo";
     demo.store_dir = flags.store_dir;

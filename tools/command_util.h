@@ -31,6 +31,23 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool 
 // The durable store directory the flags name (default: inside --data).
 std::string StoreDir(const GlobalFlags& flags);
 
+// InvalidArgument when --data or the store directory exists but is not a
+// directory (or lies below a file), which opening would report as a failed
+// precondition (ENOTDIR) instead of bad input.
+absl::Status CheckDirectoryFlags(const GlobalFlags& flags);
+
+// The value of a numeric flag: decimal digits only (no sign, space, "0x" or
+// exponent), no overflow, from `min` to `max`. Strict because strtoull, and
+// so CLI11's own conversion, reads "-1" as 2^64-1, wraps on overflow and takes
+// "0x10" and "010" as hex and octal. InvalidArgument naming `flag` otherwise.
+absl::StatusOr<uint64_t> ParseDecimal(absl::string_view flag, absl::string_view text, uint64_t min,
+                                      uint64_t max);
+// A number of seconds, "2" or "0.5", from `min` to `max`: digits with an
+// optional fraction, so neither "nan" (which passes any range check) nor
+// "1e3", "inf" or "-0".
+absl::StatusOr<double> ParseSeconds(absl::string_view flag, absl::string_view text, double min,
+                                    double max);
+
 // Prints "cellindex: <message>" on stderr and returns the exit code for `s`.
 int ReportError(const absl::Status& s);
 

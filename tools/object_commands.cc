@@ -1,9 +1,12 @@
 // `cellindex put | get | rm | ls | locate`: one object, one listing page, or
 // the objects on a volume or node.
 #include <iostream>
+#include <limits>
+#include <optional>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -15,18 +18,40 @@
 namespace cellindex::tools {
 namespace {
 
-// "NODE:VOLUME:OFFSET:LENGTH".
+std::string LocationText(const Extent& e) {
+  return absl::StrCat(e.node, ":", e.volume, ":", e.offset, ":", e.length);
+}
+
+// "NODE:VOLUME:OFFSET:LENGTH", the numbers as strict as any numeric flag.
 absl::StatusOr<Extent> ParseLocation(const std::string& text) {
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --location \"", absl::CHexEscape(text), "\": ", why));
+  };
   std::vector<std::string> parts = absl::StrSplit(text, ':');
-  Extent e;
-  if (parts.size() != 4 || !absl::SimpleAtoi(parts[2], &e.offset) ||
-      !absl::SimpleAtoi(parts[3], &e.length)) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid --location \"", absl::CHexEscape(text),
-                                                   "\": want NODE:VOLUME:OFFSET:LENGTH"));
-  }
-  e.node = parts[0];
-  e.volume = parts[1];
-  return e;
+  if (parts.size() != 4) return invalid("want NODE:VOLUME:OFFSET:LENGTH");
+  absl::StatusOr<uint64_t> offset =
+      ParseDecimal("OFFSET", parts[2], 0, std::numeric_limits<uint64_t>::max());
+  if (!offset.ok()) return invalid(offset.status().message());
+  absl::StatusOr<uint64_t> length =
+      ParseDecimal("LENGTH", parts[3], 0, std::numeric_limits<uint64_t>::max());
+  if (!length.ok()) return invalid(length.status().message());
+  return Extent{parts[0], parts[1], *offset, *length};
+}
+
+// Two extents of one object that share bytes of a volume (volume names are
+// unique across the service): a repeated --location, or a mistyped offset.
+// Disjoint extents on one volume are allowed: shards may share a volume.
+bool Overlap(const Extent& a, const Extent& b) {
+  // A zero length or an end past 2^64 is left to ValidateObjectRecord.
+  auto last_byte = [](const Extent& e) -> std::optional<uint64_t> {
+    if (e.length == 0 || e.offset > std::numeric_limits<uint64_t>::max() - (e.length - 1)) {
+      return std::nullopt;
+    }
+    return e.offset + (e.length - 1);
+  };
+  const std::optional<uint64_t> a_last = last_byte(a), b_last = last_byte(b);
+  return a.volume == b.volume && a_last && b_last && a.offset <= *b_last && b.offset <= *a_last;
 }
 
 absl::StatusOr<ObjectRecord> RecordFromFlags(const PutFlags& put) {
@@ -38,21 +63,34 @@ absl::StatusOr<ObjectRecord> RecordFromFlags(const PutFlags& put) {
   for (const std::string& text : put.locations) {
     absl::StatusOr<Extent> e = ParseLocation(text);
     if (!e.ok()) return e.status();
+    for (const Extent& other : r.locations) {
+      if (Overlap(*e, other)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid --location \"", absl::CHexEscape(text),
+                         "\": overlaps --location \"", absl::CHexEscape(LocationText(other)),
+                         "\" on volume \"", absl::CHexEscape(other.volume), "\""));
+      }
+    }
     r.locations.push_back(*std::move(e));
   }
+  // Names are compared ignoring case, as HTTP headers (x-amz-meta-NAME) are;
+  // the map alone would keep the last of two equal names silently.
+  absl::flat_hash_set<std::string> names;
   for (const std::string& text : put.metadata) {
     const size_t eq = text.find('=');
     if (eq == std::string::npos || eq == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid --meta \"", absl::CHexEscape(text), "\": want NAME=VALUE"));
     }
-    r.user_metadata[text.substr(0, eq)] = text.substr(eq + 1);
+    std::string name = text.substr(0, eq);
+    if (!names.insert(absl::AsciiStrToLower(name)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --meta \"", absl::CHexEscape(text), "\": duplicate name \"",
+                       absl::CHexEscape(name), "\" (names ignore case)"));
+    }
+    r.user_metadata[std::move(name)] = text.substr(eq + 1);
   }
   return r;
-}
-
-std::string LocationText(const Extent& e) {
-  return absl::StrCat(e.node, ":", e.volume, ":", e.offset, ":", e.length);
 }
 
 Json LocationsJson(const std::vector<Extent>& extents) {
