@@ -396,6 +396,16 @@ TEST_F(CliTest, DataOrStoreThatIsNotADirectoryIsInvalid) {
   EXPECT_EQ(ReadFile(data_ + "/store"), "not a directory");
 }
 
+// demo and drill delete their directories first: they never take a store
+// given with --store, which they would erase.
+TEST_F(CliTest, DemoAndDrillRefuseAStoreTheyWouldErase) {
+  ASSERT_EQ(Run({"put", "bucket", "k"}).code, 0);
+  const std::string store = data_ + "/store";
+  ExpectError({"--store", store, "demo", "--seconds", "0.1"}, 2, "does not take --store");
+  ExpectError({"drill", "--store", store, "--objects", "10"}, 2, "does not take --store");
+  EXPECT_EQ(Run({"get", "bucket", "k"}).code, 0);
+}
+
 TEST_F(CliTest, LoadIsDeterministicAndShowsUpInCellsStatAndLs) {
   Json load = RunJson({"--cells", "4", "load", "--objects", "3000", "--buckets", "8"});
   EXPECT_EQ(load["objects"], 3000);

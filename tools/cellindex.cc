@@ -216,13 +216,19 @@ int main(int argc, char** argv) {
     return kExitInvalid;
   }
 
-  // Demo and drill make their directories below --data without OpenIndex.
+  // Demo and drill make their directories below --data without OpenIndex,
+  // and start by deleting them: they keep their store there too, and never
+  // take one given with --store (which they would erase).
   if (demo_cmd->parsed() || drill_cmd->parsed()) {
+    if (!flags.store_dir.empty()) {
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+          demo_cmd->parsed() ? "demo" : "drill", " keeps its own store below --data; it does "
+          "not take --store (it would erase it)")));
+    }
     if (absl::Status s = CheckDirectoryFlags(flags); !s.ok()) return ReportError(s);
   }
   if (demo_cmd->parsed()) {
     demo.data_dir = flags.data_dir + "/demo";
-    demo.store_dir = flags.store_dir;
     demo.write_for = absl::Seconds(demo_seconds);
     demo.json = flags.json;
     return RunDemo(demo);

@@ -90,7 +90,6 @@ int RunDemo(const DemoOptions& d) {
     std::cerr << "cellindex demo: " << s.message() << "\n";
     return kExitOther;
   }
-  if (!d.store_dir.empty()) (void)RemoveAll(*rocksdb::FileSystem::Default(), d.store_dir);
 
   // Phase 1: a child writes and is killed.
   int fds[2];
