@@ -593,6 +593,102 @@ TEST(IntegrityTest, AFailedJournalSyncIsNotAcknowledgedAndTheCellReopens) {
   ExpectExactly(**index, want);
 }
 
+// A failed journal write is not acknowledged either, and the cell reopens.
+TEST(IntegrityTest, AFailedJournalWriteIsNotAcknowledgedAndTheCellReopens) {
+  testing::ScratchDir dir(testing::MemoryDirOrTemp());
+  auto faults = std::make_shared<testing::FaultInjectionFileSystem>(rocksdb::FileSystem::Default(),
+                                                                    dir / "trash");
+  InternalOptions in;
+  in.file_system = faults;
+  Options o = FourCells(dir);
+  o.durability = Durability::kSync;
+  auto index = OpenIndex(o, in);
+  ASSERT_TRUE(index.ok());
+  std::map<std::string, std::optional<ObjectRecord>> want = Populate(**index);
+  faults->FailNext(testing::FaultKind::kWrite, 1, "cells/00002/journal/");
+  absl::StatusOr<uint64_t> failed = (*index)->Put({"bucket", "k060"}, Rec(66));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("injected"));
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    (*index)->WaitForRecovery();
+    return (*index)->Stats().cells[2].state == "serving";
+  }));
+  ExpectExactly(**index, want);  // the failed write was never written: nothing to see
+  ASSERT_TRUE((*index)->Put({"bucket", "k060"}, Rec(67)).ok());
+  EXPECT_EQ((*index)->Get({"bucket", "k060"})->size, 67u);
+}
+
+// A checkpoint whose publish fails (the manifest cannot be renamed into
+// place) fails, leaves the previous checkpoints as they were, and a restore
+// from the store still brings everything back.
+TEST(IntegrityTest, AFailedManifestPublishLeavesThePreviousCheckpoints) {
+  testing::ScratchDir dir;
+  auto faults = std::make_shared<testing::FaultInjectionFileSystem>(rocksdb::FileSystem::Default(),
+                                                                    dir / "trash");
+  InternalOptions in;
+  in.file_system = faults;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  std::vector<uint64_t> seqs;
+  {
+    auto index = OpenIndex(FourCells(dir), in);
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index, /*checkpoints=*/2);
+    seqs = *ListCheckpoints(*store, 1);
+    for (int i = 25; i < 50; ++i) {
+      ASSERT_TRUE((*index)->Put({"bucket", testing::Key(i)}, Rec(700 + i)).ok());
+      want[testing::Key(i)] = *(*index)->Get({"bucket", testing::Key(i)});
+    }
+    faults->FailNext(testing::FaultKind::kRename, 1, ".manifest");
+    absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint(1);
+    ASSERT_FALSE(r.ok());
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("injected"));
+    EXPECT_EQ(*ListCheckpoints(*store, 1), seqs);
+    for (uint64_t seq : seqs) EXPECT_TRUE(LoadCheckpoint(*store, "", 1, seq).ok()) << seq;
+  }
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok());
+  ExpectExactly(**index, want);
+}
+
+// RocksDB's own writes failing (a memtable flush cannot write its SST):
+// the cell stops taking writes, is reopened from its journal, and loses no
+// acknowledged write.
+TEST(IntegrityTest, AFailedFlushFailsTheCellWhichReopensFromItsJournal) {
+  testing::ScratchDir dir(testing::MemoryDirOrTemp());
+  auto faults = std::make_shared<testing::FaultInjectionFileSystem>(rocksdb::FileSystem::Default(),
+                                                                    dir / "trash");
+  InternalOptions in;
+  in.file_system = faults;
+  Options o = FourCells(dir);
+  o.cell_write_buffer_bytes = 64 << 10;
+  auto index = OpenIndex(o, in);
+  ASSERT_TRUE(index.ok());
+  std::map<std::string, std::optional<ObjectRecord>> want = Populate(**index);
+  faults->FailNext(testing::FaultKind::kWrite, 1, "cells/00003/0");  // its next SST
+  bool failed = false;
+  for (int i = 0; i < 20000 && !failed; ++i) {
+    ObjectRecord r = Rec(2000 + i);
+    r.etag = std::string(300, 'f');
+    const std::string key = absl::StrFormat("k080-%05d", i);
+    absl::StatusOr<uint64_t> v = (*index)->Put({"bucket", key}, r);
+    if (v.ok()) {
+      want[key] = *(*index)->Get({"bucket", key});
+    } else {
+      failed = true;  // not acknowledged: may or may not come back
+      want.erase(key);
+    }
+  }
+  ASSERT_TRUE(failed) << "the failed flush never stopped the cell's writes";
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    (*index)->WaitForRecovery();
+    return (*index)->Stats().cells[3].state == "serving";
+  }));
+  EXPECT_THAT(Fallbacks((*index)->Stats().cells[3]), HasSubstr("failed while serving"));
+  ExpectExactly(**index, want);
+}
+
 TEST(IntegrityTest, DirectoriesThatOverlapAreRefusedAtOpen) {
   testing::ScratchDir dir;
   Options o = FourCells(dir);
