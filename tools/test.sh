@@ -23,6 +23,10 @@ echo "== build the concurrency tests under TSan and run them =="
 # goes to build-tsan/tsan-logs/ (children of the tests too, whose stderr the
 # tests may drop) and fails the step. A test that fails without a report is
 # run again once: the tests' timing assumptions do not all hold at TSan's speed.
+# One that does not hold at all there (the first background checkpoint must
+# come after all of its 600 writes, within one 1 s tick) runs for its races
+# only: its result is ignored, a report from it is not.
+timing_only='^CheckpointTest.BackgroundCheckpointWhenTheJournalGrows$'
 start=$SECONDS
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCELLINDEX_SANITIZER=thread \
   -DCELLINDEX_BUILD_BENCH=OFF >/dev/null
@@ -31,8 +35,12 @@ rm -rf build-tsan/tsan-logs
 mkdir -p build-tsan/tsan-logs
 status=0
 (export TSAN_OPTIONS="log_path=$PWD/build-tsan/tsan-logs/tsan:suppressions=$PWD/tests/tsan/tsan.supp:history_size=7"
- cd build-tsan && ctest -j "$jobs" -L concurrency --repeat until-pass:2 --output-on-failure) ||
-  status=$?
+ cd build-tsan
+ ctest_status=0
+ ctest -j "$jobs" -L concurrency -E "$timing_only" --repeat until-pass:2 --output-on-failure ||
+   ctest_status=$?
+ ctest -R "$timing_only" >/dev/null || echo "($timing_only failed; ignored under TSan)"
+ exit "$ctest_status") || status=$?
 if compgen -G "build-tsan/tsan-logs/tsan.*" >/dev/null; then
   echo "ThreadSanitizer reported:"
   cat build-tsan/tsan-logs/tsan.*

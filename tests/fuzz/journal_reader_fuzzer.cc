@@ -197,7 +197,7 @@ void WriterMode(Input in) {
   std::vector<std::string> records;
   size_t total = 0;
   while (!in.empty() && records.size() < 64 && total < kMaxSegmentBytes) {
-    // Sizes up to 0xbf bytes in one byte; up to ~256 KiB (several blocks) in two.
+    // Sizes below 0xc0 in one byte; larger ones, across blocks, in two.
     const uint8_t b = in.Byte();
     const size_t n = std::min(b < 0xc0 ? b : (size_t{b - 0xc0u} << 12) | (size_t{in.Byte()} << 4),
                               kMaxSegmentBytes - total);
