@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang (in build-fuzz/) and
-# runs each for a bounded time on a scratch copy of its seed corpus
-# (tests/fuzz/corpus/<target>/), so nothing is written into the repository.
+# runs each (one per core at a time) for a bounded time on a scratch copy of
+# its seed corpus (tests/fuzz/corpus/<target>/), so nothing is written into the
+# repository.
 # Fails on any crash, sanitizer report, timeout or out-of-memory; the input that
 # caused it is kept in the scratch directory, whose path is printed.
 #
@@ -48,23 +49,44 @@ if [ "$make_corpus" = 1 ]; then
   exit 0
 fi
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/cellindex-fuzz-XXXXXX")
-failed=()
-printf '%-20s %12s %10s %8s %8s\n' target execs execs/s cov corpus
 for t in "${targets[@]}"; do
   if [ ! -x "$bin/fuzz_$t" ]; then
     echo "fuzz.sh: no fuzz target $t (targets: ${all[*]})" >&2
     exit 2
   fi
-  dir="$scratch/$t"
+done
+
+# Runs target $1 in $scratch/$1 (so that nothing lands in the work tree) and
+# leaves its exit status in $scratch/$1/status. -timeout: one input running for
+# 25 s is a hang; -rss_limit_mb: a leak or a runaway allocation.
+run() {
+  local dir="$scratch/$1" status=0
   mkdir -p "$dir/corpus" "$dir/artifacts"
-  cp tests/fuzz/corpus/"$t"/* "$dir/corpus/"
-  # -timeout: one input running for 25 s is a hang; -rss_limit_mb: a leak or
-  # a runaway allocation. Run in $dir so that nothing lands in the work tree.
-  status=0
+  cp tests/fuzz/corpus/"$1"/* "$dir/corpus/"
   (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
+    "$bin/fuzz_$1" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$dir/artifacts/" corpus >"$dir/log" 2>&1) || status=$?
+  echo "$status" >"$dir/status"
+}
+
+# One target per core at a time.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/cellindex-fuzz-XXXXXX")
+parallel=$(nproc)
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run "$t" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+printf '%-20s %12s %10s %8s %8s\n' target execs execs/s cov corpus
+for t in "${targets[@]}"; do
+  dir="$scratch/$t"
   stat_of() { sed -n "s/^stat::$1: *//p" "$dir/log"; }
   done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$dir/log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
@@ -73,6 +95,7 @@ for t in "${targets[@]}"; do
     "$(stat_of average_exec_per_sec)" "${cov:-?}" "${corpus:-?}"
   # A harness says on stderr when it had to turn a mode off (a format changed).
   grep -E "^fuzz_$t: " "$dir/log" | sort -u || true
+  status=$(cat "$dir/status" 2>/dev/null || echo missing)
   if [ "$status" != 0 ]; then
     failed+=("$t")
     echo "---- fuzz_$t failed (exit $status); the end of its log:" >&2
