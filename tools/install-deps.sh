@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cellindex builds with, skipping those present.
 set -euo pipefail
+# clang and its runtimes (libFuzzer, sanitizers) build the fuzz targets.
 packages=(cmake g++ make pkg-config
           librocksdb-dev libabsl-dev libxxhash-dev
           libgtest-dev libgmock-dev libbenchmark-dev
-          libcli11-dev nlohmann-json3-dev)
+          libcli11-dev nlohmann-json3-dev
+          clang libclang-rt-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

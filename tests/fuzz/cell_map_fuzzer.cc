@@ -1,0 +1,75 @@
+// Fuzzes CellMap::Decode (index/cell_map.h).
+//
+// The input is an encoded cell map's body: the harness appends its checksum
+// trailer. (The input as is is decoded too, to exercise the refusals.) Every
+// accepted map must tile the key space, route each cell's lower bound to that
+// cell, and survive Encode -> Decode with the same cells, epoch and encoding.
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "index/cell_map.h"
+#include "tests/fuzz/fuzz_util.h"
+
+namespace cellindex::fuzz {
+namespace {
+
+// The fields known here; equal encodings (checked too) cover any others.
+bool Equal(const CellMap& a, const CellMap& b) {
+  if (a.epoch() != b.epoch() || a.cells().size() != b.cells().size()) return false;
+  for (size_t i = 0; i < a.cells().size(); ++i) {
+    const CellRange& x = a.cells()[i];
+    const CellRange& y = b.cells()[i];
+    if (x.id != y.id || x.lo != y.lo || x.hi != y.hi || x.hi_unbounded != y.hi_unbounded ||
+        x.host != y.host) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void CheckTiling(const CellMap& map) {
+  const std::vector<CellRange>& cells = map.cells();
+  FUZZ_CHECK(!cells.empty(), "an accepted cell map has no cells");
+  FUZZ_CHECK(cells.front().lo.empty(), "the first cell does not start at the empty key");
+  FUZZ_CHECK(cells.back().hi_unbounded, "the last cell is bounded");
+  FUZZ_CHECK(map.Boundaries().size() == cells.size() - 1, "Boundaries() has the wrong size");
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const CellRange& c = cells[i];
+    FUZZ_CHECK(map.Route(c.lo) == i, "a cell's lower bound routes to another cell");
+    FUZZ_CHECK(c.Contains(c.lo), "a cell does not contain its lower bound");
+    (void)c.Describe();
+    if (i + 1 < cells.size()) {
+      FUZZ_CHECK(!c.hi_unbounded && c.lo < c.hi && c.hi == cells[i + 1].lo,
+                 "the cells do not tile the key space");
+      FUZZ_CHECK(!c.Contains(c.hi), "a cell contains its upper bound");
+    }
+  }
+}
+
+void CheckDecode(absl::string_view encoded) {
+  absl::StatusOr<CellMap> map = CellMap::Decode(encoded);
+  if (!map.ok()) {
+    FUZZ_CHECK(absl::IsDataLoss(map.status()), map.status().ToString());
+    return;
+  }
+  CheckTiling(*map);
+  const std::string again = map->Encode();
+  const ExactBuffer again_bytes(again);
+  absl::StatusOr<CellMap> second = CellMap::Decode(again_bytes.view());
+  FUZZ_CHECK(second.ok(), "a re-encoded cell map does not decode: " + second.status().ToString());
+  FUZZ_CHECK(Equal(*second, *map), "a cell map changed in decode -> encode -> decode");
+  FUZZ_CHECK(second->Encode() == again, "a cell map's second encoding differs from its first");
+}
+
+}  // namespace
+}  // namespace cellindex::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace cellindex::fuzz;
+  const absl::string_view input(reinterpret_cast<const char*>(data), size);
+  CheckDecode(input);
+  const ExactBuffer with_trailer(WithChecksumTrailer(input));
+  CheckDecode(with_trailer.view());
+  return 0;
+}
