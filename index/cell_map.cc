@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "index/coding.h"
-#include "recovery/file_util.h"
 
 namespace cellindex {
 namespace {
@@ -153,16 +152,6 @@ absl::StatusOr<CellMap> CellMap::Decode(absl::string_view data) {
     }
   }
   return map;
-}
-
-absl::Status CellMap::Save(rocksdb::FileSystem& fs, const std::string& path) const {
-  return AtomicWriteFile(fs, path, Encode());
-}
-
-absl::StatusOr<CellMap> CellMap::Load(rocksdb::FileSystem& fs, const std::string& path) {
-  absl::StatusOr<std::string> data = ReadFileToString(fs, path);
-  if (!data.ok()) return data.status();
-  return Decode(*data);
 }
 
 }  // namespace cellindex

@@ -26,10 +26,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace rocksdb {
-class FileSystem;
-}
-
 namespace cellindex {
 
 using CellId = uint32_t;
@@ -81,10 +77,6 @@ class CellMap {
   std::string Encode() const;
   // DataLoss when damaged.
   static absl::StatusOr<CellMap> Decode(absl::string_view data);
-  // Atomic replace of the file at `path`, written through `fs`.
-  absl::Status Save(rocksdb::FileSystem& fs, const std::string& path) const;
-  // NotFound when there is no file; DataLoss when it is damaged.
-  static absl::StatusOr<CellMap> Load(rocksdb::FileSystem& fs, const std::string& path);
 
  private:
   std::string index_id_;

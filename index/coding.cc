@@ -65,6 +65,10 @@ bool GetVarint32(absl::string_view* input, uint32_t* value) {
 
 uint64_t Checksum64(absl::string_view data) { return XXH3_64bits(data.data(), data.size()); }
 
+uint64_t Checksum64(absl::string_view data, uint64_t seed) {
+  return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
+
 void PutChecksumTrailer(std::string* dst) { PutFixed64(dst, Checksum64(*dst)); }
 
 bool VerifyChecksumTrailer(absl::string_view data, absl::string_view* body) {

@@ -67,6 +67,9 @@ inline bool GetByte(absl::string_view* input, uint8_t* value) {
 
 // xxh3 64-bit hash, the checksum used by every format.
 uint64_t Checksum64(absl::string_view data);
+// The same, seeded: a format whose seed is secret (a journal segment's salt)
+// cannot have valid checksums forged by whoever chooses the bytes it holds.
+uint64_t Checksum64(absl::string_view data, uint64_t seed);
 
 // The trailer of every checksummed value: fixed64 xxh3-64 of all bytes before
 // it. PutChecksumTrailer appends it to `*dst`; VerifyChecksumTrailer sets

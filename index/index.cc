@@ -13,6 +13,7 @@
 #include "index/cell.h"
 #include "index/internal_options.h"
 #include "index/rocksdb_util.h"
+#include "recovery/cell_map_file.h"
 #include "recovery/cell_recovery.h"
 #include "recovery/checkpoint.h"
 #include "recovery/durable_store.h"
@@ -206,7 +207,7 @@ absl::Status Index::Init() {
   absl::MutexLock map_lock(&map_mu_);
   host_dirs_ = options_.host_dirs;
   const std::string map_path = options_.store_dir + "/" + kCellMapFile;
-  absl::StatusOr<CellMap> stored = CellMap::Load(fs, map_path);
+  absl::StatusOr<CellMap> stored = LoadCellMap(fs, map_path);
   bool save_map = false;
   if (stored.ok()) {
     if (has_layout && stored->Boundaries() != requested->Boundaries()) {
@@ -250,7 +251,7 @@ absl::Status Index::Init() {
     save_map = true;
   }
   if (save_map) {
-    if (absl::Status s = map_.Save(fs, map_path); !s.ok()) return s;
+    if (absl::Status s = SaveCellMap(fs, map_path, map_); !s.ok()) return s;
   }
 
   const size_t n = map_.cells().size();
@@ -727,7 +728,7 @@ absl::StatusOr<std::vector<CellId>> Index::LoseHosts(const std::vector<std::stri
       ++least->second;
       moved.push_back(map_.cells()[i].id);
     }
-    if (absl::Status s = map_.Save(fs, options_.store_dir + "/" + kCellMapFile); !s.ok()) {
+    if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, map_); !s.ok()) {
       return s;
     }
   }

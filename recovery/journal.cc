@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -128,7 +129,10 @@ absl::Status ReadHeader(rocksdb::FileSystem& fs, const JournalOptions& o, ReadSe
 }
 
 // Whether the newest segment holds nothing at all: no whole record and no
-// well-formed fragment anywhere (a crash while it was being started).
+// well-formed fragment anywhere (a crash while it was being started). Seen
+// with seed 0, as its header is: if the header itself is damaged, fragments
+// after it (seeded with the salt it held) are not seen either, the segment
+// is set aside, and the head, which named it, reports it missing.
 bool HoldsNothing(absl::string_view contents) {
   journal::Reader reader(contents);
   absl::string_view record;
@@ -250,6 +254,7 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
     journal::Reader reader(bytes);
     absl::string_view record;
     reader.ReadRecord(&record, &scratch);  // the header, read before
+    reader.set_seed(h.salt);
     bool sealed = false;
     while (reader.ReadRecord(&record, &scratch)) {
       absl::StatusOr<journal::RecordView> v = journal::DecodeRecord(record);
@@ -412,9 +417,10 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
   h.prev_last_seq = link.prev_last_seq;
   h.gap_end = link.gap_end;
   h.created = absl::Now();
-  journal::Writer framer(0);
+  absl::BitGen gen;
+  h.salt = absl::Uniform<uint64_t>(gen);
   std::string bytes;
-  framer.AddRecord(journal::EncodeSegmentHeader(h), &bytes);
+  journal::Writer(0, 0).AddRecord(journal::EncodeSegmentHeader(h), &bytes);
   seg->Preallocate(bytes.size());
   rocksdb::IOStatus ws = seg->file->Append(rocksdb::Slice(bytes), IO(), nullptr);
   if (ws.ok()) ws = seg->file->Sync(IO(), nullptr);
@@ -435,7 +441,7 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
     (void)current_->file->Close(IO(), nullptr);
   }
   current_ = std::move(seg);
-  framer_ = framer;
+  framer_ = journal::Writer(bytes.size(), h.salt);
   unsynced_bytes_ = 0;
   return absl::OkStatus();
 }

@@ -29,6 +29,7 @@ std::string EncodeSegmentHeader(const SegmentHeader& h) {
   PutVarint64(&out, h.gap_end);
   PutVarint64(&out, h.writer_epoch);
   PutFixed64(&out, static_cast<uint64_t>(absl::ToUnixMicros(h.created)));
+  PutFixed64(&out, h.salt);
   return out;
 }
 
@@ -73,7 +74,7 @@ absl::StatusOr<RecordView> DecodeRecord(absl::string_view record) {
       !GetVarint64(&record, &h.prev_first) || !GetVarint64(&record, &h.prev_end) ||
       !GetVarint64(&record, &h.prev_last_seq) || !GetVarint64(&record, &h.gap_end) ||
       !GetVarint64(&record, &h.writer_epoch) || !GetFixed64(&record, &created) ||
-      !record.empty() || h.first_seq == 0) {
+      !GetFixed64(&record, &h.salt) || !record.empty() || h.first_seq == 0) {
     return Malformed("segment header");
   }
   h.index_id = std::string(index_id);

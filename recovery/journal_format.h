@@ -6,7 +6,8 @@
 //
 // Framing. A segment is a run of 32 KiB blocks. A block holds fragments:
 //
-//     checksum : fixed64, xxh3-64 of (length, type, payload)
+//     checksum : fixed64, xxh3-64 of (length, type, payload), seeded with the
+//                segment's salt (0 for the segment header's fragment)
 //     length   : fixed16, payload bytes
 //     type     : 1 byte, kFull | kFirst | kMiddle | kLast
 //     payload  : `length` bytes
@@ -35,7 +36,13 @@
 //                          (see below); 0: none
 //            writer_epoch  reserved for fencing (0)
 //            created       fixed64, Unix microseconds
-//          The header is the first record of every segment.
+//            salt          fixed64, random: the seed of every later fragment's
+//                          checksum. A record's payload holds bytes clients
+//                          chose (user metadata); without a secret seed they
+//                          could plant what reads as a valid fragment, which
+//                          would make a crash's torn tail read as damage.
+//          The header is the first record of every segment, one kFull
+//          fragment at offset 0.
 //   seal   seq 0, kind 2, then last_seq (varint): written at a clean close.
 //          Nothing follows it, so damage before it is never a torn tail.
 //
@@ -102,6 +109,7 @@ struct SegmentHeader {
   uint64_t gap_end = 0;
   uint64_t writer_epoch = 0;
   absl::Time created = absl::UnixEpoch();
+  uint64_t salt = 0;
 };
 
 struct Head {

@@ -8,7 +8,8 @@ namespace cellindex::journal {
 namespace {
 
 // Checks for a well-formed fragment at `pos`; sets `*length` and `*type`.
-bool FragmentAt(absl::string_view contents, uint64_t pos, size_t* length, uint8_t* type) {
+bool FragmentAt(absl::string_view contents, uint64_t pos, uint64_t seed, size_t* length,
+                uint8_t* type) {
   const uint64_t left_in_block = kBlockSize - pos % kBlockSize;
   if (left_in_block < kHeaderSize || pos + kHeaderSize > contents.size()) return false;
   const char* h = contents.data() + pos;
@@ -18,7 +19,7 @@ bool FragmentAt(absl::string_view contents, uint64_t pos, size_t* length, uint8_
   if (kHeaderSize + len > left_in_block || pos + kHeaderSize + len > contents.size()) {
     return false;
   }
-  if (Checksum64(absl::string_view(h + 8, 3 + len)) != DecodeFixed64(h)) return false;
+  if (Checksum64(absl::string_view(h + 8, 3 + len), seed) != DecodeFixed64(h)) return false;
   *length = len;
   *type = t;
   return true;
@@ -42,7 +43,7 @@ Reader::Next Reader::ReadFragment(uint8_t* type, absl::string_view* payload) {
       continue;
     }
     size_t len;
-    if (!FragmentAt(contents_, pos_, &len, type)) {
+    if (!FragmentAt(contents_, pos_, seed_, &len, type)) {
       MarkDamage(pos_, pos_ + 1,
                  pos_ + kHeaderSize > contents_.size()
                            ? "truncated fragment header"
@@ -117,7 +118,7 @@ bool Reader::ValidFragmentAfterDamage() const {
   for (uint64_t p = scan_from_; p + kHeaderSize <= contents_.size(); ++p) {
     size_t len;
     uint8_t type;
-    if (FragmentAt(contents_, p, &len, &type)) return true;
+    if (FragmentAt(contents_, p, seed_, &len, &type)) return true;
   }
   return false;
 }

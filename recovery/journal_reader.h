@@ -10,8 +10,14 @@ namespace cellindex::journal {
 
 class Reader {
  public:
-  // `contents` must outlive the reader.
-  explicit Reader(absl::string_view contents) : contents_(contents) {}
+  // `contents` must outlive the reader. Fragment checksums are verified
+  // with `seed` (see Writer).
+  explicit Reader(absl::string_view contents, uint64_t seed = 0)
+      : contents_(contents), seed_(seed) {}
+
+  // Verifies the fragments from here on with `seed` (a segment's data
+  // records use the salt its header, read with seed 0, gives).
+  void set_seed(uint64_t seed) { seed_ = seed; }
 
   // Sets `*record` to the next whole record and returns true; returns false at
   // the end of the segment or at the first damaged fragment. `*scratch` backs
@@ -38,6 +44,7 @@ class Reader {
   void MarkDamage(uint64_t offset, uint64_t scan_from, std::string reason);
 
   absl::string_view contents_;
+  uint64_t seed_;
   uint64_t pos_ = 0;
   uint64_t valid_end_ = 0;
   bool damaged_ = false;

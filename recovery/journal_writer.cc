@@ -28,7 +28,7 @@ void Writer::AddRecord(absl::string_view record, std::string* out) {
     header_tail.push_back(static_cast<char>(type));
     std::string covered = header_tail;
     covered.append(record.data(), n);
-    PutFixed64(out, Checksum64(covered));
+    PutFixed64(out, Checksum64(covered, seed_));
     out->append(covered);
 
     block_offset_ += kHeaderSize + n;

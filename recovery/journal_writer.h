@@ -12,8 +12,11 @@ namespace cellindex::journal {
 
 class Writer {
  public:
-  // `file_offset` is the current size of the segment the bytes will follow.
-  explicit Writer(uint64_t file_offset = 0) : block_offset_(file_offset % kBlockSizeForWriter) {}
+  // `file_offset` is the current size of the segment the bytes will follow;
+  // `seed` seeds every fragment's checksum (the segment's salt; 0 for the
+  // segment header).
+  explicit Writer(uint64_t file_offset = 0, uint64_t seed = 0)
+      : block_offset_(file_offset % kBlockSizeForWriter), seed_(seed) {}
 
   // Appends the framed form of `record` to `*out`.
   void AddRecord(absl::string_view record, std::string* out);
@@ -21,6 +24,7 @@ class Writer {
  private:
   static constexpr uint64_t kBlockSizeForWriter = 32 * 1024;
   uint64_t block_offset_;
+  uint64_t seed_;
 };
 
 }  // namespace cellindex::journal

@@ -5,6 +5,7 @@
 
 #include "index/object_key.h"
 #include "recovery/file_util.h"
+#include "recovery/cell_map_file.h"
 #include "tests/test_util.h"
 
 namespace cellindex {
@@ -92,9 +93,9 @@ TEST(CellMapTest, DamagedMapIsDataLoss) {
 
 TEST(CellMapTest, SaveAndLoad) {
   testing::ScratchDir dir;
-  EXPECT_TRUE(absl::IsNotFound(CellMap::Load(DefaultFs(), dir / "CELLMAP").status()));
-  ASSERT_TRUE(ThreeCells().Save(DefaultFs(), dir / "CELLMAP").ok());
-  absl::StatusOr<CellMap> loaded = CellMap::Load(DefaultFs(), dir / "CELLMAP");
+  EXPECT_TRUE(absl::IsNotFound(LoadCellMap(DefaultFs(), dir / "CELLMAP").status()));
+  ASSERT_TRUE(SaveCellMap(DefaultFs(), dir / "CELLMAP", ThreeCells()).ok());
+  absl::StatusOr<CellMap> loaded = LoadCellMap(DefaultFs(), dir / "CELLMAP");
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->Boundaries(), ThreeCells().Boundaries());
   EXPECT_FALSE(PathExists(dir / "CELLMAP.tmp"));

@@ -11,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "index/coding.h"
 #include "recovery/file_util.h"
 #include "recovery/journal_format.h"
@@ -245,6 +246,48 @@ TEST(JournalTest, DamageToTheLastRecordOfASealedSegmentIsDataLoss) {
   EXPECT_TRUE(absl::IsDataLoss(j.status())) << j.status();
   EXPECT_THAT(std::string(j.status().message()), HasSubstr("whole records follow"));
   EXPECT_EQ(*ReadFileToString(seg), bad);
+}
+
+// Record payloads hold bytes clients chose. A payload carrying what would
+// be a valid fragment, in a record torn by a crash, must not make the torn
+// tail read as damage followed by a record: fragment checksums are seeded
+// with the segment's secret salt, so a planted one never verifies.
+TEST(JournalTest, ATornRecordCarryingAPlantedFragmentIsStillATornTail) {
+  testing::ScratchDir dir;
+  uint64_t before_last = 0;
+  std::string planted;
+  {
+    journal::Writer plant(0, 0);  // what a client can compute: no salt
+    std::string payload;
+    PutFixed64(&payload, 3);
+    payload += "planted";
+    plant.AddRecord(payload, &planted);
+  }
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir / "live", 0, &r, &rep);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 1);
+    before_last = SizeOf(Segment(dir / "live", 1));
+    const std::string body = std::string(300, 'x') + planted + std::string(3000, 'y');
+    ASSERT_TRUE((*j)->Append({{2, body}}, true).ok());
+    CrashCopy(dir / "live", dir / "j");
+  }
+  // The crash tore record 2 after the planted bytes.
+  const std::string seg = Segment(dir / "j", 1);
+  const std::string bytes = *ReadFileToString(seg);
+  ASSERT_TRUE(absl::StrContains(bytes.substr(0, before_last + 11 + 8 + 300 + planted.size() + 10),
+                                planted));
+  ASSERT_EQ(0, ::truncate(seg.c_str(),
+                          static_cast<off_t>(before_last + 11 + 8 + 300 + planted.size() + 10)));
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = ReadJournal(dir / "j", 0, &r, &rep);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 1)));
+  EXPECT_TRUE(rep.torn_tail);
+  EXPECT_EQ(rep.torn_offset, before_last);
 }
 
 TEST(JournalTest, GarbageAfterACrashIsIgnored) {

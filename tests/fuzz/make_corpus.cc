@@ -20,6 +20,7 @@
 #include "index/object_record.h"
 #include "index/page_token.h"
 #include "recovery/checkpoint_manifest.h"
+#include "recovery/journal_format.h"
 #include "recovery/journal_writer.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -220,6 +221,36 @@ void Journals() {
   Write("journal_reader", "fragments-torn", std::string("\x02\x85", 2) + fragments.substr(2));
 }
 
+// The journal format harness's first byte: even, a logical record; odd, a
+// head's body.
+void JournalFormats() {
+  journal::SegmentHeader h;
+  h.index_id = "0123456789abcdef0123456789abcdef";
+  h.cell_id = 3;
+  h.first_seq = 1001;
+  h.prev_first = 501;
+  h.prev_end = 70123;
+  h.prev_last_seq = 1000;
+  h.gap_end = 900;
+  h.created = absl::FromUnixMicros(1700000000000000);
+  h.salt = 0x1234567890abcdefull;
+  Write("journal_format", "header", std::string(1, '\0') + journal::EncodeSegmentHeader(h));
+  Write("journal_format", "seal", std::string(1, '\0') + journal::EncodeSeal(1234));
+  std::string data;
+  PutFixed64(&data, 77);
+  data += "ops";
+  Write("journal_format", "data", std::string(1, '\0') + data);
+  journal::Head head;
+  head.cell_id = 3;
+  head.newest = 1001;
+  Write("journal_format", "head-open", std::string(1, '\1') + BodyOf(journal::EncodeHead(head)));
+  head.closed = true;
+  head.closed_end = 4096;
+  head.closed_last_seq = 1200;
+  Write("journal_format", "head-closed",
+        std::string(1, '\1') + BodyOf(journal::EncodeHead(head)));
+}
+
 }  // namespace
 }  // namespace cellindex::fuzz
 
@@ -234,5 +265,6 @@ int main(int argc, char** argv) {
   cellindex::fuzz::CheckpointManifests();
   cellindex::fuzz::CellMaps();
   cellindex::fuzz::Journals();
+  cellindex::fuzz::JournalFormats();
   return 0;
 }
