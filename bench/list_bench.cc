@@ -41,10 +41,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
-#include "index/cell.h"
-#include "index/cell_scan.h"
-#include "index/listing.h"
-#include "index/rocksdb_util.h"
+#include "index/cell/cell.h"
+#include "index/cell/cell_scan.h"
+#include "index/cell/listing.h"
+#include "index/cell/cell_resources.h"
 #include "rocksdb/db.h"
 
 namespace cellindex {

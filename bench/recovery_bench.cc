@@ -87,12 +87,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "index/index.h"
-#include "index/object_key.h"
-#include "index/object_record.h"
-#include "index/options.h"
-#include "index/rocksdb_util.h"
-#include "index/write_batch.h"
-#include "recovery/checkpoint_manifest.h"
+#include "index/model/object_key.h"
+#include "index/model/object_record.h"
+#include "index/model/options.h"
+#include "index/cell/cell_resources.h"
+#include "index/model/write_batch.h"
+#include "recovery/store/checkpoint_manifest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/backup_engine.h"
@@ -820,8 +820,8 @@ double WaitValidated(Index& index, const std::vector<CellId>& cells, Clock::time
     size_t ok = 0;
     for (const CellStats& c : index.Stats().cells) {
       if (std::find(cells.begin(), cells.end(), c.id) == cells.end()) continue;
-      if (c.validation == "failed") Die("validation", absl::DataLossError(c.error));
-      ok += c.validation == "ok";
+      if (c.validation == ValidationState::kFailed) Die("validation", absl::DataLossError(c.error));
+      ok += c.validation == ValidationState::kOk;
     }
     if (ok == cells.size()) return Since(t0);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -856,7 +856,7 @@ IndexRun RunLoseHost(const Flags& f, const Layout& l, const IndexBuild& build, V
   ApplyValidation(v, &o);
   std::unique_ptr<Index> index = OpenIndex(o);  // every cell reopens its local state
   for (const CellStats& c : index->Stats().cells) {
-    if (c.state != "serving") Die("reopen", absl::InternalError(absl::StrCat("cell ", c.id)));
+    if (c.state != CellPhase::kServing) Die("reopen", absl::InternalError(absl::StrCat("cell ", c.id)));
   }
   if (v == Validation::kBackground) {
     std::vector<CellId> all;
@@ -883,14 +883,14 @@ IndexRun RunLoseHost(const Flags& f, const Layout& l, const IndexBuild& build, V
   r.lib_first_s = 1e9;
   for (const CellStats& c : index->Stats().cells) {
     if (std::find(moved->begin(), moved->end(), c.id) == moved->end()) continue;
-    if (c.state != "serving") Die("lose host", absl::InternalError(c.error));
+    if (c.state != CellPhase::kServing) Die("lose host", absl::InternalError(c.error));
     const double serve = r.lose_call_s + absl::ToDoubleSeconds(c.recovery.time_to_serve);
     r.lib_first_s = std::min(r.lib_first_s, serve);
     r.lib_full_s = std::max(r.lib_full_s, serve);
     r.bytes_fetched += c.recovery.bytes_fetched;
     r.records_replayed += c.recovery.records_replayed;
     r.journal_bytes += build.cell_journal_bytes.at(c.id);
-    r.sources.push_back(c.recovery.source);
+    r.sources.push_back(RecoverySourceName(c.recovery.source));
     if (phases != nullptr) phases->Add(c.recovery);
   }
   CheckTail(*index, f);
@@ -928,11 +928,11 @@ IndexRun RunColdStart(const Flags& f, const Layout& l, const IndexBuild& build, 
   r.full_s = absl::ToDoubleSeconds(stats.time_to_all_cells);
   r.cells = stats.cells.size();
   for (const CellStats& c : stats.cells) {
-    if (c.state != "serving") Die("cold start", absl::InternalError(c.error));
+    if (c.state != CellPhase::kServing) Die("cold start", absl::InternalError(c.error));
     r.bytes_fetched += c.recovery.bytes_fetched;
     r.records_replayed += c.recovery.records_replayed;
     r.journal_bytes += build.cell_journal_bytes.at(c.id);
-    r.sources.push_back(c.recovery.source);
+    r.sources.push_back(RecoverySourceName(c.recovery.source));
     if (phases != nullptr) phases->Add(c.recovery);
   }
   CheckTail(*index, f);

@@ -1,8 +1,8 @@
 // The one public header of cellindex: include <cellindex/cellindex.h> and
 // link cellindex::cellindex.
-#ifndef CELLINDEX_CELLINDEX_H_
-#define CELLINDEX_CELLINDEX_H_
+#ifndef CELLINDEX_INDEX_CELLINDEX_H_
+#define CELLINDEX_INDEX_CELLINDEX_H_
 
 #include "index/index.h"
 
-#endif  // CELLINDEX_CELLINDEX_H_
+#endif  // CELLINDEX_INDEX_CELLINDEX_H_

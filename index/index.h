@@ -17,47 +17,32 @@
 #define CELLINDEX_INDEX_INDEX_H_
 
 #include <cstdint>
-#include <atomic>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "index/cell_map.h"
-#include "index/listing.h"
-#include "index/locate.h"
-#include "index/object_key.h"
-#include "index/object_record.h"
-#include "index/options.h"
-#include "index/stats.h"
-#include "index/write_batch.h"
-
-namespace rocksdb {
-class FileLock;
-}
+#include "absl/strings/string_view.h"
+#include "index/base/stats.h"
+#include "index/model/cell_map.h"
+#include "index/model/list_result.h"
+#include "index/model/locate_result.h"
+#include "index/model/object_key.h"
+#include "index/model/object_record.h"
+#include "index/model/write_batch.h"
+#include "index/model/options.h"
 
 namespace cellindex {
-
-class Cell;
-class DurableStore;
-class RecoveryScheduler;
-struct CellResources;
-struct CellRecoveryOptions;
-struct InternalOptions;
 
 class Index {
  public:
   // Opens the index in options.data_dir / options.store_dir, creating it if
   // missing (unless error_if_missing). On an existing index every cell is
-  // brought back by the RecoveryScheduler: a cell whose host kept its state
-  // reopens it and replays the journal above its applied_seq (a torn tail is
-  // cut); a cell whose host lost it is restored from its newest valid
+  // brought back, with bounded parallelism, most urgent first: a cell whose
+  // host kept its state reopens it and replays the journal above its
+  // applied_seq; a cell whose host lost it is restored from its newest valid
   // checkpoint in the store. With options.wait_for_recovery (the default)
   // Open returns when every cell serves or has failed; otherwise at once.
   // A cell with nothing valid to recover from fails alone with DataLoss;
@@ -73,7 +58,7 @@ class Index {
   // Waits for in-flight writes and for every recovery queued or running
   // (a cell found damaged is restored before the index closes), then seals
   // and syncs the journals and closes every cell.
-  ~Index();
+  virtual ~Index() = default;
 
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
@@ -83,23 +68,33 @@ class Index {
   // created/modified times are set to now (created to modified).
   // Unavailable (naming the cell and its phase) while the key's cell is
   // recovering.
-  absl::StatusOr<uint64_t> Put(const ObjectKey& key, const ObjectRecord& record,
-                               const Precondition& precondition = {});
+  virtual absl::StatusOr<uint64_t> Put(const ObjectKey& key, const ObjectRecord& record,
+                                       const Precondition& precondition = {}) = 0;
   // The record stored under `key`; NotFound when there is none.
-  absl::StatusOr<ObjectRecord> Get(const ObjectKey& key);
+  virtual absl::StatusOr<ObjectRecord> Get(const ObjectKey& key) = 0;
   // Removes `key` if `precondition` holds; NotFound when absent.
-  absl::Status Delete(const ObjectKey& key, const Precondition& precondition = {});
+  virtual absl::Status Delete(const ObjectKey& key, const Precondition& precondition = {}) = 0;
   // Applies every op of `batch` or none. All keys must live in one cell:
   // InvalidArgument naming the two cells otherwise. Returns one version per op
   // (0 for deletes).
-  absl::StatusOr<std::vector<uint64_t>> Write(const WriteBatch& batch);
+  virtual absl::StatusOr<std::vector<uint64_t>> Write(const WriteBatch& batch) = 0;
 
   // One page of `bucket` with the semantics of S3 ListObjectsV2, across cell
-  // boundaries in key order (see index/listing.h for errors).
-  absl::StatusOr<ListResult> List(absl::string_view bucket, const ListOptions& options = {});
-  // One page of the objects with bytes on a volume or node (see
-  // index/locate.h).
-  absl::StatusOr<LocateResult> Locate(const LocateOptions& options);
+  // boundaries in key order. InvalidArgument naming the problem for a bad
+  // bucket name, a prefix, delimiter or start_after that is not UTF-8, a
+  // negative max_keys, or a continuation token that was altered or belongs
+  // to another bucket, prefix or delimiter. Unavailable naming the cell when
+  // a cell the page must read is not serving (a page filled before that cell
+  // is served, truncated); DataLoss when a stored record is damaged.
+  virtual absl::StatusOr<ListResult> List(absl::string_view bucket,
+                                          const ListOptions& options = {}) = 0;
+  // One page of the objects with bytes on a volume or node. InvalidArgument
+  // when not exactly one of volume and node is set, the name is not a valid
+  // location name, max_objects is negative, or the token was altered or
+  // belongs to another lookup; Unavailable naming the cell when a cell is
+  // not serving (every cell holds part of the answer); DataLoss when a
+  // stored record is damaged.
+  virtual absl::StatusOr<LocateResult> Locate(const LocateOptions& options) = 0;
 
   // Checkpoints one cell (or every cell when `cell` is empty) into the
   // durable store now, after running the deep validation of any cell whose
@@ -107,9 +102,10 @@ class Index {
   // checkpointed). Unavailable when a cell asked for is not serving;
   // FailedPrecondition when its validation failed (it is being restored);
   // DataLoss when a local file turned out damaged (the cell is restored).
-  absl::StatusOr<std::vector<CheckpointReport>> Checkpoint(std::optional<CellId> cell = {});
+  virtual absl::StatusOr<std::vector<CheckpointReport>> Checkpoint(
+      std::optional<CellId> cell = {}) = 0;
   // Blocks until no cell is waiting for or running recovery.
-  void WaitForRecovery();
+  virtual void WaitForRecovery() = 0;
 
   // Simulates losing hosts at once (drills, tests): their cells stop
   // serving, their local directories are deleted, and the cells move to the
@@ -117,73 +113,19 @@ class Index {
   // store in the background. A recovery already running for one of those
   // cells is waited for first. Returns the cells moved. FailedPrecondition
   // when no host would remain; InvalidArgument when a host is unknown.
-  absl::StatusOr<std::vector<CellId>> LoseHosts(const std::vector<std::string>& hosts);
+  virtual absl::StatusOr<std::vector<CellId>> LoseHosts(const std::vector<std::string>& hosts) = 0;
   absl::StatusOr<std::vector<CellId>> LoseHost(const std::string& host) {
     return LoseHosts({host});
   }
 
   // Which cell serves `key`.
-  CellId CellFor(const ObjectKey& key) const;
+  virtual CellId CellFor(const ObjectKey& key) const = 0;
   // A copy of the cell map as it is now (hosts change when hosts are lost).
-  CellMap cell_map() const;
-  IndexStats Stats() const;
+  virtual CellMap cell_map() const = 0;
+  virtual IndexStats Stats() const = 0;
 
- private:
-  struct Slot;
-  friend absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options&, const InternalOptions&);
-  Index(Options options, InternalOptions internal);
-  absl::Status Init();
-  absl::Status CheckDirectories();
-  void SyncLoop();
-  void CheckpointLoop();
-  // The serving cell behind map index `i`, or Unavailable / its failure.
-  absl::StatusOr<std::shared_ptr<Cell>> ServingCell(size_t i) const;
-  // Hands the recoveries of `cells` to the scheduler at once. The caller
-  // owns each slot's recovery (ClaimRecovery, or Init).
-  void ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
-                        uint64_t below_checkpoint);
-  // Runs one recovery of slot `i`, which the caller owns, and gives the
-  // ownership up when the cell serves or has failed.
-  void RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint);
-  // Makes the caller the owner of slot `i`'s next recovery and takes its
-  // serving cell out of service (waiting for requests that use it). False
-  // when a recovery is already queued or running, or, with `expected`, when
-  // the slot no longer serves that cell. One recovery per cell at a time.
-  bool ClaimRecovery(size_t i, const Cell* expected);
-  // The background validation of a cell that has just started serving.
-  void ValidateSlot(size_t i, const std::shared_ptr<Cell>& cell);
-  // Runs the validation of slot `i` if it is pending, or waits for a running
-  // one; OK when the cell's state has passed it (or validation is off).
-  absl::Status EnsureValidated(size_t i, const std::shared_ptr<Cell>& cell);
-  // A serving cell failed (see Cell::on_failure): restart it, restoring it
-  // from the store when the failure was damage.
-  void OnCellFailed(size_t i, const Cell* cell, const absl::Status& why);
-  absl::StatusOr<CheckpointReport> CheckpointSlot(size_t i, bool wait_for_validation);
-  std::string CellDbDir(size_t i) const;
-  int64_t PriorityOf(CellId id) const;
-
-  const Options options_;
-  const std::unique_ptr<InternalOptions> internal_;
-  mutable absl::Mutex map_mu_;  // guards hosts in map_ and host_dirs_; ranges never change
-  CellMap map_;
-  std::map<std::string, std::string> host_dirs_ ABSL_GUARDED_BY(map_mu_);
-  std::unique_ptr<CellResources> resources_;
-  std::unique_ptr<DurableStore> store_;
-  std::vector<std::unique_ptr<Slot>> slots_;
-  rocksdb::FileLock* lock_ = nullptr;
-  absl::Time open_start_;
-  absl::Duration open_time_;
-  std::atomic<int64_t> first_serving_us_{-1};
-  std::atomic<int64_t> all_serving_us_{-1};
-  std::atomic<size_t> serving_count_{0};
-  std::atomic<uint64_t> checkpoint_loop_passes_{0};
-
-  absl::Mutex bg_mu_;
-  bool stopping_ ABSL_GUARDED_BY(bg_mu_) = false;
-  std::thread sync_thread_;
-  std::thread checkpoint_thread_;
-  std::unique_ptr<RecoveryScheduler> recovery_;
-  std::unique_ptr<RecoveryScheduler> validation_;
+ protected:
+  Index() = default;
 };
 
 }  // namespace cellindex

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "index/index.h"
+#include "recovery/cell_set.h"
 
 namespace rocksdb {
 class FileSystem;
@@ -22,11 +23,10 @@ struct InternalOptions {
   // Every file of the index (cells' RocksDB files, journals, the store, the
   // cell map) is written through it. Null: the default file system.
   std::shared_ptr<rocksdb::FileSystem> file_system;
-  // Called as each recovery phase of a cell starts ("start", then "fetch",
-  // "verify", "open", "replay", "validate" as they come, and "done" when the
-  // recovery has ended, serving or failed). It may block to hold the cell at
-  // that phase boundary.
-  std::function<void(uint32_t cell, const std::string& phase)> recovery_hook;
+  // Called at each moment of a cell's recovery (RecoveryEvent: its start,
+  // each phase as it starts, its end) and of a background validation. It
+  // may block to hold the cell there.
+  std::function<void(uint32_t cell, RecoveryEvent event)> recovery_hook;
   // Called at the start of ~Index, once background work has been told to
   // stop and before it is waited for.
   std::function<void()> shutdown_hook;

@@ -7,7 +7,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "recovery/checkpoint.h"
-#include "recovery/file_util.h"
+#include "recovery/store/layout.h"
+#include "index/base/file_util.h"
 
 namespace cellindex {
 namespace {
@@ -15,8 +16,7 @@ namespace {
 // Moves damaged local state aside (kept for an operator, never read again).
 absl::Status MoveAside(rocksdb::FileSystem& fs, const std::string& dir) {
   if (!PathExists(fs, dir)) return absl::OkStatus();
-  const std::string aside =
-      absl::StrFormat("%s.damaged-%d", dir, absl::ToUnixMicros(absl::Now()));
+  const std::string aside = CellDamagedDir(dir, absl::ToUnixMicros(absl::Now()));
   return RenameDurably(fs, dir, aside);
 }
 
@@ -26,7 +26,7 @@ absl::Status MoveAside(rocksdb::FileSystem& fs, const std::string& dir) {
 absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
                              const CheckpointManifest& m, const std::string& dir,
                              const CellRecoveryOptions& recovery, CellRecoveryReport* report) {
-  if (recovery.on_phase) recovery.on_phase("fetch");
+  if (recovery.on_phase) recovery.on_phase(CellPhase::kFetch);
   const absl::Time start = absl::Now();
   if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
   if (absl::Status s = CreateDirs(fs, dir); !s.ok()) return s;
@@ -58,7 +58,7 @@ absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
     report->bytes_fetched += got[i].size;
   }
 
-  if (recovery.on_phase) recovery.on_phase("verify");
+  if (recovery.on_phase) recovery.on_phase(CellPhase::kVerify);
   const absl::Time verify_start = absl::Now();
   for (size_t i = 0; i < m.files.size(); ++i) {
     if (got[i] != m.files[i].digest) {
@@ -105,7 +105,7 @@ absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellIdentity& identity,
                   : std::string();
   report->journal_gap_end = (*cell)->journal_gap_end();
   if (recovery.paranoid) {
-    if (recovery.on_phase) recovery.on_phase("validate");
+    if (recovery.on_phase) recovery.on_phase(CellPhase::kValidate);
     const absl::Time start = absl::Now();
     absl::Status v = (*cell)->Validate(&report->records_validated);
     report->validate_time += absl::Now() - start;
@@ -155,7 +155,7 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
 
   // 1. Local restart: the host kept the state.
   if (!recovery.force_restore && PathExists(fs, paths.db_dir + "/CURRENT")) {
-    report->source = "local";
+    report->source = RecoverySource::kLocal;
     absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
         OpenAndCheck(identity, paths, options, resources, recovery, newest, {}, report));
     if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
@@ -166,10 +166,10 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   }
 
   // 2. The newest checkpoint that verifies, then older ones.
-  const std::string staging = paths.db_dir + ".restore";
+  const std::string staging = CellRestoreDir(paths.db_dir);
   for (uint64_t seq : *seqs) {
     if (seq >= recovery.below_checkpoint) continue;
-    report->source = "checkpoint";
+    report->source = RecoverySource::kCheckpoint;
     report->checkpoint_seq = seq;
     auto reject = [&](const absl::Status& why) {
       report->fallbacks.push_back(absl::StrCat("checkpoint ", seq, ": ", why.message()));
@@ -205,7 +205,7 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   (void)RemoveAll(fs, staging);
 
   // 3. No checkpoint: the whole journal, if it still starts at seq 1.
-  report->source = "journal";
+  report->source = RecoverySource::kJournal;
   report->checkpoint_seq = 0;
   absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
       OpenAndCheck(identity, paths, options, resources, recovery, newest, {}, report));

@@ -16,9 +16,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "index/cell.h"
-#include "index/stats.h"
-#include "recovery/durable_store.h"
+#include "index/cell/cell.h"
+#include "index/base/stats.h"
+#include "recovery/store/durable_store.h"
 
 namespace cellindex {
 
@@ -31,9 +31,9 @@ struct CellRecoveryOptions {
   // applied_seq (after a checkpoint failed validation).
   bool force_restore = false;
   uint64_t below_checkpoint = UINT64_MAX;
-  // Called as each phase starts: "fetch", "verify", "open", "replay",
-  // "validate".
-  std::function<void(const char* phase)> on_phase;
+  // Called as each phase starts: kFetch, kVerify, kOpen, kReplay,
+  // kValidate.
+  std::function<void(CellPhase phase)> on_phase;
   // Passed to the cell (CellOpenHooks::on_failure).
   std::function<void(const Cell* cell, const absl::Status& why)> on_failure;
   // For a checkpoint taken before the cell serves, when its journal has

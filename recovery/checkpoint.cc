@@ -221,8 +221,7 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
     // Does not decode: moved aside before the new one takes its name.
     absl::StatusOr<std::string> bad = store.Get(CheckpointManifestName(id, m.applied_seq));
     if (bad.ok()) {
-      if (absl::Status s = store.Put(absl::StrFormat("%s%020u.manifest",
-                                                     DamagedManifestPrefix(id), m.applied_seq),
+      if (absl::Status s = store.Put(DamagedManifestName(id, m.applied_seq),
                                      *bad);
           !s.ok()) {
         return s;
@@ -265,7 +264,7 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
       absl::StatusOr<std::string> bad = store.Get(name);
       if (!bad.ok()) return bad.status();
       if (absl::Status s = store.Put(
-              absl::StrFormat("%s%020u.manifest", DamagedManifestPrefix(id), l.seq), *bad);
+              DamagedManifestName(id, l.seq), *bad);
           !s.ok()) {
         return s;
       }

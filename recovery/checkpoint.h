@@ -16,10 +16,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "index/cell.h"
-#include "index/stats.h"
-#include "recovery/checkpoint_manifest.h"
-#include "recovery/durable_store.h"
+#include "index/cell/cell.h"
+#include "index/base/stats.h"
+#include "recovery/store/checkpoint_manifest.h"
+#include "recovery/store/durable_store.h"
 
 namespace cellindex {
 

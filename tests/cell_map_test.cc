@@ -1,11 +1,11 @@
-#include "index/cell_map.h"
+#include "index/model/cell_map.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "index/object_key.h"
-#include "recovery/file_util.h"
-#include "recovery/cell_map_file.h"
+#include "index/model/object_key.h"
+#include "index/base/file_util.h"
+#include "recovery/store/cell_map_file.h"
 #include "tests/test_util.h"
 
 namespace cellindex {

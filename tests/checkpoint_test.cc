@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "index/index.h"
-#include "recovery/checkpoint_manifest.h"
-#include "recovery/durable_store.h"
-#include "recovery/file_util.h"
+#include "recovery/store/checkpoint_manifest.h"
+#include "recovery/store/durable_store.h"
+#include "index/base/file_util.h"
 #include "tests/test_util.h"
 
 namespace cellindex {

@@ -23,8 +23,8 @@
 #include "absl/strings/str_join.h"
 #include "index/index.h"
 #include "recovery/checkpoint.h"
-#include "recovery/checkpoint_manifest.h"
-#include "recovery/durable_store.h"
+#include "recovery/store/checkpoint_manifest.h"
+#include "recovery/store/durable_store.h"
 #include "tests/four_cells.h"
 #include "tests/test_util.h"
 
@@ -245,7 +245,7 @@ Outcome Recover(const std::string& root, const Want& want) {
   EXPECT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
     for (const CellStats& c : (*index)->Stats().cells) {
-      if (c.state == "serving" && (c.validation == "pending" || c.validation == "running")) {
+      if (c.state == CellPhase::kServing && (c.validation == ValidationState::kPending || c.validation == ValidationState::kRunning)) {
         return false;
       }
     }

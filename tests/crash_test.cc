@@ -18,8 +18,8 @@
 #include "absl/time/clock.h"
 #include "index/index.h"
 #include "recovery/checkpoint.h"
-#include "recovery/durable_store.h"
-#include "recovery/file_util.h"
+#include "recovery/store/durable_store.h"
+#include "index/base/file_util.h"
 #include "tests/test_util.h"
 
 namespace cellindex {
@@ -216,7 +216,7 @@ TEST(CrashTest, CheckpointsSurviveSigkill) {
     auto index = Index::Open(o);
     ASSERT_TRUE(index.ok()) << "round " << round << ": " << index.status();
     for (const CellStats& c : (*index)->Stats().cells) {
-      ASSERT_EQ(c.state, "serving") << "round " << round << " cell " << c.id << ": " << c.error;
+      ASSERT_EQ(c.state, CellPhase::kServing) << "round " << round << " cell " << c.id << ": " << c.error;
     }
     Verify(**index, prefix, last, &settled);
     if (::testing::Test::HasFatalFailure()) return;

@@ -474,7 +474,9 @@ IOStatus FaultInjectionFileSystem::BeforeSync(FileState& file, absl::string_view
 void FaultInjectionFileSystem::AfterSync(FileState& file, const SyncPoint& point) {
   absl::MutexLock lock(&mu_);
   ++counters_.syncs;
-  file.synced_size = point.size;
+  // Syncs may end out of order: a sync that started earlier never takes
+  // back what a later one made durable.
+  file.synced_size = std::max(file.synced_size, point.size);
   file.undo.erase(file.undo.begin(),
                   file.undo.begin() + std::min(point.undo_count, file.undo.size()));
 }

@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "index/index.h"
 #include "recovery/checkpoint.h"
-#include "recovery/durable_store.h"
+#include "recovery/store/durable_store.h"
 #include "rocksdb/db.h"
 #include "tests/test_util.h"
 

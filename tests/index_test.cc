@@ -7,10 +7,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "index/cell.h"
-#include "index/coding.h"
-#include "recovery/file_util.h"
-#include "recovery/journal.h"
+#include "index/cell/cell.h"
+#include "index/base/coding.h"
+#include "index/base/file_util.h"
+#include "recovery/journal/journal.h"
 #include "rocksdb/db.h"
 #include "rocksdb/perf_level.h"
 #include "tests/test_util.h"
@@ -385,7 +385,10 @@ TEST(IndexTest, ReplaysTheJournalWhenLocalStateIsGone) {
 
 // A cell state written before applied_seq and count shared one key keeps them
 // in two: it opens at that state, without replaying what it already holds.
-TEST(IndexTest, OpensAStateWithTheOlderTwoKeyLayout) {
+// A state with records but no state key (a layout this version does not
+// write, or damage) cannot be placed in its journal: it is refused and the
+// cell comes back from the store, never read as an empty state.
+TEST(IndexTest, AStateWithoutItsStateKeyIsRefusedAndRestored) {
   testing::ScratchDir dir;
   std::vector<uint64_t> versions;
   {
@@ -396,6 +399,7 @@ TEST(IndexTest, OpensAStateWithTheOlderTwoKeyLayout) {
       versions.push_back(*v);
     }
     ASSERT_TRUE(index->Delete({"bucket", "k3"}).ok());
+    ASSERT_TRUE(index->Checkpoint().ok());
   }
   {
     rocksdb::DB* raw;
@@ -407,15 +411,15 @@ TEST(IndexTest, OpensAStateWithTheOlderTwoKeyLayout) {
     EXPECT_EQ(DecodeFixed64(state.data()), 21u);      // applied_seq
     EXPECT_EQ(DecodeFixed64(state.data() + 8), 19u);  // count
     ASSERT_TRUE(db->Delete({}, "mstate").ok());
-    ASSERT_TRUE(db->Put({}, "mapplied_seq", state.substr(0, 8)).ok());
-    ASSERT_TRUE(db->Put({}, "mcount", state.substr(8)).ok());
   }
   auto index = MustOpen(OptionsIn(dir));
   ASSERT_NE(index, nullptr);
   const CellStats c = index->Stats().cells[0];
+  EXPECT_EQ(c.recovery.source, RecoverySource::kCheckpoint);
+  ASSERT_FALSE(c.recovery.fallbacks.empty());
+  EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("state key is missing"));
   EXPECT_EQ(c.applied_seq, 21u);
   EXPECT_EQ(c.keys, 19u);
-  EXPECT_EQ(c.records_replayed, 0u);
   EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "k3"}).status()));
   EXPECT_EQ(index->Get({"bucket", "k7"})->version, versions[7]);
   ASSERT_TRUE(index->Put({"bucket", "new"}, Rec(1)).ok());

@@ -21,8 +21,8 @@
 #include "index/index.h"
 #include "index/internal_options.h"
 #include "recovery/checkpoint.h"
-#include "recovery/checkpoint_manifest.h"
-#include "recovery/durable_store.h"
+#include "recovery/store/checkpoint_manifest.h"
+#include "recovery/store/durable_store.h"
 #include "tests/fault_injection_fs.h"
 #include "tests/four_cells.h"
 #include "tests/test_util.h"
@@ -91,12 +91,12 @@ TEST(IntegrityTest, SwappedLocalStateIsRefusedAndRestoredFromTheStore) {
   ExpectExactly(**index, want);
   const IndexStats s = (*index)->Stats();
   for (int c : {0, 1}) {
-    EXPECT_EQ(s.cells[c].state, "serving");
-    EXPECT_EQ(s.cells[c].recovery.source, "checkpoint") << c;
+    EXPECT_EQ(s.cells[c].state, CellPhase::kServing);
+    EXPECT_EQ(s.cells[c].recovery.source, RecoverySource::kCheckpoint) << c;
     EXPECT_THAT(Fallbacks(s.cells[c]), HasSubstr("the local state belongs to cell " +
                                                  std::to_string(1 - c)));
   }
-  EXPECT_EQ(s.cells[2].recovery.source, "local");
+  EXPECT_EQ(s.cells[2].recovery.source, RecoverySource::kLocal);
   EXPECT_EQ(DamagedDirs(cells).size(), 2u);  // kept, not deleted
 }
 
@@ -142,7 +142,7 @@ TEST(IntegrityTest, ALocalFileDamagedAfterItWasWrittenIsFoundAndRepaired) {
   ASSERT_TRUE(index.ok()) << index.status();
   ASSERT_TRUE(testing::WaitUntil([&] {
     const CellStats c = (*index)->Stats().cells[1];
-    return c.state == "serving" && c.validation == "ok" && c.recovery.source == "checkpoint";
+    return c.state == CellPhase::kServing && c.validation == ValidationState::kOk && c.recovery.source == RecoverySource::kCheckpoint;
   })) << Fallbacks((*index)->Stats().cells[1]);
   ExpectExactly(**index, want);
   EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]), HasSubstr("checksum"));
@@ -188,7 +188,7 @@ TEST(IntegrityTest, ADamagedBlockReadIsDataLossThenTheCellIsRestored) {
   (*index)->WaitForRecovery();
   ExpectExactly(**index, want);
   const CellStats c = (*index)->Stats().cells[1];
-  EXPECT_EQ(c.recovery.source, "checkpoint");
+  EXPECT_EQ(c.recovery.source, RecoverySource::kCheckpoint);
   EXPECT_THAT(Fallbacks(c), HasSubstr("damaged while serving"));
 }
 
@@ -251,7 +251,7 @@ TEST(IntegrityTest, RetentionKeepsOnlyCheckpointsThatVerify) {
   ASSERT_EQ(now.size(), 2u);
   EXPECT_EQ(now[1], seqs[1]);  // the older valid one is still there
   EXPECT_TRUE(LoadCheckpoint(*store, "", 1, seqs[1]).ok());
-  EXPECT_TRUE(store->Exists(absl::StrFormat("%s%020u.manifest", DamagedManifestPrefix(1), seqs[0])));
+  EXPECT_TRUE(store->Exists(DamagedManifestName(1, seqs[0])));
 }
 
 // A restore that falls back to an older checkpoint writes files whose
@@ -358,14 +358,14 @@ TEST(IntegrityTest, AStateThatFailsValidationIsNeverCheckpointed) {
   // The one background validation thread is held on cell 0 (validated
   // first), so cell 1's validation is still pending when the checkpoint
   // comes: the checkpoint must run it.
-  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
-    if (cell == 0 && phase == "validate") release.WaitForNotification();
+  in.recovery_hook = [&](uint32_t cell, RecoveryEvent phase) {
+    if (cell == 0 && phase == RecoveryEvent::kValidate) release.WaitForNotification();
   };
   auto index = OpenIndex(o, in);
   ASSERT_TRUE(index.ok()) << index.status();
   ASSERT_TRUE((*index)->Put({"bucket", "k031"}, Rec(31)).ok());  // something new to checkpoint
   want["k031"] = *(*index)->Get({"bucket", "k031"});
-  EXPECT_EQ((*index)->Stats().cells[1].validation, "pending");
+  EXPECT_EQ((*index)->Stats().cells[1].validation, ValidationState::kPending);
   absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint(1);
   EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("failed validation"));
@@ -374,7 +374,7 @@ TEST(IntegrityTest, AStateThatFailsValidationIsNeverCheckpointed) {
   ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
     const CellStats c = (*index)->Stats().cells[1];
-    return c.state == "serving" && c.recovery.source == "checkpoint";
+    return c.state == CellPhase::kServing && c.recovery.source == RecoverySource::kCheckpoint;
   }));
   // The phantom is gone; the write acknowledged on top of the bad state is
   // in the journal, and the restore replayed it.
@@ -396,14 +396,14 @@ TEST(IntegrityTest, AFailedValidationAndAHostLossNeverRecoverOneCellTwiceAtOnce)
   absl::Notification validating, release;
   std::atomic<bool> held{false};
   InternalOptions in;
-  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
-    if (phase == "start" || phase == "done") {
+  in.recovery_hook = [&](uint32_t cell, RecoveryEvent phase) {
+    if (phase == RecoveryEvent::kStart || phase == RecoveryEvent::kDone) {
       absl::MutexLock lock(&mu);
       int& a = active[cell];
-      a += phase == "start" ? 1 : -1;
+      a += phase == RecoveryEvent::kStart ? 1 : -1;
       most[cell] = std::max(most[cell], a);
     }
-    if (cell == 1 && phase == "validate" && !held.exchange(true)) {
+    if (cell == 1 && phase == RecoveryEvent::kValidate && !held.exchange(true)) {
       validating.Notify();
       release.WaitForNotification();
     }
@@ -414,13 +414,13 @@ TEST(IntegrityTest, AFailedValidationAndAHostLossNeverRecoverOneCellTwiceAtOnce)
   const std::string host = (*index)->Stats().cells[1].host;
   std::thread lose([&] { EXPECT_TRUE((*index)->LoseHost(host).ok()); });
   // The host loss has taken the cell (it waits for the validation to let go).
-  ASSERT_TRUE(testing::WaitUntil([&] { return (*index)->Stats().cells[1].state == "queued"; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return (*index)->Stats().cells[1].state == CellPhase::kQueued; }));
   release.Notify();  // the validation now fails, on a cell already taken
   lose.join();
   ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
     const CellStats c = (*index)->Stats().cells[1];
-    return c.state == "serving" && c.validation == "ok";
+    return c.state == CellPhase::kServing && c.validation == ValidationState::kOk;
   }));
   ExpectExactly(**index, want);
   absl::MutexLock lock(&mu);
@@ -455,8 +455,8 @@ TEST(IntegrityTest, AValidationVerdictOnACellAlreadyTakenIsNotCarried) {
   absl::Notification validating, release;
   std::atomic<bool> held{false};
   InternalOptions in;
-  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
-    if (cell == 1 && phase == "validate" && !held.exchange(true)) {
+  in.recovery_hook = [&](uint32_t cell, RecoveryEvent phase) {
+    if (cell == 1 && phase == RecoveryEvent::kValidate && !held.exchange(true)) {
       validating.Notify();
       release.WaitForNotification();
     }
@@ -465,13 +465,13 @@ TEST(IntegrityTest, AValidationVerdictOnACellAlreadyTakenIsNotCarried) {
   ASSERT_TRUE(index.ok()) << index.status();
   ASSERT_TRUE(validating.WaitForNotificationWithTimeout(absl::Seconds(60)));
   std::thread lose([&] { EXPECT_TRUE((*index)->LoseHost(host).ok()); });
-  ASSERT_TRUE(testing::WaitUntil([&] { return (*index)->Stats().cells[1].state == "queued"; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return (*index)->Stats().cells[1].state == CellPhase::kQueued; }));
   release.Notify();
   lose.join();
   ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
     const CellStats c = (*index)->Stats().cells[1];
-    return c.state == "serving" && c.validation == "ok";
+    return c.state == CellPhase::kServing && c.validation == ValidationState::kOk;
   }));
   ExpectExactly(**index, want);
   EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]),
@@ -495,8 +495,8 @@ TEST(IntegrityTest, DestroyingTheIndexWhileACellRecoversIsSafe) {
   o.validate_after_recovery = true;
   absl::Notification shutting_down, fetching;
   InternalOptions in;
-  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
-    if (cell == 2 && phase == "fetch") {
+  in.recovery_hook = [&](uint32_t cell, RecoveryEvent phase) {
+    if (cell == 2 && phase == RecoveryEvent::kFetch) {
       fetching.Notify();
       shutting_down.WaitForNotification();
     }
@@ -533,7 +533,7 @@ TEST(IntegrityTest, AnIoErrorFailsTheCellWithItsOwnCodeInsteadOfFallingBack) {
     auto index = OpenIndex(FourCells(dir), in);
     ASSERT_TRUE(index.ok()) << index.status();
     const CellStats c = (*index)->Stats().cells[1];
-    EXPECT_EQ(c.state, "failed");
+    EXPECT_EQ(c.state, CellPhase::kFailed);
     EXPECT_THAT(c.error, HasSubstr("injected"));
     EXPECT_TRUE(c.recovery.fallbacks.empty()) << Fallbacks(c);
     absl::Status s = (*index)->Get({"bucket", "k030"}).status();
@@ -572,7 +572,7 @@ TEST(IntegrityTest, AFailedJournalSyncIsNotAcknowledgedAndTheCellReopens) {
     EXPECT_THAT(std::string(failed.status().message()), HasSubstr("injected"));
     ASSERT_TRUE(testing::WaitUntil([&] {
       (*index)->WaitForRecovery();
-      return (*index)->Stats().cells[1].state == "serving";
+      return (*index)->Stats().cells[1].state == CellPhase::kServing;
     }));
     EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]), HasSubstr("failed while serving"));
     // The write that failed may or may not be there; acknowledged ones are.
@@ -611,7 +611,7 @@ TEST(IntegrityTest, AFailedJournalWriteIsNotAcknowledgedAndTheCellReopens) {
   EXPECT_THAT(std::string(failed.status().message()), HasSubstr("injected"));
   ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
-    return (*index)->Stats().cells[2].state == "serving";
+    return (*index)->Stats().cells[2].state == CellPhase::kServing;
   }));
   ExpectExactly(**index, want);  // the failed write was never written: nothing to see
   ASSERT_TRUE((*index)->Put({"bucket", "k060"}, Rec(67)).ok());
@@ -683,7 +683,7 @@ TEST(IntegrityTest, AFailedFlushFailsTheCellWhichReopensFromItsJournal) {
   ASSERT_TRUE(failed) << "the failed flush never stopped the cell's writes";
   ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
-    return (*index)->Stats().cells[3].state == "serving";
+    return (*index)->Stats().cells[3].state == CellPhase::kServing;
   }));
   EXPECT_THAT(Fallbacks((*index)->Stats().cells[3]), HasSubstr("failed while serving"));
   ExpectExactly(**index, want);

@@ -1,4 +1,4 @@
-#include "recovery/journal.h"
+#include "recovery/journal/journal.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,11 +12,11 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
-#include "index/coding.h"
-#include "recovery/file_util.h"
-#include "recovery/journal_format.h"
-#include "recovery/journal_reader.h"
-#include "recovery/journal_writer.h"
+#include "index/base/coding.h"
+#include "index/base/file_util.h"
+#include "recovery/journal/journal_format.h"
+#include "recovery/journal/journal_reader.h"
+#include "recovery/journal/journal_writer.h"
 #include "tests/test_util.h"
 
 namespace cellindex {

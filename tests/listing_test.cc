@@ -1,7 +1,7 @@
 // Listing (S3 ListObjectsV2 semantics) across cells: a randomized comparison
 // with an in-memory reference, the named edge cases, continuation tokens, and
 // cells that are not serving.
-#include "index/listing.h"
+#include "index/cell/listing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "index/cell.h"
+#include "index/cell/cell.h"
 #include "index/index.h"
 #include "rocksdb/perf_context.h"
 #include "rocksdb/perf_level.h"
@@ -619,7 +619,7 @@ TEST_F(ListingCellsTest, ADamagedRecordIsDataLossNamingTheObject) {
   r = List("bucket", Opts().delimiter("x"));
   EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("cell 1 has failed"));
-  EXPECT_EQ(cells_[1]->Stats().state, "failed");
+  EXPECT_EQ(cells_[1]->Stats().state, CellPhase::kFailed);
   r = List("bucket", Opts().prefix("a"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Keys(*r), ElementsAre("a"));

@@ -1,6 +1,6 @@
 // Location lookups: which objects have bytes on a volume or a node, exact
 // through overwrites, deletes and a reopen, page by page across cells.
-#include "index/locate.h"
+#include "index/cell/locate.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

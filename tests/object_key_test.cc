@@ -1,4 +1,4 @@
-#include "index/object_key.h"
+#include "index/model/object_key.h"
 
 #include "absl/strings/escaping.h"
 

@@ -1,10 +1,10 @@
-#include "index/object_record.h"
+#include "index/model/object_record.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "index/coding.h"
+#include "index/base/coding.h"
 
 namespace cellindex {
 namespace {

@@ -251,7 +251,7 @@ TEST(PowerLossGapTest, AStateAheadOfItsJournalIsCheckpointedBeforeServing) {
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(o, in);
   ASSERT_TRUE(index.ok()) << index.status();
   const CellStats c = (*index)->Stats().cells[0];
-  ASSERT_EQ(c.state, "serving") << c.error;
+  ASSERT_EQ(c.state, CellPhase::kServing) << c.error;
   EXPECT_GT(c.applied_seq, 0u);
   EXPECT_EQ(c.recovery.journal_gap_end, c.applied_seq);
   EXPECT_THAT(c.recovery.reprotected, HasSubstr("taken before serving"));

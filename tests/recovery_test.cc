@@ -17,10 +17,10 @@
 #include "index/index.h"
 #include "index/internal_options.h"
 #include "recovery/checkpoint.h"
-#include "recovery/checkpoint_manifest.h"
-#include "recovery/durable_store.h"
-#include "recovery/file_util.h"
-#include "recovery/journal.h"
+#include "recovery/store/checkpoint_manifest.h"
+#include "recovery/store/durable_store.h"
+#include "index/base/file_util.h"
+#include "recovery/journal/journal.h"
 #include "rocksdb/db.h"
 #include "tests/four_cells.h"
 #include "tests/test_util.h"
@@ -49,8 +49,8 @@ TEST(RecoveryTest, RestoresOneLostCellFromItsCheckpointAndJournalTail) {
   ASSERT_TRUE(index.ok()) << index.status();
   IndexStats s = (*index)->Stats();
   for (const CellStats& c : s.cells) {
-    EXPECT_EQ(c.state, "serving") << c.id;
-    EXPECT_EQ(c.recovery.source, c.id == 1 ? "checkpoint" : "local") << c.id;
+    EXPECT_EQ(c.state, CellPhase::kServing) << c.id;
+    EXPECT_EQ(c.recovery.source, c.id == 1 ? RecoverySource::kCheckpoint : RecoverySource::kLocal) << c.id;
   }
   const RecoveryReport& r = s.cells[1].recovery;
   EXPECT_GT(r.bytes_fetched, 0u);
@@ -76,7 +76,7 @@ TEST(RecoveryTest, RestoresEveryCellWhenAllLocalStateIsLost) {
   auto index = Index::Open(FourCells(dir));
   ASSERT_TRUE(index.ok()) << index.status();
   for (const CellStats& c : (*index)->Stats().cells) {
-    EXPECT_EQ(c.recovery.source, "checkpoint") << c.id;
+    EXPECT_EQ(c.recovery.source, RecoverySource::kCheckpoint) << c.id;
   }
   ExpectExactly(**index, want);
 }
@@ -93,7 +93,7 @@ TEST(RecoveryTest, WithoutACheckpointTheWholeJournalIsReplayed) {
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
   auto index = Index::Open(FourCells(dir));
   ASSERT_TRUE(index.ok());
-  for (const CellStats& c : (*index)->Stats().cells) EXPECT_EQ(c.recovery.source, "journal");
+  for (const CellStats& c : (*index)->Stats().cells) EXPECT_EQ(c.recovery.source, RecoverySource::kJournal);
   ExpectExactly(**index, want);
 }
 
@@ -137,7 +137,7 @@ TEST(RecoveryTest, DamagedCheckpointFileFallsBackToThePreviousCheckpoint) {
   auto index = Index::Open(FourCells(dir));
   ASSERT_TRUE(index.ok());
   const CellStats c = (*index)->Stats().cells[2];
-  EXPECT_EQ(c.state, "serving");
+  EXPECT_EQ(c.state, CellPhase::kServing);
   EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
   ASSERT_EQ(c.recovery.fallbacks.size(), 1u);
   EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("does not match its manifest"));
@@ -186,7 +186,7 @@ TEST(RecoveryTest, NothingValidLeftIsDataLossForThatCellOnly) {
   auto index = Index::Open(FourCells(dir));
   ASSERT_TRUE(index.ok()) << index.status();
   IndexStats s = (*index)->Stats();
-  EXPECT_EQ(s.cells[3].state, "failed");
+  EXPECT_EQ(s.cells[3].state, CellPhase::kFailed);
   EXPECT_THAT(s.cells[3].error, HasSubstr("no valid state"));
   absl::Status get = (*index)->Get({"bucket", "k080"}).status();
   EXPECT_TRUE(absl::IsDataLoss(get)) << get;
@@ -229,10 +229,10 @@ TEST(RecoveryTest, DamagedJournalSegmentIsNeverReadAsData) {
   auto index = Index::Open(o);
   ASSERT_TRUE(index.ok());
   IndexStats s = (*index)->Stats();
-  EXPECT_EQ(s.cells[0].state, "failed");
+  EXPECT_EQ(s.cells[0].state, CellPhase::kFailed);
   EXPECT_THAT(s.cells[0].error, HasSubstr("damaged"));
   EXPECT_TRUE(absl::IsDataLoss((*index)->Get({"bucket", "k001"}).status()));
-  EXPECT_EQ(s.cells[1].state, "serving");
+  EXPECT_EQ(s.cells[1].state, CellPhase::kServing);
 }
 
 TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
@@ -247,8 +247,8 @@ TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
   Options o = FourCells(dir);
   o.wait_for_recovery = false;
   InternalOptions in;
-  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
-    if (cell == 1 && phase == "verify") {
+  in.recovery_hook = [&](uint32_t cell, RecoveryEvent phase) {
+    if (cell == 1 && phase == RecoveryEvent::kVerify) {
       reached.Notify();
       release.WaitForNotification();
     }
@@ -262,12 +262,12 @@ TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
   EXPECT_THAT(std::string(held.message()), HasSubstr("cell 1"));
   EXPECT_THAT(std::string(held.message()), HasSubstr("verify"));
   EXPECT_TRUE(absl::IsUnavailable((*index)->Put({"bucket", "k031"}, Rec(1)).status()));
-  EXPECT_EQ((*index)->Stats().cells[1].state, "verify");
+  EXPECT_EQ((*index)->Stats().cells[1].state, CellPhase::kVerify);
   // Every other cell comes up, and reads and writes.
   ASSERT_TRUE(testing::WaitUntil([&] {
     IndexStats s = (*index)->Stats();
-    return s.cells[0].state == "serving" && s.cells[2].state == "serving" &&
-           s.cells[3].state == "serving";
+    return s.cells[0].state == CellPhase::kServing && s.cells[2].state == CellPhase::kServing &&
+           s.cells[3].state == CellPhase::kServing;
   })) << "the healthy cells never served";
   for (const char* k : {"k000", "k060", "k099"}) {
     ASSERT_TRUE((*index)->Put({"bucket", k}, Rec(7)).ok()) << k;
@@ -277,7 +277,7 @@ TEST(RecoveryTest, HealthyCellsServeWhileAnotherIsHeldInRecovery) {
   (*index)->WaitForRecovery();
   EXPECT_TRUE((*index)->Get({"bucket", "k030"}).ok());
   IndexStats s = (*index)->Stats();
-  EXPECT_EQ(s.cells[1].state, "serving");
+  EXPECT_EQ(s.cells[1].state, CellPhase::kServing);
   EXPECT_GT(s.time_to_all_cells, absl::ZeroDuration());
   EXPECT_LE(s.time_to_first_cell, s.time_to_all_cells);
 }
@@ -295,7 +295,7 @@ TEST(RecoveryTest, ParanoidValidationRejectsADamagedStateBeforeServing) {
   auto index = Index::Open(o);
   ASSERT_TRUE(index.ok());
   const CellStats c = (*index)->Stats().cells[1];
-  EXPECT_EQ(c.state, "serving");
+  EXPECT_EQ(c.state, CellPhase::kServing);
   EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
   ASSERT_FALSE(c.recovery.fallbacks.empty());
   EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("failed validation"));
@@ -317,11 +317,11 @@ TEST(RecoveryTest, BackgroundValidationFailureRestoresFromThePreviousCheckpoint)
   ASSERT_TRUE(testing::WaitUntil([&] {
     (*index)->WaitForRecovery();
     c = (*index)->Stats().cells[1];
-    return c.validation == "ok" && c.recovery.checkpoint_seq == seqs[1];
+    return c.validation == ValidationState::kOk && c.recovery.checkpoint_seq == seqs[1];
   })) << "validation " << c.validation << ", checkpoint " << c.recovery.checkpoint_seq;
-  EXPECT_EQ(c.validation, "ok");
+  EXPECT_EQ(c.validation, ValidationState::kOk);
   EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
-  EXPECT_EQ(c.state, "serving");
+  EXPECT_EQ(c.state, CellPhase::kServing);
   ASSERT_FALSE(c.recovery.fallbacks.empty());
   EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("failed validation"));
   ExpectExactly(**index, want);
@@ -342,12 +342,12 @@ TEST(RecoveryTest, CellsRecoverInPriorityOrderWithBoundedParallelism) {
   std::vector<uint32_t> order;
   int running = 0, most_running = 0;
   InternalOptions in;
-  in.recovery_hook = [&](uint32_t cell, const std::string& phase) {
+  in.recovery_hook = [&](uint32_t cell, RecoveryEvent phase) {
     absl::MutexLock lock(&mu);
-    if (phase == "fetch") {
+    if (phase == RecoveryEvent::kFetch) {
       order.push_back(cell);
       most_running = std::max(most_running, ++running);
-    } else if (phase == "replay") {
+    } else if (phase == RecoveryEvent::kReplay) {
       --running;
     }
   };
@@ -375,7 +375,7 @@ TEST(RecoveryTest, LosingSeveralHostsAtOnce) {
   (*index)->WaitForRecovery();
   for (const CellStats& c : (*index)->Stats().cells) {
     EXPECT_EQ(c.host, "h0");
-    EXPECT_EQ(c.state, "serving") << c.error;
+    EXPECT_EQ(c.state, CellPhase::kServing) << c.error;
   }
   ExpectExactly(**index, want);
 }
@@ -397,9 +397,9 @@ TEST(RecoveryTest, LosingAHostMovesItsCellsToTheSurvivors) {
   EXPECT_GT(s.epoch, epoch);
   for (const CellStats& c : s.cells) {
     EXPECT_EQ(c.host, "h0");
-    EXPECT_EQ(c.state, "serving");
+    EXPECT_EQ(c.state, CellPhase::kServing);
   }
-  EXPECT_EQ(s.cells[1].recovery.source, "checkpoint");
+  EXPECT_EQ(s.cells[1].recovery.source, RecoverySource::kCheckpoint);
   ExpectExactly(**index, want);
   EXPECT_TRUE(absl::IsFailedPrecondition((*index)->LoseHost("h0").status()));
   EXPECT_TRUE(absl::IsInvalidArgument((*index)->LoseHosts({"h0", "h9"}).status()));
@@ -409,7 +409,7 @@ TEST(RecoveryTest, LosingAHostMovesItsCellsToTheSurvivors) {
   o.host_dirs = {{"h0", dir / "h0"}};
   auto reopened = Index::Open(o);
   ASSERT_TRUE(reopened.ok());
-  for (const CellStats& c : (*reopened)->Stats().cells) EXPECT_EQ(c.recovery.source, "local");
+  for (const CellStats& c : (*reopened)->Stats().cells) EXPECT_EQ(c.recovery.source, RecoverySource::kLocal);
   ExpectExactly(**reopened, want);
 }
 

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -14,12 +15,22 @@
 
 #include "absl/time/clock.h"
 
+#include "index/base/stats.h"
 #include "index/index.h"
-#include "recovery/durable_store.h"
-#include "recovery/file_util.h"
+#include "recovery/store/durable_store.h"
+#include "index/base/file_util.h"
 #include "rocksdb/file_system.h"
 
 namespace cellindex {
+
+// The names of the states tests compare, in failure messages.
+inline std::ostream& operator<<(std::ostream& os, CellPhase p) { return os << CellPhaseName(p); }
+inline std::ostream& operator<<(std::ostream& os, ValidationState v) {
+  return os << ValidationStateName(v);
+}
+inline std::ostream& operator<<(std::ostream& os, RecoverySource s) {
+  return os << RecoverySourceName(s);
+}
 
 // The file helpers on the default file system, for tests that look at or
 // damage files directly (the library always passes its own file system).

@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "recovery/file_util.h"
+#include "index/base/file_util.h"
 #include "rocksdb/file_system.h"
 #include "tools/exit_codes.h"
 #include "tools/workload.h"

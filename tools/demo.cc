@@ -18,7 +18,7 @@
 #include "absl/time/clock.h"
 #include "index/index.h"
 #include "nlohmann/json.hpp"
-#include "recovery/file_util.h"
+#include "index/base/file_util.h"
 #include "rocksdb/file_system.h"
 #include "tools/exit_codes.h"
 #include "tools/progress.h"
@@ -220,7 +220,7 @@ int RunDemo(const DemoOptions& d) {
               << absl::StrFormat("  %4s  %-10s %8s %10s %10s %10s\n", "cell", "state", "keys",
                                  "open", "replay", "replayed");
     for (const CellStats& c : stats.cells) {
-      std::cout << absl::StrFormat("  %4u  %-10s %8u %10s %10s %10u\n", c.id, c.state, c.keys,
+      std::cout << absl::StrFormat("  %4u  %-10s %8u %10s %10s %10u\n", c.id, CellPhaseName(c.state), c.keys,
                                    HumanDuration(c.open_time), HumanDuration(c.replay_time),
                                    c.records_replayed);
     }

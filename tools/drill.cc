@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "index/index.h"
-#include "recovery/file_util.h"
+#include "index/base/file_util.h"
 #include "rocksdb/file_system.h"
 #include "tools/bulk_load.h"
 #include "tools/command_util.h"
@@ -286,8 +286,8 @@ int RunDrill(const DrillOptions& d) {
       size_t serving = 0, failed = 0;
       IndexStats s = index->Stats();
       for (CellId id : recovering) {
-        if (s.cells[id].state == "serving") ++serving;
-        if (s.cells[id].state == "failed") ++failed;
+        if (s.cells[id].state == CellPhase::kServing) ++serving;
+        if (s.cells[id].state == CellPhase::kFailed) ++failed;
       }
       const absl::Duration now = absl::Now() - loss_start;
       if (serving > 0 && first_available == absl::InfiniteDuration()) first_available = now;
@@ -313,7 +313,7 @@ int RunDrill(const DrillOptions& d) {
     stats = index->Stats();
     bool pending = false;
     for (CellId id : recovering) {
-      pending |= stats.cells[id].validation == "pending" || stats.cells[id].validation == "running";
+      pending |= stats.cells[id].validation == ValidationState::kPending || stats.cells[id].validation == ValidationState::kRunning;
     }
     if (!pending || absl::Now() > validation_deadline) break;
     absl::SleepFor(absl::Milliseconds(20));
@@ -367,7 +367,7 @@ int RunDrill(const DrillOptions& d) {
   uint64_t bytes_fetched = 0, records_replayed = 0, failed_cells = 0;
   for (CellId id : recovering) {
     const CellStats& c = stats.cells[id];
-    if (c.state == "failed") ++failed_cells;
+    if (c.state == CellPhase::kFailed) ++failed_cells;
     fetch.push_back(c.recovery.fetch_time);
     verify.push_back(c.recovery.verify_time);
     open.push_back(c.recovery.open_time);

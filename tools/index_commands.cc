@@ -22,7 +22,7 @@ Json CellJson(const CellStats& c) {
   Json j = {{"id", c.id},
             {"range", c.range},
             {"host", c.host},
-            {"state", c.state},
+            {"state", CellPhaseName(c.state)},
             {"keys", c.keys},
             {"bytes", c.sst_bytes + c.memtable_bytes},
             {"sst_bytes", c.sst_bytes},
@@ -31,9 +31,9 @@ Json CellJson(const CellStats& c) {
             {"journal_bytes_since_checkpoint", c.journal_bytes_since_checkpoint},
             {"applied_seq", c.applied_seq},
             {"last_checkpoint_seq", c.last_checkpoint_seq},
-            {"validation", c.validation}};
+            {"validation", ValidationStateName(c.validation)}};
   const RecoveryReport& r = c.recovery;
-  j["recovery"] = {{"source", r.source},
+  j["recovery"] = {{"source", RecoverySourceName(r.source)},
                    {"checkpoint_seq", r.checkpoint_seq},
                    {"files_fetched", r.files_fetched},
                    {"bytes_fetched", r.bytes_fetched},
@@ -65,7 +65,7 @@ int RunCells(const GlobalFlags& flags) {
   std::cout << absl::StrFormat("%5s  %-8s %-9s %10s %10s %14s %14s  %s\n", "cell", "host", "state",
                                "keys", "bytes", "journal total", "since ckpt", "range");
   for (const CellStats& c : stats.cells) {
-    std::cout << absl::StrFormat("%5d  %-8s %-9s %10d %10s %14s %14s  %s\n", c.id, c.host, c.state,
+    std::cout << absl::StrFormat("%5d  %-8s %-9s %10d %10s %14s %14s  %s\n", c.id, c.host, CellPhaseName(c.state),
                                  c.keys, HumanBytes(c.sst_bytes + c.memtable_bytes),
                                  HumanBytes(c.journal_bytes),
                                  HumanBytes(c.journal_bytes_since_checkpoint), c.range);
@@ -121,7 +121,7 @@ int RunStat(const GlobalFlags& flags) {
     bytes += c.sst_bytes + c.memtable_bytes;
     journal += c.journal_bytes;
     since_checkpoint += c.journal_bytes_since_checkpoint;
-    serving += c.state == "serving";
+    serving += c.state == CellPhase::kServing;
   }
   if (flags.json) {
     PrintJson({{"data_dir", flags.data_dir},

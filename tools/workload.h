@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "index/object_key.h"
-#include "index/object_record.h"
+#include "index/model/object_key.h"
+#include "index/model/object_record.h"
 
 namespace cellindex::tools {
 

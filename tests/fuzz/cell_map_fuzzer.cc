@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "index/cell_map.h"
+#include "index/model/cell_map.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace cellindex::fuzz {

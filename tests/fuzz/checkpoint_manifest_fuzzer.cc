@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "recovery/checkpoint_manifest.h"
+#include "recovery/store/checkpoint_manifest.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace cellindex::fuzz {

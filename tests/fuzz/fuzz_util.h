@@ -20,7 +20,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "index/coding.h"
+#include "index/base/coding.h"
 
 // Aborts with the failed condition and a note when `cond` is false.
 #define FUZZ_CHECK(cond, note)                                                      \

@@ -10,8 +10,8 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "index/coding.h"
-#include "recovery/journal_format.h"
+#include "index/base/coding.h"
+#include "recovery/journal/journal_format.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace cellindex::fuzz {

@@ -32,10 +32,10 @@
 #include <string>
 #include <vector>
 
-#include "index/coding.h"
-#include "recovery/journal_format.h"
-#include "recovery/journal_reader.h"
-#include "recovery/journal_writer.h"
+#include "index/base/coding.h"
+#include "recovery/journal/journal_format.h"
+#include "recovery/journal/journal_reader.h"
+#include "recovery/journal/journal_writer.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace cellindex::fuzz {

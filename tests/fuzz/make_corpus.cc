@@ -14,14 +14,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/time/time.h"
-#include "index/cell_map.h"
-#include "index/coding.h"
-#include "index/object_key.h"
-#include "index/object_record.h"
-#include "index/page_token.h"
-#include "recovery/checkpoint_manifest.h"
-#include "recovery/journal_format.h"
-#include "recovery/journal_writer.h"
+#include "index/model/cell_map.h"
+#include "index/base/coding.h"
+#include "index/model/object_key.h"
+#include "index/model/object_record.h"
+#include "index/model/page_token.h"
+#include "recovery/store/checkpoint_manifest.h"
+#include "recovery/journal/journal_format.h"
+#include "recovery/journal/journal_writer.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace cellindex::fuzz {

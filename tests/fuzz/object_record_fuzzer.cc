@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "index/object_record.h"
+#include "index/model/object_record.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace cellindex::fuzz {

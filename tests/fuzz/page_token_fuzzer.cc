@@ -20,7 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
-#include "index/page_token.h"
+#include "index/model/page_token.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace cellindex::fuzz {

@@ -1,0 +1,65 @@
+#include "index/cell/cell_resources.h"
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/file_checksum.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+
+namespace cellindex {
+
+CellResources MakeCellResources(const Options& options,
+                                std::shared_ptr<rocksdb::FileSystem> fs) {
+  CellResources r;
+  if (fs == nullptr || fs == rocksdb::FileSystem::Default()) {
+    r.fs = rocksdb::FileSystem::Default();
+    r.env = rocksdb::Env::Default();
+  } else {
+    r.fs = std::move(fs);
+    r.env_owner = rocksdb::NewCompositeEnv(r.fs);
+    r.env = r.env_owner.get();
+  }
+  r.env->SetBackgroundThreads(std::max(1, options.flush_threads), rocksdb::Env::Priority::HIGH);
+  r.env->SetBackgroundThreads(std::max(1, options.compaction_threads),
+                              rocksdb::Env::Priority::LOW);
+  r.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  r.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes);
+  return r;
+}
+
+rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& resources) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.env = resources.env;
+  // RocksDB records each file's crc32c when it writes it: Validate checks
+  // every file against it, and a checkpoint checks each file it uploads, so
+  // a local file damaged after it was written is never published.
+  o.file_checksum_gen_factory = rocksdb::GetFileChecksumGenCrc32cFactory();
+  // A background error (a flush that could not write) stops the cell's
+  // writes; the index then reopens the cell from what is durable, rather
+  // than RocksDB retrying on its own, once a second, behind its back.
+  o.max_bgerror_resume_count = 0;
+  o.write_buffer_manager = resources.write_buffer_manager;
+  o.write_buffer_size = options.cell_write_buffer_bytes;
+  o.max_background_jobs = std::max(2, options.flush_threads + options.compaction_threads);
+  o.max_open_files = 512;
+  o.keep_log_file_num = 2;
+  // The cell's journal is the log: RocksDB's WAL is off on every write, and a
+  // clean close must flush the memtables.
+  o.avoid_flush_during_shutdown = false;
+  // Every put first reads its key (preconditions, versions, the old record's
+  // reverse entries to delete), and most puts are of new keys: a whole-key
+  // bloom filter in the memtable answers those misses without searching the
+  // skiplist. 2% of the write buffer is about 16 bits per entry at the ~100
+  // bytes a cell's entries average (records and reverse-location keys).
+  o.memtable_whole_key_filtering = true;
+  o.memtable_prefix_bloom_size_ratio = 0.02;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = resources.block_cache;
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.format_version = 5;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace cellindex

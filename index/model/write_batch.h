@@ -1,0 +1,53 @@
+// Operations an Index applies atomically, and the preconditions they carry.
+#ifndef CELLINDEX_INDEX_MODEL_WRITE_BATCH_H_
+#define CELLINDEX_INDEX_MODEL_WRITE_BATCH_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "index/model/object_key.h"
+#include "index/model/object_record.h"
+
+namespace cellindex {
+
+// A condition checked in the cell's write order, atomically with the write.
+// At most one of the two may be set.
+struct Precondition {
+  // The write applies only if the key exists with exactly this version
+  // (S3's If-Match, with the index's version in place of the ETag).
+  std::optional<uint64_t> if_version_match;
+  // The write applies only if the key does not exist (If-None-Match: *).
+  bool if_none_match = false;
+};
+
+struct WriteOp {
+  enum class Kind { kPut, kDelete };
+  Kind kind = Kind::kPut;
+  ObjectKey key;
+  ObjectRecord record;  // kPut only
+  Precondition precondition;
+};
+
+// Puts and deletes applied all or nothing, in order (a later operation on
+// the same key sees the earlier one). All keys must live in one cell.
+class WriteBatch {
+ public:
+  void Put(ObjectKey key, ObjectRecord record, Precondition precondition = {}) {
+    ops_.push_back({WriteOp::Kind::kPut, std::move(key), std::move(record), precondition});
+  }
+  void Delete(ObjectKey key, Precondition precondition = {}) {
+    ops_.push_back({WriteOp::Kind::kDelete, std::move(key), {}, precondition});
+  }
+  const std::vector<WriteOp>& ops() const { return ops_; }
+  size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  void Clear() { ops_.clear(); }
+
+ private:
+  std::vector<WriteOp> ops_;
+};
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_INDEX_MODEL_WRITE_BATCH_H_

@@ -1,0 +1,456 @@
+#include "recovery/cell_set.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "recovery/cell_recovery.h"
+#include "recovery/checkpoint.h"
+#include "recovery/store/layout.h"
+
+namespace cellindex {
+namespace {
+
+// Validation runs after every recovery, behind it.
+constexpr int64_t kValidationPriority = int64_t{1} << 40;
+
+// Waits until nothing else holds `cell` (requests in flight), then closes it.
+void Drain(std::shared_ptr<Cell> cell) {
+  if (cell == nullptr) return;
+  while (cell.use_count() > 1) absl::SleepFor(absl::Milliseconds(1));
+  cell.reset();
+}
+
+}  // namespace
+
+const char* RecoveryEventName(RecoveryEvent event) {
+  switch (event) {
+    case RecoveryEvent::kStart:
+      return "start";
+    case RecoveryEvent::kFetch:
+      return "fetch";
+    case RecoveryEvent::kVerify:
+      return "verify";
+    case RecoveryEvent::kOpen:
+      return "open";
+    case RecoveryEvent::kReplay:
+      return "replay";
+    case RecoveryEvent::kValidate:
+      return "validate";
+    case RecoveryEvent::kDone:
+      return "done";
+  }
+  return "unknown";
+}
+
+// What the set knows about one cell, whether or not it serves.
+struct CellSet::Slot {
+  mutable absl::Mutex mu;
+  std::shared_ptr<Cell> cell ABSL_GUARDED_BY(mu);  // set while serving
+  CellPhase phase ABSL_GUARDED_BY(mu) = CellPhase::kQueued;
+  absl::Status error ABSL_GUARDED_BY(mu);
+  RecoveryReport report ABSL_GUARDED_BY(mu);
+  ValidationState validation ABSL_GUARDED_BY(mu) = ValidationState::kOff;
+  // A recovery is queued or running; only its owner may start another.
+  bool recovery_owned ABSL_GUARDED_BY(mu) = false;
+  // The cell taken out of service for that recovery, closed by it once the
+  // requests that still hold it are done.
+  std::shared_ptr<Cell> retiring ABSL_GUARDED_BY(mu);
+  // Why the last state was taken out of service, for the next report.
+  std::vector<std::string> carried_fallbacks ABSL_GUARDED_BY(mu);
+  absl::Time recovery_start ABSL_GUARDED_BY(mu);
+  uint64_t checkpoints_taken ABSL_GUARDED_BY(mu) = 0;
+  uint64_t last_checkpoint_seq ABSL_GUARDED_BY(mu) = 0;
+  absl::Time last_checkpoint_time ABSL_GUARDED_BY(mu);
+  std::string last_checkpoint_error ABSL_GUARDED_BY(mu);
+  // One checkpoint of the cell at a time.
+  absl::Mutex checkpoint_mu;
+};
+
+CellSet::CellSet(size_t n, Deps deps, absl::Time open_start)
+    : deps_(std::move(deps)), open_start_(open_start) {
+  for (size_t i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>());
+  const Options& o = *deps_.options;
+  const int parallelism =
+      o.recovery_parallelism > 0
+          ? o.recovery_parallelism
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  recovery_ = std::make_unique<RecoveryScheduler>(std::min<int>(parallelism, std::max<size_t>(n, 1)));
+  validation_ = std::make_unique<RecoveryScheduler>(1);
+}
+
+CellSet::~CellSet() {
+  Stop();
+  CloseAll(/*flush=*/true);
+}
+
+void CellSet::Stop() {
+  validation_->Stop();
+  recovery_->WaitIdle();
+  recovery_->Stop();
+}
+
+void CellSet::CloseAll(bool flush) {
+  for (auto& slot : slots_) {
+    absl::MutexLock lock(&slot->mu);
+    if (!flush && slot->cell != nullptr) slot->cell->CloseWithoutFlush();
+    slot->cell.reset();  // seals and syncs the journal, then closes RocksDB
+    slot->retiring.reset();
+  }
+}
+
+void CellSet::Event(CellId id, RecoveryEvent event) const {
+  if (deps_.on_event) deps_.on_event(id, event);
+}
+
+int64_t CellSet::PriorityOf(CellId id) const {
+  const auto& p = deps_.options->recovery_priority;
+  auto it = std::find(p.begin(), p.end(), id);
+  if (it != p.end()) return it - p.begin();
+  return static_cast<int64_t>(p.size()) + id;
+}
+
+void CellSet::RecoverAll() {
+  std::vector<size_t> all(slots_.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    all[i] = i;
+    absl::MutexLock lock(&slots_[i]->mu);
+    slots_[i]->recovery_owned = true;  // the first recovery
+  }
+  ScheduleRecovery(all, /*force_restore=*/false, UINT64_MAX);
+}
+
+void CellSet::WaitForRecovery() { recovery_->WaitIdle(); }
+
+bool CellSet::ClaimRecovery(size_t i, const Cell* expected) {
+  Slot& slot = *slots_[i];
+  absl::MutexLock lock(&slot.mu);
+  if (slot.recovery_owned) return false;
+  if (expected != nullptr && slot.cell.get() != expected) return false;
+  slot.recovery_owned = true;
+  if (slot.cell != nullptr) --serving_count_;
+  slot.retiring = std::move(slot.cell);
+  slot.phase = CellPhase::kQueued;
+  return true;
+}
+
+void CellSet::TakeOver(const std::vector<size_t>& cells) {
+  for (size_t i : cells) {
+    Slot& slot = *slots_[i];
+    std::shared_ptr<Cell> old;
+    {
+      absl::MutexLock lock(&slot.mu);
+      slot.mu.Await(absl::Condition(
+          +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+      slot.recovery_owned = true;
+      if (slot.cell != nullptr) --serving_count_;
+      old = std::move(slot.cell);
+      slot.phase = CellPhase::kQueued;
+    }
+    Drain(std::move(old));
+  }
+}
+
+void CellSet::ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
+                               uint64_t below_checkpoint) {
+  std::vector<std::pair<int64_t, std::function<void()>>> tasks;
+  for (size_t i : cells) {
+    CellId id;
+    {
+      Slot& slot = *slots_[i];
+      absl::MutexLock lock(&slot.mu);
+      slot.phase = CellPhase::kQueued;
+      slot.error = absl::OkStatus();
+      slot.recovery_start = absl::Now();
+    }
+    id = deps_.place(i).identity.range.id;
+    tasks.emplace_back(PriorityOf(id), [this, i, force_restore, below_checkpoint] {
+      RecoverSlot(i, force_restore, below_checkpoint);
+    });
+  }
+  recovery_->ScheduleAll(std::move(tasks));
+}
+
+void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint) {
+  Slot& slot = *slots_[i];
+  {
+    std::shared_ptr<Cell> retiring;
+    {
+      absl::MutexLock lock(&slot.mu);
+      retiring = std::move(slot.retiring);
+    }
+    Drain(std::move(retiring));  // its RocksDB and journal closed before reopening them
+  }
+  const Place place = deps_.place(i);
+  const CellId id = place.identity.range.id;
+  Event(id, RecoveryEvent::kStart);
+  const Options& options = *deps_.options;
+  CellRecoveryOptions ro;
+  ro.fetch_parallelism = options.fetch_parallelism;
+  ro.paranoid = options.paranoid;
+  ro.force_restore = force_restore;
+  ro.below_checkpoint = below_checkpoint;
+  ro.epoch = place.epoch;
+  ro.checkpoints_to_keep = options.checkpoints_to_keep;
+  ro.on_phase = [this, &slot, id](CellPhase phase) {
+    {
+      absl::MutexLock lock(&slot.mu);
+      slot.phase = phase;
+    }
+    switch (phase) {
+      case CellPhase::kFetch:
+        return Event(id, RecoveryEvent::kFetch);
+      case CellPhase::kVerify:
+        return Event(id, RecoveryEvent::kVerify);
+      case CellPhase::kOpen:
+        return Event(id, RecoveryEvent::kOpen);
+      case CellPhase::kReplay:
+        return Event(id, RecoveryEvent::kReplay);
+      case CellPhase::kValidate:
+        return Event(id, RecoveryEvent::kValidate);
+      default:
+        return;
+    }
+  };
+  ro.on_failure = [this, i](const Cell* cell, const absl::Status& why) {
+    OnCellFailed(i, cell, why);
+  };
+  Cell::Paths paths;
+  paths.db_dir = place.db_dir;
+  absl::StatusOr<std::string> journal_dir = deps_.store->LocalDir(JournalDirName(id));
+  absl::StatusOr<std::string> journal_head = deps_.store->LocalDir(JournalHeadName(id));
+  RecoveryReport report;
+  absl::StatusOr<std::unique_ptr<Cell>> cell = absl::InternalError("unset");
+  if (!journal_dir.ok()) {
+    cell = journal_dir.status();
+  } else if (!journal_head.ok()) {
+    cell = journal_head.status();
+  } else {
+    paths.journal_dir = *journal_dir;
+    paths.journal_head = *journal_head;
+    cell = RecoverCell(place.identity, paths, options, *deps_.resources, *deps_.store, ro,
+                       &report);
+  }
+  // Before the ownership is given up below, so no other recovery of the
+  // cell can have started yet.
+  Event(id, RecoveryEvent::kDone);
+  std::shared_ptr<Cell> serving;
+  {
+    absl::MutexLock lock(&slot.mu);
+    report.time_to_serve = absl::Now() - slot.recovery_start;
+    report.fallbacks.insert(report.fallbacks.begin(), slot.carried_fallbacks.begin(),
+                            slot.carried_fallbacks.end());
+    slot.carried_fallbacks.clear();
+    slot.report = report;
+    slot.recovery_owned = false;
+    if (cell.ok()) {
+      serving = std::shared_ptr<Cell>(*std::move(cell));
+      slot.cell = serving;
+      slot.phase = CellPhase::kServing;
+      slot.validation = options.paranoid                  ? ValidationState::kOk
+                        : options.validate_after_recovery ? ValidationState::kPending
+                                                          : ValidationState::kOff;
+      ++serving_count_;
+    } else {
+      slot.phase = CellPhase::kFailed;
+      slot.error = cell.status();
+    }
+  }
+  if (serving == nullptr) return;
+  const int64_t since_open = absl::ToInt64Microseconds(absl::Now() - open_start_);
+  int64_t unset = -1;
+  first_serving_us_.compare_exchange_strong(unset, since_open);
+  if (serving_count_.load() == slots_.size()) {
+    unset = -1;
+    all_serving_us_.compare_exchange_strong(unset, since_open);
+  }
+  if (!options.paranoid && options.validate_after_recovery) {
+    // A weak reference: a queued check must not keep a replaced cell open.
+    validation_->Schedule(kValidationPriority + id, [this, i, weak = std::weak_ptr<Cell>(serving)] {
+      if (std::shared_ptr<Cell> cell = weak.lock()) ValidateSlot(i, cell);
+    });
+  }
+}
+
+absl::Status CellSet::EnsureValidated(size_t i, const std::shared_ptr<Cell>& cell) {
+  Slot& slot = *slots_[i];
+  {
+    absl::MutexLock lock(&slot.mu);
+    // Another thread runs it: wait for its verdict (or for the cell to go).
+    auto settled = [&slot, &cell]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(slot.mu) {
+      return slot.validation != ValidationState::kRunning || slot.cell != cell;
+    };
+    slot.mu.Await(absl::Condition(&settled));
+    if (slot.cell != cell) {
+      return absl::UnavailableError(
+          absl::StrCat("cell ", cell->range().id, " was taken out of service"));
+    }
+    switch (slot.validation) {
+      case ValidationState::kOk:
+      case ValidationState::kOff:
+        return absl::OkStatus();
+      case ValidationState::kFailed:
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cell ", cell->range().id, " failed validation and is being restored"));
+      case ValidationState::kRunning:
+      case ValidationState::kPending:
+        break;
+    }
+    slot.validation = ValidationState::kRunning;
+  }
+  Event(cell->range().id, RecoveryEvent::kValidate);
+  const absl::Time start = absl::Now();
+  uint64_t checked = 0;
+  absl::Status s = cell->Validate(&checked);
+  uint64_t below = UINT64_MAX;
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.report.validate_time = absl::Now() - start;
+    slot.report.records_validated = checked;
+    slot.validation = s.ok() ? ValidationState::kOk : ValidationState::kFailed;
+    if (s.ok()) return s;
+    if (slot.cell != cell) return s;  // taken meanwhile: its recovery owes nothing to this
+    slot.carried_fallbacks.push_back(absl::StrCat(RecoverySourceName(slot.report.source), " ",
+                                                  slot.report.checkpoint_seq, ": ",
+                                                  s.message()));
+    if (slot.report.source == RecoverySource::kCheckpoint) below = slot.report.checkpoint_seq;
+  }
+  // The state does not hold: out of service, and back from an older
+  // checkpoint (or, for local state, the newest one), unless a recovery of
+  // the cell is already under way.
+  if (ClaimRecovery(i, cell.get())) ScheduleRecovery({i}, /*force_restore=*/true, below);
+  return absl::FailedPreconditionError(
+      absl::StrCat("cell ", cell->range().id, " failed validation and is being restored: ",
+                   s.message()));
+}
+
+void CellSet::ValidateSlot(size_t i, const std::shared_ptr<Cell>& cell) {
+  {
+    absl::MutexLock lock(&slots_[i]->mu);
+    if (slots_[i]->cell != cell || slots_[i]->validation != ValidationState::kPending) return;
+  }
+  (void)EnsureValidated(i, cell);
+}
+
+void CellSet::OnCellFailed(size_t i, const Cell* cell, const absl::Status& why) {
+  // Called on a request's thread: the restart runs on the scheduler.
+  const bool damage = absl::IsDataLoss(why);
+  recovery_->Schedule(PriorityOf(cell->range().id), [this, i, cell, why, damage] {
+    {
+      absl::MutexLock lock(&slots_[i]->mu);
+      if (slots_[i]->cell.get() != cell) return;
+      slots_[i]->carried_fallbacks.push_back(absl::StrCat(
+          damage ? "damaged while serving: " : "failed while serving: ", why.message()));
+    }
+    if (!ClaimRecovery(i, cell)) return;
+    {
+      absl::MutexLock lock(&slots_[i]->mu);
+      slots_[i]->recovery_start = absl::Now();
+      slots_[i]->error = absl::OkStatus();
+    }
+    // Damage: the local state is moved aside and the cell restored from the
+    // store. Anything else (a journal that failed to sync): reopened, so
+    // the journal is read back from what is durable.
+    RecoverSlot(i, /*force_restore=*/damage, UINT64_MAX);
+  });
+}
+
+absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(size_t i) const {
+  const Slot& slot = *slots_[i];
+  absl::Status error;
+  CellPhase phase;
+  {
+    absl::MutexLock lock(&slot.mu);
+    if (slot.cell != nullptr) return slot.cell;
+    error = slot.error;
+    phase = slot.phase;
+  }
+  const CellId id = deps_.place(i).identity.range.id;
+  if (!error.ok()) {
+    return absl::Status(error.code(), absl::StrCat("cell ", id, " has failed: ", error.message()));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cell ", id, " is recovering (phase: ", CellPhaseName(phase), ")"));
+}
+
+absl::StatusOr<CheckpointReport> CellSet::Checkpoint(size_t i, bool wait_for_validation) {
+  absl::StatusOr<std::shared_ptr<Cell>> cell = Serving(i);
+  if (!cell.ok()) return cell.status();
+  Slot& slot = *slots_[i];
+  // Never checkpoint a state that has not passed validation: damage would
+  // become the newest checkpoint.
+  if (wait_for_validation) {
+    if (absl::Status v = EnsureValidated(i, *cell); !v.ok()) return v;
+  } else {
+    absl::MutexLock lock(&slot.mu);
+    if (slot.validation != ValidationState::kOk && slot.validation != ValidationState::kOff) {
+      return absl::FailedPreconditionError(absl::StrCat("cell ", (*cell)->range().id,
+                                                        " is not validated yet (",
+                                                        ValidationStateName(slot.validation), ")"));
+    }
+  }
+  absl::MutexLock checkpoint_lock(&slot.checkpoint_mu);
+  absl::StatusOr<CheckpointReport> r = TakeCheckpoint(**cell, *deps_.store, deps_.place(i).epoch,
+                                                      deps_.options->checkpoints_to_keep);
+  // DataLoss here is local damage (a file that no longer matches what
+  // RocksDB wrote): the cell is restored from the store.
+  if (absl::IsDataLoss(r.status())) (*cell)->ReportDamage(r.status());
+  absl::MutexLock lock(&slot.mu);
+  if (!r.ok()) {
+    slot.last_checkpoint_error = std::string(r.status().message());
+    return r.status();
+  }
+  slot.last_checkpoint_error.clear();
+  slot.last_checkpoint_time = absl::Now();
+  slot.last_checkpoint_seq = r->applied_seq;
+  if (r->taken) ++slot.checkpoints_taken;
+  return r;
+}
+
+absl::Time CellSet::LastCheckpointTime(size_t i) const {
+  absl::MutexLock lock(&slots_[i]->mu);
+  const absl::Time last = slots_[i]->last_checkpoint_time;
+  return last == absl::Time() ? slots_[i]->recovery_start : last;
+}
+
+CellStats CellSet::Stats(size_t i) const {
+  const Slot& slot = *slots_[i];
+  std::shared_ptr<Cell> cell;
+  CellStats c;
+  {
+    absl::MutexLock lock(&slot.mu);
+    cell = slot.cell;
+    if (cell == nullptr) {
+      c.state = slot.phase;
+      if (!slot.error.ok()) c.error = std::string(slot.error.message());
+    }
+    c.recovery = slot.report;
+    c.validation = slot.validation;
+    c.checkpoints_taken = slot.checkpoints_taken;
+    c.last_checkpoint_seq = slot.last_checkpoint_seq;
+  }
+  if (cell != nullptr) {
+    CellStats live = cell->Stats();
+    live.journal_bytes_since_checkpoint = cell->journal_bytes_since_checkpoint();
+    live.recovery = std::move(c.recovery);
+    live.validation = c.validation;
+    live.checkpoints_taken = c.checkpoints_taken;
+    live.last_checkpoint_seq = c.last_checkpoint_seq;
+    c = std::move(live);
+  }
+  return c;
+}
+
+absl::Duration CellSet::time_to_first_cell() const {
+  const int64_t us = first_serving_us_.load();
+  return us >= 0 ? absl::Microseconds(us) : absl::ZeroDuration();
+}
+
+absl::Duration CellSet::time_to_all_cells() const {
+  const int64_t us = all_serving_us_.load();
+  return us >= 0 ? absl::Microseconds(us) : absl::ZeroDuration();
+}
+
+}  // namespace cellindex

@@ -1,0 +1,64 @@
+// Where everything lives: every object of the durable store, and every
+// directory of a host, is named here.
+//
+// The durable store (names relative to its root):
+//
+//     CELLMAP                                  the cell map (index/model/cell_map.h)
+//     LOCK                                     held by the one Index using the store
+//     cells/NNNNN/JOURNAL-HEAD                 names the newest journal segment
+//     cells/NNNNN/journal/<first-seq>.log      journal segments (recovery/journal/)
+//     cells/NNNNN/checkpoints/<seq>.manifest   one per checkpoint, <seq> = its
+//                                              applied_seq as 20 digits
+//                                              (recovery/store/checkpoint_manifest.h)
+//     cells/NNNNN/files/<session>-<name>       SST files (immutable, shared by
+//                                              checkpoints: copied once),
+//                                              named by the RocksDB session
+//                                              that wrote them and their
+//                                              number: unique even across
+//                                              restores of older states
+//     cells/NNNNN/files/<seq>-<session>-<name> the checkpoint's MANIFEST,
+//                                              OPTIONS and CURRENT files
+//     cells/NNNNN/damaged/<seq>.manifest       manifests that did not decode,
+//                                              moved aside (kept, never read)
+//
+// An object a kept manifest names is never overwritten.
+//
+// A host (its directory HOST):
+//
+//     HOST/cells/NNNNN/                        a cell's RocksDB
+//     HOST/cells/NNNNN.restore/                a restore being fetched
+//     HOST/cells/NNNNN.damaged-<micros>/       state found damaged, moved aside
+//                                              (kept for an operator, never read)
+#ifndef CELLINDEX_RECOVERY_STORE_LAYOUT_H_
+#define CELLINDEX_RECOVERY_STORE_LAYOUT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "index/model/cell_map.h"
+
+namespace cellindex {
+
+inline constexpr char kCellMapFile[] = "CELLMAP";
+inline constexpr char kLockFile[] = "LOCK";
+
+// Store names.
+std::string CellStorePrefix(CellId id);                       // "cells/NNNNN/"
+std::string CheckpointManifestName(CellId id, uint64_t applied_seq);
+std::string CheckpointManifestPrefix(CellId id);              // ".../checkpoints/"
+std::string CheckpointFilePrefix(CellId id);                  // ".../files/"
+std::string DamagedManifestName(CellId id, uint64_t applied_seq);
+std::string JournalDirName(CellId id);                        // ".../journal"
+std::string JournalHeadName(CellId id);                       // ".../JOURNAL-HEAD"
+// The applied_seq a manifest name stands for; false if not a manifest name.
+bool ParseCheckpointManifestName(absl::string_view name, uint64_t* applied_seq);
+
+// Host paths.
+std::string CellDbDir(const std::string& host_dir, CellId id);
+std::string CellRestoreDir(const std::string& cell_db_dir);
+std::string CellDamagedDir(const std::string& cell_db_dir, int64_t unix_micros);
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_RECOVERY_STORE_LAYOUT_H_
