@@ -87,6 +87,10 @@ struct FaultInjectionFileSystem::FileState {
     std::string bytes;
   };
   std::vector<Undo> undo;
+  // Syncs in flight may end out of order: each takes a number when it starts,
+  // and only one that started after the last applied one takes effect.
+  uint64_t syncs_started = 0;
+  uint64_t sync_applied = 0;
   // Where the file can be reached now: its names in the tree, and its name in
   // the trash while a deletion or replacement is not durable.
   absl::btree_set<std::string> names;
@@ -126,6 +130,7 @@ struct FaultInjectionFileSystem::FaultRule {
 struct FaultInjectionFileSystem::SyncPoint {
   uint64_t size = 0;
   size_t undo_count = 0;
+  uint64_t order = 0;  // FileState::syncs_started when it began
 };
 
 // ---- handles -----------------------------------------------------------
@@ -468,15 +473,18 @@ IOStatus FaultInjectionFileSystem::BeforeSync(FileState& file, absl::string_view
   // Only what was written before the sync started counts as synced by it.
   point->size = file.size;
   point->undo_count = file.undo.size();
+  point->order = ++file.syncs_started;
   return IOStatus::OK();
 }
 
 void FaultInjectionFileSystem::AfterSync(FileState& file, const SyncPoint& point) {
   absl::MutexLock lock(&mu_);
   ++counters_.syncs;
-  // Syncs may end out of order: a sync that started earlier never takes
-  // back what a later one made durable.
-  file.synced_size = std::max(file.synced_size, point.size);
+  // A sync that started before one already applied made nothing more
+  // durable, and must not take back what the later one did.
+  if (point.order < file.sync_applied) return;
+  file.sync_applied = point.order;
+  file.synced_size = point.size;
   file.undo.erase(file.undo.begin(),
                   file.undo.begin() + std::min(point.undo_count, file.undo.size()));
 }
