@@ -1,0 +1,123 @@
+// The drill's report: what it measured, as text or JSON.
+#include <algorithm>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/command_util.h"
+#include "tools/drill_internal.h"
+#include "tools/progress.h"
+
+namespace cellindex::tools {
+namespace {
+
+struct PhaseStat {
+  absl::Duration median, max;
+};
+
+PhaseStat Summarize(std::vector<absl::Duration> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.back()};
+}
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+}  // namespace
+
+void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& outcomes) {
+  std::vector<absl::Duration> fetch, verify, open, replay, validate, serve;
+  uint64_t bytes_fetched = 0, records_replayed = 0, failed_cells = 0;
+  for (CellId id : r.recovering) {
+    const CellStats& c = r.stats.cells[id];
+    if (c.state == CellPhase::kFailed) ++failed_cells;
+    fetch.push_back(c.recovery.fetch_time);
+    verify.push_back(c.recovery.verify_time);
+    open.push_back(c.recovery.open_time);
+    replay.push_back(c.recovery.replay_time);
+    validate.push_back(c.recovery.validate_time);
+    serve.push_back(c.recovery.time_to_serve);
+    bytes_fetched += c.recovery.bytes_fetched;
+    records_replayed += c.recovery.records_replayed;
+  }
+  const uint64_t requests = outcomes.ok + outcomes.unavailable + outcomes.errors;
+  const uint64_t healthy = outcomes.healthy_ok + outcomes.healthy_failed;
+  const double availability = requests ? 100.0 * outcomes.ok / requests : 100.0;
+  const double healthy_availability = healthy ? 100.0 * outcomes.healthy_ok / healthy : 100.0;
+  const std::vector<std::pair<const char*, PhaseStat>> phases = {
+      {"fetch", Summarize(fetch)},   {"verify", Summarize(verify)},
+      {"open", Summarize(open)},     {"replay", Summarize(replay)},
+      {"validate", Summarize(validate)}, {"time to serve", Summarize(serve)}};
+
+  if (d.json) {
+    Json j;
+    j["hosts"] = d.hosts;
+    j["cells"] = r.stats.cells.size();
+    j["objects"] = d.objects;
+    j["lost_hosts"] = r.lost_hosts;
+    j["cold_start"] = d.all;
+    j["cells_recovered"] = r.recovering.size();
+    j["cells_failed"] = failed_cells;
+    j["load_seconds"] = Seconds(r.load_time);
+    j["checkpoint_seconds"] = Seconds(r.checkpoint_time);
+    j["checkpoint_bytes"] = r.checkpoint_bytes;
+    if (d.all) j["close_seconds"] = Seconds(r.close_time);
+    j["time_to_first_availability_seconds"] = Seconds(r.first_available);
+    j["time_to_full_availability_seconds"] = Seconds(r.full_available);
+    for (const auto& [name, p] : phases) {
+      j["phases"][name] = {{"median_seconds", Seconds(p.median)}, {"max_seconds", Seconds(p.max)}};
+    }
+    j["bytes_fetched"] = bytes_fetched;
+    j["journal_records_replayed"] = records_replayed;
+    j["requests"] = {{"total", requests},
+                     {"ok", outcomes.ok.load()},
+                     {"unavailable", outcomes.unavailable.load()},
+                     {"errors", outcomes.errors.load()},
+                     {"availability_percent", availability},
+                     {"healthy_cells_total", healthy},
+                     {"healthy_cells_availability_percent", healthy_availability}};
+    j["writes_acknowledged_during_drill"] = r.writes_acked;
+    j["acknowledged_writes_checked"] = r.checked;
+    j["acknowledged_writes_lost"] = r.lost;
+    j["verify_seconds"] = Seconds(r.verify_time);
+    PrintJson(j);
+  } else {
+    std::cout << absl::StrFormat(
+        "cellindex drill: %d hosts, %d cells, %d objects; %s\n\n", d.hosts, r.stats.cells.size(),
+        d.objects,
+        d.all ? std::string("cold start of every host")
+              : absl::StrCat("lost ", d.lose, " host(s): ", absl::StrJoin(r.lost_hosts, ", ")));
+    std::cout << absl::StrFormat("  %-28s %10s\n", "load", HumanDuration(r.load_time))
+              << absl::StrFormat("  %-28s %10s  %s copied\n", "checkpoint (all cells)",
+                                 HumanDuration(r.checkpoint_time), HumanBytes(r.checkpoint_bytes));
+    if (d.all) {
+      std::cout << absl::StrFormat("  %-28s %10s\n", "close (before cold start)",
+                                   HumanDuration(r.close_time));
+    }
+    std::cout << absl::StrFormat("  %-28s %10s\n", "time to first availability",
+                                 HumanDuration(r.first_available))
+              << absl::StrFormat("  %-28s %10s  %d cells recovered, %d failed\n",
+                                 "time to full availability", HumanDuration(r.full_available),
+                                 r.recovering.size(), failed_cells)
+              << absl::StrFormat("  %-28s %10s  %d acknowledged writes checked\n", "verify",
+                                 HumanDuration(r.verify_time), r.checked)
+              << "\n  per recovered cell        median        max\n";
+    for (const auto& [name, p] : phases) {
+      std::cout << absl::StrFormat("  %-20s %11s %10s\n", name, HumanDuration(p.median),
+                                   HumanDuration(p.max));
+    }
+    std::cout << absl::StrFormat("\n  bytes fetched: %s; journal records replayed: %d\n",
+                                 HumanBytes(bytes_fetched), records_replayed)
+              << absl::StrFormat(
+                     "  requests during recovery: %d, %.2f%% ok, %d unavailable, %d errors;\n"
+                     "  requests to cells never lost: %d, %.2f%% ok\n",
+                     requests, availability, outcomes.unavailable.load(), outcomes.errors.load(),
+                     healthy, healthy_availability)
+              << absl::StrFormat("  writes acknowledged during the drill: %d\n", r.writes_acked)
+              << "\n  acknowledged writes lost: " << r.lost << "\n";
+    for (const std::string& e : r.lost_examples) std::cout << "    lost " << e << "\n";
+  }
+}
+
+}  // namespace cellindex::tools
