@@ -16,21 +16,10 @@ namespace cellindex {
 namespace {
 
 using ::testing::HasSubstr;
-
-ObjectRecord Rec(uint64_t size) {
-  ObjectRecord r;
-  r.size = size;
-  r.etag = absl::StrCat("etag-", size);
-  r.locations = {{"node-1", "vol-1", 0, size + 1}};
-  return r;
-}
+using testing::SizedRecord;
 
 Options OptionsIn(const testing::ScratchDir& dir) {
-  Options o;
-  o.data_dir = dir / "data";
-  o.store_dir = dir / "store";
-  o.block_cache_bytes = 8 << 20;
-  o.cell_write_buffer_bytes = 4 << 20;
+  Options o = testing::SyncIndexOptions(dir);
   o.background_checkpoints = false;
   o.validate_after_recovery = false;
   return o;
@@ -115,7 +104,7 @@ TEST(CheckpointTest, PublishesAManifestOfTheCellsState) {
   testing::ScratchDir dir;
   auto index = Index::Open(OptionsIn(dir));
   ASSERT_TRUE(index.ok());
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("k", i)}, Rec(i)).ok());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("k", i)}, SizedRecord(i)).ok());
   absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint();
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 1u);
@@ -149,11 +138,11 @@ TEST(CheckpointTest, SecondCheckpointCopiesOnlyNewFiles) {
   testing::ScratchDir dir;
   auto index = Index::Open(OptionsIn(dir));
   ASSERT_TRUE(index.ok());
-  for (int i = 0; i < 2000; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("a", i)}, Rec(i)).ok());
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("a", i)}, SizedRecord(i)).ok());
   absl::StatusOr<std::vector<CheckpointReport>> first = (*index)->Checkpoint();
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE((*first)[0].taken);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("b", i)}, Rec(i)).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("b", i)}, SizedRecord(i)).ok());
   absl::StatusOr<std::vector<CheckpointReport>> second = (*index)->Checkpoint();
   ASSERT_TRUE(second.ok()) << second.status();
   const CheckpointReport& a = (*first)[0];
@@ -178,7 +167,7 @@ TEST(CheckpointTest, KeepsTwoCheckpointsAndTrimsTheJournalBelowTheOldest) {
   std::vector<uint64_t> seqs;
   for (int round = 0; round < 4; ++round) {
     for (int i = 0; i < 400; ++i) {
-      ObjectRecord r = Rec(i);
+      ObjectRecord r = SizedRecord(i);
       r.etag = std::string(200, 'e');
       ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("r", round, "-", i)}, r).ok());
     }
@@ -226,14 +215,14 @@ TEST(CheckpointTest, BackgroundCheckpointWhenTheJournalGrows) {
   auto index = Index::Open(o);
   ASSERT_TRUE(index.ok());
   // Below the threshold, the checker passes over the cell and leaves it.
-  ASSERT_TRUE((*index)->Put({"bucket", "first"}, Rec(1)).ok());
+  ASSERT_TRUE((*index)->Put({"bucket", "first"}, SizedRecord(1)).ok());
   const uint64_t passes = (*index)->Stats().checkpoint_loop_passes;
   ASSERT_TRUE(testing::WaitUntil(
       [&] { return (*index)->Stats().checkpoint_loop_passes >= passes + 2; }))
       << "the checkpoint loop does not run";
   EXPECT_EQ((*index)->Stats().cells[0].checkpoints_taken, 0u);
   for (int i = 0; i < 600; ++i) {
-    ObjectRecord r = Rec(i);
+    ObjectRecord r = SizedRecord(i);
     r.etag = std::string(200, 'e');
     ASSERT_TRUE((*index)->Put({"bucket", absl::StrCat("k", i)}, r).ok());
   }
@@ -258,10 +247,10 @@ TEST(CheckpointTest, BackgroundCheckpointWhenTheLastOneIsOld) {
   o.checkpoint_interval = absl::Milliseconds(300);
   auto index = Index::Open(o);
   ASSERT_TRUE(index.ok());
-  ASSERT_TRUE((*index)->Put({"bucket", "a"}, Rec(1)).ok());
+  ASSERT_TRUE((*index)->Put({"bucket", "a"}, SizedRecord(1)).ok());
   ASSERT_TRUE(WaitForCheckpoints(**index, 1));
   EXPECT_EQ((*index)->Stats().cells[0].last_checkpoint_seq, 1u);
-  ASSERT_TRUE((*index)->Put({"bucket", "b"}, Rec(2)).ok());
+  ASSERT_TRUE((*index)->Put({"bucket", "b"}, SizedRecord(2)).ok());
   ASSERT_TRUE(WaitForCheckpoints(**index, 2));
   EXPECT_EQ((*index)->Stats().cells[0].last_checkpoint_seq, 2u);
 }

@@ -21,15 +21,8 @@
 
 namespace cellindex::testing {
 
-inline ObjectRecord Rec(uint64_t size) {
-  ObjectRecord r;
-  r.size = size;
-  r.etag = absl::StrCat("\"etag-", size, "\"");
-  r.content_type = "application/octet-stream";
-  r.user_metadata = {{"n", absl::StrCat(size)}};
-  r.locations = {{absl::StrCat("node-", size % 3), absl::StrCat("vol-", size % 5), size, 10}};
-  return r;
-}
+// The records the populated index holds.
+inline ObjectRecord Rec(uint64_t size) { return SizedRecord(size); }
 
 // Four cells: keys k000..k099 spread over them.
 inline Options FourCells(const ScratchDir& dir) {

@@ -19,39 +19,15 @@ namespace cellindex {
 namespace {
 
 using ::testing::HasSubstr;
-
-ObjectRecord Rec(uint64_t size, const std::string& etag = "etag") {
-  ObjectRecord r;
-  r.size = size;
-  r.etag = etag;
-  r.content_type = "text/plain";
-  r.storage_class = "STANDARD";
-  r.user_metadata = {{"k", "v"}};
-  r.locations = {{"node-1", "vol-1", 0, size + 1}};
-  return r;
-}
-
-Options OptionsIn(const testing::ScratchDir& dir) {
-  Options o;
-  o.data_dir = dir / "data";
-  o.store_dir = dir / "store";
-  o.block_cache_bytes = 8 << 20;
-  o.write_buffer_bytes = 32 << 20;
-  o.cell_write_buffer_bytes = 4 << 20;
-  return o;
-}
-
-std::unique_ptr<Index> MustOpen(const Options& o) {
-  absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
-  EXPECT_TRUE(index.ok()) << index.status();
-  return index.ok() ? *std::move(index) : nullptr;
-}
+using testing::OpenIndexOrFail;
+using testing::SizedRecord;
+using testing::SyncIndexOptions;
 
 TEST(IndexTest, PutThenGetReturnsTheRecordWithVersionAndTimes) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   ASSERT_NE(index, nullptr);
-  ObjectRecord in = Rec(42, "\"abc\"");
+  ObjectRecord in = SizedRecord(42, "\"abc\"");
   in.version = 999;  // ignored
   const absl::Time before = absl::Now();
   absl::StatusOr<uint64_t> v = index->Put({"bucket", "a/b.txt"}, in);
@@ -79,10 +55,10 @@ TEST(IndexTest, PutThenGetReturnsTheRecordWithVersionAndTimes) {
 
 TEST(IndexTest, MissingKeysAndDeletes) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "nope"}).status()));
   EXPECT_TRUE(absl::IsNotFound(index->Delete({"bucket", "nope"})));
-  ASSERT_TRUE(index->Put({"bucket", "k"}, Rec(1)).ok());
+  ASSERT_TRUE(index->Put({"bucket", "k"}, SizedRecord(1)).ok());
   ASSERT_TRUE(index->Delete({"bucket", "k"}).ok());
   EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "k"}).status()));
   EXPECT_EQ(index->Stats().cells[0].keys, 0u);
@@ -90,17 +66,17 @@ TEST(IndexTest, MissingKeysAndDeletes) {
 
 TEST(IndexTest, InvalidInputIsRefusedAndChangesNothing) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
-  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"Bad_Bucket", "k"}, Rec(1)).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"bucket", std::string(1025, 'k')}, Rec(1)).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"bucket", "\xc3\x28"}, Rec(1)).status()));
-  ObjectRecord bad = Rec(1);
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
+  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"Bad_Bucket", "k"}, SizedRecord(1)).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"bucket", std::string(1025, 'k')}, SizedRecord(1)).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"bucket", "\xc3\x28"}, SizedRecord(1)).status()));
+  ObjectRecord bad = SizedRecord(1);
   bad.user_metadata = {{"x", std::string(4096, 'y')}};
   EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"bucket", "k"}, bad).status()));
   Precondition both;
   both.if_none_match = true;
   both.if_version_match = 1;
-  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"bucket", "k"}, Rec(1), both).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(index->Put({"bucket", "k"}, SizedRecord(1), both).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(index->Get({"b", "k"}).status()));
   IndexStats s = index->Stats();
   EXPECT_EQ(s.cells[0].puts, 0u);
@@ -110,43 +86,43 @@ TEST(IndexTest, InvalidInputIsRefusedAndChangesNothing) {
 
 TEST(IndexTest, VersionsGrowOnEveryWriteIncludingRecreate) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   uint64_t last = 0;
   for (int i = 0; i < 5; ++i) {
-    absl::StatusOr<uint64_t> v = index->Put({"bucket", "k"}, Rec(i));
+    absl::StatusOr<uint64_t> v = index->Put({"bucket", "k"}, SizedRecord(i));
     ASSERT_TRUE(v.ok());
     EXPECT_GT(*v, last);
     last = *v;
   }
   ASSERT_TRUE(index->Delete({"bucket", "k"}).ok());
-  absl::StatusOr<uint64_t> v = index->Put({"bucket", "k"}, Rec(9));
+  absl::StatusOr<uint64_t> v = index->Put({"bucket", "k"}, SizedRecord(9));
   ASSERT_TRUE(v.ok());
   EXPECT_GT(*v, last);
 }
 
 TEST(IndexTest, Preconditions) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   Precondition none_match;
   none_match.if_none_match = true;
-  absl::StatusOr<uint64_t> v1 = index->Put({"bucket", "k"}, Rec(1), none_match);
+  absl::StatusOr<uint64_t> v1 = index->Put({"bucket", "k"}, SizedRecord(1), none_match);
   ASSERT_TRUE(v1.ok());
-  absl::Status again = index->Put({"bucket", "k"}, Rec(2), none_match).status();
+  absl::Status again = index->Put({"bucket", "k"}, SizedRecord(2), none_match).status();
   EXPECT_TRUE(absl::IsFailedPrecondition(again));
   EXPECT_THAT(std::string(again.message()), HasSubstr("exists"));
 
   Precondition match;
   match.if_version_match = *v1 + 1000;
-  EXPECT_TRUE(absl::IsFailedPrecondition(index->Put({"bucket", "k"}, Rec(3), match).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(index->Put({"bucket", "k"}, SizedRecord(3), match).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(index->Delete({"bucket", "k"}, match)));
   match.if_version_match = *v1;
-  absl::StatusOr<uint64_t> v2 = index->Put({"bucket", "k"}, Rec(4), match);
+  absl::StatusOr<uint64_t> v2 = index->Put({"bucket", "k"}, SizedRecord(4), match);
   ASSERT_TRUE(v2.ok());
   // The old version no longer matches.
-  EXPECT_TRUE(absl::IsFailedPrecondition(index->Put({"bucket", "k"}, Rec(5), match).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(index->Put({"bucket", "k"}, SizedRecord(5), match).status()));
   EXPECT_EQ(index->Get({"bucket", "k"})->size, 4u);
   // if-version-match on a missing key fails.
-  EXPECT_TRUE(absl::IsFailedPrecondition(index->Put({"bucket", "other"}, Rec(1), match).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(index->Put({"bucket", "other"}, SizedRecord(1), match).status()));
   match.if_version_match = *v2;
   EXPECT_TRUE(index->Delete({"bucket", "k"}, match).ok());
   EXPECT_EQ(index->Stats().cells[0].precondition_failures, 5u);
@@ -154,7 +130,7 @@ TEST(IndexTest, Preconditions) {
 
 TEST(IndexTest, RacingIfNoneMatchHasExactlyOneWinner) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   for (int round = 0; round < 20; ++round) {
     const ObjectKey key{"bucket", "race-" + std::to_string(round)};
     std::atomic<int> wins{0}, losses{0};
@@ -163,7 +139,7 @@ TEST(IndexTest, RacingIfNoneMatchHasExactlyOneWinner) {
       threads.emplace_back([&, t] {
         Precondition p;
         p.if_none_match = true;
-        absl::StatusOr<uint64_t> v = index->Put(key, Rec(t), p);
+        absl::StatusOr<uint64_t> v = index->Put(key, SizedRecord(t), p);
         if (v.ok()) {
           ++wins;
         } else if (absl::IsFailedPrecondition(v.status())) {
@@ -180,11 +156,11 @@ TEST(IndexTest, RacingIfNoneMatchHasExactlyOneWinner) {
 // Compare-and-swap increments: with version preconditions no update is lost.
 TEST(IndexTest, VersionPreconditionsHoldUnderConcurrency) {
   testing::ScratchDir dir;
-  Options o = OptionsIn(dir);
+  Options o = SyncIndexOptions(dir);
   o.durability = Durability::kBuffered;
-  auto index = MustOpen(o);
+  auto index = OpenIndexOrFail(o);
   const ObjectKey key{"bucket", "counter"};
-  ASSERT_TRUE(index->Put(key, Rec(0)).ok());
+  ASSERT_TRUE(index->Put(key, SizedRecord(0)).ok());
   constexpr int kThreads = 8, kIncrements = 50;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -210,19 +186,19 @@ TEST(IndexTest, VersionPreconditionsHoldUnderConcurrency) {
 }
 
 Options TwoCells(const testing::ScratchDir& dir) {
-  Options o = OptionsIn(dir);
+  Options o = SyncIndexOptions(dir);
   o.cell_boundaries = {EncodeKey({"bucket", "m"})};
   return o;
 }
 
 TEST(IndexTest, BatchIsAllOrNothingWithinOneCell) {
   testing::ScratchDir dir;
-  auto index = MustOpen(TwoCells(dir));
+  auto index = OpenIndexOrFail(TwoCells(dir));
   WriteBatch b;
-  b.Put({"bucket", "a"}, Rec(1));
-  b.Put({"bucket", "b"}, Rec(2));
+  b.Put({"bucket", "a"}, SizedRecord(1));
+  b.Put({"bucket", "b"}, SizedRecord(2));
   b.Delete({"bucket", "a"});
-  b.Put({"bucket", "c"}, Rec(3));
+  b.Put({"bucket", "c"}, SizedRecord(3));
   absl::StatusOr<std::vector<uint64_t>> v = index->Write(b);
   ASSERT_TRUE(v.ok()) << v.status();
   ASSERT_EQ(v->size(), 4u);
@@ -233,17 +209,17 @@ TEST(IndexTest, BatchIsAllOrNothingWithinOneCell) {
 
   // A failing precondition anywhere applies nothing.
   WriteBatch fails;
-  fails.Put({"bucket", "d"}, Rec(4));
+  fails.Put({"bucket", "d"}, SizedRecord(4));
   Precondition none_match;
   none_match.if_none_match = true;
-  fails.Put({"bucket", "b"}, Rec(5), none_match);
+  fails.Put({"bucket", "b"}, SizedRecord(5), none_match);
   EXPECT_TRUE(absl::IsFailedPrecondition(index->Write(fails).status()));
   EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "d"}).status()));
   EXPECT_EQ(index->Get({"bucket", "b"})->size, 2u);
 
   WriteBatch spans;
-  spans.Put({"bucket", "a"}, Rec(1));
-  spans.Put({"bucket", "z"}, Rec(1));
+  spans.Put({"bucket", "a"}, SizedRecord(1));
+  spans.Put({"bucket", "z"}, SizedRecord(1));
   absl::Status s = index->Write(spans).status();
   EXPECT_TRUE(absl::IsInvalidArgument(s));
   EXPECT_THAT(std::string(s.message()), HasSubstr("spans cells 0 and 1"));
@@ -252,7 +228,7 @@ TEST(IndexTest, BatchIsAllOrNothingWithinOneCell) {
 
 TEST(IndexTest, RoutesKeysAroundTheBoundary) {
   testing::ScratchDir dir;
-  auto index = MustOpen(TwoCells(dir));
+  auto index = OpenIndexOrFail(TwoCells(dir));
   EXPECT_EQ(index->CellFor({"bucket", "l"}), 0u);
   EXPECT_EQ(index->CellFor({"bucket", "lzzzz"}), 0u);
   EXPECT_EQ(index->CellFor({"bucket", "m"}), 1u);
@@ -260,7 +236,7 @@ TEST(IndexTest, RoutesKeysAroundTheBoundary) {
   EXPECT_EQ(index->CellFor({"abc", "z"}), 0u);
   EXPECT_EQ(index->CellFor({"zzz", "a"}), 1u);
   for (const char* k : {"l", "lzzzz", "m", "m0"}) {
-    ASSERT_TRUE(index->Put({"bucket", k}, Rec(1)).ok());
+    ASSERT_TRUE(index->Put({"bucket", k}, SizedRecord(1)).ok());
   }
   IndexStats s = index->Stats();
   EXPECT_EQ(s.cells[0].keys, 2u);
@@ -269,7 +245,7 @@ TEST(IndexTest, RoutesKeysAroundTheBoundary) {
 
 TEST(IndexTest, CellRefusesKeysOutsideItsRange) {
   testing::ScratchDir dir;
-  Options o = OptionsIn(dir);
+  Options o = SyncIndexOptions(dir);
   absl::StatusOr<CellMap> map =
       CellMap::FromBoundaries({EncodeKey({"bucket", "f"}), EncodeKey({"bucket", "p"})});
   ASSERT_TRUE(map.ok());
@@ -277,10 +253,10 @@ TEST(IndexTest, CellRefusesKeysOutsideItsRange) {
   auto cell = Cell::Open({"test", map->cells()[1]}, {dir / "db", dir / "journal", dir / "HEAD"},
                          o, res);
   ASSERT_TRUE(cell.ok()) << cell.status();
-  CellOp inside{WriteOp::Kind::kPut, EncodeKey({"bucket", "g"}), Rec(1), {}};
+  CellOp inside{WriteOp::Kind::kPut, EncodeKey({"bucket", "g"}), SizedRecord(1), {}};
   ASSERT_TRUE((*cell)->Write({inside}).ok());
   for (const char* k : {"a", "e", "p", "z"}) {
-    CellOp outside{WriteOp::Kind::kPut, EncodeKey({"bucket", k}), Rec(1), {}};
+    CellOp outside{WriteOp::Kind::kPut, EncodeKey({"bucket", k}), SizedRecord(1), {}};
     absl::Status s = (*cell)->Write({outside}).status();
     EXPECT_TRUE(absl::IsFailedPrecondition(s)) << k;
     EXPECT_THAT(std::string(s.message()), HasSubstr("outside cell 1")) << k;
@@ -292,14 +268,14 @@ TEST(IndexTest, CellRefusesKeysOutsideItsRange) {
 TEST(IndexTest, ReopenKeepsEverythingAndTheLayout) {
   testing::ScratchDir dir;
   {
-    auto index = MustOpen(TwoCells(dir));
+    auto index = OpenIndexOrFail(TwoCells(dir));
     for (int i = 0; i < 100; ++i) {
-      ASSERT_TRUE(index->Put({"bucket", "k" + std::to_string(i)}, Rec(i)).ok());
+      ASSERT_TRUE(index->Put({"bucket", "k" + std::to_string(i)}, SizedRecord(i)).ok());
     }
     ASSERT_TRUE(index->Delete({"bucket", "k7"}).ok());
   }
   // No layout in the options: the stored map is used.
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   ASSERT_NE(index, nullptr);
   EXPECT_EQ(index->cell_map().cells().size(), 2u);
   for (int i = 0; i < 100; ++i) {
@@ -315,8 +291,8 @@ TEST(IndexTest, ReopenKeepsEverythingAndTheLayout) {
 
 TEST(IndexTest, ReopenWithAnotherLayoutIsRefused) {
   testing::ScratchDir dir;
-  { auto index = MustOpen(TwoCells(dir)); }
-  Options o = OptionsIn(dir);
+  { auto index = OpenIndexOrFail(TwoCells(dir)); }
+  Options o = SyncIndexOptions(dir);
   o.cell_boundaries = {EncodeKey({"bucket", "q"})};
   absl::Status s = Index::Open(o).status();
   EXPECT_TRUE(absl::IsInvalidArgument(s));
@@ -327,20 +303,20 @@ TEST(IndexTest, ReopenWithAnotherLayoutIsRefused) {
 
 TEST(IndexTest, SecondOpenOfTheSameStoreIsRefused) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
-  absl::Status s = Index::Open(OptionsIn(dir)).status();
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
+  absl::Status s = Index::Open(SyncIndexOptions(dir)).status();
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("in use"));
 }
 
 TEST(IndexTest, DerivesBoundariesFromASample) {
   testing::ScratchDir dir;
-  Options o = OptionsIn(dir);
+  Options o = SyncIndexOptions(dir);
   for (int i = 0; i < 400; ++i) o.boundary_sample.push_back({"bucket", "k" + std::to_string(1000 + i)});
   o.num_cells = 4;
-  auto index = MustOpen(o);
+  auto index = OpenIndexOrFail(o);
   ASSERT_EQ(index->cell_map().cells().size(), 4u);
-  for (const ObjectKey& k : o.boundary_sample) ASSERT_TRUE(index->Put(k, Rec(1)).ok());
+  for (const ObjectKey& k : o.boundary_sample) ASSERT_TRUE(index->Put(k, SizedRecord(1)).ok());
   for (const CellStats& c : index->Stats().cells) EXPECT_EQ(c.keys, 100u);
 }
 
@@ -350,7 +326,7 @@ TEST(IndexTest, ReplaysTheJournalWhenLocalStateIsGone) {
   testing::ScratchDir dir;
   std::map<std::string, ObjectRecord> expected;
   {
-    auto index = MustOpen(TwoCells(dir));
+    auto index = OpenIndexOrFail(TwoCells(dir));
     for (int i = 0; i < 300; ++i) {
       const std::string k = "k" + std::to_string(i % 120);
       if (i % 11 == 0 && expected.count(k)) {
@@ -358,12 +334,12 @@ TEST(IndexTest, ReplaysTheJournalWhenLocalStateIsGone) {
         expected.erase(k);
         continue;
       }
-      ASSERT_TRUE(index->Put({"bucket", k}, Rec(i)).ok());
+      ASSERT_TRUE(index->Put({"bucket", k}, SizedRecord(i)).ok());
       expected[k] = *index->Get({"bucket", k});
     }
   }
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   IndexStats s = index->Stats();
   EXPECT_EQ(s.cells[0].records_replayed + s.cells[1].records_replayed, 300u);
   EXPECT_EQ(s.cells[0].keys + s.cells[1].keys, expected.size());
@@ -378,7 +354,7 @@ TEST(IndexTest, ReplaysTheJournalWhenLocalStateIsGone) {
     }
   }
   // Writes continue with versions above everything replayed.
-  absl::StatusOr<uint64_t> v = index->Put({"bucket", "k1"}, Rec(1));
+  absl::StatusOr<uint64_t> v = index->Put({"bucket", "k1"}, SizedRecord(1));
   ASSERT_TRUE(v.ok());
   for (const auto& [k, rec] : expected) EXPECT_GT(*v, rec.version);
 }
@@ -392,9 +368,9 @@ TEST(IndexTest, AStateWithoutItsStateKeyIsRefusedAndRestored) {
   testing::ScratchDir dir;
   std::vector<uint64_t> versions;
   {
-    auto index = MustOpen(OptionsIn(dir));
+    auto index = OpenIndexOrFail(SyncIndexOptions(dir));
     for (int i = 0; i < 20; ++i) {
-      absl::StatusOr<uint64_t> v = index->Put({"bucket", "k" + std::to_string(i)}, Rec(i));
+      absl::StatusOr<uint64_t> v = index->Put({"bucket", "k" + std::to_string(i)}, SizedRecord(i));
       ASSERT_TRUE(v.ok());
       versions.push_back(*v);
     }
@@ -412,7 +388,7 @@ TEST(IndexTest, AStateWithoutItsStateKeyIsRefusedAndRestored) {
     EXPECT_EQ(DecodeFixed64(state.data() + 8), 19u);  // count
     ASSERT_TRUE(db->Delete({}, "mstate").ok());
   }
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   ASSERT_NE(index, nullptr);
   const CellStats c = index->Stats().cells[0];
   EXPECT_EQ(c.recovery.source, RecoverySource::kCheckpoint);
@@ -422,7 +398,7 @@ TEST(IndexTest, AStateWithoutItsStateKeyIsRefusedAndRestored) {
   EXPECT_EQ(c.keys, 19u);
   EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "k3"}).status()));
   EXPECT_EQ(index->Get({"bucket", "k7"})->version, versions[7]);
-  ASSERT_TRUE(index->Put({"bucket", "new"}, Rec(1)).ok());
+  ASSERT_TRUE(index->Put({"bucket", "new"}, SizedRecord(1)).ok());
   EXPECT_EQ(index->Stats().cells[0].keys, 20u);
 }
 
@@ -430,9 +406,9 @@ TEST(IndexTest, AStateWithoutItsStateKeyIsRefusedAndRestored) {
 // setting for its thread is left as it was.
 TEST(IndexTest, LeavesTheCallersRocksDbPerfLevelAlone) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableTime);
-  ASSERT_TRUE(index->Put({"bucket", "a"}, Rec(1)).ok());
+  ASSERT_TRUE(index->Put({"bucket", "a"}, SizedRecord(1)).ok());
   ASSERT_TRUE(index->Get({"bucket", "a"}).ok());
   EXPECT_TRUE(absl::IsNotFound(index->Get({"bucket", "b"}).status()));
   EXPECT_EQ(rocksdb::GetPerfLevel(), rocksdb::PerfLevel::kEnableTime);
@@ -442,8 +418,8 @@ TEST(IndexTest, LeavesTheCallersRocksDbPerfLevelAlone) {
 TEST(IndexTest, TornJournalTailIsCutOnReopen) {
   testing::ScratchDir dir;
   {
-    auto index = MustOpen(OptionsIn(dir));
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(index->Put({"bucket", "k" + std::to_string(i)}, Rec(i)).ok());
+    auto index = OpenIndexOrFail(SyncIndexOptions(dir));
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(index->Put({"bucket", "k" + std::to_string(i)}, SizedRecord(i)).ok());
   }
   // Local state gone too, so every record must come from the journal.
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
@@ -452,13 +428,13 @@ TEST(IndexTest, TornJournalTailIsCutOnReopen) {
   ASSERT_TRUE(names.ok());
   const std::string seg = jdir + "/" + names->front();
   std::ofstream(seg, std::ios::binary | std::ios::app) << std::string("\x13\x37torn garbage", 14);
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   ASSERT_NE(index, nullptr);
   EXPECT_EQ(index->Stats().cells[0].journal_tail_cut_bytes, 14u);
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(index->Get({"bucket", "k" + std::to_string(i)})->size, static_cast<uint64_t>(i));
   }
-  ASSERT_TRUE(index->Put({"bucket", "after"}, Rec(7)).ok());
+  ASSERT_TRUE(index->Put({"bucket", "after"}, SizedRecord(7)).ok());
 }
 
 // The sync thread makes buffered writes durable within its interval, while
@@ -466,19 +442,19 @@ TEST(IndexTest, TornJournalTailIsCutOnReopen) {
 // a fault-injecting file system in power_loss_test.)
 TEST(IndexTest, BufferedDurabilitySyncsInTheBackground) {
   testing::ScratchDir dir;
-  Options o = OptionsIn(dir);
+  Options o = SyncIndexOptions(dir);
   o.durability = Durability::kBuffered;
   o.buffered_sync_interval = absl::Milliseconds(5);
   {
-    auto index = MustOpen(o);
-    for (int i = 0; i < 200; ++i) ASSERT_TRUE(index->Put({"bucket", "k" + std::to_string(i)}, Rec(i)).ok());
+    auto index = OpenIndexOrFail(o);
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(index->Put({"bucket", "k" + std::to_string(i)}, SizedRecord(i)).ok());
     EXPECT_LT(index->Stats().cells[0].journal_syncs, 200u);
     ASSERT_TRUE(testing::WaitUntil(
         [&] { return index->Stats().cells[0].journal_synced_seq >= 200; }))
         << "buffered writes never synced";
   }
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
-  auto index = MustOpen(o);
+  auto index = OpenIndexOrFail(o);
   for (int i = 0; i < 200; ++i) {
     EXPECT_EQ(index->Get({"bucket", "k" + std::to_string(i)})->size, static_cast<uint64_t>(i));
   }
@@ -486,12 +462,12 @@ TEST(IndexTest, BufferedDurabilitySyncsInTheBackground) {
 
 TEST(IndexTest, GroupCommitSharesSyncs) {
   testing::ScratchDir dir;
-  auto index = MustOpen(OptionsIn(dir));
+  auto index = OpenIndexOrFail(SyncIndexOptions(dir));
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
-        ASSERT_TRUE(index->Put({"bucket", absl::StrCat("t", t, "-", i)}, Rec(i)).ok());
+        ASSERT_TRUE(index->Put({"bucket", absl::StrCat("t", t, "-", i)}, SizedRecord(i)).ok());
       }
     });
   }

@@ -24,21 +24,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-ObjectRecord Rec(uint64_t size) {
-  ObjectRecord r;
-  r.size = size;
-  r.etag = absl::StrCat("\"etag-", size, "\"");
-  r.storage_class = "STANDARD";
-  r.locations = {{"node-1", "vol-1", 0, size + 1}};
-  return r;
-}
-
 using testing::OpenIndexOrFail;
+using testing::SizedRecord;
 using testing::SmallIndexOptions;
 
 void PutAll(Index& index, const std::string& bucket, const std::vector<std::string>& keys) {
   for (size_t i = 0; i < keys.size(); ++i) {
-    ASSERT_TRUE(index.Put({bucket, keys[i]}, Rec(i)).ok()) << keys[i];
+    ASSERT_TRUE(index.Put({bucket, keys[i]}, SizedRecord(i)).ok()) << keys[i];
   }
 }
 
@@ -169,7 +161,7 @@ TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
     if (pick(3) > 0 || model[bucket].empty()) {
       const std::string key = random_string(1, 6);
       const uint64_t size = next_size++;
-      ASSERT_TRUE(index->Put({bucket, key}, Rec(size)).ok());
+      ASSERT_TRUE(index->Put({bucket, key}, SizedRecord(size)).ok());
       model[bucket][key] = size;
     } else {
       const std::string key = random_existing(bucket);
@@ -347,7 +339,7 @@ TEST(ListingTest, MaxKeysAbove1000IsClampedAndNegativeIsRefused) {
   testing::ScratchDir dir;
   auto index = OpenIndexOrFail(SmallIndexOptions(dir));
   WriteBatch batch;
-  for (int i = 0; i < 1200; ++i) batch.Put({"bucket", absl::StrFormat("k%05d", i)}, Rec(i));
+  for (int i = 0; i < 1200; ++i) batch.Put({"bucket", absl::StrFormat("k%05d", i)}, SizedRecord(i));
   ASSERT_TRUE(index->Write(batch).ok());
   ListResult r = MustList(*index, "bucket", Opts().max_keys(5000));
   EXPECT_EQ(r.key_count, 1000);
@@ -410,7 +402,7 @@ TEST(ListingTest, DelimiterSkipsEachGroupWithOneSeek) {
   for (int g = 0; g < kGroups; ++g) {
     WriteBatch batch;
     for (int k = 0; k < kKeysPerGroup; ++k) {
-      batch.Put({"bucket", absl::StrFormat("group-%03d/object-%05d", g, k)}, Rec(k));
+      batch.Put({"bucket", absl::StrFormat("group-%03d/object-%05d", g, k)}, SizedRecord(k));
     }
     ASSERT_TRUE(index->Write(batch).ok());
   }
@@ -550,7 +542,7 @@ class ListingCellsTest : public ::testing::Test {
   void Put(size_t cell, const ObjectKey& key) {
     CellOp op;
     op.encoded_key = EncodeKey(key);
-    op.record = Rec(1);
+    op.record = SizedRecord(1);
     ASSERT_TRUE(cells_[cell]->Write({op}).ok());
   }
 

@@ -107,11 +107,16 @@ void Damage(const std::string& path) {
   ASSERT_TRUE(AtomicWriteFile(path, bad).ok());
 }
 
-std::string LargestSst(DurableStore& store, const CheckpointManifest& m) {
+// The largest SST of `m` that `older` (a checkpoint before it) does not
+// share: damaging it leaves the older checkpoint whole.
+std::string LargestSst(const CheckpointManifest& m, const CheckpointManifest& older = {}) {
   std::string best;
   uint64_t size = 0;
   for (const CheckpointFile& f : m.files) {
-    if (absl::EndsWith(f.db_name, ".sst") && f.digest.size > size) {
+    const bool shared =
+        std::any_of(older.files.begin(), older.files.end(),
+                    [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
+    if (absl::EndsWith(f.db_name, ".sst") && !shared && f.digest.size > size) {
       best = f.store_name;
       size = f.digest.size;
     }
@@ -131,7 +136,8 @@ TEST(RecoveryTest, DamagedCheckpointFileFallsBackToThePreviousCheckpoint) {
   std::vector<uint64_t> seqs = *ListCheckpoints(*store, 2);
   ASSERT_EQ(seqs.size(), 2u);
   CheckpointManifest newest = *LoadCheckpoint(*store, "", 2, seqs[0]);
-  Damage(dir / ("store/" + LargestSst(*store, newest)));
+  CheckpointManifest older = *LoadCheckpoint(*store, "", 2, seqs[1]);
+  Damage(dir / ("store/" + LargestSst(newest, older)));
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
 
   auto index = Index::Open(FourCells(dir));

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 #include "index/base/stats.h"
@@ -80,6 +81,31 @@ class ScratchDir {
 inline std::string MemoryDirOrTemp() {
   std::error_code ec;
   return std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : "";
+}
+
+// A record of `size` bytes, with an ETag ("etag-<size>" unless given), a
+// content type, one user metadata entry and one extent (node-1, vol-1).
+inline ObjectRecord SizedRecord(uint64_t size, std::string etag = "") {
+  ObjectRecord r;
+  r.size = size;
+  r.etag = etag.empty() ? absl::StrCat("\"etag-", size, "\"") : std::move(etag);
+  r.content_type = "application/octet-stream";
+  r.storage_class = "STANDARD";
+  r.user_metadata = {{"n", absl::StrCat(size)}};
+  r.locations = {{"node-1", "vol-1", 0, size + 1}};
+  return r;
+}
+
+// Options for an index in `dir` (data/ and store/ below it): sync
+// durability, small caches, 4 MiB memtables, one cell.
+inline Options SyncIndexOptions(const ScratchDir& dir) {
+  Options o;
+  o.data_dir = dir / "data";
+  o.store_dir = dir / "store";
+  o.block_cache_bytes = 8 << 20;
+  o.write_buffer_bytes = 32 << 20;
+  o.cell_write_buffer_bytes = 4 << 20;
+  return o;
 }
 
 // Options for a small index in `dir`: small caches and memtables, buffered
