@@ -78,6 +78,15 @@ uint64_t Checksum64(absl::string_view data, uint64_t seed);
 void PutChecksumTrailer(std::string* dst);
 bool VerifyChecksumTrailer(absl::string_view data, absl::string_view* body);
 
+// A framed value: fixed32 magic, a format byte, the body, the checksum
+// trailer. PutFrameHeader starts one in `*dst` (the caller appends the body
+// and the trailer). OpenFrame checks the trailer, the magic and the format,
+// sets `*body` to the bytes between them and returns nullptr, or returns why
+// `data` is not such a value.
+void PutFrameHeader(std::string* dst, uint32_t magic, uint8_t format);
+const char* OpenFrame(absl::string_view data, uint32_t magic, uint8_t format,
+                      absl::string_view* body);
+
 // xxh3-128, the digest of whole files (checkpoint files in the store). Fed in
 // pieces as a file is copied.
 struct Digest128 {

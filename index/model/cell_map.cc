@@ -111,8 +111,7 @@ std::vector<std::string> CellMap::Boundaries() const {
 
 std::string CellMap::Encode() const {
   std::string out;
-  PutFixed32(&out, kMagic);
-  out.push_back(static_cast<char>(kFormat));
+  PutFrameHeader(&out, kMagic, kFormat);
   PutLengthPrefixed(&out, index_id_);
   PutVarint64(&out, epoch_);
   PutVarint64(&out, cells_.size());
@@ -128,16 +127,11 @@ absl::StatusOr<CellMap> CellMap::Decode(absl::string_view data) {
   auto damaged = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("cell map is damaged: ", why));
   };
-  if (data.size() < 4 + 1 + 8) return damaged("too short");
   absl::string_view body;
-  if (!VerifyChecksumTrailer(data, &body)) return damaged("checksum mismatch");
-  if (DecodeFixed32(body.data()) != kMagic) return damaged("bad magic");
-  body.remove_prefix(4);
-  uint8_t format;
+  if (const char* why = OpenFrame(data, kMagic, kFormat, &body)) return damaged(why);
   uint64_t count;
   absl::string_view index_id;
   CellMap map;
-  if (!GetByte(&body, &format) || format != kFormat) return damaged("unknown format");
   if (!GetLengthPrefixed(&body, &index_id) || !GetVarint64(&body, &map.epoch_) ||
       !GetVarint64(&body, &count) || count == 0 || count > body.size()) {
     return damaged("bad header");

@@ -186,20 +186,7 @@ absl::Status Journal::Append(const std::vector<Entry>& entries, bool sync) {
                                               " does not follow ", last_seq_));
     }
     if (current_->size >= options_.segment_bytes && current_->has_data) {
-      if (unsynced_bytes_ > 0) {
-        if (rocksdb::IOStatus s = current_->file->Sync(IO(), nullptr); !s.ok()) {
-          absl::Status st = FromIO(s, absl::StrCat("fdatasync ", current_->path));
-          FailLocked(st);
-          return st;
-        }
-        current_->synced_size = current_->size;
-        synced_seq_ = last_seq_;
-      }
-      Link link{current_->first, current_->size, last_seq_, gap_end_};
-      if (absl::Status s = StartSegment(entries.front().seq, link); !s.ok()) {
-        FailLocked(s);
-        return s;
-      }
+      if (absl::Status s = RotateLocked(); !s.ok()) return s;
     }
     std::string payload;
     for (const Entry& e : entries) {
@@ -268,6 +255,10 @@ absl::Status Journal::Rotate() {
   if (!error_.ok()) return error_;
   if (current_ == nullptr) return absl::InternalError("journal: not started");
   if (!current_->has_data) return absl::OkStatus();
+  return RotateLocked();
+}
+
+absl::Status Journal::RotateLocked() {
   if (unsynced_bytes_ > 0) {
     if (rocksdb::IOStatus s = current_->file->Sync(IO(), nullptr); !s.ok()) {
       absl::Status st = FromIO(s, absl::StrCat("fdatasync ", current_->path));

@@ -152,6 +152,8 @@ class Journal {
   explicit Journal(JournalOptions options);
   absl::Status StartSegment(uint64_t first_seq, const Link& link)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Syncs the current segment and starts the next one after last_seq_.
+  absl::Status RotateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records `s` as the journal's error and ends the chain at the last
   // synced byte.
   void FailLocked(const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

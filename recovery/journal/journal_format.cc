@@ -85,8 +85,7 @@ absl::StatusOr<RecordView> DecodeRecord(absl::string_view record) {
 
 std::string EncodeHead(const Head& head) {
   std::string out;
-  PutFixed32(&out, kHeadMagic);
-  out.push_back(static_cast<char>(kHeadFormat));
+  PutFrameHeader(&out, kHeadMagic, kHeadFormat);
   PutVarint64(&out, head.cell_id);
   PutVarint64(&out, head.newest);
   out.push_back(head.closed ? 1 : 0);
@@ -103,13 +102,10 @@ absl::StatusOr<Head> DecodeHead(absl::string_view data) {
     return absl::DataLossError(absl::StrCat("journal head is damaged: ", why));
   };
   absl::string_view body;
-  if (!VerifyChecksumTrailer(data, &body)) return damaged("checksum mismatch");
-  if (body.size() < 5 || DecodeFixed32(body.data()) != kHeadMagic) return damaged("bad magic");
-  body.remove_prefix(4);
-  uint8_t format, closed;
+  if (const char* why = OpenFrame(data, kHeadMagic, kHeadFormat, &body)) return damaged(why);
+  uint8_t closed;
   uint64_t cell;
   Head head;
-  if (!GetByte(&body, &format) || format != kHeadFormat) return damaged("unknown format");
   if (!GetVarint64(&body, &cell) || cell > UINT32_MAX || !GetVarint64(&body, &head.newest) ||
       head.newest == 0 || !GetByte(&body, &closed) || closed > 1) {
     return damaged("bad fields");

@@ -21,8 +21,7 @@ uint64_t CheckpointManifest::total_bytes() const {
 
 std::string CheckpointManifest::Encode() const {
   std::string out;
-  PutFixed32(&out, kMagic);
-  out.push_back(static_cast<char>(kFormat));
+  PutFrameHeader(&out, kMagic, kFormat);
   PutLengthPrefixed(&out, index_id);
   PutCellRange(&out, range);
   PutVarint64(&out, epoch);
@@ -46,16 +45,11 @@ absl::StatusOr<CheckpointManifest> CheckpointManifest::Decode(absl::string_view 
   auto damaged = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("checkpoint manifest is damaged: ", why));
   };
-  if (data.size() < 4 + 1 + 8) return damaged("too short");
   absl::string_view body;
-  if (!VerifyChecksumTrailer(data, &body)) return damaged("checksum mismatch");
-  if (DecodeFixed32(body.data()) != kMagic) return damaged("bad magic");
-  body.remove_prefix(4);
+  if (const char* why = OpenFrame(data, kMagic, kFormat, &body)) return damaged(why);
   CheckpointManifest m;
-  uint8_t format;
   uint64_t created, count;
   absl::string_view identity, index_id;
-  if (!GetByte(&body, &format) || format != kFormat) return damaged("unknown format");
   if (!GetLengthPrefixed(&body, &index_id) || !GetCellRange(&body, &m.range) ||
       !GetVarint64(&body, &m.epoch) ||
       !GetVarint64(&body, &m.applied_seq) || !GetVarint64(&body, &m.key_count) ||
