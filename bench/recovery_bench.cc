@@ -695,7 +695,8 @@ IndexBuild BuildIndex(const Flags& f, const Layout& l) {
   const uint64_t step = std::max<uint64_t>(1, f.objects / (200 * f.cells));
   for (uint64_t i = 0; i < f.objects; i += step) o.boundary_sample.push_back(KeyOf(i));
   std::unique_ptr<Index> index = OpenIndex(o);
-  for (const CellRange& c : index->cell_map().cells()) b.cell_host[c.id] = c.host;
+  const CellMap map = index->cell_map();  // by value: cells() must not outlive it
+  for (const CellRange& c : map.cells()) b.cell_host[c.id] = c.host;
 
   absl::Mutex mu;
   Clock::time_point t = Clock::now();
@@ -913,7 +914,8 @@ IndexRun RunColdStart(const Flags& f, const Layout& l, const IndexBuild& build, 
   std::unique_ptr<Index> index = OpenIndex(o);
   r.open_return_s = Since(t0);
   std::vector<CellId> all;
-  for (const CellRange& c : index->cell_map().cells()) all.push_back(c.id);
+  const CellMap map = index->cell_map();  // by value: cells() must not outlive it
+  for (const CellRange& c : map.cells()) all.push_back(c.id);
   std::map<CellId, double> ready = Probe(*index, build.probe_key, all, t0);
   index->WaitForRecovery();
   r.wait_s = Since(t0);
