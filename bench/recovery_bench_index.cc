@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 #include "bench/recovery_bench_data.h"
@@ -80,6 +81,18 @@ void CheckTail(Index& index, const Flags& f) {
 void ApplyValidation(Validation v, Options* o) {
   o->validate_after_recovery = v == Validation::kBackground;
   o->paranoid = v == Validation::kParanoid;
+}
+
+// Adds what recovering cell `c` read and replayed to `r` (and its report to
+// `phases` unless that is null); dies, naming `scenario`, unless it serves.
+void AddRecovered(const CellStats& c, const IndexBuild& build, absl::string_view scenario,
+                  IndexRun* r, Phases* phases) {
+  if (c.state != CellPhase::kServing) Die(scenario, absl::InternalError(c.error));
+  r->bytes_fetched += c.recovery.bytes_fetched;
+  r->records_replayed += c.recovery.records_replayed;
+  r->journal_bytes += build.cell_journal_bytes.at(c.id);
+  r->sources.push_back(RecoverySourceName(c.recovery.source));
+  if (phases != nullptr) phases->Add(c.recovery);
 }
 
 }  // namespace
@@ -198,15 +211,10 @@ IndexRun RunLoseHost(const Flags& f, const Layout& l, const IndexBuild& build, V
   r.lib_first_s = 1e9;
   for (const CellStats& c : index->Stats().cells) {
     if (std::find(moved->begin(), moved->end(), c.id) == moved->end()) continue;
-    if (c.state != CellPhase::kServing) Die("lose host", absl::InternalError(c.error));
+    AddRecovered(c, build, "lose host", &r, phases);
     const double serve = r.lose_call_s + absl::ToDoubleSeconds(c.recovery.time_to_serve);
     r.lib_first_s = std::min(r.lib_first_s, serve);
     r.lib_full_s = std::max(r.lib_full_s, serve);
-    r.bytes_fetched += c.recovery.bytes_fetched;
-    r.records_replayed += c.recovery.records_replayed;
-    r.journal_bytes += build.cell_journal_bytes.at(c.id);
-    r.sources.push_back(RecoverySourceName(c.recovery.source));
-    if (phases != nullptr) phases->Add(c.recovery);
   }
   CheckTail(*index, f);
   return r;
@@ -243,14 +251,7 @@ IndexRun RunColdStart(const Flags& f, const Layout& l, const IndexBuild& build, 
   r.first_s = absl::ToDoubleSeconds(stats.time_to_first_cell);
   r.full_s = absl::ToDoubleSeconds(stats.time_to_all_cells);
   r.cells = stats.cells.size();
-  for (const CellStats& c : stats.cells) {
-    if (c.state != CellPhase::kServing) Die("cold start", absl::InternalError(c.error));
-    r.bytes_fetched += c.recovery.bytes_fetched;
-    r.records_replayed += c.recovery.records_replayed;
-    r.journal_bytes += build.cell_journal_bytes.at(c.id);
-    r.sources.push_back(RecoverySourceName(c.recovery.source));
-    if (phases != nullptr) phases->Add(c.recovery);
-  }
+  for (const CellStats& c : stats.cells) AddRecovered(c, build, "cold start", &r, phases);
   CheckTail(*index, f);
   return r;
 }
