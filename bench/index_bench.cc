@@ -34,14 +34,10 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -55,6 +51,7 @@
 #include "benchmark/benchmark.h"
 #include "index/cell/cell.h"
 #include "index/base/coding.h"
+#include "index/base/file_util.h"
 #include "index/index.h"
 #include "index/model/object_key.h"
 #include "index/model/object_record.h"
@@ -264,9 +261,9 @@ void CompactAll(rocksdb::DB* db) {
 // The one RocksDB directory (it holds CURRENT) under a 1-cell index's data_dir.
 std::string FindCellDb(const std::string& data_dir) {
   std::vector<std::string> found;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(data_dir)) {
-    if (e.path().filename() == "CURRENT") found.push_back(e.path().parent_path().string());
-  }
+  ForEachFile(data_dir, [&](const std::string& path) {
+    if (absl::EndsWith(path, "/CURRENT")) found.push_back(ParentDir(path));
+  });
   if (found.size() != 1) {
     Die("find the cell's rocksdb",
         absl::NotFoundError(absl::StrCat(found.size(), " RocksDB directories in ", data_dir)));

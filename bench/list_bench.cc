@@ -27,9 +27,6 @@
 //
 // Setting up (310k keys) takes about half a minute; a summary from the
 // medians is printed last.
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -82,7 +79,8 @@ ObjectRecord RecordOf(int i) {
 // One cell over the whole key space, opened directly, and the cell lookup
 // ListObjects reads through.
 struct Stores {
-  TempDir dir{std::filesystem::temp_directory_path().string(), "list-bench"};  // destroyed last
+  // First, so destroyed last: removed once the cell has closed.
+  TempDir dir{std::filesystem::temp_directory_path().string(), "list-bench"};
   CellMap map;
   Options options;
   CellResources resources;
