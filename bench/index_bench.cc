@@ -34,14 +34,10 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,9 +47,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "benchmark/benchmark.h"
 #include "index/cell/cell.h"
 #include "index/base/coding.h"
+#include "index/base/file_util.h"
 #include "index/index.h"
 #include "index/model/object_key.h"
 #include "index/model/object_record.h"
@@ -64,7 +62,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 
-namespace cellindex {
+namespace cellindex::bench {
 namespace {
 
 constexpr char kBucket[] = "bench-bucket";
@@ -74,35 +72,9 @@ constexpr size_t kLoadBatch = 1000;
 // prefer more repetitions to longer runs.
 constexpr double kMinSeconds = 1.0;
 
-[[noreturn]] void Die(absl::string_view what, const absl::Status& s) {
-  std::fprintf(stderr, "index_bench: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
-               s.ToString().c_str());
-  std::exit(1);
-}
-
-void Check(const rocksdb::Status& s, absl::string_view what) {
-  if (!s.ok()) Die(what, FromRocks(s, "rocksdb"));
-}
-
-// A directory under /tmp, removed with everything in it when destroyed.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cellindex-bench-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) Die("mkdtemp", absl::ErrnoToStatus(errno, tmpl));
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// Every run's stores live in a new directory under /tmp, removed after.
+struct ScratchDir : TempDir {
+  ScratchDir() : TempDir("/tmp", "cellindex-bench") {}
 };
 
 // A typical object: two replicas, an S3-style ETag, a long content type.
@@ -125,13 +97,6 @@ ObjectKey PutKey(int thread, uint64_t i) {
 }
 
 ObjectKey GetKey(uint64_t i) { return {kBucket, absl::StrFormat("photos/2024/img-%010d.jpg", i)}; }
-
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 Options IndexOptions(const std::string& dir, Durability durability, size_t cells) {
   Options o;
@@ -161,12 +126,6 @@ struct RawStore {
   rocksdb::WriteOptions write_options;
 };
 
-std::unique_ptr<Index> OpenIndex(const Options& options) {
-  absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(options);
-  if (!index.ok()) Die("open index", index.status());
-  return *std::move(index);
-}
-
 // ---- Put ----------------------------------------------------------------
 //
 // Thread 0 opens the store before the timing loop and closes it after. The
@@ -175,7 +134,7 @@ std::unique_ptr<Index> OpenIndex(const Options& options) {
 // closes.
 
 struct RawPutRun {
-  TempDir dir;
+  ScratchDir dir;
   std::unique_ptr<RawStore> store;
 };
 RawPutRun* raw_put = nullptr;
@@ -246,7 +205,7 @@ void BM_RawPutCellBatch(benchmark::State& state, Durability durability) {
 }
 
 struct IndexPutRun {
-  TempDir dir;
+  ScratchDir dir;
   std::unique_ptr<Index> index;
 };
 IndexPutRun* index_put = nullptr;
@@ -285,7 +244,7 @@ void BM_IndexPut(benchmark::State& state, Durability durability, size_t cells) {
 struct GetStores {
   GetStores();
 
-  TempDir dir;
+  ScratchDir dir;
   std::vector<ObjectKey> keys;
   std::vector<std::string> encoded;
   std::unique_ptr<RawStore> raw;
@@ -302,9 +261,9 @@ void CompactAll(rocksdb::DB* db) {
 // The one RocksDB directory (it holds CURRENT) under a 1-cell index's data_dir.
 std::string FindCellDb(const std::string& data_dir) {
   std::vector<std::string> found;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(data_dir)) {
-    if (e.path().filename() == "CURRENT") found.push_back(e.path().parent_path().string());
-  }
+  ForEachFile(data_dir, [&](const std::string& path) {
+    if (absl::EndsWith(path, "/CURRENT")) found.push_back(ParentDir(path));
+  });
   if (found.size() != 1) {
     Die("find the cell's rocksdb",
         absl::NotFoundError(absl::StrCat(found.size(), " RocksDB directories in ", data_dir)));
@@ -473,17 +432,15 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     std::optional<double> median_rate, median_cpu, cv;
   };
 
-  static std::optional<double> Median(std::vector<double> v) {
+  static std::optional<double> MedianOf(const std::vector<double>& v) {
     if (v.empty()) return std::nullopt;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return Median(v);
   }
   std::optional<double> Rate(const Samples& s) const {
-    return s.median_rate ? s.median_rate : Median(s.rate);
+    return s.median_rate ? s.median_rate : MedianOf(s.rate);
   }
   std::optional<double> Cpu(const Samples& s) const {
-    return s.median_cpu ? s.median_cpu : Median(s.cpu);
+    return s.median_cpu ? s.median_cpu : MedianOf(s.cpu);
   }
 
   // "123456/s cv 12%".
@@ -516,21 +473,22 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 };
 
 }  // namespace
-}  // namespace cellindex
+}  // namespace cellindex::bench
 
 int main(int argc, char** argv) {
+  cellindex::bench::SetProgramName("index_bench");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  cellindex::RegisterAll();
+  cellindex::bench::RegisterAll();
   benchmark::AddCustomContext(
       "record_bytes",
-      std::to_string(cellindex::EncodeRecord(cellindex::BenchRecord()).size()));
-  benchmark::AddCustomContext("get_keys", std::to_string(cellindex::kGetKeys));
-  cellindex::SummaryReporter reporter(::isatty(STDOUT_FILENO)
+      std::to_string(cellindex::EncodeRecord(cellindex::bench::BenchRecord()).size()));
+  benchmark::AddCustomContext("get_keys", std::to_string(cellindex::bench::kGetKeys));
+  cellindex::bench::SummaryReporter reporter(::isatty(STDOUT_FILENO)
                                           ? benchmark::ConsoleReporter::OO_ColorTabular
                                           : benchmark::ConsoleReporter::OO_Tabular);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
-  delete cellindex::get_stores;
+  delete cellindex::bench::get_stores;
   return 0;
 }

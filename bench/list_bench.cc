@@ -27,9 +27,6 @@
 //
 // Setting up (310k keys) takes about half a minute; a summary from the
 // medians is printed last.
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -40,6 +37,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/bench_util.h"
 #include "benchmark/benchmark.h"
 #include "index/cell/cell.h"
 #include "index/cell/cell_scan.h"
@@ -47,7 +45,7 @@
 #include "index/cell/cell_resources.h"
 #include "rocksdb/db.h"
 
-namespace cellindex {
+namespace cellindex::bench {
 namespace {
 
 constexpr int kPageKeys = 1000;
@@ -55,11 +53,6 @@ constexpr char kPageBucket[] = "g100-k100000";
 // Buckets of delimiter listings: {common prefixes, keys}.
 constexpr std::pair<int, int> kShapes[] = {
     {10, 100000}, {100, 100000}, {1000, 100000}, {100, 10000}};
-
-[[noreturn]] void Die(const std::string& what, const absl::Status& s) {
-  std::fprintf(stderr, "list_bench: %s: %s\n", what.c_str(), s.ToString().c_str());
-  std::exit(1);
-}
 
 std::string BucketName(int groups, int keys) { return absl::StrFormat("g%d-k%d", groups, keys); }
 
@@ -86,19 +79,14 @@ ObjectRecord RecordOf(int i) {
 // One cell over the whole key space, opened directly, and the cell lookup
 // ListObjects reads through.
 struct Stores {
-  std::string dir;
+  // First, so destroyed last: removed once the cell has closed.
+  TempDir dir{std::filesystem::temp_directory_path().string(), "list-bench"};
   CellMap map;
   Options options;
   CellResources resources;
   std::shared_ptr<Cell> cell;
   ServingCellFn serving;
   std::vector<std::string> page_starts;  // start_after values, each 1000+ keys before the end
-
-  ~Stores() {
-    cell.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
 };
 
 Stores* stores = nullptr;
@@ -125,17 +113,16 @@ void Load(Cell& cell) {
 void SetUp() {
   if (stores != nullptr) return;
   stores = new Stores;
-  std::string tmpl = (std::filesystem::temp_directory_path() / "list-bench-XXXXXX").string();
-  stores->dir = ::mkdtemp(tmpl.data());
   absl::StatusOr<CellMap> map = CellMap::FromBoundaries({});
   if (!map.ok()) Die("cell map", map.status());
   stores->map = *std::move(map);
-  stores->options.data_dir = stores->dir;
+  const std::string& dir = stores->dir.path();
+  stores->options.data_dir = dir;
   stores->options.durability = Durability::kBuffered;
   stores->resources = MakeCellResources(stores->options);
   absl::StatusOr<std::unique_ptr<Cell>> cell =
       Cell::Open({"bench", stores->map.cells()[0]},
-                 {stores->dir + "/db", stores->dir + "/journal", stores->dir + "/JOURNAL-HEAD"},
+                 {dir + "/db", dir + "/journal", dir + "/JOURNAL-HEAD"},
                  stores->options, stores->resources);
   if (!cell.ok()) Die("open cell", cell.status());
   stores->cell = *std::move(cell);
@@ -391,24 +378,19 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       return it == values.end() || it->second.empty();
     }
   };
-  static double Median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  }
-
   std::map<std::string, Samples> samples_;
 };
 
 }  // namespace
-}  // namespace cellindex
+}  // namespace cellindex::bench
 
 int main(int argc, char** argv) {
+  cellindex::bench::SetProgramName("list_bench");
   benchmark::Initialize(&argc, argv);
-  cellindex::RegisterAll();
-  cellindex::SummaryReporter reporter;
+  cellindex::bench::RegisterAll();
+  cellindex::bench::SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  delete cellindex::stores;
+  delete cellindex::bench::stores;
   benchmark::Shutdown();
   return 0;
 }
