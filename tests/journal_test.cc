@@ -615,6 +615,47 @@ TEST(JournalTest, AnEmptyNewestSegmentIsSetAside) {
   AppendRange(j->get(), 5, 6);
 }
 
+TEST(JournalTest, RestartingWithoutWritesReplacesTheNewestSegmentWithoutChangingIt) {
+  // A restart that appends nothing leaves a segment holding only its header
+  // (and a seal); the next start writes a new one of the same name. It must
+  // replace the file, not truncate it: the old file stays whole (a copy that
+  // shares it by a hard link sees no change), so a crash leaves one of the two.
+  testing::ScratchDir dir;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir.path(), 0, &r, &rep);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 3);
+    ASSERT_TRUE((*j)->Rotate().ok());
+  }
+  const std::string newest = Segment(dir.path(), 4);
+  const std::string linked = dir.path() + "/linked";
+  ASSERT_EQ(::link(newest.c_str(), linked.c_str()), 0);
+  auto before = ReadFileToString(linked);
+  ASSERT_TRUE(before.ok());
+  for (int restart = 0; restart < 2; ++restart) {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir.path(), 0, &r, &rep);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 3)));
+  }
+  auto after = ReadFileToString(linked);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *before);
+  EXPECT_FALSE(PathExists(newest + ".new"));
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = OpenJournal(dir.path(), 0, &r, &rep);
+  ASSERT_TRUE(j.ok()) << j.status();
+  AppendRange(j->get(), 4, 5);
+  j->reset();
+  Replayed again;
+  ASSERT_TRUE(OpenJournal(dir.path(), 0, &again, &rep).ok());
+  EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(1, 5)));
+}
+
 TEST(JournalTest, RotateLetsTrimDropWhatACheckpointCoversAndOpenSkipsIt) {
   testing::ScratchDir dir;
   {

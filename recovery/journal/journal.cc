@@ -113,9 +113,16 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
   auto seg = std::make_shared<Segment>();
   seg->path = options_.dir + "/" + SegmentName(first_seq);
   seg->first = first_seq;
-  if (rocksdb::IOStatus s = fs.NewWritableFile(seg->path, PlainFileOptions(), &seg->file, nullptr);
+  // A segment of this name exists when a restart wrote nothing after it (it
+  // holds only its header, perhaps a seal). It is replaced whole, by rename:
+  // truncating it in place would let a crash leave an empty segment that the
+  // head names, and would change the file under any copy that shares it.
+  const bool replace = fs.FileExists(seg->path, IO(), nullptr).ok();
+  const std::string create_path = replace ? seg->path + ".new" : seg->path;
+  if (rocksdb::IOStatus s =
+          fs.NewWritableFile(create_path, PlainFileOptions(), &seg->file, nullptr);
       !s.ok()) {
-    return FromIO(s, absl::StrCat("create ", seg->path));
+    return FromIO(s, absl::StrCat("create ", create_path));
   }
   journal::SegmentHeader h;
   h.index_id = options_.index_id;
@@ -133,7 +140,12 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
   seg->Preallocate(bytes.size());
   rocksdb::IOStatus ws = seg->file->Append(rocksdb::Slice(bytes), IO(), nullptr);
   if (ws.ok()) ws = seg->file->Sync(IO(), nullptr);
-  if (!ws.ok()) return FromIO(ws, absl::StrCat("write ", seg->path));
+  if (!ws.ok()) return FromIO(ws, absl::StrCat("write ", create_path));
+  if (replace) {
+    if (rocksdb::IOStatus s = fs.RenameFile(create_path, seg->path, IO(), nullptr); !s.ok()) {
+      return FromIO(s, absl::StrCat("rename ", create_path));
+    }
+  }
   seg->size = seg->synced_size = bytes.size();
   if (absl::Status s = SyncDir(fs, options_.dir); !s.ok()) return s;
   // Only now may the head name it: a head never names a segment that a
