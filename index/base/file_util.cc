@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace cellindex {
 namespace {
@@ -26,6 +29,28 @@ std::string ParentDir(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+// `path` without "." and ".." components and repeated or trailing slashes,
+// made absolute against the working directory.
+std::string NormalPath(rocksdb::FileSystem& fs, const std::string& path) {
+  std::string abs = path;
+  if (!fs.GetAbsolutePath(path, rocksdb::IOOptions(), &abs, nullptr).ok()) abs = path;
+  std::vector<std::string> parts;
+  for (absl::string_view p : absl::StrSplit(abs, '/', absl::SkipEmpty())) {
+    if (p == ".") continue;
+    if (p == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.emplace_back(p);
+  }
+  return "/" + absl::StrJoin(parts, "/");
+}
+
+// Whether `inner` is `outer` or lies below it (both normalised).
+bool PathWithin(const std::string& inner, const std::string& outer) {
+  return inner == outer || absl::StartsWith(inner, outer == "/" ? outer : outer + "/");
 }
 
 absl::Status SyncDir(rocksdb::FileSystem& fs, const std::string& dir) {

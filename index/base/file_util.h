@@ -48,6 +48,11 @@ absl::Status RemoveAll(rocksdb::FileSystem& fs, const std::string& path);
 
 // The directory part of `path` ("." for a bare name).
 std::string ParentDir(const std::string& path);
+// `path` made absolute against the working directory, without "." and ".."
+// components and repeated or trailing slashes.
+std::string NormalPath(rocksdb::FileSystem& fs, const std::string& path);
+// Whether `inner` is `outer` or lies below it (both normalised).
+bool PathWithin(const std::string& inner, const std::string& outer);
 
 }  // namespace cellindex
 

@@ -1,0 +1,195 @@
+// Opening an index: its options completed and checked, its directories
+// checked against each other, the store locked, the cell map loaded (or
+// created) and placed on the listed hosts, and the cell set started.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "index/base/file_util.h"
+#include "index/index.h"
+#include "index/index_impl.h"
+#include "index/internal_options.h"
+#include "recovery/placement.h"
+#include "recovery/store/cell_map_file.h"
+#include "recovery/store/layout.h"
+#include "rocksdb/file_system.h"
+
+namespace cellindex {
+namespace {
+
+constexpr char kDefaultHost[] = "local";
+
+// The requested layout of a new index (or of the one to reopen).
+absl::StatusOr<CellMap> RequestedLayout(const Options& o) {
+  if (!o.cell_boundaries.empty()) return CellMap::FromBoundaries(o.cell_boundaries);
+  if (o.num_cells > 1) {
+    if (o.boundary_sample.empty()) {
+      return absl::InvalidArgumentError(
+          "options.num_cells > 1 needs options.boundary_sample (or give cell_boundaries)");
+    }
+    std::vector<std::string> sample;
+    sample.reserve(o.boundary_sample.size());
+    for (const ObjectKey& k : o.boundary_sample) sample.push_back(EncodeKey(k));
+    return CellMap::FromSample(std::move(sample), o.num_cells);
+  }
+  return CellMap::FromBoundaries({});
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Index>> Index::Open(const Options& options) {
+  return OpenIndex(options, InternalOptions());
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options& options,
+                                                 const InternalOptions& internal) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("options.data_dir is empty");
+  Options o = options;
+  if (o.store_dir.empty()) o.store_dir = o.data_dir + "/store";
+  if (o.journal_segment_bytes < 64 * 1024) {
+    return absl::InvalidArgumentError("options.journal_segment_bytes must be at least 64 KiB");
+  }
+  if (o.host_dirs.empty()) o.host_dirs[kDefaultHost] = o.data_dir;
+  for (const auto& [host, dir] : o.host_dirs) {
+    if (host.empty() || dir.empty()) {
+      return absl::InvalidArgumentError("options.host_dirs has an empty host name or directory");
+    }
+  }
+  InternalOptions in = internal;
+  if (in.file_system == nullptr) in.file_system = rocksdb::FileSystem::Default();
+  auto index = std::make_unique<IndexImpl>(std::move(o), std::move(in));
+  if (absl::Status s = index->Init(); !s.ok()) return s;
+  return index;
+}
+
+IndexImpl::IndexImpl(Options options, InternalOptions internal)
+    : options_(std::move(options)), internal_(std::move(internal)), open_start_(absl::Now()) {}
+
+IndexImpl::~IndexImpl() {
+  if (background_ != nullptr) background_->Stop();
+  if (internal_.shutdown_hook) internal_.shutdown_hook();
+  if (cells_ != nullptr) {
+    cells_->Stop();
+    cells_->CloseAll(/*flush=*/!internal_.close_without_flush);
+  }
+  if (lock_ != nullptr) {
+    (void)internal_.file_system->UnlockFile(lock_, rocksdb::IOOptions(), nullptr);
+  }
+}
+
+absl::Status IndexImpl::CheckDirectories() {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  std::vector<std::pair<std::string, std::string>> dirs = {{"data_dir", options_.data_dir},
+                                                           {"store_dir", options_.store_dir}};
+  for (const auto& [host, dir] : options_.host_dirs) dirs.emplace_back("host " + host, dir);
+  for (const auto& [what, dir] : dirs) {
+    absl::StatusOr<bool> is_dir = IsDirectory(fs, dir);
+    if (is_dir.ok() && !*is_dir) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " ", dir, " is not a directory"));
+    }
+  }
+  // Losing a host deletes its directory: it must hold neither the store nor
+  // another host. (A single host may hold the store: it can never be lost.)
+  if (options_.host_dirs.size() < 2) return absl::OkStatus();
+  const std::string store = NormalPath(fs, options_.store_dir);
+  std::vector<std::pair<std::string, std::string>> hosts;
+  for (const auto& [host, dir] : options_.host_dirs) hosts.emplace_back(host, NormalPath(fs, dir));
+  for (size_t a = 0; a < hosts.size(); ++a) {
+    if (PathWithin(store, hosts[a].second) || PathWithin(hosts[a].second, store)) {
+      return absl::InvalidArgumentError(absl::StrCat("host ", hosts[a].first, "'s directory ",
+                                                     hosts[a].second, " and the store ", store,
+                                                     " overlap; losing the host would lose the store"));
+    }
+    for (size_t b = 0; b < hosts.size(); ++b) {
+      if (a != b && PathWithin(hosts[b].second, hosts[a].second)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "host ", hosts[b].first, "'s directory ", hosts[b].second, " lies in host ",
+            hosts[a].first, "'s ", hosts[a].second));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IndexImpl::Init() {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  if (absl::Status s = CheckDirectories(); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, options_.data_dir); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, options_.store_dir); !s.ok()) return s;
+
+  const std::string lock_path = options_.store_dir + "/" + kLockFile;
+  if (rocksdb::IOStatus s = fs.LockFile(lock_path, rocksdb::IOOptions(), &lock_, nullptr);
+      !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store ", options_.store_dir, " is in use by another index (", s.ToString(), ")"));
+  }
+  resources_ = std::make_unique<CellResources>(MakeCellResources(options_, internal_.file_system));
+  store_ = NewLocalDirStore(&fs, options_.store_dir);
+
+  const bool has_layout = !options_.cell_boundaries.empty() || options_.num_cells > 0;
+  absl::StatusOr<CellMap> requested = RequestedLayout(options_);
+  if (!requested.ok()) return requested.status();
+  {
+    absl::MutexLock map_lock(&map_mu_);
+    host_dirs_ = options_.host_dirs;
+    const std::string map_path = options_.store_dir + "/" + kCellMapFile;
+    absl::StatusOr<CellMap> stored = LoadCellMap(fs, map_path);
+    bool save_map = false;
+    std::vector<std::string> hosts;
+    for (const auto& [host, dir] : host_dirs_) hosts.push_back(host);
+    if (stored.ok()) {
+      if (has_layout && stored->Boundaries() != requested->Boundaries()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "cell map mismatch: the index in ", options_.store_dir, " has ",
+            stored->cells().size(), " cells and the options ask for ", requested->cells().size(),
+            " cells or other boundaries; the layout cannot change on reopen"));
+      }
+      map_ = *std::move(stored);
+    } else if (absl::IsNotFound(stored.status())) {
+      // Cells without a map are damage, whether or not the caller meant to
+      // create an index.
+      if (PathExists(fs, options_.store_dir + "/cells")) {
+        return absl::DataLossError(absl::StrCat("store ", options_.store_dir,
+                                                " holds cells but no cell map"));
+      }
+      if (options_.error_if_missing) {
+        return absl::NotFoundError(absl::StrCat("no index in ", options_.store_dir));
+      }
+      map_ = *std::move(requested);
+      map_.set_index_id(NewIndexId());
+      map_.PlaceRoundRobin(hosts);
+      save_map = true;
+    } else {
+      return stored.status();
+    }
+    // Cells whose host is gone move to the listed hosts with the fewest cells.
+    std::vector<size_t> homeless;
+    for (size_t i = 0; i < map_.cells().size(); ++i) {
+      if (!host_dirs_.count(map_.cells()[i].host)) homeless.push_back(i);
+    }
+    if (!homeless.empty()) {
+      PlaceOnLeastLoaded(&map_, homeless, hosts);
+      save_map = true;
+    }
+    if (save_map) {
+      if (absl::Status s = SaveCellMap(fs, map_path, map_); !s.ok()) return s;
+    }
+  }
+
+  CellSet::Deps deps;
+  deps.options = &options_;
+  deps.resources = resources_.get();
+  deps.store = store_.get();
+  deps.place = [this](size_t i) { return PlaceOf(i); };
+  deps.on_event = internal_.recovery_hook;
+  cells_ = std::make_unique<CellSet>(map_.cells().size(), std::move(deps), open_start_);
+  cells_->RecoverAll();
+  if (options_.wait_for_recovery) cells_->WaitForRecovery();
+  background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
+  open_time_ = absl::Now() - open_start_;
+  return absl::OkStatus();
+}
+
+}  // namespace cellindex
