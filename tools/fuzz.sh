@@ -12,7 +12,7 @@
 #   tools/fuzz.sh --keep                   keep the scratch dir (the grown corpus)
 #   tools/fuzz.sh --make-corpus            rewrite tests/fuzz/corpus from real values
 #
-# Targets: object_record page_token checkpoint_manifest cell_map journal_reader journal_format
+# Targets: object_record page_token checkpoint_manifest cell_map journal_reader journal_format journal_body
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(object_record page_token checkpoint_manifest cell_map journal_reader journal_format)
+all=(object_record page_token checkpoint_manifest cell_map journal_reader journal_format journal_body)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 if ! command -v clang++ >/dev/null 2>&1; then

@@ -115,6 +115,10 @@ struct CellStats {
   absl::Duration open_time;
   absl::Duration replay_time;
   uint64_t records_replayed = 0;
+  // Keys the replay looked up (in its batch or by a point read): only ops of
+  // the journal's older body kinds need it (index/cell/cell_ops.h); 0 for a
+  // journal written by this version.
+  uint64_t replay_reads = 0;
   // A torn journal tail cut at open: bytes cut (0: none).
   uint64_t journal_tail_cut_bytes = 0;
   RecoveryReport recovery;

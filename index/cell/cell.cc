@@ -39,6 +39,7 @@ Cell::Cell(const CellIdentity& identity, bool sync, const CellOpenHooks& hooks)
     : range_(identity.range),
       index_id_(identity.index_id),
       sync_(sync),
+      legacy_journal_body_(hooks.legacy_journal_body),
       on_failure_(hooks.on_failure) {
   write_options_.disableWAL = true;
 }
@@ -110,9 +111,11 @@ absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
   const absl::Time start = absl::Now();
   // The journal above `applied`, in RocksDB batches.
   rocksdb::WriteBatch batch;
-  Overlay overlay;
+  std::vector<JournalOp> ops;
+  Overlay overlay;  // what the older kinds of ops in the batch did
   int64_t count_delta = 0;
   uint64_t batch_seq = 0;
+  bool reads_pending = false;  // the batch holds ops that older kinds must read
   auto flush = [&]() -> absl::Status {
     if (batch_seq == 0) return absl::OkStatus();
     count_ = static_cast<uint64_t>(static_cast<int64_t>(count_) + count_delta);
@@ -123,6 +126,7 @@ absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
     overlay.clear();
     count_delta = 0;
     batch_seq = 0;
+    reads_pending = false;
     return FromRocks(ws, "replay write");
   };
   JournalOptions jo;
@@ -136,7 +140,14 @@ absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
   absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(
       jo, applied,
       [&](uint64_t seq, absl::string_view body) -> absl::Status {
-        if (absl::Status s = Replay(body, &overlay, &batch, &count_delta); !s.ok()) {
+        absl::Status s = DecodeJournalBody(body, &ops);
+        if (s.ok() && reads_pending && ReadsState(ops)) {
+          // An op of the older kinds reads the state: it must see the ops
+          // before it, which may be in the batch only.
+          s = flush();
+        }
+        if (s.ok()) s = Replay(ops, &overlay, &batch, &count_delta, &reads_pending);
+        if (!s.ok()) {
           return absl::DataLossError(absl::StrCat("journal record ", seq, ": ", s.message()));
         }
         batch_seq = seq;
@@ -171,26 +182,41 @@ absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
 
 uint64_t Cell::journal_gap_end() const { return journal_ ? journal_->gap_end() : 0; }
 
-absl::Status Cell::Replay(absl::string_view body, Overlay* overlay, rocksdb::WriteBatch* batch,
-                          int64_t* count_delta) {
-  std::vector<JournalOp> ops;
-  if (absl::Status s = DecodeJournalBody(body, &ops); !s.ok()) return s;
+bool Cell::ReadsState(const std::vector<JournalOp>& ops) {
+  return std::any_of(ops.begin(), ops.end(), [](const JournalOp& op) { return !op.carries_old; });
+}
+
+absl::Status Cell::Replay(const std::vector<JournalOp>& ops, Overlay* overlay,
+                          rocksdb::WriteBatch* batch, int64_t* count_delta, bool* reads_pending) {
   for (const JournalOp& op : ops) {
-    std::string encoded_key(op.encoded_key);
-    if (!range_.Contains(encoded_key)) {
-      return absl::DataLossError(absl::StrCat("key ", Printable(encoded_key),
+    if (!range_.Contains(op.encoded_key)) {
+      return absl::DataLossError(absl::StrCat("key ", Printable(op.encoded_key),
                                               " is outside the cell's range"));
     }
-    absl::StatusOr<std::optional<ObjectRecord>> old = Lookup(encoded_key, *overlay);
-    if (!old.ok()) return old.status();
     std::optional<ObjectRecord> rec;
     if (op.is_put) {
       absl::StatusOr<ObjectRecord> r = DecodeRecord(op.record_bytes);
       if (!r.ok()) return r.status();
       rec = *std::move(r);
     }
-    AddMutations(encoded_key, old->has_value() ? &**old : nullptr, rec ? &*rec : nullptr,
-                 op.record_bytes, batch);
+    if (op.carries_old) {
+      // Applied blindly: the op says what the key held.
+      AddMutations(op.encoded_key, op.had_old ? &op.old : nullptr, rec ? &*rec : nullptr,
+                   op.record_bytes, batch);
+      *count_delta += (rec.has_value() ? 1 : 0) - (op.had_old ? 1 : 0);
+      *reads_pending = true;
+      continue;
+    }
+    // An op of the older kinds: the key's record as the ops before it left
+    // it (this batch's older-kind ops, else the state).
+    std::string encoded_key(op.encoded_key);
+    ++replay_reads_;
+    absl::StatusOr<std::optional<ObjectRecord>> old = Lookup(encoded_key, *overlay);
+    if (!old.ok()) return old.status();
+    std::optional<LocationNames> names;
+    if (old->has_value()) names = LocationNamesOf(**old);
+    AddMutations(encoded_key, names ? &*names : nullptr, rec ? &*rec : nullptr, op.record_bytes,
+                 batch);
     *count_delta += (rec.has_value() ? 1 : 0) - (old->has_value() ? 1 : 0);
     (*overlay)[encoded_key] = std::move(rec);
   }
@@ -328,6 +354,7 @@ CellStats Cell::Stats() const {
   s.open_time = open_time_;
   s.replay_time = replay_time_;
   s.records_replayed = records_replayed_;
+  s.replay_reads = replay_reads_;
   s.journal_tail_cut_bytes = journal_report_.torn_bytes;
   s.puts = puts_.load();
   s.deletes = deletes_.load();

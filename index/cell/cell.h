@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "index/base/stats.h"
 #include "index/cell/cell_keys.h"
+#include "index/cell/cell_ops.h"
 #include "index/cell/cell_resources.h"
 #include "index/model/cell_map.h"
 #include "index/model/object_record.h"
@@ -71,6 +72,9 @@ struct CellOpenHooks {
   // read found damage (DataLoss: the local state must be restored). The
   // cell serves no more requests after it.
   std::function<void(const Cell* cell, const absl::Status& why)> on_failure;
+  // Tests only: write journal bodies of the older kinds (no old names), as
+  // versions before them did, to test that they still replay.
+  bool legacy_journal_body = false;
 };
 
 class Cell {
@@ -177,8 +181,15 @@ class Cell {
   absl::Status ReplayJournal(const Paths& paths, const Options& options,
                              const CellResources& resources, uint64_t applied,
                              uint64_t must_reach);
-  absl::Status Replay(absl::string_view body, Overlay* overlay, rocksdb::WriteBatch* batch,
-                      int64_t* count_delta);
+  // Adds the mutations of one journal record's ops to `batch`. Ops that
+  // carry what the key held are applied without reads (and set
+  // *reads_pending: an older-kind op after them must not run before the
+  // batch is written); older-kind ops read the key's record from `overlay`
+  // or the state.
+  absl::Status Replay(const std::vector<JournalOp>& ops, Overlay* overlay,
+                      rocksdb::WriteBatch* batch, int64_t* count_delta, bool* reads_pending);
+  // Whether any of `ops` is of the older kinds, which read the state.
+  static bool ReadsState(const std::vector<JournalOp>& ops);
   // Decodes the stored record of `encoded_key` into `*record`; `*found` is
   // false when there is none. DataLoss naming the object when it is damaged.
   absl::Status ReadRecord(absl::string_view encoded_key, ObjectRecord* record, bool* found);
@@ -208,6 +219,7 @@ class Cell {
   const CellRange range_;
   const std::string index_id_;
   const bool sync_;
+  const bool legacy_journal_body_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Journal> journal_;
   rocksdb::WriteOptions write_options_;
@@ -228,6 +240,7 @@ class Cell {
   absl::Duration open_time_;
   absl::Duration replay_time_;
   uint64_t records_replayed_ = 0;
+  uint64_t replay_reads_ = 0;
   uint64_t replayed_bytes_ = 0;
   std::atomic<uint64_t> checkpoint_mark_{0};  // journal appended_bytes at last checkpoint
   JournalOpenReport journal_report_;

@@ -47,13 +47,11 @@ std::string ReverseKey(char prefix, absl::string_view name, absl::string_view en
   return k;
 }
 
-void AddMutations(absl::string_view encoded_key, const ObjectRecord* old, const ObjectRecord* rec,
-                  absl::string_view rec_bytes, rocksdb::WriteBatch* b) {
+void AddMutations(absl::string_view encoded_key, const LocationNames* old,
+                  const ObjectRecord* rec, absl::string_view rec_bytes, rocksdb::WriteBatch* b) {
   if (old != nullptr) {
-    for (const Extent& e : old->locations) {
-      b->Delete(ReverseKey(kVolumePrefix, e.volume, encoded_key));
-      b->Delete(ReverseKey(kNodePrefix, e.node, encoded_key));
-    }
+    for (absl::string_view v : old->volumes) b->Delete(ReverseKey(kVolumePrefix, v, encoded_key));
+    for (absl::string_view n : old->nodes) b->Delete(ReverseKey(kNodePrefix, n, encoded_key));
   }
   if (rec != nullptr) {
     for (const Extent& e : rec->locations) {

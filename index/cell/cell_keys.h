@@ -17,10 +17,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "index/cell/cell_ops.h"
 #include "index/model/cell_map.h"
 #include "index/model/object_record.h"
 #include "rocksdb/db.h"
@@ -36,11 +38,11 @@ std::string RecordKey(absl::string_view encoded_key);
 // `prefix` (kVolumePrefix or kNodePrefix) name 0x00 encoded_key.
 std::string ReverseKey(char prefix, absl::string_view name, absl::string_view encoded_key);
 
-// Adds to `b` the mutations that take `encoded_key` from `old` to `rec`
-// (null: absent), `rec_bytes` being rec's encoding: the record and its
-// reverse-index entries.
-void AddMutations(absl::string_view encoded_key, const ObjectRecord* old, const ObjectRecord* rec,
-                  absl::string_view rec_bytes, rocksdb::WriteBatch* b);
+// Adds to `b` the mutations that take `encoded_key` from a record with the
+// names `old` to `rec` (null: absent), `rec_bytes` being rec's encoding: the
+// record and its reverse-index entries. Needs no read of the state.
+void AddMutations(absl::string_view encoded_key, const LocationNames* old,
+                  const ObjectRecord* rec, absl::string_view rec_bytes, rocksdb::WriteBatch* b);
 
 // What the state key says; both zero in a new cell.
 struct StoredState {

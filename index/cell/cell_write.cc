@@ -75,13 +75,23 @@ absl::Status Cell::Prepare(Writer* w, uint64_t seq, Overlay* overlay, std::vecto
         return absl::NotFoundError(absl::StrCat("object ", Printable(op.encoded_key),
                                                 " not found"));
       }
-      encoder.AddDelete(op.encoded_key);
+      if (legacy_journal_body_) {
+        encoder.AddLegacyDelete(op.encoded_key);
+      } else {
+        encoder.AddDelete(op.encoded_key, LocationNamesOf(*old));
+      }
       w->versions.push_back(0);
     } else {
       a.record = std::move(op.record);
       a.record->version = seq;
       a.record_bytes = EncodeRecord(*a.record);
-      encoder.AddPut(op.encoded_key, a.record_bytes);
+      if (legacy_journal_body_) {
+        encoder.AddLegacyPut(op.encoded_key, a.record_bytes);
+      } else {
+        std::optional<LocationNames> names;
+        if (old.has_value()) names = LocationNamesOf(*old);
+        encoder.AddPut(op.encoded_key, a.record_bytes, names ? &*names : nullptr);
+      }
       w->versions.push_back(seq);
     }
     local[a.encoded_key] = a.record;
@@ -183,7 +193,9 @@ void Cell::CommitGroup(const std::vector<Writer*>& group) {
     rocksdb::WriteBatch batch;
     uint64_t puts = 0, deletes = 0;
     for (const Applied& a : applied) {
-      AddMutations(a.encoded_key, a.old ? &*a.old : nullptr, a.record ? &*a.record : nullptr,
+      std::optional<LocationNames> old;
+      if (a.old.has_value()) old = LocationNamesOf(*a.old);
+      AddMutations(a.encoded_key, old ? &*old : nullptr, a.record ? &*a.record : nullptr,
                    a.record_bytes, &batch);
       count += (a.record ? 1 : 0) - (a.old ? 1 : 0);
       (a.record ? puts : deletes)++;

@@ -14,8 +14,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/time/time.h"
-#include "index/model/cell_map.h"
 #include "index/base/coding.h"
+#include "index/cell/cell_ops.h"
+#include "index/model/cell_map.h"
 #include "index/model/object_key.h"
 #include "index/model/object_record.h"
 #include "index/model/page_token.h"
@@ -251,6 +252,30 @@ void JournalFormats() {
         std::string(1, '\1') + BodyOf(journal::EncodeHead(head)));
 }
 
+// Journal bodies: the kinds written now (a put over a record, a new put, a
+// delete) and the older kinds.
+void JournalBodies() {
+  ObjectRecord r;
+  r.size = 10;
+  r.etag = "\"e\"";
+  r.locations = {{"node-1", "vol-1", 0, 11}, {"node-2", "vol-3", 4096, 11}};
+  const std::string record = EncodeRecord(r);
+  const std::string key = EncodeKey({"bucket", "photos/1.jpg"});
+  LocationNames old = LocationNamesOf(r);
+  std::string body;
+  JournalBodyEncoder e(&body);
+  e.Begin(3);
+  e.AddPut(key, record, &old);
+  e.AddPut(EncodeKey({"bucket", "new"}), record, nullptr);
+  e.AddDelete(EncodeKey({"bucket", "gone"}), old);
+  Write("journal_body", "now", body);
+  body.clear();
+  e.Begin(2);
+  e.AddLegacyPut(key, record);
+  e.AddLegacyDelete(EncodeKey({"bucket", "gone"}));
+  Write("journal_body", "older", body);
+}
+
 }  // namespace
 }  // namespace cellindex::fuzz
 
@@ -266,5 +291,6 @@ int main(int argc, char** argv) {
   cellindex::fuzz::CellMaps();
   cellindex::fuzz::Journals();
   cellindex::fuzz::JournalFormats();
+  cellindex::fuzz::JournalBodies();
   return 0;
 }
