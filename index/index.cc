@@ -131,7 +131,7 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::
       return s;
     }
   }
-  cells_->ScheduleRecovery(lost, /*force_restore=*/true, UINT64_MAX);
+  cells_->ScheduleRecovery(lost, /*force_restore=*/true, UINT64_MAX, /*after_damage=*/false);
   return moved;
 }
 

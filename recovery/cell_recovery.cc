@@ -6,9 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "recovery/checkpoint.h"
-#include "recovery/store/layout.h"
+#include "absl/strings/match.h"
 #include "index/base/file_util.h"
+#include "recovery/checkpoint.h"
+#include "recovery/checkpoint_copier.h"
+#include "recovery/store/layout.h"
+#include "recovery/store/store_backed_fs.h"
 
 namespace cellindex {
 namespace {
@@ -35,7 +38,8 @@ absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < m.files.size(); i = next++) {
-      status[i] = store.GetFile(m.files[i].store_name, dir + "/" + m.files[i].db_name, &got[i]);
+      status[i] = store.GetFile(m.files[i].store_name, dir + "/" + m.files[i].db_name, &got[i],
+                                 nullptr);
     }
   };
   const size_t threads = std::min<size_t>(std::max(1, recovery.fetch_parallelism),
@@ -76,18 +80,103 @@ absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
   return s;
 }
 
+// Whether the checkpoint file `db_name` is one an in-place restore leaves in
+// the store: the table files, which hold the data. The small files (MANIFEST,
+// CURRENT, OPTIONS) are fetched: RocksDB reads them whole at open.
+bool StaysInStore(const std::string& db_name) {
+  return absl::EndsWith(db_name, ".sst") || absl::EndsWith(db_name, ".blob");
+}
+
+// Prepares `dir` for an in-place restore of `m`: fetches and verifies the
+// small files, checks that the store holds every table file at its size, and
+// writes the list of table files the cell will read from the store.
+absl::Status StageInPlace(rocksdb::FileSystem& fs, DurableStore& store,
+                          const CheckpointManifest& m, const std::string& dir,
+                          const CellRecoveryOptions& recovery, CellRecoveryReport* report) {
+  if (recovery.on_phase) recovery.on_phase(CellPhase::kFetch);
+  const absl::Time start = absl::Now();
+  if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, dir); !s.ok()) return s;
+  std::vector<CheckpointFile> in_store;
+  std::vector<std::pair<const CheckpointFile*, FileDigest>> fetched;
+  for (const CheckpointFile& f : m.files) {
+    if (StaysInStore(f.db_name)) {
+      in_store.push_back(f);
+      continue;
+    }
+    FileDigest got;
+    absl::Status s = store.GetFile(f.store_name, dir + "/" + f.db_name, &got, nullptr);
+    if (absl::IsNotFound(s)) {
+      return absl::DataLossError(absl::StrCat("file ", f.store_name, " is missing from the store"));
+    }
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("fetch ", f.store_name, ": ", s.message()));
+    }
+    fetched.emplace_back(&f, got);
+    ++report->files_fetched;
+    report->bytes_fetched += got.size;
+  }
+  report->fetch_time += absl::Now() - start;
+
+  if (recovery.on_phase) recovery.on_phase(CellPhase::kVerify);
+  const absl::Time verify_start = absl::Now();
+  for (const auto& [f, got] : fetched) {
+    if (got != f->digest) {
+      return absl::DataLossError(absl::StrCat("file ", f->store_name,
+                                              " does not match its manifest (xxh3-128 ",
+                                              got.ToHex(), " vs ", f->digest.ToHex(), ")"));
+    }
+  }
+  // The table files are read where they lie: each must be there, whole in
+  // size (its bytes are checked by RocksDB's block checksums on every read,
+  // and against the manifest digest when the copy lands it).
+  if (absl::Status s = CheckCheckpointFiles(store, m); !s.ok()) return s;
+  absl::Status s = StoreBackedFs::WriteList(fs, dir, in_store);
+  if (s.ok()) s = AtomicWriteFile(fs, dir + "/IDENTITY", m.db_identity);
+  if (s.ok()) s = SyncDir(fs, dir);
+  report->verify_time += absl::Now() - verify_start;
+  if (!s.ok()) return s;
+  report->in_place = true;
+  report->files_in_store = in_store.size();
+  for (const CheckpointFile& f : in_store) report->bytes_in_store += f.digest.size;
+  return absl::OkStatus();
+}
+
+// What the cell in `db_dir` opens with: the index's resources, or, while some
+// of its files still lie in the store, its own file system over them and the
+// copier that brings them to the host.
+absl::StatusOr<CellResources> ResourcesFor(const std::string& db_dir,
+                                           const CellResources& resources, DurableStore& store,
+                                           const CellRecoveryOptions& recovery,
+                                           CellOpenHooks* hooks) {
+  if (!StoreBackedFs::HasList(*resources.fs, db_dir)) return resources;
+  absl::StatusOr<std::shared_ptr<StoreBackedFs>> fs =
+      StoreBackedFs::Open(resources.fs, &store, db_dir);
+  if (!fs.ok()) return fs.status();
+  CellResources r = resources;
+  r.fs = *fs;
+  r.env_owner = rocksdb::NewCompositeEnv(r.fs);
+  r.env = r.env_owner.get();
+  hooks->companion = std::make_shared<CheckpointCopier>(*fs, recovery.copy_bytes_per_sec);
+  return r;
+}
+
 absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellIdentity& identity,
                                                    const Cell::Paths& paths,
                                                    const Options& options,
-                                                   const CellResources& resources,
+                                                   const CellResources& index_resources,
+                                                   DurableStore& store,
                                                    const CellRecoveryOptions& recovery,
                                                    uint64_t must_reach, CellOpenHooks hooks,
                                                    CellRecoveryReport* report) {
   hooks.on_phase = recovery.on_phase;
   hooks.on_failure = recovery.on_failure;
   hooks.must_reach = must_reach;
+  absl::StatusOr<CellResources> resources =
+      ResourcesFor(paths.db_dir, index_resources, store, recovery, &hooks);
+  if (!resources.ok()) return resources.status();
   absl::StatusOr<std::unique_ptr<Cell>> cell =
-      Cell::Open(identity, paths, options, resources, hooks);
+      Cell::Open(identity, paths, options, *resources, hooks);
   if (!cell.ok()) return cell.status();
   CellStats st = (*cell)->Stats();
   report->open_time += st.open_time;
@@ -157,7 +246,7 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   if (!recovery.force_restore && PathExists(fs, paths.db_dir + "/CURRENT")) {
     report->source = RecoverySource::kLocal;
     absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
-        OpenAndCheck(identity, paths, options, resources, recovery, newest, {}, report));
+        OpenAndCheck(identity, paths, options, resources, store, recovery, newest, {}, report));
     if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
     report->fallbacks.push_back(absl::StrCat("local state: ", cell.status().message()));
     if (absl::Status s = MoveAside(fs, paths.db_dir); !s.ok()) return s;
@@ -186,7 +275,10 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
                                               " is not the cell's ", range.Describe())));
       continue;
     }
-    if (absl::Status s = FetchCheckpoint(fs, store, *m, staging, recovery, report); !s.ok()) {
+    const bool in_place = recovery.restore_mode == RestoreMode::kInPlace;
+    absl::Status staged = in_place ? StageInPlace(fs, store, *m, staging, recovery, report)
+                                   : FetchCheckpoint(fs, store, *m, staging, recovery, report);
+    if (absl::Status s = staged; !s.ok()) {
       if (!absl::IsDataLoss(s)) return s;
       reject(s);
       continue;
@@ -197,7 +289,7 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
     hooks.checkpoint_seq = m->applied_seq;
     hooks.checkpoint_keys = m->key_count;
     absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
-        OpenAndCheck(identity, paths, options, resources, recovery, newest, hooks, report));
+        OpenAndCheck(identity, paths, options, resources, store, recovery, newest, hooks, report));
     if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
     reject(cell.status());
     if (absl::Status s = MoveAside(fs, paths.db_dir); !s.ok()) return s;
@@ -208,7 +300,7 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   report->source = RecoverySource::kJournal;
   report->checkpoint_seq = 0;
   absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
-      OpenAndCheck(identity, paths, options, resources, recovery, newest, {}, report));
+      OpenAndCheck(identity, paths, options, resources, store, recovery, newest, {}, report));
   if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
   report->fallbacks.push_back(absl::StrCat("journal replay: ", cell.status().message()));
   (void)MoveAside(fs, paths.db_dir);

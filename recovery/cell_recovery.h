@@ -25,6 +25,10 @@ namespace cellindex {
 struct CellRecoveryOptions {
   // Files fetched at once while restoring one cell.
   int fetch_parallelism = 4;
+  // Options::restore_mode (the cell set asks for kCopy after damage).
+  RestoreMode restore_mode = RestoreMode::kCopy;
+  // Options::restore_copy_bytes_per_sec.
+  uint64_t copy_bytes_per_sec = 0;
   // Run the deep validation (Cell::Validate) before the cell serves.
   bool paranoid = false;
   // Ignore local state and restore only from checkpoints older than this

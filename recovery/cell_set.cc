@@ -119,7 +119,7 @@ void CellSet::RecoverAll() {
     absl::MutexLock lock(&slots_[i]->mu);
     slots_[i]->recovery_owned = true;  // the first recovery
   }
-  ScheduleRecovery(all, /*force_restore=*/false, UINT64_MAX);
+  ScheduleRecovery(all, /*force_restore=*/false, UINT64_MAX, /*after_damage=*/false);
 }
 
 void CellSet::WaitForRecovery() { recovery_->WaitIdle(); }
@@ -154,7 +154,7 @@ void CellSet::TakeOver(const std::vector<size_t>& cells) {
 }
 
 void CellSet::ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
-                               uint64_t below_checkpoint) {
+                               uint64_t below_checkpoint, bool after_damage) {
   std::vector<std::pair<int64_t, std::function<void()>>> tasks;
   for (size_t i : cells) {
     CellId id;
@@ -166,14 +166,15 @@ void CellSet::ScheduleRecovery(const std::vector<size_t>& cells, bool force_rest
       slot.recovery_start = absl::Now();
     }
     id = deps_.place(i).identity.range.id;
-    tasks.emplace_back(PriorityOf(id), [this, i, force_restore, below_checkpoint] {
-      RecoverSlot(i, force_restore, below_checkpoint);
+    tasks.emplace_back(PriorityOf(id), [this, i, force_restore, below_checkpoint, after_damage] {
+      RecoverSlot(i, force_restore, below_checkpoint, after_damage);
     });
   }
   recovery_->ScheduleAll(std::move(tasks));
 }
 
-void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint) {
+void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint,
+                          bool after_damage) {
   Slot& slot = *slots_[i];
   {
     std::shared_ptr<Cell> retiring;
@@ -189,6 +190,8 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
   const Options& options = *deps_.options;
   CellRecoveryOptions ro;
   ro.fetch_parallelism = options.fetch_parallelism;
+  ro.restore_mode = after_damage ? RestoreMode::kCopy : options.restore_mode;
+  ro.copy_bytes_per_sec = options.restore_copy_bytes_per_sec;
   ro.paranoid = options.paranoid;
   ro.force_restore = force_restore;
   ro.below_checkpoint = below_checkpoint;
@@ -320,7 +323,7 @@ absl::Status CellSet::EnsureValidated(size_t i, const std::shared_ptr<Cell>& cel
   // The state does not hold: out of service, and back from an older
   // checkpoint (or, for local state, the newest one), unless a recovery of
   // the cell is already under way.
-  if (ClaimRecovery(i, cell.get())) ScheduleRecovery({i}, /*force_restore=*/true, below);
+  if (ClaimRecovery(i, cell.get())) ScheduleRecovery({i}, /*force_restore=*/true, below, /*after_damage=*/true);
   return absl::FailedPreconditionError(
       absl::StrCat("cell ", cell->range().id, " failed validation and is being restored: ",
                    s.message()));
@@ -353,7 +356,7 @@ void CellSet::OnCellFailed(size_t i, const Cell* cell, const absl::Status& why) 
     // Damage: the local state is moved aside and the cell restored from the
     // store. Anything else (a journal that failed to sync): reopened, so
     // the journal is read back from what is durable.
-    RecoverSlot(i, /*force_restore=*/damage, UINT64_MAX);
+    RecoverSlot(i, /*force_restore=*/damage, UINT64_MAX, /*after_damage=*/damage);
   });
 }
 

@@ -86,9 +86,11 @@ class CellSet {
   void TakeOver(const std::vector<size_t>& cells);
   // Hands the recoveries of `cells` (owned by the caller) to the scheduler.
   // `force_restore`: ignore local state; `below_checkpoint`: only
-  // checkpoints older than this applied_seq.
+  // checkpoints older than this applied_seq; `after_damage`: damage was
+  // found, so the restore copies and verifies every file before it opens
+  // (never in place).
   void ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
-                        uint64_t below_checkpoint);
+                        uint64_t below_checkpoint, bool after_damage);
 
   // Checkpoints cell `i`. A state that has not passed validation is never
   // checkpointed: with `wait_for_validation` the pending validation runs
@@ -109,7 +111,7 @@ class CellSet {
  private:
   struct Slot;
   bool ClaimRecovery(size_t i, const Cell* expected);
-  void RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint);
+  void RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint, bool after_damage);
   void ValidateSlot(size_t i, const std::shared_ptr<Cell>& cell);
   absl::Status EnsureValidated(size_t i, const std::shared_ptr<Cell>& cell);
   void OnCellFailed(size_t i, const Cell* cell, const absl::Status& why);

@@ -38,7 +38,10 @@ class RecordedChecksum {
   }
   ChunkFn Feed() {
     if (gen_ == nullptr) return nullptr;
-    return [this](absl::string_view chunk) { gen_->Update(chunk.data(), chunk.size()); };
+    return [this](absl::string_view chunk) {
+      gen_->Update(chunk.data(), chunk.size());
+      return true;
+    };
   }
   absl::Status Check() {
     if (gen_ == nullptr) return absl::OkStatus();

@@ -53,7 +53,7 @@ TEST(DurableStoreTest, FilesAreHashedWhileCopied) {
   ASSERT_TRUE(AtomicWriteFile(dir / "src", data).ok());
   FileDigest up, down;
   ASSERT_TRUE(store->PutFile("f", dir / "src", UINT64_MAX, &up, nullptr).ok());
-  ASSERT_TRUE(store->GetFile("f", dir / "dst", &down).ok());
+  ASSERT_TRUE(store->GetFile("f", dir / "dst", &down, nullptr).ok());
   EXPECT_EQ(up, down);
   EXPECT_EQ(up.size, data.size());
   EXPECT_EQ(*ReadFileToString(dir / "dst"), data);

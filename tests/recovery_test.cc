@@ -124,11 +124,18 @@ std::string LargestSst(const CheckpointManifest& m, const CheckpointManifest& ol
   return best;
 }
 
-TEST(RecoveryTest, DamagedCheckpointFileFallsBackToThePreviousCheckpoint) {
+// A restore that copies first finds the damaged file by its digest; one in
+// place finds it by RocksDB's block checksum when the open reads it (these
+// table files are one block), or when its copy lands (in_place_restore_test).
+class DamagedCheckpointFileTest : public ::testing::TestWithParam<RestoreMode> {};
+
+TEST_P(DamagedCheckpointFileTest, FallsBackToThePreviousCheckpoint) {
   testing::ScratchDir dir;
   std::map<std::string, std::optional<ObjectRecord>> want;
+  Options o = FourCells(dir);
+  o.restore_mode = GetParam();
   {
-    auto index = Index::Open(FourCells(dir));
+    auto index = Index::Open(o);
     ASSERT_TRUE(index.ok());
     want = Populate(**index, /*checkpoints=*/2);
   }
@@ -140,15 +147,23 @@ TEST(RecoveryTest, DamagedCheckpointFileFallsBackToThePreviousCheckpoint) {
   Damage(dir / ("store/" + LargestSst(newest, older)));
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
 
-  auto index = Index::Open(FourCells(dir));
+  auto index = Index::Open(o);
   ASSERT_TRUE(index.ok());
   const CellStats c = (*index)->Stats().cells[2];
   EXPECT_EQ(c.state, CellPhase::kServing);
   EXPECT_EQ(c.recovery.checkpoint_seq, seqs[1]);
   ASSERT_EQ(c.recovery.fallbacks.size(), 1u);
-  EXPECT_THAT(c.recovery.fallbacks[0], HasSubstr("does not match its manifest"));
+  EXPECT_THAT(c.recovery.fallbacks[0],
+              HasSubstr(GetParam() == RestoreMode::kCopy ? "does not match its manifest"
+                                                         : "block checksum mismatch"));
   ExpectExactly(**index, want);
 }
+
+INSTANTIATE_TEST_SUITE_P(RestoreModes, DamagedCheckpointFileTest,
+                         ::testing::Values(RestoreMode::kCopy, RestoreMode::kInPlace),
+                         [](const ::testing::TestParamInfo<RestoreMode>& info) {
+                           return info.param == RestoreMode::kCopy ? "Copy" : "InPlace";
+                         });
 
 TEST(RecoveryTest, DamagedManifestFallsBackToThePreviousCheckpoint) {
   testing::ScratchDir dir;

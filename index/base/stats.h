@@ -49,6 +49,11 @@ struct RecoveryReport {
   uint64_t checkpoint_seq = 0;  // the checkpoint restored, if any
   uint64_t files_fetched = 0;
   uint64_t bytes_fetched = 0;
+  // An in-place restore: the checkpoint's table files it serves from where
+  // they lie in the store (copied to the host in the background).
+  bool in_place = false;
+  uint64_t files_in_store = 0;
+  uint64_t bytes_in_store = 0;
   uint64_t records_replayed = 0;
   uint64_t records_validated = 0;
   // Phase times: fetch (copy from the store, hashing), verify (compare with
@@ -119,6 +124,14 @@ struct CellStats {
   // the journal's older body kinds need it (index/cell/cell_ops.h); 0 for a
   // journal written by this version.
   uint64_t replay_reads = 0;
+  // Checkpoint files the cell still reads from the durable store (an
+  // in-place restore whose background copy has not landed them yet), and
+  // what the copy has done and found since the cell opened.
+  uint64_t store_files = 0;
+  uint64_t store_bytes = 0;
+  uint64_t files_landed = 0;
+  uint64_t bytes_landed = 0;
+  std::string copy_error;  // why the background copy stopped early, if it did
   // A torn journal tail cut at open: bytes cut (0: none).
   uint64_t journal_tail_cut_bytes = 0;
   RecoveryReport recovery;

@@ -35,16 +35,19 @@ const char* CellStateName(Cell::State state) {
   return "unknown";
 }
 
-Cell::Cell(const CellIdentity& identity, bool sync, const CellOpenHooks& hooks)
+Cell::Cell(const CellIdentity& identity, bool sync, const CellResources& resources,
+           const CellOpenHooks& hooks)
     : range_(identity.range),
       index_id_(identity.index_id),
       sync_(sync),
       legacy_journal_body_(hooks.legacy_journal_body),
+      resources_(resources),
       on_failure_(hooks.on_failure) {
   write_options_.disableWAL = true;
 }
 
 Cell::~Cell() {
+  if (companion_ != nullptr) companion_->Stop();
   // A failed cell's memtable is not flushed at close: the journal holds
   // every record applied (a reopen replays them), and a flush would only
   // meet the same failure (RocksDB then waits a second before giving up).
@@ -61,7 +64,7 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
                                                  const CellOpenHooks& hooks) {
   const CellRange& range = identity.range;
   auto cell =
-      std::unique_ptr<Cell>(new Cell(identity, options.durability == Durability::kSync, hooks));
+      std::unique_ptr<Cell>(new Cell(identity, options.durability == Durability::kSync, resources, hooks));
   const absl::Time start = absl::Now();
   const std::string what = absl::StrCat("cell ", range.id);
   auto in_cell = [&](const absl::Status& s) {
@@ -102,6 +105,10 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
     return in_cell(s);
   }
   cell->SetState(State::kServing);
+  if (hooks.companion != nullptr) {
+    cell->companion_ = hooks.companion;
+    cell->companion_->Start(cell.get());
+  }
   return cell;
 }
 
@@ -361,6 +368,7 @@ CellStats Cell::Stats() const {
   s.gets = gets_.load();
   s.precondition_failures = precondition_failures_.load();
   s.journal_syncs = journal_syncs_.load();
+  if (companion_ != nullptr) companion_->AddStats(&s);
   return s;
 }
 

@@ -54,6 +54,20 @@ struct CellOp {
 };
 
 class Cell;
+struct CellStats;
+
+// Work bound to one open cell, such as the background copy of the files an
+// in-place restore left in the store: started once the cell serves, stopped
+// before it closes (while the cell is still whole, so it may call
+// ReportDamage until Stop returns).
+class CellCompanion {
+ public:
+  virtual ~CellCompanion() = default;
+  virtual void Start(Cell* cell) = 0;
+  virtual void Stop() = 0;
+  // Adds what it knows to the cell's stats.
+  virtual void AddStats(CellStats* stats) const = 0;
+};
 
 // What the opener knows about the state it hands over, and who to tell
 // about progress.
@@ -75,6 +89,8 @@ struct CellOpenHooks {
   // Tests only: write journal bodies of the older kinds (no old names), as
   // versions before them did, to test that they still replay.
   bool legacy_journal_body = false;
+  // Started when the cell serves; the cell owns it.
+  std::shared_ptr<CellCompanion> companion;
 };
 
 class Cell {
@@ -176,7 +192,8 @@ class Cell {
   struct Applied;  // one op, ready to go into a RocksDB batch
   using Overlay = absl::flat_hash_map<std::string, std::optional<ObjectRecord>>;
 
-  Cell(const CellIdentity& identity, bool sync, const CellOpenHooks& hooks);
+  Cell(const CellIdentity& identity, bool sync, const CellResources& resources,
+       const CellOpenHooks& hooks);
   // Replays the journal above `applied` into the state (Open's second half).
   absl::Status ReplayJournal(const Paths& paths, const Options& options,
                              const CellResources& resources, uint64_t applied,
@@ -220,6 +237,11 @@ class Cell {
   const std::string index_id_;
   const bool sync_;
   const bool legacy_journal_body_;
+  // Kept for the cell's life: its RocksDB uses their file system and Env
+  // (a cell restored in place has its own). Declared before db_ so that
+  // they outlive it.
+  const CellResources resources_;
+  std::shared_ptr<CellCompanion> companion_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Journal> journal_;
   rocksdb::WriteOptions write_options_;

@@ -14,6 +14,22 @@
 
 namespace cellindex {
 
+// How a cell whose host lost its state is restored from a checkpoint.
+enum class RestoreMode {
+  // Every file of the checkpoint is copied to the host and verified against
+  // its manifest digest before the cell opens. The time to serve grows with
+  // the cell's size; nothing is read from the store afterwards.
+  kCopy,
+  // The cell opens over the checkpoint's table files where they lie in the
+  // durable store (only its small metadata files are copied first) and
+  // serves at once; a background copy brings the table files to the host at
+  // `restore_copy_bytes_per_sec`, checking each file's digest as it lands.
+  // Needs the store readable with low latency from the new host (a local or
+  // nearby replicated file system); over a slow or far store, use kCopy.
+  // A restore after damage was found always copies (and verifies) first.
+  kInPlace,
+};
+
 enum class Durability {
   // A write is acknowledged after its journal record is fdatasync'ed: it
   // survives a crash of the process or the machine. Concurrent writers to one
@@ -105,6 +121,12 @@ struct Options {
   int recovery_parallelism = 0;
   // Files fetched at once within one cell's restore.
   int fetch_parallelism = 4;
+  // See RestoreMode.
+  RestoreMode restore_mode = RestoreMode::kInPlace;
+  // The pace of an in-place restore's background copy, per cell, in bytes
+  // per second (0: as fast as it goes). Bounds what the copy takes from the
+  // disks while the cell serves.
+  uint64_t restore_copy_bytes_per_sec = 64 << 20;
   // Cell ids to recover first, in this order; the rest follow by id.
   std::vector<uint32_t> recovery_priority;
   // Run the deep validation (full scan: record checksums, keys inside the

@@ -50,7 +50,7 @@ absl::StatusOr<FileDigest> CopyAndHash(rocksdb::FileSystem& fs, const std::strin
     if (chunk.empty()) break;
     const absl::string_view piece(chunk.data(), chunk.size());
     hasher.Update(piece);
-    if (on_chunk) on_chunk(piece);
+    if (on_chunk && !on_chunk(piece)) return absl::CancelledError(absl::StrCat("copy of ", from));
     if (out != nullptr) {
       if (rocksdb::IOStatus s = out->Append(chunk, IO(), nullptr); !s.ok()) {
         return FromIO(s, absl::StrCat("write ", to));
@@ -122,12 +122,24 @@ class LocalDirStore : public DurableStore {
     return ReadFileToString(fs_, PathOf(name));
   }
 
-  absl::Status GetFile(const std::string& name, const std::string& path,
-                       FileDigest* digest) override {
-    absl::StatusOr<FileDigest> d = CopyFileDurably(fs_, PathOf(name), path, UINT64_MAX, nullptr);
+  absl::Status GetFile(const std::string& name, const std::string& path, FileDigest* digest,
+                       const ChunkFn& on_chunk) override {
+    absl::StatusOr<FileDigest> d = CopyFileDurably(fs_, PathOf(name), path, UINT64_MAX, on_chunk);
     if (!d.ok()) return d.status();
     if (digest != nullptr) *digest = *d;
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<rocksdb::FSRandomAccessFile>> OpenForRead(
+      const std::string& name) override {
+    const std::string path = PathOf(name);
+    std::unique_ptr<rocksdb::FSRandomAccessFile> file;
+    rocksdb::IOStatus s = fs_.NewRandomAccessFile(path, PlainFileOptions(), &file, nullptr);
+    if (s.IsNotFound() || s.IsPathNotFound()) {
+      return absl::NotFoundError(absl::StrCat("no object ", name));
+    }
+    if (!s.ok()) return FromIO(s, absl::StrCat("open ", path));
+    return file;
   }
 
   absl::StatusOr<std::vector<std::string>> List(const std::string& prefix) override {

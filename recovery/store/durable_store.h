@@ -21,6 +21,7 @@
 
 namespace rocksdb {
 class FileSystem;
+class FSRandomAccessFile;
 }
 
 namespace cellindex {
@@ -40,8 +41,9 @@ struct FileDigest {
 FileDigest DigestOf(absl::string_view data);
 
 // Sees every chunk of a file as it is copied, in order (to check a second
-// checksum on the way without reading the file twice).
-using ChunkFn = std::function<void(absl::string_view chunk)>;
+// checksum on the way without reading the file twice, or to pace the copy).
+// Returning false stops the copy: Cancelled, and nothing is published.
+using ChunkFn = std::function<bool(absl::string_view chunk)>;
 
 class DurableStore {
  public:
@@ -58,10 +60,16 @@ class DurableStore {
   // NotFound when there is no such object.
   virtual absl::StatusOr<std::string> Get(const std::string& name) = 0;
   // Copies object `name` to the local file `path` (write, sync; the caller
-  // syncs the directory), computing the digest while copying. NotFound when
-  // there is no such object.
+  // syncs the directory), computing the digest while copying and showing
+  // each chunk to `on_chunk` (may be empty). NotFound when there is no such
+  // object.
   virtual absl::Status GetFile(const std::string& name, const std::string& path,
-                               FileDigest* digest) = 0;
+                               FileDigest* digest, const ChunkFn& on_chunk) = 0;
+  // Opens object `name` for reads at any offset, where it lies (a restored
+  // cell serves from its checkpoint's files this way until they are copied
+  // to the host). NotFound when there is no such object.
+  virtual absl::StatusOr<std::unique_ptr<rocksdb::FSRandomAccessFile>> OpenForRead(
+      const std::string& name) = 0;
   // Names of the objects whose names start with `prefix`, sorted.
   virtual absl::StatusOr<std::vector<std::string>> List(const std::string& prefix) = 0;
   // OK when the object does not exist.
