@@ -74,7 +74,9 @@ absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
   }
   // RocksDB reads its identity from this file. (Store names of SST files do
   // not depend on it: they name the session that wrote each file.)
-  absl::Status s = AtomicWriteFile(fs, dir + "/IDENTITY", m.db_identity);
+  // Written straight into the staging directory, synced once: it becomes
+  // visible only when the directory is renamed into place.
+  absl::Status s = WriteSyncedFile(fs, dir + "/IDENTITY", m.db_identity);
   if (s.ok()) s = SyncDir(fs, dir);
   report->verify_time += absl::Now() - verify_start;
   return s;
@@ -131,8 +133,8 @@ absl::Status StageInPlace(rocksdb::FileSystem& fs, DurableStore& store,
   // size (its bytes are checked by RocksDB's block checksums on every read,
   // and against the manifest digest when the copy lands it).
   if (absl::Status s = CheckCheckpointFiles(store, m); !s.ok()) return s;
-  absl::Status s = StoreBackedFs::WriteList(fs, dir, in_store);
-  if (s.ok()) s = AtomicWriteFile(fs, dir + "/IDENTITY", m.db_identity);
+  absl::Status s = WriteSyncedFile(fs, dir + "/" + kRemoteFilesName, EncodeRemoteFiles(in_store));
+  if (s.ok()) s = WriteSyncedFile(fs, dir + "/IDENTITY", m.db_identity);
   if (s.ok()) s = SyncDir(fs, dir);
   report->verify_time += absl::Now() - verify_start;
   if (!s.ok()) return s;

@@ -298,6 +298,7 @@ TEST_F(CliTest, NumericFlagsAreStrictAndARefusedPutStoresNothing) {
                                              {"drill", "--recovery-parallelism", "-1"},
                                              {"drill", "--before", "nan"},
                                              {"drill", "--after", "-1"},
+                                             {"drill", "--restore-mode", "inplace"},
                                              {"demo", "--cells", "4294967297"},
                                              {"demo", "--writers", "-1"},
                                              {"demo", "--seconds", "nan"},

@@ -126,6 +126,23 @@ int main(int argc, char** argv) {
   AddNumber(drill_cmd, "--recovery-parallelism", &drill.recovery_parallelism, 0, 256,
             "cells restored at once, 0 to 256 (0: one per hardware thread)");
   drill_cmd->add_flag("--paranoid", drill.paranoid, "deep-validate each cell before it serves");
+  drill_cmd
+      ->add_option_function<std::string>(
+          "--restore-mode",
+          [&drill](const std::string& text) {
+            if (text == "in_place") {
+              drill.restore_mode = RestoreMode::kInPlace;
+            } else if (text == "copy") {
+              drill.restore_mode = RestoreMode::kCopy;
+            } else {
+              throw CLI::ValidationError(
+                  absl::StrCat("invalid --restore-mode \"", text, "\": in_place or copy"));
+            }
+          },
+          "in_place (serve from the checkpoint where it lies in the store while it is copied) "
+          "or copy (copy and verify every file first)")
+      ->type_name("MODE")
+      ->default_str("in_place");
 
   PutFlags put;
   CLI::App* put_cmd = app.add_subcommand("put", "store an object's record (creates the index)");

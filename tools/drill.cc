@@ -51,6 +51,7 @@ absl::Status Drill::SetUp() {
   options_.background_checkpoints = false;  // the drill checkpoints once, explicitly
   options_.recovery_parallelism = d_.recovery_parallelism;
   options_.paranoid = d_.paranoid;
+  options_.restore_mode = d_.restore_mode;
   options_.validate_after_recovery = !d_.paranoid;
   absl::StatusOr<std::unique_ptr<Index>> opened = Index::Open(options_);
   if (!opened.ok()) return opened.status();

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 
+#include "index/model/options.h"
+
 #include "absl/time/time.h"
 
 namespace cellindex::tools {
@@ -28,6 +30,7 @@ struct DrillOptions {
   absl::Duration after = absl::Seconds(2);   // and after full availability
   int recovery_parallelism = 0;              // Options::recovery_parallelism
   bool paranoid = false;
+  RestoreMode restore_mode = RestoreMode::kInPlace;  // Options::restore_mode
   bool json = false;
 };
 

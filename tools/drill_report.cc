@@ -28,7 +28,7 @@ double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
 void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& outcomes) {
   std::vector<absl::Duration> fetch, verify, open, replay, validate, serve;
-  uint64_t bytes_fetched = 0, records_replayed = 0, failed_cells = 0;
+  uint64_t bytes_fetched = 0, bytes_in_store = 0, records_replayed = 0, failed_cells = 0;
   for (CellId id : r.recovering) {
     const CellStats& c = r.stats.cells[id];
     if (c.state == CellPhase::kFailed) ++failed_cells;
@@ -39,6 +39,7 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
     validate.push_back(c.recovery.validate_time);
     serve.push_back(c.recovery.time_to_serve);
     bytes_fetched += c.recovery.bytes_fetched;
+    bytes_in_store += c.recovery.bytes_in_store;
     records_replayed += c.recovery.records_replayed;
   }
   const uint64_t requests = outcomes.ok + outcomes.unavailable + outcomes.errors;
@@ -68,7 +69,9 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
     for (const auto& [name, p] : phases) {
       j["phases"][name] = {{"median_seconds", Seconds(p.median)}, {"max_seconds", Seconds(p.max)}};
     }
+    j["restore_mode"] = d.restore_mode == RestoreMode::kCopy ? "copy" : "in_place";
     j["bytes_fetched"] = bytes_fetched;
+    j["bytes_served_from_store"] = bytes_in_store;
     j["journal_records_replayed"] = records_replayed;
     j["requests"] = {{"total", requests},
                      {"ok", outcomes.ok.load()},
@@ -107,8 +110,11 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
       std::cout << absl::StrFormat("  %-20s %11s %10s\n", name, HumanDuration(p.median),
                                    HumanDuration(p.max));
     }
-    std::cout << absl::StrFormat("\n  bytes fetched: %s; journal records replayed: %d\n",
-                                 HumanBytes(bytes_fetched), records_replayed)
+    std::cout << absl::StrFormat(
+                     "\n  restore %s: bytes fetched: %s; served from the store while copied: "
+                     "%s; journal records replayed: %d\n",
+                     d.restore_mode == RestoreMode::kCopy ? "by copy" : "in place",
+                     HumanBytes(bytes_fetched), HumanBytes(bytes_in_store), records_replayed)
               << absl::StrFormat(
                      "  requests during recovery: %d, %.2f%% ok, %d unavailable, %d errors;\n"
                      "  requests to cells never lost: %d, %.2f%% ok\n",

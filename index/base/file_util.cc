@@ -74,21 +74,27 @@ absl::Status CreateDirs(rocksdb::FileSystem& fs, const std::string& dir) {
   return SyncDir(fs, parent);
 }
 
-absl::Status AtomicWriteFile(rocksdb::FileSystem& fs, const std::string& path,
+absl::Status WriteSyncedFile(rocksdb::FileSystem& fs, const std::string& path,
                              absl::string_view contents) {
-  const std::string tmp = path + ".tmp";
   std::unique_ptr<rocksdb::FSWritableFile> f;
-  if (rocksdb::IOStatus s = fs.NewWritableFile(tmp, PlainFileOptions(), &f, nullptr); !s.ok()) {
-    return FromIO(s, absl::StrCat("create ", tmp));
+  if (rocksdb::IOStatus s = fs.NewWritableFile(path, PlainFileOptions(), &f, nullptr); !s.ok()) {
+    return FromIO(s, absl::StrCat("create ", path));
   }
   rocksdb::IOStatus s = f->Append(rocksdb::Slice(contents.data(), contents.size()), IO(), nullptr);
   if (s.ok()) s = f->Fsync(IO(), nullptr);
   rocksdb::IOStatus c = f->Close(IO(), nullptr);
   if (s.ok()) s = c;
   if (!s.ok()) {
-    (void)fs.DeleteFile(tmp, IO(), nullptr);
-    return FromIO(s, absl::StrCat("write ", tmp));
+    (void)fs.DeleteFile(path, IO(), nullptr);
+    return FromIO(s, absl::StrCat("write ", path));
   }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicWriteFile(rocksdb::FileSystem& fs, const std::string& path,
+                             absl::string_view contents) {
+  const std::string tmp = path + ".tmp";
+  if (absl::Status s = WriteSyncedFile(fs, tmp, contents); !s.ok()) return s;
   if (rocksdb::IOStatus r = fs.RenameFile(tmp, path, IO(), nullptr); !r.ok()) {
     return FromIO(r, absl::StrCat("rename ", tmp));
   }

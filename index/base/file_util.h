@@ -29,6 +29,11 @@ rocksdb::FileOptions PlainFileOptions();
 // and its parent so the new entries survive a crash.
 absl::Status CreateDirs(rocksdb::FileSystem& fs, const std::string& dir);
 absl::Status SyncDir(rocksdb::FileSystem& fs, const std::string& dir);
+// Create `path`, write, sync (no rename, no directory sync): for a file
+// written where nothing reads it yet, in a directory the caller renames
+// into place as a whole. A failure removes what it wrote.
+absl::Status WriteSyncedFile(rocksdb::FileSystem& fs, const std::string& path,
+                             absl::string_view contents);
 // Write temp, sync, rename over `path`, sync the directory.
 absl::Status AtomicWriteFile(rocksdb::FileSystem& fs, const std::string& path,
                              absl::string_view contents);

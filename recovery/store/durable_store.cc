@@ -70,12 +70,14 @@ absl::StatusOr<FileDigest> CopyAndHash(rocksdb::FileSystem& fs, const std::strin
   return d;
 }
 
-// Copies `from` to `to` durably: temp file, sync, rename. The caller syncs
-// the directory of `to`.
+// Copies `from` to `to` durably: written under a temporary name, synced,
+// then renamed to `to` (with `publish`; else written as `to` directly, for a
+// caller that makes it visible by a rename of its own). The caller syncs the
+// directory of `to`.
 absl::StatusOr<FileDigest> CopyFileDurably(rocksdb::FileSystem& fs, const std::string& from,
                                            const std::string& to, uint64_t length,
-                                           const ChunkFn& on_chunk) {
-  const std::string tmp = to + ".tmp";
+                                           const ChunkFn& on_chunk, bool publish = true) {
+  const std::string tmp = publish ? to + ".tmp" : to;
   std::unique_ptr<rocksdb::FSWritableFile> out;
   if (rocksdb::IOStatus s = fs.NewWritableFile(tmp, PlainFileOptions(), &out, nullptr); !s.ok()) {
     return FromIO(s, absl::StrCat("create ", tmp));
@@ -89,7 +91,7 @@ absl::StatusOr<FileDigest> CopyFileDurably(rocksdb::FileSystem& fs, const std::s
   if (rocksdb::IOStatus s = out->Close(IO(), nullptr); !s.ok() && d.ok()) {
     d = FromIO(s, absl::StrCat("close ", tmp));
   }
-  if (d.ok()) {
+  if (d.ok() && publish) {
     if (rocksdb::IOStatus s = fs.RenameFile(tmp, to, IO(), nullptr); !s.ok()) {
       d = FromIO(s, absl::StrCat("rename ", tmp));
     }
@@ -124,7 +126,8 @@ class LocalDirStore : public DurableStore {
 
   absl::Status GetFile(const std::string& name, const std::string& path, FileDigest* digest,
                        const ChunkFn& on_chunk) override {
-    absl::StatusOr<FileDigest> d = CopyFileDurably(fs_, PathOf(name), path, UINT64_MAX, on_chunk);
+    absl::StatusOr<FileDigest> d =
+        CopyFileDurably(fs_, PathOf(name), path, UINT64_MAX, on_chunk, /*publish=*/false);
     if (!d.ok()) return d.status();
     if (digest != nullptr) *digest = *d;
     return absl::OkStatus();

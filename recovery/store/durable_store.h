@@ -59,9 +59,12 @@ class DurableStore {
                                FileDigest* digest, const ChunkFn& on_chunk) = 0;
   // NotFound when there is no such object.
   virtual absl::StatusOr<std::string> Get(const std::string& name) = 0;
-  // Copies object `name` to the local file `path` (write, sync; the caller
-  // syncs the directory), computing the digest while copying and showing
-  // each chunk to `on_chunk` (may be empty). NotFound when there is no such
+  // Copies object `name` to the local file `path`, computing the digest
+  // while copying and showing each chunk to `on_chunk` (may be empty):
+  // written as `path` and synced, not renamed into place, so the caller
+  // writes it where nothing reads it yet (a staging directory, a landing
+  // name) and renames it (then syncs the directory) once it verifies; a
+  // failed copy leaves nothing at `path`. NotFound when there is no such
   // object.
   virtual absl::Status GetFile(const std::string& name, const std::string& path,
                                FileDigest* digest, const ChunkFn& on_chunk) = 0;

@@ -26,6 +26,12 @@
 // A host (its directory HOST):
 //
 //     HOST/cells/NNNNN/                        a cell's RocksDB
+//     HOST/cells/NNNNN/CELLINDEX-REMOTE        after an in-place restore, the
+//                                              table files still read from
+//                                              the store (recovery/store/
+//                                              store_backed_fs.h); removed
+//                                              once all are copied
+//     HOST/cells/NNNNN/<name>.landing          a store file being copied in
 //     HOST/cells/NNNNN.restore/                a restore being fetched
 //     HOST/cells/NNNNN.damaged-<micros>/       state found damaged, moved aside
 //                                              (kept for an operator, never read)

@@ -87,11 +87,6 @@ absl::StatusOr<std::vector<CheckpointFile>> DecodeRemoteFiles(absl::string_view 
   return files;
 }
 
-absl::Status StoreBackedFs::WriteList(rocksdb::FileSystem& fs, const std::string& db_dir,
-                                      const std::vector<CheckpointFile>& files) {
-  return AtomicWriteFile(fs, db_dir + "/" + kRemoteFilesName, EncodeRemoteFiles(files));
-}
-
 bool StoreBackedFs::HasList(rocksdb::FileSystem& fs, const std::string& db_dir) {
   return PathExists(fs, db_dir + "/" + kRemoteFilesName);
 }
@@ -160,7 +155,7 @@ absl::Status StoreBackedFs::PersistLocked() {
   if (!listed_.empty()) {
     std::vector<CheckpointFile> files;
     for (const auto& [name, f] : listed_) files.push_back(f);
-    return WriteList(*target(), db_dir_, files);
+    return AtomicWriteFile(*target(), path, EncodeRemoteFiles(files));
   }
   rocksdb::IOStatus s = target()->DeleteFile(path, rocksdb::IOOptions(), nullptr);
   if (!s.ok() && !s.IsNotFound() && !s.IsPathNotFound()) {

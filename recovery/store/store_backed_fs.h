@@ -42,16 +42,13 @@ namespace cellindex {
 // The list's name in a cell's RocksDB directory.
 inline constexpr char kRemoteFilesName[] = "CELLINDEX-REMOTE";
 
+// The list's contents (a restore writes it into the directory it prepares).
 std::string EncodeRemoteFiles(const std::vector<CheckpointFile>& files);
 // DataLoss naming what is wrong.
 absl::StatusOr<std::vector<CheckpointFile>> DecodeRemoteFiles(absl::string_view data);
 
 class StoreBackedFs : public rocksdb::FileSystemWrapper {
  public:
-  // Writes the list of `db_dir`'s files that lie in the store, durably
-  // (for a directory being prepared, before RocksDB opens it).
-  static absl::Status WriteList(rocksdb::FileSystem& fs, const std::string& db_dir,
-                                const std::vector<CheckpointFile>& files);
   // Whether `db_dir` holds such a list.
   static bool HasList(rocksdb::FileSystem& fs, const std::string& db_dir);
   // Reads `db_dir`'s list (DataLoss when it is damaged). Files whose local
