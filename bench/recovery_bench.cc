@@ -102,6 +102,11 @@ int Main(int argc, char** argv) {
   for (const auto& [id, host] : res.index_build.cell_host) res.lost_cells += host == f.lose;
   if (res.lost_cells == 0) Die("layout", absl::InvalidArgumentError("--lose names no host"));
   const auto kept_signature = Signature(l.index_kept());
+  const auto checkpoint_signature = Signature(l.checkpoint());
+  auto check_checkpoint = [&] {
+    if (Signature(l.checkpoint()) == checkpoint_signature) return;
+    Die("kept state", absl::InternalError("a run of (a2) changed the checkpoint it linked"));
+  };
 
   auto check_kept = [&] {
     const auto now = Signature(l.index_kept());
@@ -117,8 +122,11 @@ int Main(int argc, char** argv) {
     Die("kept state", absl::InternalError(absl::StrCat("a run changed hard-linked files:", changed)));
   };
   for (int rep = 0; rep < f.reps; ++rep) {
-    res.a.push_back(RunRaw(f, l, res.raw_build));
+    res.a.push_back(RunRaw(f, l, res.raw_build, RawSource::kBackup));
     Log("rep %d (a) full %.3fs", rep + 1, res.a.back().full_s);
+    res.a2.push_back(RunRaw(f, l, res.raw_build, RawSource::kCheckpoint));
+    check_checkpoint();
+    Log("rep %d (a2) full %.3fs", rep + 1, res.a2.back().full_s);
     res.b.push_back(RunLoseHost(f, l, res.index_build, Validation::kOff, &res.b_phases));
     check_kept();
     Log("rep %d (b) first %.3fs full %.3fs", rep + 1, res.b.back().first_s, res.b.back().full_s);

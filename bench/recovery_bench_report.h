@@ -24,7 +24,7 @@ struct Results {
   DiskRates disk_start, disk_end;
   RawBuild raw_build;
   IndexBuild index_build;
-  std::vector<RawRun> a;
+  std::vector<RawRun> a, a2;
   std::vector<IndexRun> b, c;
   Phases b_phases, c_phases;
   std::vector<std::pair<std::string, IndexRun>> extra;  // --validate runs
