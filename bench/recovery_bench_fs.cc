@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "bench/bench_util.h"
 
 namespace cellindex::bench::recovery_bench {
 namespace {
@@ -129,6 +130,22 @@ FsCounts& FsCounts::operator+=(const FsCounts& o) {
   deletes += o.deletes;
   bytes_written += o.bytes_written;
   return *this;
+}
+
+FsCounts MedianCounts(const std::vector<FsCounts>& v) {
+  auto median = [&](uint64_t FsCounts::*field) {
+    std::vector<double> x;
+    for (const FsCounts& c : v) x.push_back(static_cast<double>(c.*field));
+    return static_cast<uint64_t>(Median(x) + 0.5);
+  };
+  FsCounts m;
+  for (uint64_t FsCounts::*field :
+       {&FsCounts::syncs, &FsCounts::range_syncs, &FsCounts::dir_syncs, &FsCounts::files_created,
+        &FsCounts::dirs_created, &FsCounts::renames, &FsCounts::links, &FsCounts::deletes,
+        &FsCounts::bytes_written}) {
+    m.*field = median(field);
+  }
+  return m;
 }
 
 CountingFileSystem::CountingFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}

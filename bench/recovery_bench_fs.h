@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -37,6 +38,9 @@ struct FsCounts {
   uint64_t fsyncs() const { return syncs + dir_syncs; }
   FsCounts& operator+=(const FsCounts& o);
 };
+
+// Each count's median over `v` (zero for an empty list).
+FsCounts MedianCounts(const std::vector<FsCounts>& v);
 
 inline constexpr int kNoCell = -1;
 

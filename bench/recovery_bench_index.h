@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "bench/recovery_bench_flags.h"
+#include "bench/recovery_bench_fs.h"
 #include "bench/recovery_bench_layout.h"
 #include "index/index.h"
 
@@ -58,6 +59,13 @@ struct IndexRun {
   uint64_t journal_bytes = 0;   // journal segments read (whole segments)
   uint64_t records_replayed = 0;
   std::vector<std::string> sources;  // "checkpoint", ...
+  // Until WaitForRecovery returned: CPU seconds of the whole process (the
+  // probes' polling included), and the file-system operations, per
+  // recovered cell and outside them (the cell map, the lock, ...).
+  double cpu_s = 0;
+  FsCounts fs;
+  std::vector<FsCounts> fs_cells;
+  FsCounts fs_other;
 };
 
 enum class Validation { kOff, kBackground, kParanoid };
