@@ -61,7 +61,8 @@ struct IndexRun {
   std::vector<std::string> sources;  // "checkpoint", ...
   // Until WaitForRecovery returned: CPU seconds of the whole process (the
   // probes' polling included), and the file-system operations, per
-  // recovered cell and outside them (the cell map, the lock, ...).
+  // recovered cell and the rest (other cells, and paths of no cell: the
+  // cell map, a host's cells/ directory).
   double cpu_s = 0;
   FsCounts fs;
   std::vector<FsCounts> fs_cells;

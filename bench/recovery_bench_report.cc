@@ -352,18 +352,19 @@ void PrintTable(const Results& res, FILE* out) {
   fs_row(absl::StrFormat("(b) all %zu lost cells", res.lost_cells), med_i(res.b, wait_i),
          med_i(res.b, cpu_i), MedianFsOf(res.b));
   fs_row("(b)   per lost cell", 0, 0, cells_fs(res.b));
-  fs_row("(b)   outside the cells", 0, 0, other_fs(res.b));
+  fs_row("(b)   other cells, no cell", 0, 0, other_fs(res.b));
   fs_row("(b)   all / lost cells", 0, 0, Divided(MedianFsOf(res.b), res.lost_cells));
   fs_row(absl::StrFormat("(c) all %zu cells", f.cells), med_i(res.c, wait_i), med_i(res.c, cpu_i),
          MedianFsOf(res.c));
   fs_row("(c)   per cell", 0, 0, cells_fs(res.c));
-  fs_row("(c)   outside the cells", 0, 0, other_fs(res.c));
+  fs_row("(c)   no cell", 0, 0, other_fs(res.c));
   fs_row("(c)   all / cells", 0, 0, Divided(MedianFsOf(res.c), f.cells));
   std::fprintf(out, "(wall: (a)/(a2) until verified, (b)/(c) until WaitForRecovery returned; "
                "CPU/wall near the core count: CPU-bound; well below it: waiting (fsyncs, reads); "
                "fsyncs = file Sync/Fsync + directory fsyncs; a cell's operations are those on paths "
-               "in its directories (host and store); a host's cells/ directory, whose fsync "
-               "makes a cell's rename durable, counts outside the cells; r.syncs: RangeSync "
+               "in its directories (host and store); \"no cell\": other paths, such as a host's "
+               "cells/ directory, whose fsync makes a cell's rename durable, and the cell map; "
+               "in (b) the serving cells' own work (a compaction) counts there too; r.syncs: RangeSync "
                "(sync_file_range, write-back only); created: files opened for writing)\n");
 
   // Bytes per object.
