@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,10 +55,23 @@ std::unique_ptr<Index> OpenIndex(const Options& options) {
   return *std::move(index);
 }
 
+std::unique_ptr<Index> OpenIndex(const Options& options, const InternalOptions& internal) {
+  absl::StatusOr<std::unique_ptr<Index>> index = cellindex::OpenIndex(options, internal);
+  if (!index.ok()) Die("open index", index.status());
+  return *std::move(index);
+}
+
 // ---- Timing and statistics ------------------------------------------------------
 
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double CpuSeconds() {
+  struct rusage u;
+  if (::getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  auto seconds = [](const struct timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
 double Median(std::vector<double> v) {

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "index/index.h"
+#include "index/internal_options.h"
 #include "index/model/options.h"
 #include "rocksdb/status.h"
 
@@ -33,6 +34,8 @@ void RemoveOnDie(const std::string& dir);
 void Check(const rocksdb::Status& s, absl::string_view what);
 
 std::unique_ptr<Index> OpenIndex(const Options& options);
+// With internal options (a file system of the benchmark's, hooks).
+std::unique_ptr<Index> OpenIndex(const Options& options, const InternalOptions& internal);
 
 // ---- Timing and statistics ------------------------------------------------------
 
@@ -40,6 +43,10 @@ using Clock = std::chrono::steady_clock;
 
 // Seconds since `start`.
 double Since(Clock::time_point start);
+// CPU seconds (user + system) the process, all its threads, has used so far
+// (getrusage RUSAGE_SELF): the difference around a timed part, beside its
+// wall time, says whether CPU limited it.
+double CpuSeconds();
 // 0 for an empty list.
 double Median(std::vector<double> v);
 double Max(const std::vector<double>& v);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -17,7 +18,7 @@ namespace {
                "usage: recovery_bench [--objects=N] [--cells=C] [--hosts=H] [--reps=R]\n"
                "         [--tail=N] [--recovery-parallelism=P] [--fetch-parallelism=F]\n"
                "         [--backup-threads=B] [--load-threads=T] [--disk-test-mb=M]\n"
-               "         [--journal-segment-mb=M] [--sweep=P1,P2,...] [--lose=HOST]\n"
+               "         [--journal-segment-mb=M] [--sweep[=P1,P2,...]] [--lose=HOST]\n"
                "         [--dir=DIR] [--validate] [--keep] [--json]\n");
   std::exit(2);
 }
@@ -57,6 +58,10 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "--load-threads") number(&f.load_threads);
     else if (name == "--disk-test-mb") number(&f.disk_test_mb);
     else if (name == "--journal-segment-mb") number(&f.journal_segment_mb);
+    else if (name == "--sweep" && eq == std::string::npos &&
+             (i + 1 == argc || absl::StartsWith(argv[i + 1], "--"))) {
+      f.sweep = {1, 2, 4, 8, 16};
+    }
     else if (name == "--sweep") {
       for (absl::string_view p : absl::StrSplit(take(), ',')) {
         int v;

@@ -29,7 +29,8 @@ struct Flags {
   uint64_t disk_test_mb = 512;
   // 0: the library's default journal_segment_bytes.
   uint64_t journal_segment_mb = 0;
-  // Extra (b) and (c) runs, one each, at these recovery_parallelism values.
+  // Extra (b) and (c) runs, one each, at these recovery_parallelism values
+  // (--sweep alone: 1,2,4,8,16).
   std::vector<int> sweep;
   std::string lose = "h3";
   std::string dir = "/tmp";

@@ -69,12 +69,37 @@ double WaitValidated(Index& index, const std::vector<CellId>& cells, Clock::time
   }
 }
 
+// Every tail write is in the restored index.
 void CheckTail(Index& index, const Flags& f) {
-  const uint64_t i = TailObject(0, f.objects);
-  absl::StatusOr<ObjectRecord> r = index.Get(KeyOf(i));
-  if (!r.ok()) Die("check tail key", r.status());
-  if (r->size != RecordOf(i, 1).size) {
-    Die("check restored index", absl::DataLossError("the tail write is missing"));
+  uint64_t missing = 0;
+  for (uint64_t k = 0; k < f.tail; ++k) {
+    const uint64_t i = TailObject(k, f.objects);
+    absl::StatusOr<ObjectRecord> r = index.Get(KeyOf(i));
+    if (!r.ok() && !absl::IsNotFound(r.status())) Die("check tail key", r.status());
+    missing += !r.ok() || r->size != RecordOf(i, 1).size;
+  }
+  if (missing > 0) {
+    Die("check restored index",
+        absl::DataLossError(absl::StrCat(missing, " of ", f.tail, " tail writes are missing")));
+  }
+}
+
+// The file-system operations since `fs` was reset: per cell in `recovered`,
+// the rest together.
+void AddFsCounts(const CountingFileSystem& fs, const std::vector<CellId>& recovered,
+                 IndexRun* r) {
+  r->fs = fs.Total();
+  const std::map<int, FsCounts> by_cell = fs.ByCell();
+  for (CellId id : recovered) {
+    auto it = by_cell.find(static_cast<int>(id));
+    r->fs_cells.push_back(it == by_cell.end() ? FsCounts() : it->second);
+  }
+  for (const auto& [cell, counts] : by_cell) {
+    if (cell == kNoCell ||
+        std::find(recovered.begin(), recovered.end(), static_cast<CellId>(cell)) ==
+            recovered.end()) {
+      r->fs_other += counts;
+    }
   }
 }
 
@@ -182,7 +207,10 @@ IndexRun RunLoseHost(const Flags& f, const Layout& l, const IndexBuild& build, V
   CloneTree(l.index_kept(), l.index(), LinkSstAndStore);
   Options o = IndexOptions(f, l);
   ApplyValidation(v, &o);
-  std::unique_ptr<Index> index = OpenIndex(o);  // every cell reopens its local state
+  auto counting = std::make_shared<CountingFileSystem>();
+  InternalOptions in;
+  in.file_system = counting;
+  std::unique_ptr<Index> index = bench::OpenIndex(o, in);  // every cell reopens its local state
   for (const CellStats& c : index->Stats().cells) {
     if (c.state != CellPhase::kServing) Die("reopen", absl::InternalError(absl::StrCat("cell ", c.id)));
   }
@@ -194,6 +222,8 @@ IndexRun RunLoseHost(const Flags& f, const Layout& l, const IndexBuild& build, V
   DropFromPageCache(l.store());
 
   IndexRun r;
+  counting->Reset();
+  const double cpu0 = CpuSeconds();
   const Clock::time_point t0 = Clock::now();
   absl::StatusOr<std::vector<CellId>> moved = index->LoseHost(f.lose);
   r.lose_call_s = Since(t0);
@@ -201,6 +231,8 @@ IndexRun RunLoseHost(const Flags& f, const Layout& l, const IndexBuild& build, V
   std::map<CellId, double> ready = Probe(*index, build.probe_key, *moved, t0);
   index->WaitForRecovery();
   r.wait_s = Since(t0);
+  r.cpu_s = CpuSeconds() - cpu0;
+  AddFsCounts(*counting, *moved, &r);
   if (v == Validation::kBackground) r.validated_s = WaitValidated(*index, *moved, t0);
   r.cells = moved->size();
   r.first_s = 1e9;
@@ -229,11 +261,15 @@ IndexRun RunColdStart(const Flags& f, const Layout& l, const IndexBuild& build, 
   Options o = IndexOptions(f, l);
   ApplyValidation(v, &o);
   o.wait_for_recovery = false;
+  auto counting = std::make_shared<CountingFileSystem>();
+  InternalOptions in;
+  in.file_system = counting;
   DropFromPageCache(l.store());
 
   IndexRun r;
+  const double cpu0 = CpuSeconds();
   const Clock::time_point t0 = Clock::now();
-  std::unique_ptr<Index> index = OpenIndex(o);
+  std::unique_ptr<Index> index = bench::OpenIndex(o, in);
   r.open_return_s = Since(t0);
   std::vector<CellId> all;
   const CellMap map = index->cell_map();  // by value: cells() must not outlive it
@@ -241,6 +277,8 @@ IndexRun RunColdStart(const Flags& f, const Layout& l, const IndexBuild& build, 
   std::map<CellId, double> ready = Probe(*index, build.probe_key, all, t0);
   index->WaitForRecovery();
   r.wait_s = Since(t0);
+  r.cpu_s = CpuSeconds() - cpu0;
+  AddFsCounts(*counting, all, &r);
   if (v == Validation::kBackground) r.validated_s = WaitValidated(*index, all, t0);
   r.probe_first_s = 1e9;
   for (const auto& [id, s] : ready) {

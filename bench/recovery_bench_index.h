@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "bench/recovery_bench_flags.h"
+#include "bench/recovery_bench_fs.h"
 #include "bench/recovery_bench_layout.h"
 #include "index/index.h"
 
@@ -58,6 +59,14 @@ struct IndexRun {
   uint64_t journal_bytes = 0;   // journal segments read (whole segments)
   uint64_t records_replayed = 0;
   std::vector<std::string> sources;  // "checkpoint", ...
+  // Until WaitForRecovery returned: CPU seconds of the whole process (the
+  // probes' polling included), and the file-system operations, per
+  // recovered cell and the rest (other cells, and paths of no cell: the
+  // cell map, a host's cells/ directory).
+  double cpu_s = 0;
+  FsCounts fs;
+  std::vector<FsCounts> fs_cells;
+  FsCounts fs_other;
 };
 
 enum class Validation { kOff, kBackground, kParanoid };

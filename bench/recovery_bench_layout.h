@@ -20,7 +20,10 @@ struct Layout {
   std::string rocks_db() const { return root + "/rocks/db"; }
   std::string durable() const { return root + "/durable"; }
   std::string backup() const { return root + "/durable/backup"; }
+  std::string checkpoint() const { return root + "/durable/checkpoint"; }
   std::string wal() const { return root + "/durable/wal"; }
+  // Where RocksDB moves a WAL it no longer needs (Options::WAL_ttl_seconds).
+  std::string wal_archive() const { return wal() + "/archive"; }
   std::string wal_kept() const { return root + "/wal.kept"; }
   std::string index() const { return root + "/index"; }
   std::string index_kept() const { return root + "/index.kept"; }

@@ -12,6 +12,7 @@
 #include "bench/recovery_bench_flags.h"
 #include "bench/recovery_bench_index.h"
 #include "bench/recovery_bench_rocksdb.h"
+#include "bench/recovery_bench_space.h"
 
 namespace cellindex::bench::recovery_bench {
 
@@ -24,15 +25,23 @@ struct Results {
   DiskRates disk_start, disk_end;
   RawBuild raw_build;
   IndexBuild index_build;
-  std::vector<RawRun> a;
+  std::vector<RawRun> a, a2;
   std::vector<IndexRun> b, c;
   Phases b_phases, c_phases;
-  std::vector<std::pair<std::string, IndexRun>> extra;  // --validate runs
+  std::vector<std::pair<std::string, IndexRun>> extra;  // --validate and --sweep runs
+  // --sweep: one (b) and one (c) run per recovery_parallelism value.
+  struct SweepRun {
+    int recovery_parallelism = 0;
+    IndexRun b, c;
+  };
+  std::vector<SweepRun> sweep;
+  IndexSpace index_space;
   double total_s = 0;
 };
 
 // The table: the set-up, the disk's rates, each scenario's medians, the
-// per-cell phases and the ratios against (a).
+// per-cell phases, what each restore did (CPU, file-system operations), the
+// bytes per object, the sweep and the ratios against (a) and (a2).
 void PrintTable(const Results& res, FILE* out);
 // Every repetition as one JSON object, to stdout.
 void PrintJson(const Results& res);
