@@ -19,7 +19,7 @@ namespace {
                "         [--tail=N] [--recovery-parallelism=P] [--fetch-parallelism=F]\n"
                "         [--backup-threads=B] [--load-threads=T] [--disk-test-mb=M]\n"
                "         [--journal-segment-mb=M] [--sweep[=P1,P2,...]] [--lose=HOST]\n"
-               "         [--dir=DIR] [--validate] [--keep] [--json]\n");
+               "         [--restore-mode=in_place|copy] [--dir=DIR] [--validate] [--keep] [--json]\n");
   std::exit(2);
 }
 
@@ -72,6 +72,12 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "--lose") f.lose = take();
     else if (name == "--dir") f.dir = take();
     else if (name == "--validate") f.validate = true;
+    else if (name == "--restore-mode") {
+      const std::string mode = take();
+      if (mode == "copy") f.restore_mode = RestoreMode::kCopy;
+      else if (mode == "in_place") f.restore_mode = RestoreMode::kInPlace;
+      else Usage();
+    }
     else if (name == "--keep") f.keep = true;
     else if (name == "--json") f.json = true;
     else Usage();

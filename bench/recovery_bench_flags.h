@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "index/model/options.h"
+
 namespace cellindex::bench::recovery_bench {
 
 struct Flags {
@@ -35,6 +37,8 @@ struct Flags {
   std::string lose = "h3";
   std::string dir = "/tmp";
   bool validate = false;
+  // Options::restore_mode for (b) and (c): --restore-mode=copy|in_place.
+  RestoreMode restore_mode = RestoreMode::kInPlace;
   bool json = false;
   bool keep = false;
 };

@@ -26,6 +26,7 @@ Options IndexOptions(const Flags& f, const Layout& l) {
   o.validate_after_recovery = false;
   o.recovery_parallelism = f.recovery_parallelism;
   o.fetch_parallelism = f.fetch_parallelism;
+  o.restore_mode = f.restore_mode;
   if (f.journal_segment_mb > 0) o.journal_segment_bytes = f.journal_segment_mb << 20;
   return o;
 }
