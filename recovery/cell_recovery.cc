@@ -23,39 +23,67 @@ absl::Status MoveAside(rocksdb::FileSystem& fs, const std::string& dir) {
   return RenameDurably(fs, dir, aside);
 }
 
-// Fetches every file of `m` into `dir`, `parallelism` at a time, hashing as
-// it copies; then compares each digest with the manifest. A file missing
-// from the store is DataLoss (the checkpoint is damaged).
-absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
-                             const CheckpointManifest& m, const std::string& dir,
+// Whether the checkpoint file `db_name` is one an in-place restore leaves in
+// the store: the table files, which hold the data. The small files (MANIFEST,
+// CURRENT, OPTIONS) are fetched: RocksDB reads them whole at open.
+bool StaysInStore(const std::string& db_name) {
+  return absl::EndsWith(db_name, ".sst") || absl::EndsWith(db_name, ".blob");
+}
+
+// Prepares `dir` for opening the state of `m`. By copy: fetches every file,
+// `parallelism` at a time, hashing as it copies, then compares each digest
+// with the manifest. In place: the same for the small files only; the table
+// files must be in the store at their size, and their list is written for
+// the cell to read them there. A file missing from the store, or one that
+// does not match, is DataLoss (the checkpoint is damaged). Every file is
+// written straight into `dir` and synced, and `dir` once: the caller renames
+// it into place.
+absl::Status StageCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
+                             const CheckpointManifest& m, const std::string& dir, bool in_place,
                              const CellRecoveryOptions& recovery, CellRecoveryReport* report) {
   if (recovery.on_phase) recovery.on_phase(CellPhase::kFetch);
   const absl::Time start = absl::Now();
   if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
-  if (absl::Status s = CreateDirs(fs, dir); !s.ok()) return s;
-  std::vector<FileDigest> got(m.files.size());
-  std::vector<absl::Status> status(m.files.size());
+  // Not synced: nothing in `dir` counts until the rename that publishes it,
+  // after `dir` itself is synced (once, at the end).
+  if (absl::Status s = CreateDirs(fs, ParentDir(dir)); !s.ok()) return s;
+  if (absl::Status s = FromIO(fs.CreateDirIfMissing(dir, rocksdb::IOOptions(), nullptr),
+                              absl::StrCat("mkdir ", dir));
+      !s.ok()) {
+    return s;
+  }
+  std::vector<const CheckpointFile*> fetch;
+  std::vector<CheckpointFile> in_store;
+  for (const CheckpointFile& f : m.files) {
+    if (in_place && StaysInStore(f.db_name)) {
+      in_store.push_back(f);
+    } else {
+      fetch.push_back(&f);
+    }
+  }
+  std::vector<FileDigest> got(fetch.size());
+  std::vector<absl::Status> status(fetch.size());
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t i = next++; i < m.files.size(); i = next++) {
-      status[i] = store.GetFile(m.files[i].store_name, dir + "/" + m.files[i].db_name, &got[i],
-                                 nullptr);
+    for (size_t i = next++; i < fetch.size(); i = next++) {
+      status[i] = store.GetFile(fetch[i]->store_name, dir + "/" + fetch[i]->db_name, &got[i],
+                                nullptr);
     }
   };
   const size_t threads = std::min<size_t>(std::max(1, recovery.fetch_parallelism),
-                                          std::max<size_t>(1, m.files.size()));
+                                          std::max<size_t>(1, fetch.size()));
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (std::thread& t : pool) t.join();
   report->fetch_time += absl::Now() - start;
-  for (size_t i = 0; i < m.files.size(); ++i) {
+  for (size_t i = 0; i < fetch.size(); ++i) {
     if (absl::IsNotFound(status[i])) {
       return absl::DataLossError(
-          absl::StrCat("file ", m.files[i].store_name, " is missing from the store"));
+          absl::StrCat("file ", fetch[i]->store_name, " is missing from the store"));
     }
     if (!status[i].ok()) {
-      return absl::Status(status[i].code(), absl::StrCat("fetch ", m.files[i].store_name, ": ",
+      return absl::Status(status[i].code(), absl::StrCat("fetch ", fetch[i]->store_name, ": ",
                                                          status[i].message()));
     }
     ++report->files_fetched;
@@ -64,84 +92,32 @@ absl::Status FetchCheckpoint(rocksdb::FileSystem& fs, DurableStore& store,
 
   if (recovery.on_phase) recovery.on_phase(CellPhase::kVerify);
   const absl::Time verify_start = absl::Now();
-  for (size_t i = 0; i < m.files.size(); ++i) {
-    if (got[i] != m.files[i].digest) {
+  for (size_t i = 0; i < fetch.size(); ++i) {
+    if (got[i] != fetch[i]->digest) {
       return absl::DataLossError(absl::StrCat(
-          "file ", m.files[i].store_name, " does not match its manifest (size ", got[i].size,
-          " vs ", m.files[i].digest.size, ", xxh3-128 ", got[i].ToHex(), " vs ",
-          m.files[i].digest.ToHex(), ")"));
+          "file ", fetch[i]->store_name, " does not match its manifest (size ", got[i].size,
+          " vs ", fetch[i]->digest.size, ", xxh3-128 ", got[i].ToHex(), " vs ",
+          fetch[i]->digest.ToHex(), ")"));
     }
+  }
+  absl::Status s;
+  if (in_place) {
+    // The table files are read where they lie: each must be there, whole
+    // in size (its bytes are checked by RocksDB's block checksums on every
+    // read, and against the manifest's digest when the copy lands it).
+    s = CheckCheckpointFiles(store, m);
+    if (s.ok()) s = WriteSyncedFile(fs, dir + "/" + kRemoteFilesName, EncodeRemoteFiles(in_store));
+    report->in_place = true;
+    report->files_in_store = in_store.size();
+    report->bytes_in_store = 0;
+    for (const CheckpointFile& f : in_store) report->bytes_in_store += f.digest.size;
   }
   // RocksDB reads its identity from this file. (Store names of SST files do
   // not depend on it: they name the session that wrote each file.)
-  // Written straight into the staging directory, synced once: it becomes
-  // visible only when the directory is renamed into place.
-  absl::Status s = WriteSyncedFile(fs, dir + "/IDENTITY", m.db_identity);
-  if (s.ok()) s = SyncDir(fs, dir);
-  report->verify_time += absl::Now() - verify_start;
-  return s;
-}
-
-// Whether the checkpoint file `db_name` is one an in-place restore leaves in
-// the store: the table files, which hold the data. The small files (MANIFEST,
-// CURRENT, OPTIONS) are fetched: RocksDB reads them whole at open.
-bool StaysInStore(const std::string& db_name) {
-  return absl::EndsWith(db_name, ".sst") || absl::EndsWith(db_name, ".blob");
-}
-
-// Prepares `dir` for an in-place restore of `m`: fetches and verifies the
-// small files, checks that the store holds every table file at its size, and
-// writes the list of table files the cell will read from the store.
-absl::Status StageInPlace(rocksdb::FileSystem& fs, DurableStore& store,
-                          const CheckpointManifest& m, const std::string& dir,
-                          const CellRecoveryOptions& recovery, CellRecoveryReport* report) {
-  if (recovery.on_phase) recovery.on_phase(CellPhase::kFetch);
-  const absl::Time start = absl::Now();
-  if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
-  if (absl::Status s = CreateDirs(fs, dir); !s.ok()) return s;
-  std::vector<CheckpointFile> in_store;
-  std::vector<std::pair<const CheckpointFile*, FileDigest>> fetched;
-  for (const CheckpointFile& f : m.files) {
-    if (StaysInStore(f.db_name)) {
-      in_store.push_back(f);
-      continue;
-    }
-    FileDigest got;
-    absl::Status s = store.GetFile(f.store_name, dir + "/" + f.db_name, &got, nullptr);
-    if (absl::IsNotFound(s)) {
-      return absl::DataLossError(absl::StrCat("file ", f.store_name, " is missing from the store"));
-    }
-    if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("fetch ", f.store_name, ": ", s.message()));
-    }
-    fetched.emplace_back(&f, got);
-    ++report->files_fetched;
-    report->bytes_fetched += got.size;
-  }
-  report->fetch_time += absl::Now() - start;
-
-  if (recovery.on_phase) recovery.on_phase(CellPhase::kVerify);
-  const absl::Time verify_start = absl::Now();
-  for (const auto& [f, got] : fetched) {
-    if (got != f->digest) {
-      return absl::DataLossError(absl::StrCat("file ", f->store_name,
-                                              " does not match its manifest (xxh3-128 ",
-                                              got.ToHex(), " vs ", f->digest.ToHex(), ")"));
-    }
-  }
-  // The table files are read where they lie: each must be there, whole in
-  // size (its bytes are checked by RocksDB's block checksums on every read,
-  // and against the manifest digest when the copy lands it).
-  if (absl::Status s = CheckCheckpointFiles(store, m); !s.ok()) return s;
-  absl::Status s = WriteSyncedFile(fs, dir + "/" + kRemoteFilesName, EncodeRemoteFiles(in_store));
   if (s.ok()) s = WriteSyncedFile(fs, dir + "/IDENTITY", m.db_identity);
   if (s.ok()) s = SyncDir(fs, dir);
   report->verify_time += absl::Now() - verify_start;
-  if (!s.ok()) return s;
-  report->in_place = true;
-  report->files_in_store = in_store.size();
-  for (const CheckpointFile& f : in_store) report->bytes_in_store += f.digest.size;
-  return absl::OkStatus();
+  return s;
 }
 
 // What the cell in `db_dir` opens with: the index's resources, or, while some
@@ -159,7 +135,7 @@ absl::StatusOr<CellResources> ResourcesFor(const std::string& db_dir,
   r.fs = *fs;
   r.env_owner = rocksdb::NewCompositeEnv(r.fs);
   r.env = r.env_owner.get();
-  hooks->companion = std::make_shared<CheckpointCopier>(*fs, recovery.copy_bytes_per_sec);
+  hooks->companion = std::make_shared<CheckpointCopier>(*fs, recovery.copy_limiter);
   return r;
 }
 
@@ -278,9 +254,8 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
       continue;
     }
     const bool in_place = recovery.restore_mode == RestoreMode::kInPlace;
-    absl::Status staged = in_place ? StageInPlace(fs, store, *m, staging, recovery, report)
-                                   : FetchCheckpoint(fs, store, *m, staging, recovery, report);
-    if (absl::Status s = staged; !s.ok()) {
+    if (absl::Status s = StageCheckpoint(fs, store, *m, staging, in_place, recovery, report);
+        !s.ok()) {
       if (!absl::IsDataLoss(s)) return s;
       reject(s);
       continue;

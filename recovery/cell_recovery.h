@@ -19,6 +19,7 @@
 #include "index/cell/cell.h"
 #include "index/base/stats.h"
 #include "recovery/store/durable_store.h"
+#include "rocksdb/rate_limiter.h"
 
 namespace cellindex {
 
@@ -27,8 +28,9 @@ struct CellRecoveryOptions {
   int fetch_parallelism = 4;
   // Options::restore_mode (the cell set asks for kCopy after damage).
   RestoreMode restore_mode = RestoreMode::kCopy;
-  // Options::restore_copy_bytes_per_sec.
-  uint64_t copy_bytes_per_sec = 0;
+  // Paces the background copy of an in-place restore (shared by all the
+  // cells of an index); null: unpaced.
+  std::shared_ptr<rocksdb::RateLimiter> copy_limiter;
   // Run the deep validation (Cell::Validate) before the cell serves.
   bool paranoid = false;
   // Ignore local state and restore only from checkpoints older than this

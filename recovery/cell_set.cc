@@ -79,6 +79,10 @@ CellSet::CellSet(size_t n, Deps deps, absl::Time open_start)
           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   recovery_ = std::make_unique<RecoveryScheduler>(std::min<int>(parallelism, std::max<size_t>(n, 1)));
   validation_ = std::make_unique<RecoveryScheduler>(1);
+  if (o.restore_copy_bytes_per_sec > 0) {
+    copy_limiter_.reset(
+        rocksdb::NewGenericRateLimiter(static_cast<int64_t>(o.restore_copy_bytes_per_sec)));
+  }
 }
 
 CellSet::~CellSet() {
@@ -191,7 +195,7 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
   CellRecoveryOptions ro;
   ro.fetch_parallelism = options.fetch_parallelism;
   ro.restore_mode = after_damage ? RestoreMode::kCopy : options.restore_mode;
-  ro.copy_bytes_per_sec = options.restore_copy_bytes_per_sec;
+  ro.copy_limiter = copy_limiter_;
   ro.paranoid = options.paranoid;
   ro.force_restore = force_restore;
   ro.below_checkpoint = below_checkpoint;

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "index/base/stats.h"
 #include "index/cell/cell.h"
+#include "rocksdb/rate_limiter.h"
 #include "index/cell/cell_resources.h"
 #include "index/model/options.h"
 #include "recovery/recovery_scheduler.h"
@@ -126,6 +127,9 @@ class CellSet {
   std::atomic<size_t> serving_count_{0};
   std::unique_ptr<RecoveryScheduler> recovery_;
   std::unique_ptr<RecoveryScheduler> validation_;
+  // Paces the background copies of every in-place restore together
+  // (Options::restore_copy_bytes_per_sec); null: unpaced.
+  std::shared_ptr<rocksdb::RateLimiter> copy_limiter_;
 };
 
 }  // namespace cellindex

@@ -6,12 +6,9 @@
 
 namespace cellindex {
 
-CheckpointCopier::CheckpointCopier(std::shared_ptr<StoreBackedFs> fs, uint64_t bytes_per_sec)
-    : fs_(std::move(fs)) {
-  if (bytes_per_sec > 0) {
-    limiter_.reset(rocksdb::NewGenericRateLimiter(static_cast<int64_t>(bytes_per_sec)));
-  }
-}
+CheckpointCopier::CheckpointCopier(std::shared_ptr<StoreBackedFs> fs,
+                                   std::shared_ptr<rocksdb::RateLimiter> limiter)
+    : fs_(std::move(fs)), limiter_(std::move(limiter)) {}
 
 CheckpointCopier::~CheckpointCopier() { Stop(); }
 

@@ -1,7 +1,7 @@
 // The background copy of an in-place restore: brings the checkpoint files a
 // cell still reads from the durable store (recovery/store/store_backed_fs.h)
 // to its host, one at a time, at a bounded rate (Options::
-// restore_copy_bytes_per_sec), each checked against its manifest digest as
+// restore_copy_bytes_per_sec, for all the cells of an index), each checked against its manifest digest as
 // it lands. A mismatch is a damaged checkpoint: the cell is failed with
 // DataLoss, and the index restores it (in copy mode, which verifies every
 // file first, falling back to an older checkpoint). Other errors (a full
@@ -25,8 +25,9 @@ namespace cellindex {
 
 class CheckpointCopier : public CellCompanion {
  public:
-  // `bytes_per_sec` 0: unpaced.
-  CheckpointCopier(std::shared_ptr<StoreBackedFs> fs, uint64_t bytes_per_sec);
+  // `limiter` (may be shared, or null: unpaced) paces the copy.
+  CheckpointCopier(std::shared_ptr<StoreBackedFs> fs,
+                   std::shared_ptr<rocksdb::RateLimiter> limiter);
   ~CheckpointCopier() override;
 
   void Start(Cell* cell) override;
@@ -41,7 +42,7 @@ class CheckpointCopier : public CellCompanion {
   bool Pace(size_t bytes);
 
   const std::shared_ptr<StoreBackedFs> fs_;
-  std::unique_ptr<rocksdb::RateLimiter> limiter_;
+  const std::shared_ptr<rocksdb::RateLimiter> limiter_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> files_landed_{0}, bytes_landed_{0};
   mutable absl::Mutex mu_;

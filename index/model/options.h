@@ -123,9 +123,10 @@ struct Options {
   int fetch_parallelism = 4;
   // See RestoreMode.
   RestoreMode restore_mode = RestoreMode::kInPlace;
-  // The pace of an in-place restore's background copy, per cell, in bytes
-  // per second (0: as fast as it goes). Bounds what the copy takes from the
-  // disks while the cell serves.
+  // The pace of the background copies of in-place restores, in bytes per
+  // second for all the cells of the index together (0: as fast as they go).
+  // Bounds what the copies take from the disks while the cells serve and
+  // other cells restore.
   uint64_t restore_copy_bytes_per_sec = 64 << 20;
   // Cell ids to recover first, in this order; the rest follow by id.
   std::vector<uint32_t> recovery_priority;

@@ -13,6 +13,26 @@ constexpr uint32_t kMagic = 0x5446434d;
 constexpr uint8_t kFormat = 2;
 }  // namespace
 
+void PutCheckpointFile(std::string* out, const CheckpointFile& f) {
+  PutLengthPrefixed(out, f.db_name);
+  PutLengthPrefixed(out, f.store_name);
+  PutVarint64(out, f.digest.size);
+  PutFixed64(out, f.digest.hash_low);
+  PutFixed64(out, f.digest.hash_high);
+}
+
+bool GetCheckpointFile(absl::string_view* in, CheckpointFile* f) {
+  absl::string_view db_name, store_name;
+  if (!GetLengthPrefixed(in, &db_name) || !GetLengthPrefixed(in, &store_name) ||
+      !GetVarint64(in, &f->digest.size) || !GetFixed64(in, &f->digest.hash_low) ||
+      !GetFixed64(in, &f->digest.hash_high)) {
+    return false;
+  }
+  f->db_name = std::string(db_name);
+  f->store_name = std::string(store_name);
+  return true;
+}
+
 uint64_t CheckpointManifest::total_bytes() const {
   uint64_t n = 0;
   for (const CheckpointFile& f : files) n += f.digest.size;
@@ -30,13 +50,7 @@ std::string CheckpointManifest::Encode() const {
   PutFixed64(&out, static_cast<uint64_t>(absl::ToUnixMicros(created)));
   PutLengthPrefixed(&out, db_identity);
   PutVarint64(&out, files.size());
-  for (const CheckpointFile& f : files) {
-    PutLengthPrefixed(&out, f.db_name);
-    PutLengthPrefixed(&out, f.store_name);
-    PutVarint64(&out, f.digest.size);
-    PutFixed64(&out, f.digest.hash_low);
-    PutFixed64(&out, f.digest.hash_high);
-  }
+  for (const CheckpointFile& f : files) PutCheckpointFile(&out, f);
   PutChecksumTrailer(&out);
   return out;
 }
@@ -62,14 +76,7 @@ absl::StatusOr<CheckpointManifest> CheckpointManifest::Decode(absl::string_view 
   m.db_identity = std::string(identity);
   for (uint64_t i = 0; i < count; ++i) {
     CheckpointFile f;
-    absl::string_view db_name, store_name;
-    if (!GetLengthPrefixed(&body, &db_name) || !GetLengthPrefixed(&body, &store_name) ||
-        !GetVarint64(&body, &f.digest.size) || !GetFixed64(&body, &f.digest.hash_low) ||
-        !GetFixed64(&body, &f.digest.hash_high)) {
-      return damaged("bad file entry");
-    }
-    f.db_name = std::string(db_name);
-    f.store_name = std::string(store_name);
+    if (!GetCheckpointFile(&body, &f)) return damaged("bad file entry");
     m.files.push_back(std::move(f));
   }
   if (!body.empty()) return damaged("trailing bytes");

@@ -40,6 +40,11 @@ struct CheckpointFile {
   std::string store_name;  // object name in the durable store
   FileDigest digest;
 };
+// One file's entry, as the manifest (and a cell's list of files left in the
+// store) encodes it. GetCheckpointFile is false when `*in` does not start
+// with a whole entry.
+void PutCheckpointFile(std::string* out, const CheckpointFile& f);
+bool GetCheckpointFile(absl::string_view* in, CheckpointFile* f);
 
 struct CheckpointManifest {
   std::string index_id;

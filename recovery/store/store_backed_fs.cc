@@ -49,13 +49,7 @@ std::string EncodeRemoteFiles(const std::vector<CheckpointFile>& files) {
   std::string out;
   PutFrameHeader(&out, kMagic, kFormat);
   PutVarint64(&out, files.size());
-  for (const CheckpointFile& f : files) {
-    PutLengthPrefixed(&out, f.db_name);
-    PutLengthPrefixed(&out, f.store_name);
-    PutVarint64(&out, f.digest.size);
-    PutFixed64(&out, f.digest.hash_low);
-    PutFixed64(&out, f.digest.hash_high);
-  }
+  for (const CheckpointFile& f : files) PutCheckpointFile(&out, f);
   PutChecksumTrailer(&out);
   return out;
 }
@@ -71,17 +65,10 @@ absl::StatusOr<std::vector<CheckpointFile>> DecodeRemoteFiles(absl::string_view 
   if (!GetVarint64(&body, &n) || n > body.size() / 18) return damaged("bad file count");
   std::vector<CheckpointFile> files(n);
   for (CheckpointFile& f : files) {
-    absl::string_view db_name, store_name;
-    if (!GetLengthPrefixed(&body, &db_name) || !GetLengthPrefixed(&body, &store_name) ||
-        !GetVarint64(&body, &f.digest.size) || !GetFixed64(&body, &f.digest.hash_low) ||
-        !GetFixed64(&body, &f.digest.hash_high)) {
-      return damaged("truncated entry");
-    }
-    if (db_name.empty() || db_name.find('/') != absl::string_view::npos || store_name.empty()) {
+    if (!GetCheckpointFile(&body, &f)) return damaged("truncated entry");
+    if (f.db_name.empty() || f.db_name.find('/') != std::string::npos || f.store_name.empty()) {
       return damaged("bad file name");
     }
-    f.db_name = std::string(db_name);
-    f.store_name = std::string(store_name);
   }
   if (!body.empty()) return damaged("trailing bytes");
   return files;
