@@ -232,8 +232,9 @@ TEST(JournalTest, DamageToTheLastRecordOfASealedSegmentIsDataLoss) {
     JournalOpenReport rep;
     auto j = OpenJournal(dir.path(), 0, &r, &rep);
     ASSERT_TRUE(j.ok());
-    header_end = SizeOf(Segment(dir.path(), 1));
     AppendRange(j->get(), 1, 1);
+    // The first append wrote the segment's header, then the record.
+    header_end = SizeOf(Segment(dir.path(), 1)) - (*j)->appended_bytes();
   }
   const std::string seg = Segment(dir.path(), 1);
   std::string bytes = *ReadFileToString(seg);
@@ -363,11 +364,12 @@ TEST(JournalTest, PreallocatedSegmentsKeepTheirSize) {
   JournalOpenReport rep;
   auto j = OpenJournal(dir.path(), 0, &r, &rep, /*segment_bytes=*/4 << 20);
   ASSERT_TRUE(j.ok());
-  const uint64_t header = SpaceOf(Segment(dir.path(), 1)).size;
+  // The segment is written by the first append, header first.
+  EXPECT_FALSE(PathExists(Segment(dir.path(), 1)));
   AppendRange(j->get(), 1, 3);
   const FileSpace space = SpaceOf(Segment(dir.path(), 1));
   EXPECT_EQ(space.size, (*j)->total_bytes());
-  EXPECT_EQ(space.size - header, (*j)->appended_bytes());
+  EXPECT_GT(space.size, (*j)->appended_bytes());
   // Where the file system supports fallocate, more is reserved than written.
   const std::string probe = dir / "probe";
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT, 0644);
@@ -613,6 +615,58 @@ TEST(JournalTest, AnEmptyNewestSegmentIsSetAside) {
   ASSERT_EQ(rep.set_aside.size(), 1u);
   EXPECT_TRUE(PathExists(rep.set_aside[0]));
   AppendRange(j->get(), 5, 6);
+}
+
+// Opening to append writes nothing until the first append: the journal
+// (its segments and its head) stays byte for byte as Open found it, torn
+// tail included, however often it is opened; the first append then links
+// its new segment to where the valid records end.
+TEST(JournalTest, StartingToAppendWritesNothingUntilTheFirstAppend) {
+  testing::ScratchDir dir;
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir / "live", 0, &r, &rep);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 1, 3);
+    CrashCopy(dir / "live", dir / "j");  // unsealed, as a crash leaves it
+  }
+  // A torn write after record 3.
+  const std::string seg = Segment(dir / "j", 1);
+  ASSERT_TRUE(AtomicWriteFile(seg, *ReadFileToString(seg) + std::string("\x07\x00\x01", 3)).ok());
+  auto snapshot = [&] {
+    std::map<std::string, std::string> files;
+    const std::vector<std::string> names = *ListDir(dir / "j/journal");
+    for (const std::string& n : names) {
+      files[n] = *ReadFileToString(dir / ("j/journal/" + n));
+    }
+    files["HEAD"] = *ReadFileToString(dir / "j/HEAD");
+    return files;
+  };
+  const auto before = snapshot();
+  for (int open = 0; open < 2; ++open) {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir / "j", 0, &r, &rep);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 3)));
+    EXPECT_TRUE(rep.torn_tail);
+    EXPECT_EQ((*j)->last_seq(), 3u);
+  }
+  EXPECT_EQ(snapshot(), before);
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    auto j = OpenJournal(dir / "j", 0, &r, &rep);
+    ASSERT_TRUE(j.ok());
+    AppendRange(j->get(), 4, 5);
+  }
+  EXPECT_NE(snapshot(), before);
+  Replayed again;
+  JournalOpenReport rep;
+  ASSERT_TRUE(OpenJournal(dir / "j", 0, &again, &rep).ok());
+  EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(1, 5)));
+  EXPECT_FALSE(rep.torn_tail);
 }
 
 TEST(JournalTest, RestartingWithoutWritesReplacesTheNewestSegmentWithoutChangingIt) {

@@ -100,11 +100,19 @@ absl::Status Journal::StartAppending(uint64_t next_seq) {
     closed_segment_bytes_ += newest_.file_size;
   }
   if (next_seq > link.prev_last_seq + 1) link.gap_end = std::max(link.gap_end, next_seq - 1);
-  absl::Status s = StartSegment(next_seq, link);
-  if (!s.ok()) error_ = s;
+  pending_ = Pending{next_seq, link};
   last_seq_ = next_seq - 1;
   synced_seq_ = last_seq_;
   gap_end_ = link.gap_end;
+  return absl::OkStatus();
+}
+
+absl::Status Journal::StartPendingLocked() {
+  if (!pending_.has_value()) return absl::OkStatus();
+  const Pending p = *pending_;
+  pending_.reset();
+  absl::Status s = StartSegment(p.first, p.link);
+  if (!s.ok()) error_ = s;
   return s;
 }
 
@@ -192,6 +200,7 @@ absl::Status Journal::Append(const std::vector<Entry>& entries, bool sync) {
   {
     absl::MutexLock lock(&mu_);
     if (!error_.ok()) return error_;
+    if (absl::Status s = StartPendingLocked(); !s.ok()) return s;
     if (current_ == nullptr) return absl::InternalError("journal: not started");
     if (entries.front().seq != last_seq_ + 1) {
       return absl::InternalError(absl::StrCat("journal append of seq ", entries.front().seq,
@@ -265,6 +274,7 @@ absl::Status Journal::Sync() {
 absl::Status Journal::Rotate() {
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
+  if (pending_.has_value()) return absl::OkStatus();  // nothing appended yet
   if (current_ == nullptr) return absl::InternalError("journal: not started");
   if (!current_->has_data) return absl::OkStatus();
   return RotateLocked();
