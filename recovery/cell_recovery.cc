@@ -135,7 +135,8 @@ absl::StatusOr<CellResources> ResourcesFor(const std::string& db_dir,
   r.fs = *fs;
   r.env_owner = rocksdb::NewCompositeEnv(r.fs);
   r.env = r.env_owner.get();
-  hooks->companion = std::make_shared<CheckpointCopier>(*fs, recovery.copy_limiter);
+  hooks->companion = std::make_shared<CheckpointCopier>(*fs, recovery.copy_limiter,
+                                                        recovery.wait_for_recoveries);
   return r;
 }
 

@@ -31,6 +31,11 @@ struct CellRecoveryOptions {
   // Paces the background copy of an in-place restore (shared by all the
   // cells of an index); null: unpaced.
   std::shared_ptr<rocksdb::RateLimiter> copy_limiter;
+  // Waits, at most the given time, until no cell is waiting for or in
+  // recovery (true then): the background copies start only once every
+  // cell serves, so as not to slow the cells still coming back. Empty: no
+  // wait. It must stay callable until the cell closes.
+  std::function<bool(absl::Duration)> wait_for_recoveries;
   // Run the deep validation (Cell::Validate) before the cell serves.
   bool paranoid = false;
   // Ignore local state and restore only from checkpoints older than this

@@ -196,6 +196,8 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
   ro.fetch_parallelism = options.fetch_parallelism;
   ro.restore_mode = after_damage ? RestoreMode::kCopy : options.restore_mode;
   ro.copy_limiter = copy_limiter_;
+  // The scheduler outlives every cell (they close in ~CellSet, before it).
+  ro.wait_for_recoveries = [this](absl::Duration d) { return recovery_->WaitIdleFor(d); };
   ro.paranoid = options.paranoid;
   ro.force_restore = force_restore;
   ro.below_checkpoint = below_checkpoint;

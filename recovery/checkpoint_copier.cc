@@ -7,8 +7,9 @@
 namespace cellindex {
 
 CheckpointCopier::CheckpointCopier(std::shared_ptr<StoreBackedFs> fs,
-                                   std::shared_ptr<rocksdb::RateLimiter> limiter)
-    : fs_(std::move(fs)), limiter_(std::move(limiter)) {}
+                                   std::shared_ptr<rocksdb::RateLimiter> limiter,
+                                   std::function<bool(absl::Duration)> wait_quiet)
+    : fs_(std::move(fs)), limiter_(std::move(limiter)), wait_quiet_(std::move(wait_quiet)) {}
 
 CheckpointCopier::~CheckpointCopier() { Stop(); }
 
@@ -36,6 +37,9 @@ bool CheckpointCopier::Pace(size_t bytes) {
 }
 
 void CheckpointCopier::Run(Cell* cell) {
+  // Bounded waits, so that a Stop is seen between them.
+  while (wait_quiet_ && !stop_.load() && !wait_quiet_(absl::Milliseconds(50))) {
+  }
   for (const CheckpointFile& f : fs_->Remaining()) {
     if (stop_.load()) return;
     absl::Status s = fs_->Land(f, [this](absl::string_view chunk) { return Pace(chunk.size()); });

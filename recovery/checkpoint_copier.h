@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,9 +26,11 @@ namespace cellindex {
 
 class CheckpointCopier : public CellCompanion {
  public:
-  // `limiter` (may be shared, or null: unpaced) paces the copy.
+  // `limiter` (may be shared, or null: unpaced) paces the copy; it starts
+  // once `wait_quiet` (may be empty: at once) says no recovery is running.
   CheckpointCopier(std::shared_ptr<StoreBackedFs> fs,
-                   std::shared_ptr<rocksdb::RateLimiter> limiter);
+                   std::shared_ptr<rocksdb::RateLimiter> limiter,
+                   std::function<bool(absl::Duration)> wait_quiet = nullptr);
   ~CheckpointCopier() override;
 
   void Start(Cell* cell) override;
@@ -43,6 +46,7 @@ class CheckpointCopier : public CellCompanion {
 
   const std::shared_ptr<StoreBackedFs> fs_;
   const std::shared_ptr<rocksdb::RateLimiter> limiter_;
+  const std::function<bool(absl::Duration)> wait_quiet_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> files_landed_{0}, bytes_landed_{0};
   mutable absl::Mutex mu_;

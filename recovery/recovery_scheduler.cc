@@ -34,6 +34,16 @@ void RecoveryScheduler::ScheduleAll(
   for (auto& [priority, fn] : tasks) queue_.push(Task{priority, next_order_++, std::move(fn)});
 }
 
+bool RecoveryScheduler::WaitIdleFor(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](RecoveryScheduler* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return s->queue_.empty() && s->running_ == 0;
+                                  },
+                                  this),
+                              timeout);
+}
+
 void RecoveryScheduler::WaitIdle() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(

@@ -16,6 +16,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace cellindex {
 
@@ -37,6 +38,8 @@ class RecoveryScheduler {
   void ScheduleAll(std::vector<std::pair<int64_t, std::function<void()>>> tasks);
   // Blocks until no task is queued or running.
   void WaitIdle();
+  // The same, for at most `timeout`: whether it is idle.
+  bool WaitIdleFor(absl::Duration timeout);
 
  private:
   struct Task {
