@@ -4,6 +4,7 @@
 #ifndef CELLINDEX_TESTS_FOUR_CELLS_H_
 #define CELLINDEX_TESTS_FOUR_CELLS_H_
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,10 +12,12 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "index/index.h"
 #include "recovery/checkpoint.h"
+#include "recovery/store/checkpoint_manifest.h"
 #include "recovery/store/durable_store.h"
 #include "rocksdb/db.h"
 #include "tests/test_util.h"
@@ -106,6 +109,23 @@ inline std::map<std::string, std::optional<ObjectRecord>> PlantPhantomCheckpoint
   EXPECT_EQ(seqs->size(), 2u);
   EXPECT_TRUE(RemoveAll(dir / "data").ok());
   return want;
+}
+
+// The largest SST of `m` that `older` (a checkpoint before it) does not
+// share: damaging it leaves the older checkpoint whole.
+inline std::string LargestSst(const CheckpointManifest& m, const CheckpointManifest& older = {}) {
+  std::string best;
+  uint64_t size = 0;
+  for (const CheckpointFile& f : m.files) {
+    const bool shared =
+        std::any_of(older.files.begin(), older.files.end(),
+                    [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
+    if (absl::EndsWith(f.db_name, ".sst") && !shared && f.digest.size > size) {
+      best = f.store_name;
+      size = f.digest.size;
+    }
+  }
+  return best;
 }
 
 }  // namespace cellindex::testing

@@ -131,18 +131,9 @@ TEST(InPlaceRestoreTest, ADamagedStoreFileIsCaughtWhenTheCopyLandsItAndFallsBack
   // The newest checkpoint's largest table file that the older one does not
   // share: one byte flipped in its middle, among the records, which an open
   // does not read.
-  std::string victim;
-  uint64_t size = 0;
-  for (const CheckpointFile& f : newest.files) {
-    const bool shared =
-        std::any_of(older.files.begin(), older.files.end(),
-                    [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
-    if (absl::EndsWith(f.db_name, ".sst") && !shared && f.digest.size > size) {
-      victim = f.store_name;
-      size = f.digest.size;
-    }
-  }
-  ASSERT_GT(size, 64u << 10) << "the victim must span many blocks";
+  const std::string victim = testing::LargestSst(newest, older);
+  ASSERT_FALSE(victim.empty());
+  ASSERT_GT(*store->Size(victim), 64u << 10) << "the victim must span many blocks";
   const std::string path = dir / ("store/" + victim);
   std::string bytes = *ReadFileToString(path);
   bytes[bytes.size() / 2] ^= 0x20;

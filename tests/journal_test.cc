@@ -108,6 +108,17 @@ void CrashCopy(const std::string& from, const std::string& to) {
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
 }
 
+// Writes records 1..`last` into a journal in `dir`/live and copies it, as a
+// crash would leave it (unsealed), to `dir`/j.
+void CrashedJournal(const testing::ScratchDir& dir, uint64_t last) {
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = OpenJournal(dir / "live", 0, &r, &rep);
+  ASSERT_TRUE(j.ok());
+  AppendRange(j->get(), 1, last);
+  CrashCopy(dir / "live", dir / "j");
+}
+
 TEST(JournalTest, ReplaysEveryRecordInOrderAfterReopenAndSealsOnClose) {
   testing::ScratchDir dir;
   {
@@ -321,14 +332,7 @@ TEST(JournalTest, GarbageAfterACrashIsIgnored) {
 
 TEST(JournalTest, ZeroFilledTailIsIgnored) {
   testing::ScratchDir dir;
-  {
-    Replayed r;
-    JournalOpenReport rep;
-    auto j = OpenJournal(dir / "live", 0, &r, &rep);
-    ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 1, 3);
-    CrashCopy(dir / "live", dir / "j");
-  }
+  CrashedJournal(dir, 3);
   std::ofstream(Segment(dir / "j", 1), std::ios::binary | std::ios::app)
       << std::string(100000, '\0');
   Replayed r;
@@ -623,14 +627,7 @@ TEST(JournalTest, AnEmptyNewestSegmentIsSetAside) {
 // its new segment to where the valid records end.
 TEST(JournalTest, StartingToAppendWritesNothingUntilTheFirstAppend) {
   testing::ScratchDir dir;
-  {
-    Replayed r;
-    JournalOpenReport rep;
-    auto j = OpenJournal(dir / "live", 0, &r, &rep);
-    ASSERT_TRUE(j.ok());
-    AppendRange(j->get(), 1, 3);
-    CrashCopy(dir / "live", dir / "j");  // unsealed, as a crash leaves it
-  }
+  CrashedJournal(dir, 3);
   // A torn write after record 3.
   const std::string seg = Segment(dir / "j", 1);
   ASSERT_TRUE(AtomicWriteFile(seg, *ReadFileToString(seg) + std::string("\x07\x00\x01", 3)).ok());

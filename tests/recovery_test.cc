@@ -33,6 +33,7 @@ using ::testing::HasSubstr;
 using testing::ExpectExactly;
 using testing::FourCells;
 using testing::Key;
+using testing::LargestSst;
 using testing::Populate;
 using testing::Rec;
 
@@ -107,22 +108,6 @@ void Damage(const std::string& path) {
   ASSERT_TRUE(AtomicWriteFile(path, bad).ok());
 }
 
-// The largest SST of `m` that `older` (a checkpoint before it) does not
-// share: damaging it leaves the older checkpoint whole.
-std::string LargestSst(const CheckpointManifest& m, const CheckpointManifest& older = {}) {
-  std::string best;
-  uint64_t size = 0;
-  for (const CheckpointFile& f : m.files) {
-    const bool shared =
-        std::any_of(older.files.begin(), older.files.end(),
-                    [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
-    if (absl::EndsWith(f.db_name, ".sst") && !shared && f.digest.size > size) {
-      best = f.store_name;
-      size = f.digest.size;
-    }
-  }
-  return best;
-}
 
 // A restore that copies first finds the damaged file by its digest; one in
 // place finds it by RocksDB's block checksum when the open reads it (these
