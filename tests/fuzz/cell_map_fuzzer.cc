@@ -54,12 +54,8 @@ void CheckDecode(absl::string_view encoded) {
     return;
   }
   CheckTiling(*map);
-  const std::string again = map->Encode();
-  const ExactBuffer again_bytes(again);
-  absl::StatusOr<CellMap> second = CellMap::Decode(again_bytes.view());
-  FUZZ_CHECK(second.ok(), "a re-encoded cell map does not decode: " + second.status().ToString());
-  FUZZ_CHECK(Equal(*second, *map), "a cell map changed in decode -> encode -> decode");
-  FUZZ_CHECK(second->Encode() == again, "a cell map's second encoding differs from its first");
+  CheckReencodes(
+      *map, [](const CellMap& m) { return m.Encode(); }, CellMap::Decode, Equal, "cell map");
 }
 
 }  // namespace
@@ -67,9 +63,6 @@ void CheckDecode(absl::string_view encoded) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cellindex::fuzz;
-  const absl::string_view input(reinterpret_cast<const char*>(data), size);
-  CheckDecode(input);
-  const ExactBuffer with_trailer(WithChecksumTrailer(input));
-  CheckDecode(with_trailer.view());
+  CheckAsIsAndWithTrailer(data, size, CheckDecode);
   return 0;
 }

@@ -38,12 +38,9 @@ void CheckDecode(absl::string_view encoded) {
     return;
   }
   (void)manifest->total_bytes();
-  const std::string again = manifest->Encode();
-  const ExactBuffer again_bytes(again);
-  absl::StatusOr<CheckpointManifest> second = CheckpointManifest::Decode(again_bytes.view());
-  FUZZ_CHECK(second.ok(), "a re-encoded manifest does not decode: " + second.status().ToString());
-  FUZZ_CHECK(Equal(*second, *manifest), "a manifest changed in decode -> encode -> decode");
-  FUZZ_CHECK(second->Encode() == again, "a manifest's second encoding differs from its first");
+  CheckReencodes(
+      *manifest, [](const CheckpointManifest& m) { return m.Encode(); },
+      CheckpointManifest::Decode, Equal, "manifest");
 }
 
 }  // namespace
@@ -51,9 +48,6 @@ void CheckDecode(absl::string_view encoded) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cellindex::fuzz;
-  const absl::string_view input(reinterpret_cast<const char*>(data), size);
-  CheckDecode(input);
-  const ExactBuffer with_trailer(WithChecksumTrailer(input));
-  CheckDecode(with_trailer.view());
+  CheckAsIsAndWithTrailer(data, size, CheckDecode);
   return 0;
 }

@@ -13,6 +13,8 @@
 #ifndef CELLINDEX_TESTS_FUZZ_FUZZ_UTIL_H_
 #define CELLINDEX_TESTS_FUZZ_FUZZ_UTIL_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -61,6 +63,32 @@ inline std::string BodyOf(absl::string_view encoded) {
   absl::string_view body;
   FUZZ_CHECK(VerifyChecksumTrailer(encoded, &body), "an encoder wrote a bad checksum trailer");
   return std::string(body);
+}
+
+// The round trip every accepted value must survive: `encode` it, decode the
+// bytes again (from an exact-size buffer), and the second value must be
+// `same` as the first and encode to the same bytes. `what` names the value
+// in the failure.
+template <typename T, typename Encode, typename Decode, typename Same>
+void CheckReencodes(const T& value, Encode encode, Decode decode, Same same, const char* what) {
+  const std::string again = encode(value);
+  const ExactBuffer again_bytes(again);
+  auto second = decode(again_bytes.view());
+  FUZZ_CHECK(second.ok(), std::string("a re-encoded ") + what + " does not decode: " +
+                              second.status().ToString());
+  FUZZ_CHECK(same(*second, value), std::string("a ") + what + " changed in decode -> encode -> decode");
+  FUZZ_CHECK(encode(*second) == again,
+             std::string("a ") + what + "'s second encoding differs from its first");
+}
+
+// Runs `check` on the input as it is, and with a valid checksum trailer
+// appended (so that inputs get past the checksum to the fields).
+template <typename Check>
+void CheckAsIsAndWithTrailer(const uint8_t* data, size_t size, Check check) {
+  const absl::string_view input(reinterpret_cast<const char*>(data), size);
+  check(input);
+  const ExactBuffer with_trailer(WithChecksumTrailer(input));
+  check(with_trailer.view());
 }
 
 }  // namespace cellindex::fuzz
