@@ -50,6 +50,7 @@
 #include "bench/bench_util.h"
 #include "benchmark/benchmark.h"
 #include "index/cell/cell.h"
+#include "index/cell/cell_keys.h"
 #include "index/base/coding.h"
 #include "index/base/file_util.h"
 #include "index/index.h"
@@ -114,15 +115,14 @@ struct RawStore {
   RawStore(const std::string& dir, Durability durability) {
     Options o;  // defaults, as the Index benchmarks use
     resources = MakeCellResources(o);
-    rocksdb::DB* raw = nullptr;
-    Check(rocksdb::DB::Open(MakeCellDbOptions(o, resources), dir, &raw), "open rocksdb");
-    db.reset(raw);
+    Check(OpenCellDb(o, resources, dir, &db, &locations), "open rocksdb");
     write_options.disableWAL = false;
     write_options.sync = durability == Durability::kSync;
   }
 
   CellResources resources;
   std::unique_ptr<rocksdb::DB> db;  // destroyed before `resources`
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> locations;  // destroyed before `db`
   rocksdb::WriteOptions write_options;
 };
 
@@ -160,7 +160,7 @@ void BM_RawPut(benchmark::State& state, Durability durability) {
 
 // The RocksDB work a cell does for one single-put group (index/cell.h):
 // read the old record, then one batch with the record, two reverse-location
-// entries per extent and the applied_seq and count keys.
+// entries per extent (in the locations column family) and the state key.
 void BM_RawPutCellBatch(benchmark::State& state, Durability durability) {
   if (state.thread_index() == 0) {
     raw_put = new RawPutRun;
@@ -173,28 +173,14 @@ void BM_RawPutCellBatch(benchmark::State& state, Durability durability) {
   for (auto _ : state) {
     rocksdb::DB* db = raw_put->store->db.get();
     const std::string key = EncodeKey(PutKey(thread, i++));
-    const std::string record_key = kRecordPrefix + key;
+    const std::string record_key = RecordKey(key);
     rocksdb::PinnableSlice old;
     rocksdb::Status gs =
         db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), record_key, &old);
     if (!gs.IsNotFound()) Check(gs, "rocksdb get");
     rocksdb::WriteBatch b;
-    auto reverse = [&](char prefix, const std::string& name) {
-      std::string k(1, prefix);
-      k += name;
-      k += '\0';
-      k += key;
-      Check(b.Put(k, rocksdb::Slice()), "batch");
-    };
-    for (const Extent& e : record.locations) {
-      reverse(kVolumePrefix, e.volume);
-      reverse(kNodePrefix, e.node);
-    }
-    Check(b.Put(record_key, value), "batch");
-    std::string meta;
-    PutFixed64(&meta, i);
-    Check(b.Put("mapplied_seq", meta), "batch");  // the cell's meta keys
-    Check(b.Put("mcount", meta), "batch");
+    AddMutations(key, nullptr, &record, value, raw_put->store->locations.get(), &b);
+    AddState({i, i}, &b);  // the cell's state key
     Check(db->Write(raw_put->store->write_options, &b), "rocksdb write");
   }
   state.SetItemsProcessed(state.iterations());

@@ -160,7 +160,8 @@ void IndexPage(const std::string& start) {
 // with), copying keys and values out: List's layering without its decoding.
 void ScanPage(const std::string& start) {
   const std::string bucket_prefix = EncodeBucketPrefix(kPageBucket);
-  CellScan scan(stores->map, stores->serving, std::string(1, kRecordPrefix),
+  CellScan scan(stores->map, stores->serving, CellScan::Family::kRecords,
+                std::string(1, kRecordPrefix),
                 PrefixSuccessor(bucket_prefix));
   std::vector<std::pair<std::string, std::string>> page;
   page.reserve(kPageKeys);

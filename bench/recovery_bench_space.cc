@@ -10,6 +10,7 @@
 #include "bench/bench_util.h"
 #include "index/base/file_util.h"
 #include "index/cell/cell_keys.h"
+#include "index/cell/cell_resources.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/iterator.h"
@@ -30,45 +31,59 @@ void Measure(const std::string& dir, IndexSpace* space) {
   rocksdb::Options o;
   o.create_if_missing = false;
   o.info_log = std::make_shared<NoLog>();
+  // Both column families (cell_keys.h): records and state in the default
+  // one, the reverse index in the locations one.
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(o)},
+      {kLocationsColumnFamily, rocksdb::ColumnFamilyOptions(o)}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  Check(rocksdb::DB::OpenForReadOnly(o, dir, &raw), absl::StrCat("open ", dir, " read-only"));
+  Check(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(o), dir, families, &handles, &raw),
+        absl::StrCat("open ", dir, " read-only"));
   std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> owned(handles.begin(), handles.end());
   uint64_t sst = 0;
-  db->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
+  db->GetAggregatedIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
   space->sst_bytes += sst;
   ++space->cells;
 
-  // Each part is the keys starting with its prefix byte: [p, p + 1).
-  const char prefixes[] = {kRecordPrefix, kVolumePrefix, kNodePrefix, 'm'};
-  KeySpace* parts[] = {&space->records, &space->volumes, &space->nodes, &space->state};
-  std::vector<std::string> bounds;
-  for (char p : prefixes) {
-    bounds.push_back(std::string(1, p));
-    bounds.push_back(std::string(1, static_cast<char>(p + 1)));
-  }
-  std::vector<rocksdb::Range> ranges;
-  for (size_t i = 0; i < bounds.size(); i += 2) ranges.emplace_back(bounds[i], bounds[i + 1]);
-  std::vector<uint64_t> sizes(ranges.size());
+  // Each part is the keys starting with its prefix byte, [p, p + 1), in
+  // its family.
+  struct Part {
+    char prefix;
+    rocksdb::ColumnFamilyHandle* family;
+    KeySpace* space;
+  };
+  const Part parts[] = {{kRecordPrefix, handles[0], &space->records},
+                        {'m', handles[0], &space->state},
+                        {kVolumePrefix, handles[1], &space->volumes},
+                        {kNodePrefix, handles[1], &space->nodes}};
   rocksdb::SizeApproximationOptions sao;  // files only, precise
-  Check(db->GetApproximateSizes(sao, db->DefaultColumnFamily(), ranges.data(),
-                                static_cast<int>(ranges.size()), sizes.data()),
-        "approximate sizes");
-  for (size_t i = 0; i < ranges.size(); ++i) parts[i]->file_bytes += sizes[i];
+  for (const Part& p : parts) {
+    const std::string lo(1, p.prefix), hi(1, static_cast<char>(p.prefix + 1));
+    rocksdb::Range range(lo, hi);
+    uint64_t size = 0;
+    Check(db->GetApproximateSizes(sao, p.family, &range, 1, &size), "approximate sizes");
+    p.space->file_bytes += size;
+  }
 
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const rocksdb::Slice k = it->key();
-    if (k.empty()) continue;
-    for (size_t i = 0; i < 4; ++i) {
-      if (k[0] != prefixes[i]) continue;
-      ++parts[i]->entries;
-      parts[i]->key_bytes += k.size();
-      parts[i]->value_bytes += it->value().size();
+  for (rocksdb::ColumnFamilyHandle* family : handles) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, family));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      if (k.empty()) continue;
+      for (const Part& p : parts) {
+        if (p.family != family || k[0] != p.prefix) continue;
+        ++p.space->entries;
+        p.space->key_bytes += k.size();
+        p.space->value_bytes += it->value().size();
+      }
     }
+    Check(it->status(), "scan");
   }
-  Check(it->status(), "scan");
+  owned.clear();  // before the DB
 }
 
 }  // namespace

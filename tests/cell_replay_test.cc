@@ -27,13 +27,17 @@ using testing::SyncIndexOptions;
 using Dump = std::map<std::string, std::string>;
 
 // Every key and value of the cell's RocksDB (records, reverse index, state).
+// Keys of the locations column family are marked with a leading "L:".
 Dump DumpCell(Cell* cell) {
   Dump d;
-  std::unique_ptr<rocksdb::Iterator> it(cell->db()->NewIterator(rocksdb::ReadOptions()));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    d[it->key().ToString()] = it->value().ToString();
+  for (rocksdb::ColumnFamilyHandle* family : {cell->db()->DefaultColumnFamily(), cell->locations()}) {
+    const std::string mark = family == cell->locations() ? "L:" : "";
+    std::unique_ptr<rocksdb::Iterator> it(cell->db()->NewIterator(rocksdb::ReadOptions(), family));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      d[mark + it->key().ToString()] = it->value().ToString();
+    }
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
   }
-  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
   return d;
 }
 

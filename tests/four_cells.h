@@ -90,11 +90,8 @@ inline std::map<std::string, std::optional<ObjectRecord>> PlantPhantomCheckpoint
     want = Populate(**index);
   }
   {
-    rocksdb::DB* raw;
-    rocksdb::Options o;
-    EXPECT_TRUE(rocksdb::DB::Open(o, dir / "data/cells/00001", &raw).ok());
-    EXPECT_TRUE(raw->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
-    delete raw;
+    RawCellDb raw(dir / "data/cells/00001");
+    EXPECT_TRUE(raw.db->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
   }
   {
     auto index = Index::Open(FourCells(dir));

@@ -20,6 +20,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::OpenIndexOrFail;
+using testing::RawCellDb;
 using testing::SizedRecord;
 using testing::SyncIndexOptions;
 
@@ -378,9 +379,8 @@ TEST(IndexTest, AStateWithoutItsStateKeyIsRefusedAndRestored) {
     ASSERT_TRUE(index->Checkpoint().ok());
   }
   {
-    rocksdb::DB* raw;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir / "data/cells/00000", &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    RawCellDb raw(dir / "data/cells/00000");
+    rocksdb::DB* db = raw.db.get();
     std::string state;
     ASSERT_TRUE(db->Get({}, "mstate", &state).ok());
     ASSERT_EQ(state.size(), 16u);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -34,6 +35,7 @@ using ::testing::HasSubstr;
 using testing::ExpectExactly;
 using testing::FourCells;
 using testing::Populate;
+using testing::RawCellDb;
 using testing::Rec;
 
 namespace fs = std::filesystem;
@@ -120,6 +122,34 @@ TEST(IntegrityTest, LocalStateOfAnotherIndexIsRefused) {
   ASSERT_TRUE(index.ok()) << index.status();
   ExpectExactly(**index, want);
   EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]), HasSubstr("of index"));
+}
+
+// A state written by an older cellindex (format 1 kept the reverse index in
+// the default column family) is never served as if it were current: it is
+// refused, kept, and the cell restored from the store.
+TEST(IntegrityTest, LocalStateOfAnOlderFormatIsRefusedAndRestoredFromTheStore) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want;
+  {
+    auto index = Index::Open(FourCells(dir));
+    ASSERT_TRUE(index.ok());
+    want = Populate(**index);
+  }
+  {
+    RawCellDb raw(dir / "data/cells/00001");
+    std::string identity;
+    ASSERT_TRUE(raw.db->Get({}, "midentity", &identity).ok());
+    ASSERT_FALSE(identity.empty());
+    identity[0] = 1;  // the format byte
+    ASSERT_TRUE(raw.db->Put({}, "midentity", identity).ok());
+  }
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  ExpectExactly(**index, want);
+  const CellStats c = (*index)->Stats().cells[1];
+  EXPECT_EQ(c.recovery.source, RecoverySource::kCheckpoint);
+  EXPECT_THAT(Fallbacks(c), HasSubstr("the state is in format 1, written by an older cellindex"));
+  EXPECT_EQ(DamagedDirs(dir / "data/cells").size(), 1u);  // kept, not deleted
 }
 
 // A bit flip in a local SST after RocksDB wrote it: the background check of
@@ -289,18 +319,19 @@ TEST(IntegrityTest, ARestoreFromAnOlderCheckpointNeverOverwritesANewerOnesFiles)
   ASSERT_EQ(seqs.size(), 2u);
   const CheckpointManifest newest = *LoadCheckpoint(*store, "", 1, seqs[0]);
   const CheckpointManifest older = *LoadCheckpoint(*store, "", 1, seqs[1]);
-  std::string damaged, damaged_db_name;  // a file of the newer checkpoint only
+  // The SSTs of the newer checkpoint only (one per column family), all
+  // damaged: the one with the records fails the restore's first read.
+  std::set<std::string> damaged_db_names;
   for (const CheckpointFile& f : newest.files) {
     const bool shared =
         std::any_of(older.files.begin(), older.files.end(),
                     [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
     if (absl::EndsWith(f.db_name, ".sst") && !shared) {
-      damaged = f.store_name;
-      damaged_db_name = f.db_name;
+      FlipByte(dir / ("store/" + f.store_name), 50);
+      damaged_db_names.insert(f.db_name);
     }
   }
-  ASSERT_FALSE(damaged.empty());
-  FlipByte(dir / ("store/" + damaged), 50);
+  ASSERT_FALSE(damaged_db_names.empty());
   std::map<std::string, FileDigest> before;  // every file a manifest names
   for (uint64_t seq : seqs) {
     const CheckpointManifest m = *LoadCheckpoint(*store, "", 1, seq);
@@ -316,10 +347,10 @@ TEST(IntegrityTest, ARestoreFromAnOlderCheckpointNeverOverwritesANewerOnesFiles)
   for (uint64_t seq : now) {
     const CheckpointManifest m = *LoadCheckpoint(*store, "", 1, seq);
     for (const CheckpointFile& f : m.files) {
-      if (f.db_name == damaged_db_name && seq != seqs[0]) reused = true;
+      if (damaged_db_names.count(f.db_name) != 0 && seq != seqs[0]) reused = true;
     }
   }
-  EXPECT_TRUE(reused) << damaged_db_name << " was not written again";
+  EXPECT_TRUE(reused) << "no file of the newer checkpoint's numbers was written again";
   for (const auto& [name, digest] : before) {
     if (!store->Exists(name)) continue;  // deleted by retention: fine
     EXPECT_EQ(*DigestFile(dir / ("store/" + name)), digest) << name << " was overwritten";
@@ -342,10 +373,8 @@ TEST(IntegrityTest, AStateThatFailsValidationIsNeverCheckpointed) {
     want = Populate(**index);
   }
   {
-    rocksdb::DB* raw;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir / "data/cells/00001", &raw).ok());
-    ASSERT_TRUE(raw->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
-    delete raw;
+    RawCellDb raw(dir / "data/cells/00001");
+    ASSERT_TRUE(raw.db->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
   }
   want["k030x"] = std::nullopt;
   auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
@@ -445,10 +474,8 @@ TEST(IntegrityTest, AValidationVerdictOnACellAlreadyTakenIsNotCarried) {
   {
     // The phantom only in cell 1's local state: the host loss's restore is
     // the last recovery.
-    rocksdb::DB* raw;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir / (host + "/cells/00001"), &raw).ok());
-    ASSERT_TRUE(raw->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
-    delete raw;
+    RawCellDb raw(dir / (host + "/cells/00001"));
+    ASSERT_TRUE(raw.db->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
   }
   want["k030x"] = std::nullopt;
   o.validate_after_recovery = true;

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 
 #include "index/base/stats.h"
+#include "index/cell/cell_resources.h"
 #include "index/index.h"
 #include "recovery/store/durable_store.h"
 #include "index/base/file_util.h"
@@ -137,6 +138,19 @@ bool WaitUntil(Pred done, absl::Duration timeout = absl::Seconds(60)) {
 }
 
 // Index::Open; an error fails the test and gives null.
+// A cell's RocksDB opened directly, with both its column families (the
+// records and state; the reverse index: index/cell/cell_keys.h), for tests
+// that look into a state or tamper with it. The index must not have it open.
+struct RawCellDb {
+  explicit RawCellDb(const std::filesystem::path& dir) : resources(MakeCellResources(Options())) {
+    rocksdb::Status s = OpenCellDb(Options(), resources, dir.string(), &db, &locations);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  CellResources resources;
+  std::unique_ptr<rocksdb::DB> db;
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> locations;  // destroyed first
+};
+
 inline std::unique_ptr<Index> OpenIndexOrFail(const Options& options) {
   absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(options);
   EXPECT_TRUE(index.ok()) << index.status();

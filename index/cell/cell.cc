@@ -75,14 +75,13 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
   // RocksDB creates a missing directory without syncing its parent: create
   // it here, durably, or a power loss could take the whole state away.
   if (absl::Status s = CreateDirs(*resources.fs, paths.db_dir); !s.ok()) return s;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status rs = rocksdb::DB::Open(MakeCellDbOptions(options, resources), paths.db_dir, &raw);
+  rocksdb::Status rs = OpenCellDb(options, resources, paths.db_dir, &cell->db_, &cell->locations_);
   if (rs.IsPathNotFound()) {
     // A file the state names (its MANIFEST, an SST) is gone: damage.
     return absl::DataLossError(absl::StrCat(what, ": open ", paths.db_dir, ": ", rs.ToString()));
   }
   if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));
-  cell->db_.reset(raw);
+  rocksdb::DB* raw = cell->db_.get();
   if (absl::Status s = CheckIdentity(raw, identity, cell->write_options_); !s.ok()) {
     return in_cell(s);
   }
@@ -209,7 +208,7 @@ absl::Status Cell::Replay(const std::vector<JournalOp>& ops, Overlay* overlay,
     if (op.carries_old) {
       // Applied blindly: the op says what the key held.
       AddMutations(op.encoded_key, op.had_old ? &op.old : nullptr, rec ? &*rec : nullptr,
-                   op.record_bytes, batch);
+                   op.record_bytes, locations_.get(), batch);
       *count_delta += (rec.has_value() ? 1 : 0) - (op.had_old ? 1 : 0);
       *reads_pending = true;
       continue;
@@ -223,7 +222,7 @@ absl::Status Cell::Replay(const std::vector<JournalOp>& ops, Overlay* overlay,
     std::optional<LocationNames> names;
     if (old->has_value()) names = LocationNamesOf(**old);
     AddMutations(encoded_key, names ? &*names : nullptr, rec ? &*rec : nullptr, op.record_bytes,
-                 batch);
+                 locations_.get(), batch);
     *count_delta += (rec.has_value() ? 1 : 0) - (old->has_value() ? 1 : 0);
     (*overlay)[encoded_key] = std::move(rec);
   }
@@ -351,8 +350,10 @@ CellStats Cell::Stats() const {
   s.keys = keys_.load();
   if (db_ != nullptr) {
     uint64_t v = 0;
-    if (db_->GetIntProperty("rocksdb.total-sst-files-size", &v)) s.sst_bytes = v;
-    if (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &v)) s.memtable_bytes = v;
+    if (db_->GetAggregatedIntProperty("rocksdb.total-sst-files-size", &v)) s.sst_bytes = v;
+    if (db_->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &v)) {
+      s.memtable_bytes = v;
+    }
   }
   if (journal_ != nullptr) {
     s.journal_bytes = journal_->total_bytes();

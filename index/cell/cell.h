@@ -175,8 +175,10 @@ class Cell {
   const CellRange& range() const { return range_; }
   const std::string& index_id() const { return index_id_; }
   CellStats Stats() const;
-  // The cell's RocksDB, for reads that scan (listing, location lookups).
+  // The cell's RocksDB, for reads that scan (listing, location lookups),
+  // and its column family of the reverse-location index (cell_keys.h).
   rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* locations() const { return locations_.get(); }
   // OK while the cell serves; otherwise Unavailable or the error that failed it.
   absl::Status CheckServing() const;
   // The close that follows will not flush the memtable (the journal holds
@@ -243,6 +245,7 @@ class Cell {
   const CellResources resources_;
   std::shared_ptr<CellCompanion> companion_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> locations_;  // destroyed before db_
   std::unique_ptr<Journal> journal_;
   rocksdb::WriteOptions write_options_;
 

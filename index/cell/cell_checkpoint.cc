@@ -21,7 +21,12 @@ absl::StatusOr<Cell::LiveFiles> Cell::CaptureLiveFiles() {
     rocksdb::FlushOptions fo;
     fo.wait = true;
     fo.allow_write_stall = true;
-    if (absl::Status f = FromRocks(db_->Flush(fo), "flush"); !f.ok()) return f;
+    // Both column families, atomically (the options set atomic_flush).
+    if (absl::Status f =
+            FromRocks(db_->Flush(fo, {db_->DefaultColumnFamily(), locations_.get()}), "flush");
+        !f.ok()) {
+      return f;
+    }
     rocksdb::LiveFilesStorageInfoOptions lo;
     lo.wal_size_for_flush = std::numeric_limits<uint64_t>::max();  // flushed just now
     if (absl::Status l = FromRocks(db_->GetLiveFilesStorageInfo(lo, &live.files),

@@ -13,13 +13,20 @@ namespace {
 
 constexpr char kStateKey[] = "mstate";
 constexpr char kIdentityKey[] = "midentity";  // sorts before kStateKey
-constexpr uint8_t kIdentityFormat = 1;
+// The state's format: 2 keeps the reverse index in its own column family;
+// 1 (before it) kept it in the default one, and is refused, never migrated.
+constexpr uint8_t kIdentityFormat = 2;
 
 absl::StatusOr<CellIdentity> DecodeIdentity(absl::string_view v) {
   CellIdentity id;
-  uint8_t format;
+  uint8_t format = 0;
   absl::string_view index_id;
-  if (!GetByte(&v, &format) || format != kIdentityFormat || !GetLengthPrefixed(&v, &index_id) ||
+  if (GetByte(&v, &format) && format < kIdentityFormat) {
+    return absl::DataLossError(absl::StrCat(
+        "the state is in format ", format, ", written by an older cellindex; this one reads ",
+        kIdentityFormat, " (the reverse index in a column family of its own)"));
+  }
+  if (format != kIdentityFormat || !GetLengthPrefixed(&v, &index_id) ||
       !GetCellRange(&v, &id.range) || !v.empty()) {
     return absl::DataLossError("the state's identity key is damaged");
   }
@@ -48,15 +55,20 @@ std::string ReverseKey(char prefix, absl::string_view name, absl::string_view en
 }
 
 void AddMutations(absl::string_view encoded_key, const LocationNames* old,
-                  const ObjectRecord* rec, absl::string_view rec_bytes, rocksdb::WriteBatch* b) {
+                  const ObjectRecord* rec, absl::string_view rec_bytes,
+                  rocksdb::ColumnFamilyHandle* locations, rocksdb::WriteBatch* b) {
   if (old != nullptr) {
-    for (absl::string_view v : old->volumes) b->Delete(ReverseKey(kVolumePrefix, v, encoded_key));
-    for (absl::string_view n : old->nodes) b->Delete(ReverseKey(kNodePrefix, n, encoded_key));
+    for (absl::string_view v : old->volumes) {
+      b->Delete(locations, ReverseKey(kVolumePrefix, v, encoded_key));
+    }
+    for (absl::string_view n : old->nodes) {
+      b->Delete(locations, ReverseKey(kNodePrefix, n, encoded_key));
+    }
   }
   if (rec != nullptr) {
     for (const Extent& e : rec->locations) {
-      b->Put(ReverseKey(kVolumePrefix, e.volume, encoded_key), rocksdb::Slice());
-      b->Put(ReverseKey(kNodePrefix, e.node, encoded_key), rocksdb::Slice());
+      b->Put(locations, ReverseKey(kVolumePrefix, e.volume, encoded_key), rocksdb::Slice());
+      b->Put(locations, ReverseKey(kNodePrefix, e.node, encoded_key), rocksdb::Slice());
     }
     b->Put(RecordKey(encoded_key), rocksdb::Slice(rec_bytes.data(), rec_bytes.size()));
   } else {

@@ -1,13 +1,17 @@
 // The key space of a cell's RocksDB, and the two keys that describe the
-// state itself:
+// state itself. The default column family:
 //
 //     'r' encoded_key                 -> encoded ObjectRecord
-//     'v' volume 0x00 encoded_key     -> ""   (reverse index by volume)
-//     'n' node 0x00 encoded_key       -> ""   (reverse index by node)
 //     'm' "state"                     -> fixed64 applied_seq (last journal seq
 //                                        applied), fixed64 count (records)
 //     'm' "identity"                  -> the state's owner (CellIdentity),
 //                                        written when the state is created
+//
+// The "locations" column family (kLocationsColumnFamily, with options of its
+// own: cell_resources.h), the reverse index:
+//
+//     'v' volume 0x00 encoded_key     -> ""   (by volume)
+//     'n' node 0x00 encoded_key       -> ""   (by node)
 //
 // Every WriteBatch carries the new state, so whatever RocksDB has persisted
 // is a consistent prefix of the journal. (One key, not two: it is rewritten
@@ -40,9 +44,11 @@ std::string ReverseKey(char prefix, absl::string_view name, absl::string_view en
 
 // Adds to `b` the mutations that take `encoded_key` from a record with the
 // names `old` to `rec` (null: absent), `rec_bytes` being rec's encoding: the
-// record and its reverse-index entries. Needs no read of the state.
+// record and its reverse-index entries (these in `locations`, the column
+// family). Needs no read of the state.
 void AddMutations(absl::string_view encoded_key, const LocationNames* old,
-                  const ObjectRecord* rec, absl::string_view rec_bytes, rocksdb::WriteBatch* b);
+                  const ObjectRecord* rec, absl::string_view rec_bytes,
+                  rocksdb::ColumnFamilyHandle* locations, rocksdb::WriteBatch* b);
 
 // What the state key says; both zero in a new cell.
 struct StoredState {

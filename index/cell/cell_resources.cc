@@ -1,5 +1,7 @@
 #include "index/cell/cell_resources.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "rocksdb/file_checksum.h"
 #include "rocksdb/filter_policy.h"
@@ -47,6 +49,10 @@ rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& 
   // The cell's journal is the log: RocksDB's WAL is off on every write, and a
   // clean close must flush the memtables.
   o.avoid_flush_during_shutdown = false;
+  // With no WAL, only an atomic flush keeps the column families of what
+  // RocksDB persisted at one journal position: the state key (default
+  // family) must never say a batch is in when its reverse entries are not.
+  o.atomic_flush = true;
   // Every put first reads its key (preconditions, versions, the old record's
   // reverse entries to delete), and most puts are of new keys: a whole-key
   // bloom filter in the memtable answers those misses without searching the
@@ -60,6 +66,41 @@ rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& 
   t.format_version = 5;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return o;
+}
+
+rocksdb::ColumnFamilyOptions MakeLocationsOptions(const rocksdb::Options& cell_options,
+                                                  const CellResources& resources) {
+  rocksdb::ColumnFamilyOptions o(cell_options);
+  o.memtable_whole_key_filtering = false;
+  o.memtable_prefix_bloom_size_ratio = 0;
+  o.compression = rocksdb::kZSTD;
+  o.bottommost_compression = rocksdb::kZSTD;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = resources.block_cache;
+  t.block_size = 16 << 10;
+  t.block_restart_interval = 32;
+  t.format_version = 5;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+rocksdb::Status OpenCellDb(const Options& options, const CellResources& resources,
+                           const std::string& dir, std::unique_ptr<rocksdb::DB>* db,
+                           std::unique_ptr<rocksdb::ColumnFamilyHandle>* locations) {
+  rocksdb::Options o = MakeCellDbOptions(options, resources);
+  o.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(o)},
+      {kLocationsColumnFamily, MakeLocationsOptions(o, resources)}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(o), dir, families, &handles, &raw);
+  if (!s.ok()) return s;
+  db->reset(raw);
+  // The default family's handle is owned by the DB; the other is ours.
+  delete handles[0];
+  locations->reset(handles[1]);
+  return s;
 }
 
 }  // namespace cellindex

@@ -6,12 +6,15 @@
 #define CELLINDEX_INDEX_CELL_CELL_RESOURCES_H_
 
 #include <memory>
+#include <string>
+
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "index/base/rocks_status.h"
 #include "index/model/options.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
@@ -55,8 +58,25 @@ class NoPerfCounting {
 // manager. `fs` null: the default file system.
 CellResources MakeCellResources(const Options& options,
                                 std::shared_ptr<rocksdb::FileSystem> fs = nullptr);
-// The options of one cell's RocksDB.
+// The options of one cell's RocksDB (and of its default column family, which
+// holds the records and the state keys; see cell_keys.h).
 rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& resources);
+
+// The column family of the reverse-location index (cell_keys.h). Locate only
+// scans it, and writes delete its entries blindly, so it needs no bloom
+// filter; its keys share long prefixes (a volume or node name, then keys in
+// order) and are never read one at a time, so it takes larger blocks, fewer
+// restart points and zstd. On the recovery benchmark's data this halves the
+// bytes of the reverse index (see README, "Bytes per object").
+inline constexpr char kLocationsColumnFamily[] = "locations";
+rocksdb::ColumnFamilyOptions MakeLocationsOptions(const rocksdb::Options& cell_options,
+                                                  const CellResources& resources);
+
+// Opens (creating what is missing) a cell's RocksDB in `dir` with both
+// column families. `*locations` must be destroyed before `*db`.
+rocksdb::Status OpenCellDb(const Options& options, const CellResources& resources,
+                           const std::string& dir, std::unique_ptr<rocksdb::DB>* db,
+                           std::unique_ptr<rocksdb::ColumnFamilyHandle>* locations);
 
 }  // namespace cellindex
 

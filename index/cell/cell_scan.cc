@@ -24,9 +24,13 @@ absl::Status NotServing(const absl::Status& why) {
 
 }  // namespace
 
-CellScan::CellScan(const CellMap& map, const ServingCellFn& cells, std::string space,
-                   std::string end)
-    : map_(map), cells_(cells), space_(std::move(space)), end_(std::move(end)) {
+CellScan::CellScan(const CellMap& map, const ServingCellFn& cells, Family family,
+                   std::string space, std::string end)
+    : map_(map),
+      cells_(cells),
+      family_(family),
+      space_(std::move(space)),
+      end_(std::move(end)) {
   upper_bound_ = end_.empty() ? PrefixSuccessor(space_) : space_ + end_;
   upper_bound_slice_ = rocksdb::Slice(upper_bound_);
   if (!upper_bound_.empty()) read_options_.iterate_upper_bound = &upper_bound_slice_;
@@ -61,7 +65,9 @@ absl::Status CellScan::EnterCell(size_t i) {
   db_ = cell.db();
   snapshot_ = db_->GetSnapshot();
   read_options_.snapshot = snapshot_;
-  iter_.reset(db_->NewIterator(read_options_));
+  iter_.reset(db_->NewIterator(
+      read_options_,
+      family_ == Family::kLocations ? cell.locations() : db_->DefaultColumnFamily()));
   return absl::OkStatus();
 }
 

@@ -2,8 +2,9 @@
 // as if the cells were one RocksDB: what List and Locate read with.
 //
 // Every cell's RocksDB holds the entries of a key space as `space` +
-// encoded_key (space "r" for records, "v" volume 0x00 for one volume's reverse
-// index; see index/cell.h). Cells hold disjoint ranges in map order, so reading
+// encoded_key (space "r" for records in the default column family, "v"
+// volume 0x00 for one volume's reverse index in the locations family; see
+// cell_keys.h). Cells hold disjoint ranges in map order, so reading
 // cell after cell gives global key order. A cell is entered only when the scan
 // reaches its range; one that is not serving then fails the scan.
 //
@@ -35,12 +36,16 @@ std::string PrefixSuccessor(absl::string_view prefix);
 
 class CellScan {
  public:
+  // The column family a scan reads (cell_keys.h).
+  enum class Family { kRecords, kLocations };
+
   // cells(i) gives the cell serving map.cells()[i], or why there is none.
   // A cell the scan reaches that is not serving fails it with Unavailable
   // and the reason, which names the cell (DataLoss stays DataLoss). Entries
   // whose encoded key is >= `end` are not read; an empty `end` reads to the
   // end of the key space.
-  CellScan(const CellMap& map, const ServingCellFn& cells, std::string space, std::string end);
+  CellScan(const CellMap& map, const ServingCellFn& cells, Family family, std::string space,
+           std::string end);
   ~CellScan();
 
   CellScan(const CellScan&) = delete;
@@ -81,6 +86,7 @@ class CellScan {
   const CellMap& map_;
   const ServingCellFn& cells_;
   std::shared_ptr<Cell> cell_ref_;  // keeps the current cell open
+  const Family family_;
   const std::string space_;
   const std::string end_;
   std::string upper_bound_;  // space_ + end_, or past the space

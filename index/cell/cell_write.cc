@@ -196,7 +196,7 @@ void Cell::CommitGroup(const std::vector<Writer*>& group) {
       std::optional<LocationNames> old;
       if (a.old.has_value()) old = LocationNamesOf(*a.old);
       AddMutations(a.encoded_key, old ? &*old : nullptr, a.record ? &*a.record : nullptr,
-                   a.record_bytes, &batch);
+                   a.record_bytes, locations_.get(), &batch);
       count += (a.record ? 1 : 0) - (a.old ? 1 : 0);
       (a.record ? puts : deletes)++;
     }

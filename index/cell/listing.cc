@@ -78,7 +78,7 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
   const std::string bucket_prefix = EncodeBucketPrefix(bucket);
   const absl::string_view prefix = options.prefix;
   const absl::string_view delimiter = options.delimiter;
-  CellScan scan(map, cells, std::string(1, kRecordPrefix),
+  CellScan scan(map, cells, CellScan::Family::kRecords, std::string(1, kRecordPrefix),
                 PrefixSuccessor(bucket_prefix + options.prefix));
   if (absl::Status s = scan.Seek(*start); !s.ok()) return s;
 

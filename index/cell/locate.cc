@@ -83,7 +83,7 @@ absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCell
   std::string space(1, target->by_volume ? kVolumePrefix : kNodePrefix);
   space.append(target->name.data(), target->name.size());
   space.push_back('\0');
-  CellScan scan(map, cells, std::move(space), "");
+  CellScan scan(map, cells, CellScan::Family::kLocations, std::move(space), "");
   if (absl::Status s = scan.Seek(start); !s.ok()) return s;
   std::string last;
   while (scan.Valid()) {
