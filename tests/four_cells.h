@@ -64,6 +64,15 @@ inline std::map<std::string, std::optional<ObjectRecord>> Populate(Index& index,
   return want;
 }
 
+// Creates the four-cell index in `dir`, populates it (Populate) and closes
+// it; returns what it holds.
+inline std::map<std::string, std::optional<ObjectRecord>> PopulateFourCells(const ScratchDir& dir) {
+  auto index = Index::Open(FourCells(dir));
+  EXPECT_TRUE(index.ok()) << index.status();
+  if (!index.ok()) return {};
+  return Populate(**index);
+}
+
 inline void ExpectExactly(Index& index, const std::map<std::string, std::optional<ObjectRecord>>& want) {
   for (const auto& [key, rec] : want) {
     absl::StatusOr<ObjectRecord> r = index.Get({"bucket", key});

@@ -35,6 +35,7 @@ using ::testing::HasSubstr;
 using testing::ExpectExactly;
 using testing::FourCells;
 using testing::Populate;
+using testing::PopulateFourCells;
 using testing::RawCellDb;
 using testing::Rec;
 
@@ -78,12 +79,7 @@ std::string Fallbacks(const CellStats& c) { return absl::StrJoin(c.recovery.fall
 
 TEST(IntegrityTest, SwappedLocalStateIsRefusedAndRestoredFromTheStore) {
   testing::ScratchDir dir;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   const std::string cells = dir / "data/cells";
   fs::rename(cells + "/00000", cells + "/t");
   fs::rename(cells + "/00001", cells + "/00000");
@@ -104,12 +100,7 @@ TEST(IntegrityTest, SwappedLocalStateIsRefusedAndRestoredFromTheStore) {
 
 TEST(IntegrityTest, LocalStateOfAnotherIndexIsRefused) {
   testing::ScratchDir dir, other;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   {
     auto index = Index::Open(FourCells(other));  // same layout, another index
     ASSERT_TRUE(index.ok());
@@ -129,12 +120,7 @@ TEST(IntegrityTest, LocalStateOfAnotherIndexIsRefused) {
 // refused, kept, and the cell restored from the store.
 TEST(IntegrityTest, LocalStateOfAnOlderFormatIsRefusedAndRestoredFromTheStore) {
   testing::ScratchDir dir;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   {
     RawCellDb raw(dir / "data/cells/00001");
     std::string identity;
@@ -157,12 +143,7 @@ TEST(IntegrityTest, LocalStateOfAnOlderFormatIsRefusedAndRestoredFromTheStore) {
 // every read is right.
 TEST(IntegrityTest, ALocalFileDamagedAfterItWasWrittenIsFoundAndRepaired) {
   testing::ScratchDir dir;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   const std::vector<std::string> ssts = FilesEndingWith(dir / "data/cells/00001", ".sst");
   ASSERT_FALSE(ssts.empty());
   FlipByte(ssts[0], 100);
@@ -366,12 +347,7 @@ TEST(IntegrityTest, ARestoreFromAnOlderCheckpointNeverOverwritesANewerOnesFiles)
 // is restored from the last good checkpoint instead.
 TEST(IntegrityTest, AStateThatFailsValidationIsNeverCheckpointed) {
   testing::ScratchDir dir;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   {
     RawCellDb raw(dir / "data/cells/00001");
     ASSERT_TRUE(raw.db->Put({}, "r" + EncodeKey({"bucket", "k030x"}), EncodeRecord(Rec(5))).ok());
@@ -510,12 +486,7 @@ TEST(IntegrityTest, AValidationVerdictOnACellAlreadyTakenIsNotCarried) {
 // scheduler already gone.
 TEST(IntegrityTest, DestroyingTheIndexWhileACellRecoversIsSafe) {
   testing::ScratchDir dir;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
   Options o = FourCells(dir);
   o.wait_for_recovery = false;

@@ -35,16 +35,12 @@ using testing::FourCells;
 using testing::Key;
 using testing::LargestSst;
 using testing::Populate;
+using testing::PopulateFourCells;
 using testing::Rec;
 
 TEST(RecoveryTest, RestoresOneLostCellFromItsCheckpointAndJournalTail) {
   testing::ScratchDir dir;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   ASSERT_TRUE(RemoveAll(dir / "data/cells/00001").ok());
   auto index = Index::Open(FourCells(dir));
   ASSERT_TRUE(index.ok()) << index.status();
@@ -67,12 +63,7 @@ TEST(RecoveryTest, RestoresOneLostCellFromItsCheckpointAndJournalTail) {
 
 TEST(RecoveryTest, RestoresEveryCellWhenAllLocalStateIsLost) {
   testing::ScratchDir dir;
-  std::map<std::string, std::optional<ObjectRecord>> want;
-  {
-    auto index = Index::Open(FourCells(dir));
-    ASSERT_TRUE(index.ok());
-    want = Populate(**index);
-  }
+  auto want = PopulateFourCells(dir);
   ASSERT_TRUE(RemoveAll(dir / "data").ok());
   auto index = Index::Open(FourCells(dir));
   ASSERT_TRUE(index.ok()) << index.status();
