@@ -143,6 +143,11 @@ int main(int argc, char** argv) {
           "or copy (copy and verify every file first)")
       ->type_name("MODE")
       ->default_str("in_place");
+  drill_cmd
+      ->add_option("--report", drill.report_dir,
+                   "also write the report as a page with the drill's timeline (drill.html, "
+                   "self-contained) and its data (drill.json) into DIR, outside DATA/drill")
+      ->type_name("DIR");
 
   PutFlags put;
   CLI::App* put_cmd = app.add_subcommand("put", "store an object's record (creates the index)");

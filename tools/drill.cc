@@ -6,12 +6,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "index/base/file_util.h"
 #include "rocksdb/file_system.h"
 #include "tools/bulk_load.h"
 #include "tools/command_util.h"
 #include "tools/drill_internal.h"
+#include "tools/drill_page.h"
 #include "tools/exit_codes.h"
 #include "tools/progress.h"
 
@@ -90,6 +92,9 @@ absl::Status Drill::CheckpointAll() {
 }
 
 void Drill::Classify(const absl::Status& s, CellId cell) {
+  timeline_->Count(s.ok() || absl::IsNotFound(s) ? RequestOutcome::kOk
+                   : absl::IsUnavailable(s)      ? RequestOutcome::kUnavailable
+                                                 : RequestOutcome::kError);
   if (!measuring_.load()) return;
   bool lost;
   {
@@ -108,6 +113,20 @@ void Drill::Classify(const absl::Status& s, CellId cell) {
   }
 }
 
+void Drill::NoIndex() {
+  timeline_->Count(RequestOutcome::kUnavailable);
+  if (measuring_.load()) ++outcomes_.unavailable;
+}
+
+void Drill::Sampler() {
+  while (!stop_.load()) {
+    if (std::shared_ptr<Index> index = holder_.Get(); index != nullptr) {
+      timeline_->Sample(index->Stats());
+    }
+    absl::SleepFor(absl::Milliseconds(10));  // the sampling period
+  }
+}
+
 // Puts new objects and overwrites loaded ones (its own keys only, so its
 // acks give each key's last state).
 void Drill::Writer(int w) {
@@ -122,7 +141,7 @@ void Drill::Writer(int w) {
     rec.etag = absl::StrFormat("\"drill-%d-%d\"", w, n);
     std::shared_ptr<Index> index = holder_.Get();
     if (index == nullptr) {
-      if (measuring_.load()) ++outcomes_.unavailable;
+      NoIndex();
       absl::SleepFor(absl::Milliseconds(1));
       continue;
     }
@@ -149,7 +168,7 @@ void Drill::Reader(int r) {
     const ObjectKey key = workload_.Key(rng() % d_.objects);
     std::shared_ptr<Index> index = holder_.Get();
     if (index == nullptr) {
-      if (measuring_.load()) ++outcomes_.unavailable;
+      NoIndex();
       absl::SleepFor(absl::Milliseconds(1));
       continue;
     }
@@ -160,6 +179,8 @@ void Drill::Reader(int r) {
 }
 
 void Drill::StartWorkers() {
+  timeline_ = std::make_unique<DrillTimeline>(absl::Now());
+  workers_.emplace_back([this] { Sampler(); });
   for (int w = 0; w < d_.writers; ++w) workers_.emplace_back([this, w] { Writer(w); });
   for (int r = 0; r < d_.readers; ++r) workers_.emplace_back([this, r] { Reader(r); });
 }
@@ -189,6 +210,7 @@ absl::Status Drill::LoseHosts() {
     }
     r_.first_available = absl::InfiniteDuration();
     const absl::Time loss_start = absl::Now();
+    timeline_->AddMark("cold start: every host lost", loss_start);
     Options cold = options_;
     cold.wait_for_recovery = false;
     absl::StatusOr<std::unique_ptr<Index>> reopened = Index::Open(cold);
@@ -206,6 +228,7 @@ absl::Status Drill::LoseHosts() {
     }
   }
   loss_start_ = absl::Now();
+  timeline_->AddMark(absl::StrCat("lost ", absl::StrJoin(r_.lost_hosts, ", ")), loss_start_);
   absl::StatusOr<std::vector<CellId>> moved = index->LoseHosts(r_.lost_hosts);
   if (!moved.ok()) return moved.status();
   r_.recovering = *moved;
@@ -222,11 +245,15 @@ void Drill::AwaitRecovery() {
       if (s.cells[id].state == CellPhase::kServing) ++serving;
       if (s.cells[id].state == CellPhase::kFailed) ++failed;
     }
-    const absl::Duration now = absl::Now() - loss_start_;
-    if (serving > 0 && r_.first_available == absl::InfiniteDuration()) r_.first_available = now;
+    const absl::Time now = absl::Now();
+    if (serving > 0 && r_.first_available == absl::InfiniteDuration()) {
+      r_.first_available = now - loss_start_;
+      timeline_->AddMark("first cell back", now);
+    }
     progress.Update(serving);
     if (serving + failed == r_.recovering.size()) {
-      r_.full_available = now;
+      r_.full_available = now - loss_start_;
+      timeline_->AddMark("all cells back", now);
       break;
     }
     absl::SleepFor(absl::Milliseconds(2));
@@ -304,6 +331,14 @@ int RunDrill(const DrillOptions& d) {
               << "); use --all for a cold start\n";
     return kExitInvalid;
   }
+  if (!d.report_dir.empty()) {
+    rocksdb::FileSystem& fs = *rocksdb::FileSystem::Default();
+    if (PathWithin(NormalPath(fs, d.report_dir), NormalPath(fs, d.dir))) {
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+          "--report ", d.report_dir, " lies inside the drill's directory ", d.dir,
+          ", which the drill wipes: choose a directory outside it")));
+    }
+  }
   Drill drill(d);
   if (absl::Status s = drill.SetUp(); !s.ok()) return ReportError(s);
   if (absl::Status s = drill.Load(); !s.ok()) return ReportError(s);
@@ -317,6 +352,13 @@ int RunDrill(const DrillOptions& d) {
   drill.AwaitValidation();
   drill.Verify();
   ReportDrill(d, drill.result(), drill.outcomes());
+  if (!d.report_dir.empty()) {
+    if (absl::Status s = WriteDrillReport(d.report_dir, d, drill.result(), drill.outcomes(),
+                                          drill.timeline()->Get());
+        !s.ok()) {
+      return ReportError(s);
+    }
+  }
   size_t failed_cells = 0;
   for (CellId id : drill.result().recovering) {
     failed_cells += drill.result().stats.cells[id].state == CellPhase::kFailed;

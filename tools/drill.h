@@ -4,7 +4,9 @@
 // on the survivors while the rest serve: time to first and to full
 // availability, per-cell phase times, bytes fetched, journal records
 // replayed, the availability of requests during recovery, and acknowledged
-// writes lost (which must be 0, verified by reading every one back).
+// writes lost (which must be 0, verified by reading every one back). With a
+// report directory it also writes a page with the drill's timeline
+// (tools/drill_page.h).
 #ifndef CELLINDEX_TOOLS_DRILL_H_
 #define CELLINDEX_TOOLS_DRILL_H_
 
@@ -32,6 +34,8 @@ struct DrillOptions {
   bool paranoid = false;
   RestoreMode restore_mode = RestoreMode::kInPlace;  // Options::restore_mode
   bool json = false;
+  // Where to write the report page (drill.html, drill.json); empty: none.
+  std::string report_dir;
 };
 
 // Returns the process exit code: 0 when every acknowledged write read back,

@@ -16,7 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "index/index.h"
+#include "tools/command_util.h"
 #include "tools/drill.h"
+#include "tools/drill_timeline.h"
 #include "tools/workload.h"
 
 namespace cellindex::tools {
@@ -80,9 +82,15 @@ class Drill {
 
   const DrillResult& result() const { return r_; }
   const Outcomes& outcomes() const { return outcomes_; }
+  // From StartWorkers on; null before.
+  const DrillTimeline* timeline() const { return timeline_.get(); }
 
  private:
   void Classify(const absl::Status& s, CellId cell);
+  // A request that found no index (a cold start between close and reopen).
+  void NoIndex();
+  // Samples every cell's state into the timeline until the workers stop.
+  void Sampler();
   void Writer(int w);
   void Reader(int r);
 
@@ -103,8 +111,24 @@ class Drill {
   std::atomic<uint64_t> writes_acked_{0};
   std::vector<std::thread> workers_;
   absl::Time loss_start_;
+  std::unique_ptr<DrillTimeline> timeline_;
 };
 
+// The figures the report prints, from the result.
+struct PhaseStat {
+  absl::Duration median, max;
+};
+struct DrillSummary {
+  uint64_t failed_cells = 0, bytes_fetched = 0, bytes_in_store = 0, records_replayed = 0;
+  uint64_t requests = 0, healthy = 0;        // during recovery; to cells never lost
+  double availability = 100, healthy_availability = 100;  // percent ok
+  std::vector<std::pair<const char*, PhaseStat>> phases;  // per recovered cell
+};
+DrillSummary Summarize(const DrillResult& result, const Outcomes& outcomes);
+double Seconds(absl::Duration d);
+
+// The report as JSON (what --json prints).
+Json DrillJson(const DrillOptions& options, const DrillResult& result, const Outcomes& outcomes);
 // Prints the result (text or JSON as `options.json` says).
 void ReportDrill(const DrillOptions& options, const DrillResult& result,
                  const Outcomes& outcomes);

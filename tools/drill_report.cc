@@ -12,80 +12,86 @@
 namespace cellindex::tools {
 namespace {
 
-struct PhaseStat {
-  absl::Duration median, max;
-};
-
-PhaseStat Summarize(std::vector<absl::Duration> v) {
+PhaseStat MedianMax(std::vector<absl::Duration> v) {
   if (v.empty()) return {};
   std::sort(v.begin(), v.end());
   return {v[v.size() / 2], v.back()};
 }
 
-double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
-
 }  // namespace
 
-void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& outcomes) {
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+DrillSummary Summarize(const DrillResult& r, const Outcomes& outcomes) {
+  DrillSummary m;
   std::vector<absl::Duration> fetch, verify, open, replay, validate, serve;
-  uint64_t bytes_fetched = 0, bytes_in_store = 0, records_replayed = 0, failed_cells = 0;
   for (CellId id : r.recovering) {
     const CellStats& c = r.stats.cells[id];
-    if (c.state == CellPhase::kFailed) ++failed_cells;
+    if (c.state == CellPhase::kFailed) ++m.failed_cells;
     fetch.push_back(c.recovery.fetch_time);
     verify.push_back(c.recovery.verify_time);
     open.push_back(c.recovery.open_time);
     replay.push_back(c.recovery.replay_time);
     validate.push_back(c.recovery.validate_time);
     serve.push_back(c.recovery.time_to_serve);
-    bytes_fetched += c.recovery.bytes_fetched;
-    bytes_in_store += c.recovery.bytes_in_store;
-    records_replayed += c.recovery.records_replayed;
+    m.bytes_fetched += c.recovery.bytes_fetched;
+    m.bytes_in_store += c.recovery.bytes_in_store;
+    m.records_replayed += c.recovery.records_replayed;
   }
-  const uint64_t requests = outcomes.ok + outcomes.unavailable + outcomes.errors;
-  const uint64_t healthy = outcomes.healthy_ok + outcomes.healthy_failed;
-  const double availability = requests ? 100.0 * outcomes.ok / requests : 100.0;
-  const double healthy_availability = healthy ? 100.0 * outcomes.healthy_ok / healthy : 100.0;
-  const std::vector<std::pair<const char*, PhaseStat>> phases = {
-      {"fetch", Summarize(fetch)},   {"verify", Summarize(verify)},
-      {"open", Summarize(open)},     {"replay", Summarize(replay)},
-      {"validate", Summarize(validate)}, {"time to serve", Summarize(serve)}};
+  m.requests = outcomes.ok + outcomes.unavailable + outcomes.errors;
+  m.healthy = outcomes.healthy_ok + outcomes.healthy_failed;
+  m.availability = m.requests ? 100.0 * outcomes.ok / m.requests : 100.0;
+  m.healthy_availability = m.healthy ? 100.0 * outcomes.healthy_ok / m.healthy : 100.0;
+  m.phases = {{"fetch", MedianMax(fetch)},       {"verify", MedianMax(verify)},
+              {"open", MedianMax(open)},         {"replay", MedianMax(replay)},
+              {"validate", MedianMax(validate)}, {"time to serve", MedianMax(serve)}};
+  return m;
+}
 
+Json DrillJson(const DrillOptions& d, const DrillResult& r, const Outcomes& outcomes) {
+  const DrillSummary m = Summarize(r, outcomes);
+  Json j;
+  j["hosts"] = d.hosts;
+  j["cells"] = r.stats.cells.size();
+  j["objects"] = d.objects;
+  j["lost_hosts"] = r.lost_hosts;
+  j["cold_start"] = d.all;
+  j["cells_recovered"] = r.recovering.size();
+  j["cells_failed"] = m.failed_cells;
+  j["load_seconds"] = Seconds(r.load_time);
+  j["checkpoint_seconds"] = Seconds(r.checkpoint_time);
+  j["checkpoint_bytes"] = r.checkpoint_bytes;
+  if (d.all) j["close_seconds"] = Seconds(r.close_time);
+  j["time_to_first_availability_seconds"] = Seconds(r.first_available);
+  j["time_to_full_availability_seconds"] = Seconds(r.full_available);
+  for (const auto& [name, p] : m.phases) {
+    j["phases"][name] = {{"median_seconds", Seconds(p.median)}, {"max_seconds", Seconds(p.max)}};
+  }
+  j["restore_mode"] = d.restore_mode == RestoreMode::kCopy ? "copy" : "in_place";
+  j["bytes_fetched"] = m.bytes_fetched;
+  j["bytes_served_from_store"] = m.bytes_in_store;
+  j["journal_records_replayed"] = m.records_replayed;
+  j["requests"] = {{"total", m.requests},
+                   {"ok", outcomes.ok.load()},
+                   {"unavailable", outcomes.unavailable.load()},
+                   {"errors", outcomes.errors.load()},
+                   {"availability_percent", m.availability},
+                   {"healthy_cells_total", m.healthy},
+                   {"healthy_cells_availability_percent", m.healthy_availability}};
+  j["writes_acknowledged_during_drill"] = r.writes_acked;
+  j["acknowledged_writes_checked"] = r.checked;
+  j["acknowledged_writes_lost"] = r.lost;
+  j["verify_seconds"] = Seconds(r.verify_time);
+  return j;
+}
+
+void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& outcomes) {
   if (d.json) {
-    Json j;
-    j["hosts"] = d.hosts;
-    j["cells"] = r.stats.cells.size();
-    j["objects"] = d.objects;
-    j["lost_hosts"] = r.lost_hosts;
-    j["cold_start"] = d.all;
-    j["cells_recovered"] = r.recovering.size();
-    j["cells_failed"] = failed_cells;
-    j["load_seconds"] = Seconds(r.load_time);
-    j["checkpoint_seconds"] = Seconds(r.checkpoint_time);
-    j["checkpoint_bytes"] = r.checkpoint_bytes;
-    if (d.all) j["close_seconds"] = Seconds(r.close_time);
-    j["time_to_first_availability_seconds"] = Seconds(r.first_available);
-    j["time_to_full_availability_seconds"] = Seconds(r.full_available);
-    for (const auto& [name, p] : phases) {
-      j["phases"][name] = {{"median_seconds", Seconds(p.median)}, {"max_seconds", Seconds(p.max)}};
-    }
-    j["restore_mode"] = d.restore_mode == RestoreMode::kCopy ? "copy" : "in_place";
-    j["bytes_fetched"] = bytes_fetched;
-    j["bytes_served_from_store"] = bytes_in_store;
-    j["journal_records_replayed"] = records_replayed;
-    j["requests"] = {{"total", requests},
-                     {"ok", outcomes.ok.load()},
-                     {"unavailable", outcomes.unavailable.load()},
-                     {"errors", outcomes.errors.load()},
-                     {"availability_percent", availability},
-                     {"healthy_cells_total", healthy},
-                     {"healthy_cells_availability_percent", healthy_availability}};
-    j["writes_acknowledged_during_drill"] = r.writes_acked;
-    j["acknowledged_writes_checked"] = r.checked;
-    j["acknowledged_writes_lost"] = r.lost;
-    j["verify_seconds"] = Seconds(r.verify_time);
-    PrintJson(j);
-  } else {
+    PrintJson(DrillJson(d, r, outcomes));
+    return;
+  }
+  const DrillSummary m = Summarize(r, outcomes);
+  {
     std::cout << absl::StrFormat(
         "cellindex drill: %d hosts, %d cells, %d objects; %s\n\n", d.hosts, r.stats.cells.size(),
         d.objects,
@@ -102,11 +108,11 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
                                  HumanDuration(r.first_available))
               << absl::StrFormat("  %-28s %10s  %d cells recovered, %d failed\n",
                                  "time to full availability", HumanDuration(r.full_available),
-                                 r.recovering.size(), failed_cells)
+                                 r.recovering.size(), m.failed_cells)
               << absl::StrFormat("  %-28s %10s  %d acknowledged writes checked\n", "verify",
                                  HumanDuration(r.verify_time), r.checked)
               << "\n  per recovered cell        median        max\n";
-    for (const auto& [name, p] : phases) {
+    for (const auto& [name, p] : m.phases) {
       std::cout << absl::StrFormat("  %-20s %11s %10s\n", name, HumanDuration(p.median),
                                    HumanDuration(p.max));
     }
@@ -114,12 +120,12 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
                      "\n  restore %s: bytes fetched: %s; served from the store while copied: "
                      "%s; journal records replayed: %d\n",
                      d.restore_mode == RestoreMode::kCopy ? "by copy" : "in place",
-                     HumanBytes(bytes_fetched), HumanBytes(bytes_in_store), records_replayed)
+                     HumanBytes(m.bytes_fetched), HumanBytes(m.bytes_in_store), m.records_replayed)
               << absl::StrFormat(
                      "  requests during recovery: %d, %.2f%% ok, %d unavailable, %d errors;\n"
                      "  requests to cells never lost: %d, %.2f%% ok\n",
-                     requests, availability, outcomes.unavailable.load(), outcomes.errors.load(),
-                     healthy, healthy_availability)
+                     m.requests, m.availability, outcomes.unavailable.load(),
+                     outcomes.errors.load(), m.healthy, m.healthy_availability)
               << absl::StrFormat("  writes acknowledged during the drill: %d\n", r.writes_acked)
               << "\n  acknowledged writes lost: " << r.lost << "\n";
     for (const std::string& e : r.lost_examples) std::cout << "    lost " << e << "\n";

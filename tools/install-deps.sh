@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cellindex builds with, skipping those present.
 set -euo pipefail
-# clang and its runtimes (libFuzzer, sanitizers) build the fuzz targets.
+# clang and its runtimes (libFuzzer, sanitizers) build the fuzz targets;
+# the tests render pages in chromium-headless-shell.
 packages=(cmake g++ make pkg-config
           librocksdb-dev libabsl-dev libxxhash-dev
           libgtest-dev libgmock-dev libbenchmark-dev
           libcli11-dev nlohmann-json3-dev
-          clang libclang-rt-dev)
+          clang libclang-rt-dev
+          chromium-headless-shell)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
