@@ -77,8 +77,9 @@ CellSet::CellSet(size_t n, Deps deps, absl::Time open_start)
       o.recovery_parallelism > 0
           ? o.recovery_parallelism
           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  recovery_ = std::make_unique<RecoveryScheduler>(std::min<int>(parallelism, std::max<size_t>(n, 1)));
-  validation_ = std::make_unique<RecoveryScheduler>(1);
+  recovery_ = std::make_unique<RecoveryScheduler>(
+      std::min<int>(parallelism, std::max<size_t>(n, 1)), "ci-recovery");
+  validation_ = std::make_unique<RecoveryScheduler>(1, "ci-validation");
   if (o.restore_copy_bytes_per_sec > 0) {
     copy_limiter_.reset(
         rocksdb::NewGenericRateLimiter(static_cast<int64_t>(o.restore_copy_bytes_per_sec)));

@@ -1,11 +1,18 @@
 #include "recovery/recovery_scheduler.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace cellindex {
 
-RecoveryScheduler::RecoveryScheduler(int parallelism) {
-  for (int i = 0; i < std::max(1, parallelism); ++i) threads_.emplace_back([this] { Work(); });
+RecoveryScheduler::RecoveryScheduler(int parallelism, const char* name) {
+  for (int i = 0; i < std::max(1, parallelism); ++i) {
+    threads_.emplace_back([this, name] {
+      pthread_setname_np(pthread_self(), name);
+      Work();
+    });
+  }
 }
 
 RecoveryScheduler::~RecoveryScheduler() { Stop(); }

@@ -3,8 +3,11 @@
 // cells serving while another recovers.
 #include "recovery/cell_recovery.h"
 
+#include <pthread.h>
+
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -353,6 +356,37 @@ TEST(RecoveryTest, CellsRecoverInPriorityOrderWithBoundedParallelism) {
   absl::MutexLock lock(&mu);
   EXPECT_THAT(order, ::testing::ElementsAre(3u, 1u, 0u, 2u));
   EXPECT_EQ(most_running, 1);
+}
+
+// Recoveries and validations run on threads named for what they do (seen in
+// top -H, gdb, perf --comm).
+TEST(RecoveryTest, RecoveriesAndValidationsRunOnNamedThreads) {
+  testing::ScratchDir dir;
+  PopulateFourCells(dir);
+  ASSERT_TRUE(RemoveAll(dir / "data").ok());
+  Options o = FourCells(dir);
+  o.validate_after_recovery = true;
+  absl::Mutex mu;
+  std::set<std::string> fetch_threads, validate_threads;
+  InternalOptions in;
+  in.recovery_hook = [&](uint32_t, RecoveryEvent phase) {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    absl::MutexLock lock(&mu);
+    if (phase == RecoveryEvent::kFetch) fetch_threads.insert(name);
+    if (phase == RecoveryEvent::kValidate) validate_threads.insert(name);
+  };
+  auto index = OpenIndex(o, in);
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    for (const CellStats& c : (*index)->Stats().cells) {
+      if (c.validation != ValidationState::kOk) return false;
+    }
+    return true;
+  }));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(fetch_threads, std::set<std::string>{"ci-recovery"});
+  EXPECT_EQ(validate_threads, std::set<std::string>{"ci-validation"});
 }
 
 TEST(RecoveryTest, LosingSeveralHostsAtOnce) {
