@@ -1,6 +1,7 @@
 #include "tools/drill.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <random>
 
@@ -92,9 +93,11 @@ absl::Status Drill::CheckpointAll() {
 }
 
 void Drill::Classify(const absl::Status& s, CellId cell) {
-  timeline_->Count(s.ok() || absl::IsNotFound(s) ? RequestOutcome::kOk
-                   : absl::IsUnavailable(s)      ? RequestOutcome::kUnavailable
-                                                 : RequestOutcome::kError);
+  if (timeline_ != nullptr) {
+      timeline_->Count(s.ok() || absl::IsNotFound(s) ? RequestOutcome::kOk
+                     : absl::IsUnavailable(s)      ? RequestOutcome::kUnavailable
+                                                   : RequestOutcome::kError);
+  }
   if (!measuring_.load()) return;
   bool lost;
   {
@@ -114,14 +117,15 @@ void Drill::Classify(const absl::Status& s, CellId cell) {
 }
 
 void Drill::NoIndex() {
-  timeline_->Count(RequestOutcome::kUnavailable);
+  if (timeline_ != nullptr) timeline_->Count(RequestOutcome::kUnavailable);
   if (measuring_.load()) ++outcomes_.unavailable;
 }
 
 void Drill::Sampler() {
   while (!stop_.load()) {
     if (std::shared_ptr<Index> index = holder_.Get(); index != nullptr) {
-      timeline_->Sample(index->Stats());
+      const IndexStats stats = index->Stats();
+      timeline_->Sample(stats, absl::Now());  // stamped after the stats were read
     }
     absl::SleepFor(absl::Milliseconds(10));  // the sampling period
   }
@@ -179,8 +183,12 @@ void Drill::Reader(int r) {
 }
 
 void Drill::StartWorkers() {
-  timeline_ = std::make_unique<DrillTimeline>(absl::Now());
-  workers_.emplace_back([this] { Sampler(); });
+  // The timeline (and its sampler) only for a report: it costs every
+  // request a lock, and the drill's figures should not pay for it.
+  if (!d_.report_dir.empty()) {
+    timeline_ = std::make_unique<DrillTimeline>(absl::Now());
+    workers_.emplace_back([this] { Sampler(); });
+  }
   for (int w = 0; w < d_.writers; ++w) workers_.emplace_back([this, w] { Writer(w); });
   for (int r = 0; r < d_.readers; ++r) workers_.emplace_back([this, r] { Reader(r); });
 }
@@ -210,7 +218,7 @@ absl::Status Drill::LoseHosts() {
     }
     r_.first_available = absl::InfiniteDuration();
     const absl::Time loss_start = absl::Now();
-    timeline_->AddMark("cold start: every host lost", loss_start);
+    if (timeline_ != nullptr) timeline_->AddMark("cold start: every host lost", loss_start);
     Options cold = options_;
     cold.wait_for_recovery = false;
     absl::StatusOr<std::unique_ptr<Index>> reopened = Index::Open(cold);
@@ -228,7 +236,9 @@ absl::Status Drill::LoseHosts() {
     }
   }
   loss_start_ = absl::Now();
-  timeline_->AddMark(absl::StrCat("lost ", absl::StrJoin(r_.lost_hosts, ", ")), loss_start_);
+  if (timeline_ != nullptr) {
+    timeline_->AddMark(absl::StrCat("lost ", absl::StrJoin(r_.lost_hosts, ", ")), loss_start_);
+  }
   absl::StatusOr<std::vector<CellId>> moved = index->LoseHosts(r_.lost_hosts);
   if (!moved.ok()) return moved.status();
   r_.recovering = *moved;
@@ -248,12 +258,12 @@ void Drill::AwaitRecovery() {
     const absl::Time now = absl::Now();
     if (serving > 0 && r_.first_available == absl::InfiniteDuration()) {
       r_.first_available = now - loss_start_;
-      timeline_->AddMark("first cell back", now);
+      if (timeline_ != nullptr) timeline_->AddMark("first cell back", now);
     }
     progress.Update(serving);
     if (serving + failed == r_.recovering.size()) {
       r_.full_available = now - loss_start_;
-      timeline_->AddMark("all cells back", now);
+      if (timeline_ != nullptr) timeline_->AddMark("all cells back", now);
       break;
     }
     absl::SleepFor(absl::Milliseconds(2));
@@ -332,11 +342,23 @@ int RunDrill(const DrillOptions& d) {
     return kExitInvalid;
   }
   if (!d.report_dir.empty()) {
-    rocksdb::FileSystem& fs = *rocksdb::FileSystem::Default();
-    if (PathWithin(NormalPath(fs, d.report_dir), NormalPath(fs, d.dir))) {
+    // Compared with symlinks resolved, as the drill's wipe would follow them.
+    std::error_code ec1, ec2;
+    const std::filesystem::path report = std::filesystem::weakly_canonical(d.report_dir, ec1);
+    const std::filesystem::path drill_dir = std::filesystem::weakly_canonical(d.dir, ec2);
+    if (ec1 || ec2) {
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+          "--report ", d.report_dir, ": ", (ec1 ? ec1 : ec2).message())));
+    }
+    if (PathWithin(report.string(), drill_dir.string())) {
       return ReportError(absl::InvalidArgumentError(absl::StrCat(
           "--report ", d.report_dir, " lies inside the drill's directory ", d.dir,
           ", which the drill wipes: choose a directory outside it")));
+    }
+    // Made now, so that a directory that cannot be written fails before
+    // the drill, not after it.
+    if (absl::Status s = CreateDirs(*rocksdb::FileSystem::Default(), d.report_dir); !s.ok()) {
+      return ReportError(s);
     }
   }
   Drill drill(d);
@@ -352,11 +374,13 @@ int RunDrill(const DrillOptions& d) {
   drill.AwaitValidation();
   drill.Verify();
   ReportDrill(d, drill.result(), drill.outcomes());
+  // A report that cannot be written is said, but never hides a data loss.
+  int report_code = kExitOk;
   if (!d.report_dir.empty()) {
     if (absl::Status s = WriteDrillReport(d.report_dir, d, drill.result(), drill.outcomes(),
                                           drill.timeline()->Get());
         !s.ok()) {
-      return ReportError(s);
+      report_code = ReportError(s);
     }
   }
   size_t failed_cells = 0;
@@ -364,6 +388,7 @@ int RunDrill(const DrillOptions& d) {
     failed_cells += drill.result().stats.cells[id].state == CellPhase::kFailed;
   }
   if (drill.result().lost > 0 || failed_cells > 0) return kExitDataLoss;
+  if (report_code != kExitOk) return report_code;
   return drill.outcomes().errors > 0 ? kExitOther : kExitOk;
 }
 

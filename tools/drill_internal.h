@@ -82,7 +82,7 @@ class Drill {
 
   const DrillResult& result() const { return r_; }
   const Outcomes& outcomes() const { return outcomes_; }
-  // From StartWorkers on; null before.
+  // From StartWorkers on, when a report was asked for; null otherwise.
   const DrillTimeline* timeline() const { return timeline_.get(); }
 
  private:

@@ -57,6 +57,7 @@ Json DrillJson(const DrillOptions& d, const DrillResult& r, const Outcomes& outc
   j["lost_hosts"] = r.lost_hosts;
   j["cold_start"] = d.all;
   j["cells_recovered"] = r.recovering.size();
+  j["recovered_cell_ids"] = r.recovering;
   j["cells_failed"] = m.failed_cells;
   j["load_seconds"] = Seconds(r.load_time);
   j["checkpoint_seconds"] = Seconds(r.checkpoint_time);

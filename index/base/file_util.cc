@@ -35,7 +35,16 @@ std::string ParentDir(const std::string& path) {
 // made absolute against the working directory.
 std::string NormalPath(rocksdb::FileSystem& fs, const std::string& path) {
   std::string abs = path;
-  if (!fs.GetAbsolutePath(path, rocksdb::IOOptions(), &abs, nullptr).ok()) abs = path;
+  if (path.empty() || path[0] != '/') {
+    // The working directory. (Asked for ".": RocksDB 7.8's posix
+    // GetAbsolutePath returns the working directory alone for any relative
+    // path, dropping the path; later versions append it, and "." then
+    // normalises away.)
+    std::string cwd;
+    if (fs.GetAbsolutePath(".", rocksdb::IOOptions(), &cwd, nullptr).ok()) {
+      abs = cwd + "/" + path;
+    }
+  }
   std::vector<std::string> parts;
   for (absl::string_view p : absl::StrSplit(abs, '/', absl::SkipEmpty())) {
     if (p == ".") continue;
