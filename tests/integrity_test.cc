@@ -115,10 +115,71 @@ TEST(IntegrityTest, LocalStateOfAnotherIndexIsRefused) {
   EXPECT_THAT(Fallbacks((*index)->Stats().cells[1]), HasSubstr("of index"));
 }
 
-// A state written by an older cellindex (format 1 kept the reverse index in
-// the default column family) is never served as if it were current: it is
-// refused, kept, and the cell restored from the store.
-TEST(IntegrityTest, LocalStateOfAnOlderFormatIsRefusedAndRestoredFromTheStore) {
+// A state written by an older cellindex (format 1: one column family, the
+// reverse index beside the records) is refused before anything is written
+// to it: the cell fails with FailedPrecondition naming the format, the state
+// stays as it was (no family added, nothing moved aside), and the other
+// cells serve.
+TEST(IntegrityTest, ALocalStateOfTheOlderFormatIsRefusedAndLeftAsItWas) {
+  testing::ScratchDir dir;
+  auto want = PopulateFourCells(dir);
+  const std::string cell_dir = dir / "data/cells/00001";
+  {
+    // Format 1, as the older version wrote it: cell 1's entries, all in one
+    // family, with the identity's format byte 1.
+    std::vector<std::pair<std::string, std::string>> entries;
+    {
+      RawCellDb raw(cell_dir);
+      for (rocksdb::ColumnFamilyHandle* f : {raw.db->DefaultColumnFamily(), raw.locations.get()}) {
+        std::unique_ptr<rocksdb::Iterator> it(raw.db->NewIterator({}, f));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          entries.emplace_back(it->key().ToString(), it->value().ToString());
+        }
+      }
+    }
+    ASSERT_TRUE(RemoveAll(cell_dir).ok());
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, cell_dir, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (auto [k, v] : entries) {
+      if (k == "midentity") v[0] = 1;
+      ASSERT_TRUE(db->Put({}, k, v).ok());
+    }
+  }
+  // Every file of the state but RocksDB's info log, by digest.
+  auto files = [&] {
+    std::map<std::string, FileDigest> digests;
+    const absl::StatusOr<std::vector<std::string>> names = ListDir(cell_dir);
+    EXPECT_TRUE(names.ok()) << names.status();
+    for (const std::string& name : names.value_or(std::vector<std::string>{})) {
+      if (name.rfind("LOG", 0) != 0) digests[name] = *DigestFile(cell_dir + "/" + name);
+    }
+    return digests;
+  };
+  const std::map<std::string, FileDigest> before = files();
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  const CellStats c = (*index)->Stats().cells[1];
+  EXPECT_EQ(c.state, CellPhase::kFailed);
+  EXPECT_THAT(c.error, HasSubstr("format 1"));
+  absl::StatusOr<ObjectRecord> got = (*index)->Get({"bucket", "k030"});
+  EXPECT_TRUE(absl::IsFailedPrecondition(got.status())) << got.status();
+  for (const auto& [key, value] : want) {
+    if ((*index)->CellFor({"bucket", key}) == 1) continue;
+    absl::StatusOr<ObjectRecord> r = (*index)->Get({"bucket", key});
+    EXPECT_EQ(r.ok(), value.has_value()) << key << ": " << r.status();
+  }
+  index->reset();
+  EXPECT_EQ(files(), before);  // not a byte changed
+  EXPECT_TRUE(DamagedDirs(dir / "data/cells").empty());
+}
+
+// An identity key naming format 1 in a state that has the locations family
+// is damage (no version wrote that): refused, kept, and the cell restored
+// from the store.
+TEST(IntegrityTest, AnIdentityOfAnOlderFormatIsDamageAndRestoredFromTheStore) {
   testing::ScratchDir dir;
   auto want = PopulateFourCells(dir);
   {

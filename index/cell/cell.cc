@@ -80,6 +80,12 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
     // A file the state names (its MANIFEST, an SST) is gone: damage.
     return absl::DataLossError(absl::StrCat(what, ": open ", paths.db_dir, ": ", rs.ToString()));
   }
+  if (rs.IsNotSupported()) {
+    // An older format: not damage (nothing is moved aside or restored over
+    // it), and not served.
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": open ", paths.db_dir, ": ", rs.getState()));
+  }
   if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));
   rocksdb::DB* raw = cell->db_.get();
   if (absl::Status s = CheckIdentity(raw, identity, cell->write_options_); !s.ok()) {

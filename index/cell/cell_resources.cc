@@ -1,5 +1,6 @@
 #include "index/cell/cell_resources.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -88,6 +89,16 @@ rocksdb::Status OpenCellDb(const Options& options, const CellResources& resource
                            const std::string& dir, std::unique_ptr<rocksdb::DB>* db,
                            std::unique_ptr<rocksdb::ColumnFamilyHandle>* locations) {
   rocksdb::Options o = MakeCellDbOptions(options, resources);
+  // A state that exists without the locations family was written by an
+  // older cellindex (format 1): refused before anything is written to it,
+  // so that it stays as it was, readable by the version that wrote it.
+  std::vector<std::string> names;
+  if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(o), dir, &names).ok() &&
+      std::find(names.begin(), names.end(), kLocationsColumnFamily) == names.end()) {
+    return rocksdb::Status::NotSupported(
+        "the state is in format 1 (its reverse index beside the records), written by an older "
+        "cellindex; this one reads format 2: rebuild the index with it");
+  }
   o.create_missing_column_families = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(o)},
@@ -97,7 +108,7 @@ rocksdb::Status OpenCellDb(const Options& options, const CellResources& resource
   rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(o), dir, families, &handles, &raw);
   if (!s.ok()) return s;
   db->reset(raw);
-  // The default family's handle is owned by the DB; the other is ours.
+  // The DB keeps its own handle of the default family (DefaultColumnFamily()).
   delete handles[0];
   locations->reset(handles[1]);
   return s;

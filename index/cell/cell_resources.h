@@ -73,7 +73,8 @@ rocksdb::ColumnFamilyOptions MakeLocationsOptions(const rocksdb::Options& cell_o
                                                   const CellResources& resources);
 
 // Opens (creating what is missing) a cell's RocksDB in `dir` with both
-// column families. `*locations` must be destroyed before `*db`.
+// column families. `*locations` must be destroyed before `*db`. NotSupported,
+// with nothing written, for a state of format 1 (no locations family).
 rocksdb::Status OpenCellDb(const Options& options, const CellResources& resources,
                            const std::string& dir, std::unique_ptr<rocksdb::DB>* db,
                            std::unique_ptr<rocksdb::ColumnFamilyHandle>* locations);
