@@ -1,0 +1,126 @@
+#include "tools/s3/server.h"
+
+#include <pthread.h>
+
+#include <csignal>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "httplib.h"
+#include "index/base/file_util.h"
+
+namespace cellindex::s3 {
+namespace {
+
+// Waits for SIGTERM or SIGINT (blocked in every thread by BlockStopSignals)
+// and stops the server; woken with SIGUSR1 when the server stopped first.
+void StopOnSignal(httplib::Server* server) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
+  int sig = 0;
+  sigwait(&set, &sig);
+  server->stop();
+}
+
+S3Request FromHttp(const httplib::Request& req) {
+  S3Request r;
+  r.method = req.method;
+  const size_t q = req.target.find('?');
+  r.raw_path = req.target.substr(0, q);
+  if (q != std::string::npos) r.raw_query = req.target.substr(q + 1);
+  for (const auto& [name, value] : req.headers) {
+    // httplib adds these for its own bookkeeping; clients do not sign them.
+    if (name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" ||
+        name == "LOCAL_PORT") {
+      continue;
+    }
+    r.headers.emplace(absl::AsciiStrToLower(name), value);
+  }
+  r.body = req.body;
+  return r;
+}
+
+void ToHttp(const S3Response& out, bool head, httplib::Response* res) {
+  res->status = out.status;
+  for (const auto& [name, value] : out.headers) res->set_header(name, value);
+  if (!head && (!out.body.empty() || out.status == 200 || out.status == 206)) {
+    res->set_content(out.body, out.content_type);
+  } else if (head && !out.content_type.empty()) {
+    res->set_header("Content-Type", out.content_type);
+  }
+}
+
+}  // namespace
+
+absl::Status Serve(S3Service* service, const Authenticator* auth, const ServeOptions& options) {
+  httplib::Server server;
+  server.set_payload_max_length(options.max_object_bytes + (1 << 20));
+  const int threads = options.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_keep_alive_max_count(1000);
+  server.set_tcp_nodelay(true);  // small responses must not wait for delayed ACKs
+  // An idle connection holds a worker; SIGTERM waits for it this long.
+  server.set_keep_alive_timeout(1);
+
+  auto handle = [service, auth](const httplib::Request& req, httplib::Response& res) {
+    // The library answers Range itself from the body it is given; ranges
+    // are served here, with S3's codes, so its parsed copy is cleared.
+    const_cast<httplib::Request&>(req).ranges.clear();
+    S3Request r = FromHttp(req);
+    const bool head = r.method == "HEAD";
+    S3Response out;
+    if (std::optional<S3Error> e = ParseTarget(&r)) {
+      out = ErrorResponse(*e, r.raw_path);
+    } else if (std::optional<S3Error> e = auth->Verify(&r, absl::Now())) {
+      out = ErrorResponse(*e, r.raw_path);
+    } else {
+      out = service->Handle(r);
+    }
+    out.headers.emplace_back("x-amz-request-id", absl::StrCat(absl::ToUnixNanos(absl::Now())));
+    ToHttp(out, head, &res);
+  };
+  server.Get(".*", handle);
+  server.Put(".*", handle);
+  server.Post(".*", handle);
+  server.Delete(".*", handle);
+  server.Options(".*", handle);
+
+  int port = options.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(options.host);
+  } else if (!server.bind_to_port(options.host, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot listen on ", options.host, ":", options.port));
+  }
+  if (!options.port_file.empty()) {
+    if (absl::Status s = AtomicWriteFile(*rocksdb::FileSystem::Default(), options.port_file,
+                                         absl::StrCat(port, "\n"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  std::thread stopper(StopOnSignal, &server);
+  server.listen_after_bind();
+  pthread_kill(stopper.native_handle(), SIGUSR1);
+  stopper.join();
+  return absl::OkStatus();
+}
+
+void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+}  // namespace cellindex::s3
