@@ -68,10 +68,14 @@ absl::Status Serve(S3Service* service, const Authenticator* auth, const ServeOpt
   server.set_keep_alive_timeout(1);
 
   auto handle = [service, auth](const httplib::Request& req, httplib::Response& res) {
-    // The library answers Range itself from the body it is given; ranges
-    // are served here, with S3's codes, so its parsed copy is cleared.
-    const_cast<httplib::Request&>(req).ranges.clear();
     S3Request r = FromHttp(req);
+    // The library would answer Range from the body it is given, and gzip a
+    // text body for a client that accepts it; S3 serves ranges itself (with
+    // its codes) and sends object bytes as stored. So the library's copy of
+    // both is cleared (after FromHttp: the headers may be signed).
+    auto& mutable_req = const_cast<httplib::Request&>(req);
+    mutable_req.ranges.clear();
+    mutable_req.headers.erase("Accept-Encoding");
     const bool head = r.method == "HEAD";
     S3Response out;
     if (std::optional<S3Error> e = ParseTarget(&r)) {
