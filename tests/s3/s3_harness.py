@@ -69,6 +69,7 @@ class Server:
                 json.dump(config, f)
         self.proc = None
         self.port = None
+        self.clients = []
 
     def start(self, env=None):
         port_file = os.path.join(self.dir, "port")
@@ -90,6 +91,11 @@ class Server:
         return self
 
     def stop(self):
+        # Idle keep-alive connections would hold the server's workers (up
+        # to its keep-alive timeout) after SIGTERM.
+        for client in self.clients:
+            client.close()
+        self.clients = []
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -120,12 +126,14 @@ class Server:
     def boto3(self, access_key=ACCESS_KEY, secret_key=SECRET_KEY, retries=2):
         import boto3
         from botocore.config import Config
-        return boto3.client(
+        client = boto3.client(
             "s3", endpoint_url=self.endpoint, region_name=REGION,
             aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             config=Config(s3={"addressing_style": "path"},
-                          retries={"max_attempts": retries + 1, "mode": "standard"},
+                          retries={"total_max_attempts": retries + 1, "mode": "standard"},
                           connect_timeout=10, read_timeout=30))
+        self.clients.append(client)
+        return client
 
     def client_env(self):
         """A clean environment for command-line clients: HOME in the temp dir."""
