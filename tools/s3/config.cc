@@ -88,4 +88,18 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   return c;
 }
 
+Options IndexOptions(const Config& c) {
+  Options o;
+  o.data_dir = c.data_dir;
+  o.store_dir = c.store_dir;
+  for (int h = 0; c.hosts > 1 && h < c.hosts; ++h) {
+    o.host_dirs[absl::StrCat("host-", h)] = absl::StrCat(c.data_dir, "/host-", h);
+  }
+  static constexpr char kChars[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  for (int i = 1; i < c.cells && i < 36; ++i) {
+    o.cell_boundaries.push_back(EncodeBucketPrefix(std::string(1, kChars[i * 36 / c.cells])));
+  }
+  return o;
+}
+
 }  // namespace cellindex::s3

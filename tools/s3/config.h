@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "index/model/options.h"
 
 namespace cellindex::s3 {
 
@@ -42,6 +43,12 @@ struct Config {
 // field, a volume or node name the index would refuse, or replicas outside
 // 1..number of volumes. NotFound when the file does not exist.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+// The index's options for `config`: its directories, one directory per
+// simulated host, and (used only when the index is created) cell boundaries
+// at the start of buckets whose names begin with evenly spaced characters of
+// [0-9a-z], so buckets spread over the cells.
+Options IndexOptions(const Config& config);
 
 }  // namespace cellindex::s3
 

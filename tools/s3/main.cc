@@ -31,29 +31,16 @@ int Fail(const absl::Status& s) {
   return tools::ExitCodeFor(s);
 }
 
-// Cell boundaries at the start of buckets whose names begin with evenly
-// spaced characters of [0-9a-z], so buckets spread over the cells.
-std::vector<std::string> DefaultBoundaries(int cells) {
-  static constexpr char kChars[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  std::vector<std::string> out;
-  for (int i = 1; i < cells && i < 36; ++i) {
-    out.push_back(EncodeBucketPrefix(std::string(1, kChars[i * 36 / cells])));
-  }
-  return out;
-}
-
+// Opens the index, or creates it with the configured layout.
 absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Config& c) {
-  Options o;
-  o.data_dir = c.data_dir;
-  o.store_dir = c.store_dir;
-  for (int h = 0; c.hosts > 1 && h < c.hosts; ++h) {
-    o.host_dirs[absl::StrCat("host-", h)] = absl::StrCat(c.data_dir, "/host-", h);
-  }
+  Options o = IndexOptions(c);
+  const std::vector<std::string> boundaries = std::move(o.cell_boundaries);
+  o.cell_boundaries.clear();
   o.error_if_missing = true;
   absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
   if (!absl::IsNotFound(index.status())) return index;
   o.error_if_missing = false;
-  o.cell_boundaries = DefaultBoundaries(c.cells);
+  o.cell_boundaries = boundaries;
   return Index::Open(o);
 }
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <csignal>
+#include <iostream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -16,7 +17,7 @@ namespace {
 
 // Waits for SIGTERM or SIGINT (blocked in every thread by BlockStopSignals)
 // and stops the server; woken with SIGUSR1 when the server stopped first.
-void StopOnSignal(httplib::Server* server) {
+void StopOnSignal(HttpFrontEnd* server) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -24,7 +25,7 @@ void StopOnSignal(httplib::Server* server) {
   sigaddset(&set, SIGUSR1);
   int sig = 0;
   sigwait(&set, &sig);
-  server->stop();
+  server->Stop();
 }
 
 S3Request FromHttp(const httplib::Request& req) {
@@ -57,17 +58,19 @@ void ToHttp(const S3Response& out, bool head, httplib::Response* res) {
 
 }  // namespace
 
-absl::Status Serve(S3Service* service, const Authenticator* auth, const ServeOptions& options) {
-  httplib::Server server;
-  server.set_payload_max_length(options.max_object_bytes + (1 << 20));
-  const int threads = options.threads;
+HttpFrontEnd::HttpFrontEnd(S3Service* service, const Authenticator* auth, ServeOptions options)
+    : service_(service), auth_(auth), options_(std::move(options)),
+      server_(std::make_unique<httplib::Server>()) {
+  httplib::Server& server = *server_;
+  server.set_payload_max_length(options_.max_object_bytes + (1 << 20));
+  const int threads = options_.threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_keep_alive_max_count(1000);
   server.set_tcp_nodelay(true);  // small responses must not wait for delayed ACKs
-  // An idle connection holds a worker; SIGTERM waits for it this long.
+  // An idle connection holds a worker; a stop waits for it this long.
   server.set_keep_alive_timeout(1);
 
-  auto handle = [service, auth](const httplib::Request& req, httplib::Response& res) {
+  auto handle = [this](const httplib::Request& req, httplib::Response& res) {
     S3Request r = FromHttp(req);
     // The library would answer Range from the body it is given, and gzip a
     // text body for a client that accepts it; S3 serves ranges itself (with
@@ -80,41 +83,69 @@ absl::Status Serve(S3Service* service, const Authenticator* auth, const ServeOpt
     S3Response out;
     if (std::optional<S3Error> e = ParseTarget(&r)) {
       out = ErrorResponse(*e, r.raw_path);
-    } else if (std::optional<S3Error> e = auth->Verify(&r, absl::Now())) {
+    } else if (std::optional<S3Error> e = auth_->Verify(&r, absl::Now())) {
       out = ErrorResponse(*e, r.raw_path);
     } else {
-      out = service->Handle(r);
+      out = service_->Handle(r);
     }
     out.headers.emplace_back("x-amz-request-id", absl::StrCat(absl::ToUnixNanos(absl::Now())));
     ToHttp(out, head, &res);
+    absl::MutexLock lock(&mu_);
+    ++responses_[out.status];
   };
   server.Get(".*", handle);
   server.Put(".*", handle);
   server.Post(".*", handle);
   server.Delete(".*", handle);
   server.Options(".*", handle);
+}
 
-  int port = options.port;
+HttpFrontEnd::~HttpFrontEnd() = default;
+
+absl::StatusOr<int> HttpFrontEnd::Bind() {
+  int port = options_.port;
   if (port == 0) {
-    port = server.bind_to_any_port(options.host);
-  } else if (!server.bind_to_port(options.host, port)) {
+    port = server_->bind_to_any_port(options_.host);
+  } else if (!server_->bind_to_port(options_.host, port)) {
     port = -1;
   }
   if (port < 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot listen on ", options.host, ":", options.port));
+        absl::StrCat("cannot listen on ", options_.host, ":", options_.port));
   }
+  return port;
+}
+
+void HttpFrontEnd::Run() { server_->listen_after_bind(); }
+
+void HttpFrontEnd::Stop() { server_->stop(); }
+
+bool HttpFrontEnd::running() const { return server_->is_running(); }
+
+std::map<int, uint64_t> HttpFrontEnd::responses() const {
+  absl::MutexLock lock(&mu_);
+  return responses_;
+}
+
+absl::Status Serve(S3Service* service, const Authenticator* auth, const ServeOptions& options) {
+  HttpFrontEnd front_end(service, auth, options);
+  absl::StatusOr<int> port = front_end.Bind();
+  if (!port.ok()) return port.status();
   if (!options.port_file.empty()) {
     if (absl::Status s = AtomicWriteFile(*rocksdb::FileSystem::Default(), options.port_file,
-                                         absl::StrCat(port, "\n"));
+                                         absl::StrCat(*port, "\n"));
         !s.ok()) {
       return s;
     }
   }
-  std::thread stopper(StopOnSignal, &server);
-  server.listen_after_bind();
+  std::cerr << "cellindex-s3: listening on " << options.host << ":" << *port << "\n";
+  std::thread stopper(StopOnSignal, &front_end);
+  front_end.Run();
   pthread_kill(stopper.native_handle(), SIGUSR1);
   stopper.join();
+  std::cerr << "cellindex-s3: stopped; responses by status:";
+  for (const auto& [status, n] : front_end.responses()) std::cerr << " " << status << "=" << n;
+  std::cerr << "\n";
   return absl::OkStatus();
 }
 
