@@ -4,19 +4,15 @@ Usage: /usr/bin/python3 awscli_test.py PATH/TO/cellindex-s3
 """
 import json
 import os
-import sys
-import unittest
 
-from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, Server, read_tree, run, write_tree
+from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, ServerTestCase, main, read_tree, run, write_tree
 
-BINARY = None
 AWS = "/usr/bin/aws"
 
 
-class AwsCliTest(unittest.TestCase):
+class AwsCliTest(ServerTestCase):
     def setUp(self):
-        self.server = Server(BINARY).__enter__()
-        self.addCleanup(self.server.__exit__, None, None, None)
+        super().setUp()
         d = self.server.dir
         with open(os.path.join(d, "aws-config"), "w") as f:
             f.write(f"[default]\nregion = {REGION}\noutput = json\n"
@@ -24,7 +20,6 @@ class AwsCliTest(unittest.TestCase):
         with open(os.path.join(d, "aws-credentials"), "w") as f:
             f.write(f"[default]\naws_access_key_id = {ACCESS_KEY}\n"
                     f"aws_secret_access_key = {SECRET_KEY}\n")
-        self.env = self.server.client_env()
         self.env.update(AWS_CONFIG_FILE=os.path.join(d, "aws-config"),
                         AWS_SHARED_CREDENTIALS_FILE=os.path.join(d, "aws-credentials"),
                         AWS_PAGER="", AWS_EC2_METADATA_DISABLED="true")
@@ -86,5 +81,4 @@ class AwsCliTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BINARY = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    main()

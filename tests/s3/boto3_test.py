@@ -7,7 +7,6 @@ import hashlib
 import http.client
 import os
 import random
-import sys
 import unittest
 
 import botocore.auth
@@ -15,9 +14,7 @@ import botocore.awsrequest
 import botocore.credentials
 from botocore.exceptions import ClientError
 
-from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, Server
-
-BINARY = None
+from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, Server, ServerTestCase, main
 
 
 def utf8_order(keys):
@@ -57,7 +54,7 @@ def list_all_v2(s3, bucket, **kwargs):
 class Boto3Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(BINARY).__enter__()
+        cls.server = Server(ServerTestCase.binary).__enter__()
         cls.s3 = cls.server.boto3()
 
     @classmethod
@@ -319,5 +316,4 @@ class Boto3Test(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BINARY = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    main()

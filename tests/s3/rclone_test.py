@@ -3,25 +3,20 @@
 Usage: /usr/bin/python3 rclone_test.py PATH/TO/cellindex-s3
 """
 import os
-import sys
-import unittest
 
-from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, Server, read_tree, run, write_tree
+from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, ServerTestCase, main, read_tree, run, write_tree
 
-BINARY = None
 RCLONE = "/usr/bin/rclone"
 
 
-class RcloneTest(unittest.TestCase):
+class RcloneTest(ServerTestCase):
     def setUp(self):
-        self.server = Server(BINARY).__enter__()
-        self.addCleanup(self.server.__exit__, None, None, None)
+        super().setUp()
         self.config = os.path.join(self.server.dir, "rclone.conf")
         with open(self.config, "w") as f:
             f.write(f"[ci]\ntype = s3\nprovider = Other\naccess_key_id = {ACCESS_KEY}\n"
                     f"secret_access_key = {SECRET_KEY}\nregion = {REGION}\n"
                     f"endpoint = {self.server.endpoint}\nforce_path_style = true\n")
-        self.env = self.server.client_env()
 
     def rclone(self, *args, check=True):
         return run([RCLONE, "--config", self.config, "--s3-provider", "Other",
@@ -71,5 +66,4 @@ class RcloneTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BINARY = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    main()

@@ -8,14 +8,11 @@ Usage: /usr/bin/python3 repair_test.py PATH/TO/cellindex-s3
 import json
 import os
 import shutil
-import sys
-import unittest
 
 from botocore.exceptions import ClientError
 
-from s3_harness import Server, wait_for
+from s3_harness import ServerTestCase, main, wait_for
 
-BINARY = None
 OBJECTS = {f"dir{i % 3}/object-{i:02d}": os.urandom(100 + i) for i in range(24)}
 
 
@@ -23,11 +20,9 @@ def volume_files(server):
     return {v: sorted(os.listdir(server.volume_dir(v))) for v in ("vol-0", "vol-1")}
 
 
-class RepairTest(unittest.TestCase):
+class RepairTest(ServerTestCase):
     def setUp(self):
-        self.server = Server(BINARY)
-        self.addCleanup(self.server.__exit__, None, None, None)
-        self.server.start()
+        super().setUp()
         s3 = self.server.boto3()
         s3.create_bucket(Bucket="repair")
         for key, data in OBJECTS.items():
@@ -99,5 +94,4 @@ class RepairTest(unittest.TestCase):
                          sorted(set(OBJECTS) - set(unreadable)))
 
 if __name__ == "__main__":
-    BINARY = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    main()

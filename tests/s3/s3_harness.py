@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 ACCESS_KEY = "AKIACELLINDEXTEST01"
 SECRET_KEY = "cellindex/test/secret/key/0123456789abcd"
@@ -178,3 +179,21 @@ def run(cmd, env, timeout=60, check=True, input=None):
         raise AssertionError(f"{cmd} failed ({out.returncode}):\n{out.stdout.decode()}\n"
                              f"{out.stderr.decode()}")
     return out
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test with a server of its own (self.server), started before each
+    test and stopped after; self.env is a clean environment for a
+    command-line client. Run with main()."""
+    binary = None
+
+    def setUp(self):
+        self.server = Server(ServerTestCase.binary).__enter__()
+        self.addCleanup(self.server.__exit__, None, None, None)
+        self.env = self.server.client_env()
+
+
+def main():
+    """Runs the tests of the calling module: argv[1] is cellindex-s3."""
+    ServerTestCase.binary = sys.argv.pop(1)
+    unittest.main(module="__main__", verbosity=2)

@@ -3,19 +3,15 @@
 Usage: /usr/bin/python3 s3cmd_test.py PATH/TO/cellindex-s3
 """
 import os
-import sys
-import unittest
 
-from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, Server, read_tree, run, write_tree
+from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, ServerTestCase, main, read_tree, run, write_tree
 
-BINARY = None
 S3CMD = "/usr/bin/s3cmd"
 
 
-class S3cmdTest(unittest.TestCase):
+class S3cmdTest(ServerTestCase):
     def setUp(self):
-        self.server = Server(BINARY).__enter__()
-        self.addCleanup(self.server.__exit__, None, None, None)
+        super().setUp()
         self.config = os.path.join(self.server.dir, "s3cfg")
         host = f"127.0.0.1:{self.server.port}"
         with open(self.config, "w") as f:
@@ -23,7 +19,6 @@ class S3cmdTest(unittest.TestCase):
                     f"host_base = {host}\nhost_bucket = {host}\nbucket_location = {REGION}\n"
                     "use_https = False\nsignature_v2 = False\ncheck_ssl_certificate = False\n"
                     "multipart_chunk_size_mb = 15\nsocket_timeout = 30\n")
-        self.env = self.server.client_env()
 
     def s3cmd(self, *args, check=True):
         return run([S3CMD, "-c", self.config, "--no-progress", *args], self.env, check=check)
@@ -78,5 +73,4 @@ class S3cmdTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BINARY = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    main()

@@ -99,21 +99,30 @@ class Parser {
     while (!AtEnd() && absl::ascii_isspace(static_cast<unsigned char>(Peek()))) ++pos_;
   }
 
+  // Moves past `open` ... `close` (pos_ at `open`); returns what lies
+  // between, or an error naming `what` when `close` never comes.
+  absl::StatusOr<absl::string_view> SkipSection(absl::string_view open, absl::string_view close,
+                                                absl::string_view what) {
+    const size_t end = doc_.find(close, pos_);
+    if (end == absl::string_view::npos) return Error(absl::StrCat("unterminated ", what));
+    const absl::string_view inside = doc_.substr(pos_ + open.size(), end - pos_ - open.size());
+    pos_ = end + close.size();
+    return inside;
+  }
+
   // Whitespace, the declaration, comments and processing instructions.
   absl::Status SkipMisc() {
     for (;;) {
       SkipSpace();
+      absl::StatusOr<absl::string_view> skipped;
       if (StartsWith("<?")) {
-        const size_t end = doc_.find("?>", pos_);
-        if (end == absl::string_view::npos) return Error("unterminated declaration");
-        pos_ = end + 2;
+        skipped = SkipSection("<?", "?>", "declaration");
       } else if (StartsWith("<!--")) {
-        const size_t end = doc_.find("-->", pos_);
-        if (end == absl::string_view::npos) return Error("unterminated comment");
-        pos_ = end + 3;
+        skipped = SkipSection("<!--", "-->", "comment");
       } else {
         return absl::OkStatus();
       }
+      if (!skipped.ok()) return skipped.status();
     }
   }
 
@@ -223,14 +232,12 @@ class Parser {
       if (absl::Status s = Text(&e->text); !s.ok()) return s;
       if (AtEnd()) return Error(absl::StrCat("<", e->name, "> is not closed"));
       if (StartsWith("<!--")) {
-        const size_t end = doc_.find("-->", pos_);
-        if (end == absl::string_view::npos) return Error("unterminated comment");
-        pos_ = end + 3;
+        absl::StatusOr<absl::string_view> comment = SkipSection("<!--", "-->", "comment");
+        if (!comment.ok()) return comment.status();
       } else if (StartsWith("<![CDATA[")) {
-        const size_t end = doc_.find("]]>", pos_);
-        if (end == absl::string_view::npos) return Error("unterminated CDATA");
-        absl::StrAppend(&e->text, doc_.substr(pos_ + 9, end - pos_ - 9));
-        pos_ = end + 3;
+        absl::StatusOr<absl::string_view> data = SkipSection("<![CDATA[", "]]>", "CDATA");
+        if (!data.ok()) return data.status();
+        absl::StrAppend(&e->text, *data);
       } else if (StartsWith("</")) {
         pos_ += 2;
         absl::StatusOr<std::string> close = Name();
