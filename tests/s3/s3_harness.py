@@ -105,6 +105,12 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("server did not stop on SIGTERM")
+            # A clean stop exits 0 (under ASan, also: no leak, no error).
+            if self.proc.returncode != 0:
+                code = self.proc.returncode
+                self.proc = None
+                raise AssertionError(f"server exited with {code} on SIGTERM: "
+                                     + self.server_log())
         self.proc = None
 
     def server_log(self):
