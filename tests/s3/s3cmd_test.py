@@ -2,6 +2,7 @@
 
 Usage: /usr/bin/python3 s3cmd_test.py PATH/TO/cellindex-s3
 """
+import concurrent.futures
 import os
 
 from s3_harness import ACCESS_KEY, REGION, SECRET_KEY, TREE, ServerTestCase, main, read_tree, run, write_tree
@@ -42,6 +43,19 @@ class S3cmdTest(ServerTestCase):
                                  "cmd-tree/docs/日本語/", "cmd-tree/docs/עברית/"]))
         self.assertEqual(sorted(self.listed("s3://cmd-tree")),
                          ["cmd-tree/docs/", "cmd-tree/photos/", "cmd-tree/top level.txt"])
+
+        # Past one page of 1000 (s3cmd has no page size of its own): 1001
+        # directories, listed by key (marker = last key) and by common prefix
+        # (NextMarker = a prefix, whose keys the next page must skip).
+        s3 = self.server.boto3()
+        dirs = ["many/d%04d/" % i for i in range(1001)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda d: s3.put_object(Bucket="cmd-tree", Key=d + "x", Body=b""),
+                          dirs))
+        self.assertEqual(self.listed("--recursive", "s3://cmd-tree/many/"),
+                         ["cmd-tree/" + d + "x" for d in dirs])
+        self.assertEqual(self.listed("s3://cmd-tree/many/"), ["cmd-tree/" + d for d in dirs])
+        self.s3cmd("del", "--recursive", "--force", "s3://cmd-tree/many/")
 
         download = os.path.join(self.server.dir, "download")
         os.makedirs(download)
