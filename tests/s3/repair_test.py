@@ -93,5 +93,25 @@ class RepairTest(ServerTestCase):
         self.assertEqual(sorted(o["Key"] for o in others),
                          sorted(set(OBJECTS) - set(unreadable)))
 
+
+class ReplicatedRepairTest(ServerTestCase):
+    server_args = {"replicas": 2}
+
+    def test_a_lost_volume_is_read_from_the_other_replica(self):
+        s3 = self.server.boto3()
+        s3.create_bucket(Bucket="replicated")
+        for key, data in OBJECTS.items():
+            s3.put_object(Bucket="replicated", Key=key, Body=data)
+        self.server.stop()
+        shutil.rmtree(self.server.volume_dir("vol-0"))
+        listed = json.loads(self.server.run_tool("lost-volume", "vol-0", "--json"))
+        self.assertEqual(sorted(o["Key"] for o in listed), sorted(OBJECTS))
+        self.assertTrue(all(o["OtherReplica"] for o in listed))
+        self.server.start()
+        s3 = self.server.boto3(retries=0)
+        for key, data in OBJECTS.items():
+            self.assertEqual(s3.get_object(Bucket="replicated", Key=key)["Body"].read(), data)
+
+
 if __name__ == "__main__":
     main()

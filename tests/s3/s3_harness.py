@@ -192,9 +192,10 @@ class ServerTestCase(unittest.TestCase):
     test and stopped after; self.env is a clean environment for a
     command-line client. Run with main()."""
     binary = None
+    server_args = {}  # Server's keyword arguments (volumes, replicas, ...)
 
     def setUp(self):
-        self.server = Server(ServerTestCase.binary).__enter__()
+        self.server = Server(ServerTestCase.binary, **self.server_args).__enter__()
         self.addCleanup(self.server.__exit__, None, None, None)
         self.env = self.server.client_env()
 
