@@ -4,12 +4,6 @@
 #include "tools/s3/xml.h"
 
 namespace cellindex::s3 {
-namespace {
-
-constexpr char kOwner[] = "cellindex-s3";
-
-}  // namespace
-
 std::string HttpDate(absl::Time t) {
   return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", t, absl::UTCTimeZone());
 }

@@ -67,6 +67,9 @@ class S3Service {
   HandlerTestHooks hooks_;
 };
 
+// The owner every bucket and object shows (one tenant per server).
+inline constexpr char kOwner[] = "cellindex-s3";
+
 // Formats shared by the handlers.
 std::string HttpDate(absl::Time t);
 std::string QuotedEtag(const std::string& etag);

@@ -9,8 +9,6 @@
 namespace cellindex::s3 {
 namespace {
 
-constexpr char kOwner[] = "cellindex-s3";
-
 // The parameters both versions share.
 struct ListParams {
   ListOptions options;
