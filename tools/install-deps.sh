@@ -3,12 +3,16 @@
 set -euo pipefail
 # clang and its runtimes (libFuzzer, sanitizers) build the fuzz targets;
 # the tests render pages in chromium-headless-shell.
+# cpp-httplib and libssl (libcrypto) build cellindex-s3; boto3, the AWS CLI,
+# s3cmd and rclone are the S3 clients its tests drive.
 packages=(cmake g++ make pkg-config
           librocksdb-dev libabsl-dev libxxhash-dev
           libgtest-dev libgmock-dev libbenchmark-dev
           libcli11-dev nlohmann-json3-dev
           clang libclang-rt-dev
-          chromium-headless-shell)
+          chromium-headless-shell
+          libcpp-httplib-dev libssl-dev
+          python3-boto3 awscli s3cmd rclone)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
