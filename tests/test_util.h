@@ -137,7 +137,6 @@ bool WaitUntil(Pred done, absl::Duration timeout = absl::Seconds(60)) {
   return true;
 }
 
-// Index::Open; an error fails the test and gives null.
 // A cell's RocksDB opened directly, with both its column families (the
 // records and state; the reverse index: index/cell/cell_keys.h), for tests
 // that look into a state or tamper with it. The index must not have it open.
@@ -151,6 +150,7 @@ struct RawCellDb {
   std::unique_ptr<rocksdb::ColumnFamilyHandle> locations;  // destroyed first
 };
 
+// Index::Open; an error fails the test and gives null.
 inline std::unique_ptr<Index> OpenIndexOrFail(const Options& options) {
   absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(options);
   EXPECT_TRUE(index.ok()) << index.status();

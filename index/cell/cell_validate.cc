@@ -1,9 +1,12 @@
 // The deep validation of a cell's state.
 #include <memory>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "index/base/coding.h"
 #include "index/cell/cell.h"
 #include "index/cell/cell_keys.h"
+#include "index/cell/cell_ops.h"
 #include "index/model/object_record.h"
 
 namespace cellindex {
@@ -36,6 +39,10 @@ absl::Status Cell::Validate(uint64_t* records_checked) {
     result = damaged(absl::StrCat("the record count is unreadable: ", stored.status().message()));
   }
   uint64_t seen = 0;
+  // The reverse index the records call for: how many entries, and the sum
+  // of their keys' hashes (order-free, so it can be compared with a scan of
+  // the locations family).
+  uint64_t reverse_expected = 0, reverse_expected_sum = 0;
   if (result.ok()) {
     const std::string lo(1, kRecordPrefix), hi(1, kRecordPrefix + 1);
     rocksdb::Slice upper(hi);
@@ -54,10 +61,44 @@ absl::Status Cell::Validate(uint64_t* records_checked) {
         break;
       }
       ++seen;
+      const LocationNames names = LocationNamesOf(*rec);
+      for (absl::string_view v : names.volumes) {
+        reverse_expected_sum += Checksum64(ReverseKey(kVolumePrefix, v, key));
+      }
+      for (absl::string_view n : names.nodes) {
+        reverse_expected_sum += Checksum64(ReverseKey(kNodePrefix, n, key));
+      }
+      reverse_expected += names.volumes.size() + names.nodes.size();
     }
     if (result.ok() && !it->status().ok()) result = damaged(it->status().ToString());
     if (result.ok() && seen != expected) {
       result = damaged(absl::StrCat(seen, " records found, the state says ", expected));
+    }
+  }
+  if (result.ok()) {
+    // Every reverse entry names an object of the cell, and the entries are
+    // exactly those the records call for: none missing (Locate would miss
+    // the object), none left over.
+    ro.iterate_upper_bound = nullptr;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, locations_.get()));
+    uint64_t found = 0, found_sum = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const absl::string_view k(it->key().data(), it->key().size());
+      const size_t sep = k.find('\0');
+      if (k.empty() || (k[0] != kVolumePrefix && k[0] != kNodePrefix) ||
+          sep == absl::string_view::npos || !range_.Contains(k.substr(sep + 1))) {
+        result = damaged(absl::StrCat("reverse-index entry ", absl::CHexEscape(k),
+                                      " is malformed or outside ", range_.Describe()));
+        break;
+      }
+      ++found;
+      found_sum += Checksum64(k);
+    }
+    if (result.ok() && !it->status().ok()) result = damaged(it->status().ToString());
+    if (result.ok() && (found != reverse_expected || found_sum != reverse_expected_sum)) {
+      result = damaged(absl::StrCat("the reverse index holds ", found,
+                                    " entries that do not match the ", reverse_expected,
+                                    " the records name"));
     }
   }
   db_->ReleaseSnapshot(snap);
