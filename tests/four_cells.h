@@ -117,16 +117,27 @@ inline std::map<std::string, std::optional<ObjectRecord>> PlantPhantomCheckpoint
   return want;
 }
 
-// The largest SST of `m` that `older` (a checkpoint before it) does not
-// share: damaging it leaves the older checkpoint whole.
-inline std::string LargestSst(const CheckpointManifest& m, const CheckpointManifest& older = {}) {
-  std::string best;
-  uint64_t size = 0;
+// The SSTs of `m` that `older` (a checkpoint before it) does not share (one
+// per column family, or more): damaging them leaves the older checkpoint
+// whole.
+inline std::vector<CheckpointFile> UnsharedSsts(const CheckpointManifest& m,
+                                                const CheckpointManifest& older = {}) {
+  std::vector<CheckpointFile> out;
   for (const CheckpointFile& f : m.files) {
     const bool shared =
         std::any_of(older.files.begin(), older.files.end(),
                     [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
-    if (absl::EndsWith(f.db_name, ".sst") && !shared && f.digest.size > size) {
+    if (absl::EndsWith(f.db_name, ".sst") && !shared) out.push_back(f);
+  }
+  return out;
+}
+
+// The largest of them (its store name).
+inline std::string LargestSst(const CheckpointManifest& m, const CheckpointManifest& older = {}) {
+  std::string best;
+  uint64_t size = 0;
+  for (const CheckpointFile& f : UnsharedSsts(m, older)) {
+    if (f.digest.size > size) {
       best = f.store_name;
       size = f.digest.size;
     }

@@ -176,6 +176,27 @@ TEST(IntegrityTest, ALocalStateOfTheOlderFormatIsRefusedAndLeftAsItWas) {
   EXPECT_TRUE(DamagedDirs(dir / "data/cells").empty());
 }
 
+// A state whose default family is empty but whose reverse index is not is
+// not a new state: it carries no identity, is refused as damage, and the cell
+// is restored from the store (it is never given an identity and served).
+TEST(IntegrityTest, AStateWithOnlyAReverseIndexIsDamageNotANewState) {
+  testing::ScratchDir dir;
+  auto want = PopulateFourCells(dir);
+  {
+    RawCellDb raw(dir / "data/cells/00001");
+    ASSERT_TRUE(raw.db->DeleteRange({}, raw.db->DefaultColumnFamily(), "", "\xff").ok());
+    std::unique_ptr<rocksdb::Iterator> it(raw.db->NewIterator({}, raw.locations.get()));
+    it->SeekToFirst();
+    ASSERT_TRUE(it->Valid());  // the reverse index is still there
+  }
+  auto index = Index::Open(FourCells(dir));
+  ASSERT_TRUE(index.ok()) << index.status();
+  ExpectExactly(**index, want);
+  const CellStats c = (*index)->Stats().cells[1];
+  EXPECT_EQ(c.recovery.source, RecoverySource::kCheckpoint);
+  EXPECT_THAT(Fallbacks(c), HasSubstr("carries no identity"));
+}
+
 // An identity key naming format 1 in a state that has the locations family
 // is damage (no version wrote that): refused, kept, and the cell restored
 // from the store.
@@ -412,14 +433,9 @@ TEST(IntegrityTest, ARestoreFromAnOlderCheckpointNeverOverwritesANewerOnesFiles)
   // The SSTs of the newer checkpoint only (one per column family), all
   // damaged: the one with the records fails the restore's first read.
   std::set<std::string> damaged_db_names;
-  for (const CheckpointFile& f : newest.files) {
-    const bool shared =
-        std::any_of(older.files.begin(), older.files.end(),
-                    [&](const CheckpointFile& o) { return o.store_name == f.store_name; });
-    if (absl::EndsWith(f.db_name, ".sst") && !shared) {
-      FlipByte(dir / ("store/" + f.store_name), 50);
-      damaged_db_names.insert(f.db_name);
-    }
+  for (const CheckpointFile& f : testing::UnsharedSsts(newest, older)) {
+    FlipByte(dir / ("store/" + f.store_name), 50);
+    damaged_db_names.insert(f.db_name);
   }
   ASSERT_FALSE(damaged_db_names.empty());
   std::map<std::string, FileDigest> before;  // every file a manifest names

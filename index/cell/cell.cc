@@ -88,7 +88,8 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
   }
   if (!rs.ok()) return FromRocks(rs, absl::StrCat(what, ": open ", paths.db_dir));
   rocksdb::DB* raw = cell->db_.get();
-  if (absl::Status s = CheckIdentity(raw, identity, cell->write_options_); !s.ok()) {
+  if (absl::Status s = CheckIdentity(raw, cell->locations_.get(), identity,
+                                     cell->write_options_); !s.ok()) {
     return in_cell(s);
   }
   absl::StatusOr<StoredState> stored = ReadState(raw, rocksdb::ReadOptions());

@@ -120,8 +120,8 @@ std::string CellIdentity::Describe() const {
                       index_id.empty() ? std::string("(none)") : index_id);
 }
 
-absl::Status CheckIdentity(rocksdb::DB* db, const CellIdentity& expected,
-                           const rocksdb::WriteOptions& wo) {
+absl::Status CheckIdentity(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* locations,
+                           const CellIdentity& expected, const rocksdb::WriteOptions& wo) {
   std::string v;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kIdentityKey, &v);
   if (s.ok()) {
@@ -134,13 +134,16 @@ absl::Status CheckIdentity(rocksdb::DB* db, const CellIdentity& expected,
     return absl::OkStatus();
   }
   if (!s.IsNotFound()) return FromRocks(s, "read the state's identity");
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-  it->SeekToFirst();
-  if (it->Valid()) {
-    return absl::DataLossError(
-        "the local state carries no identity (damaged, or written by an older cellindex)");
+  // New only when both families are empty.
+  for (rocksdb::ColumnFamilyHandle* family : {db->DefaultColumnFamily(), locations}) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), family));
+    it->SeekToFirst();
+    if (it->Valid()) {
+      return absl::DataLossError(
+          "the local state carries no identity (damaged, or written by an older cellindex)");
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read the state");
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "read the state");
   return FromRocks(db->Put(wo, kIdentityKey, expected.Encode()), "write the state's identity");
 }
 

@@ -70,10 +70,11 @@ struct CellIdentity {
   std::string Describe() const;
 };
 // Checks that the state in `db` is `expected`'s: DataLoss naming both when
-// it is another's, or when a state with records carries no identity. A state
-// with nothing in it yet is given `expected` (written with `wo`).
-absl::Status CheckIdentity(rocksdb::DB* db, const CellIdentity& expected,
-                           const rocksdb::WriteOptions& wo);
+// it is another's, or when a state with entries (in either family) carries
+// no identity. A state with nothing in it yet is given `expected` (written
+// with `wo`).
+absl::Status CheckIdentity(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* locations,
+                           const CellIdentity& expected, const rocksdb::WriteOptions& wo);
 
 // "bucket/key" of an encoded key, escaped, for messages.
 std::string Printable(absl::string_view encoded_key);
