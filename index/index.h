@@ -145,6 +145,15 @@ class Index {
   // operation and outcome; per index the cells by state, hosts and pools,
   // and the time to first and full availability of the last recovery.
   virtual std::string Metrics() const = 0;
+  // Writes the status page (index/status_page.h: cells by state, hosts and
+  // pools against their minimums, the last recoveries, the audit tail) to
+  // `dir`/index.html, atomically, now, every `every` while the index is open,
+  // and after every change of state (a cell recovered, hosts or pools
+  // changed). The directory is the page's own: InvalidArgument when it lies
+  // in (or holds) data_dir, store_dir or a host's directory, since the page
+  // must outlive them; FailedPrecondition when already started.
+  virtual absl::Status StartStatusPage(const std::string& dir,
+                                       absl::Duration every = absl::Seconds(2)) = 0;
 
   // ---- Failures: drills and tests, not operations ----------------------
   // Simulates losing hosts at once (drills, tests): their cells stop

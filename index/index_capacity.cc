@@ -46,8 +46,10 @@ absl::Status IndexImpl::Audit(const std::string& user, const Json& entry) const 
   line["time"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
   line["user"] = user.empty() ? ProcessUser() : user;
   for (const auto& [k, v] : entry.items()) line[k] = v;
-  return AppendAuditLine(*internal_.file_system, options_.store_dir + "/" + kAuditLogFile,
-                         line.dump(-1, ' ', false, Json::error_handler_t::replace));
+  absl::Status s = AppendAuditLine(*internal_.file_system, options_.store_dir + "/" + kAuditLogFile,
+                                    line.dump(-1, ' ', false, Json::error_handler_t::replace));
+  RequestStatusPage();  // every audited change shows on the page
+  return s;
 }
 
 absl::StatusOr<std::vector<std::string>> IndexImpl::AuditLog() const {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -60,6 +61,7 @@ class IndexImpl : public Index {
   std::vector<PoolCapacity> PoolCapacities() const override;
   absl::StatusOr<std::vector<std::string>> AuditLog() const override;
   std::string Metrics() const override;
+  absl::Status StartStatusPage(const std::string& dir, absl::Duration every) override;
   CellId CellFor(const ObjectKey& key) const override;
   CellMap cell_map() const override;
   IndexStats Stats() const override;
@@ -83,6 +85,10 @@ class IndexImpl : public Index {
   // process's user) first.
   absl::Status Audit(const std::string& user, const nlohmann::ordered_json& entry) const;
   std::string inventory_path() const;
+  // Asks the status page's writer (if started) for a page now.
+  void RequestStatusPage() const;
+  absl::Status WriteStatusPage();
+  void StopStatusPage();
   // Who cell `i` is and where it lives now.
   CellSet::Place PlaceOf(size_t i) const;
 
@@ -102,6 +108,13 @@ class IndexImpl : public Index {
   absl::Time last_recovery_start_ ABSL_GUARDED_BY(map_mu_);
   std::vector<size_t> last_recovery_cells_ ABSL_GUARDED_BY(map_mu_);
   std::unique_ptr<RequestMetrics> requests_;
+  // The status page's writer.
+  mutable absl::Mutex status_mu_;
+  std::string status_dir_ ABSL_GUARDED_BY(status_mu_);
+  absl::Duration status_every_ ABSL_GUARDED_BY(status_mu_);
+  bool status_stop_ ABSL_GUARDED_BY(status_mu_) = false;
+  mutable bool status_due_ ABSL_GUARDED_BY(status_mu_) = false;
+  std::thread status_thread_;
   std::unique_ptr<CellResources> resources_;
   std::unique_ptr<DurableStore> store_;
   rocksdb::FileLock* lock_ = nullptr;

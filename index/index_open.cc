@@ -69,6 +69,7 @@ IndexImpl::IndexImpl(Options options, InternalOptions internal)
     : options_(std::move(options)), internal_(std::move(internal)), open_start_(absl::Now()) {}
 
 IndexImpl::~IndexImpl() {
+  StopStatusPage();
   if (background_ != nullptr) background_->Stop();
   if (internal_.shutdown_hook) internal_.shutdown_hook();
   if (cells_ != nullptr) {
@@ -208,6 +209,7 @@ absl::Status IndexImpl::Init() {
   deps.store = store_.get();
   deps.place = [this](size_t i) { return PlaceOf(i); };
   deps.on_event = internal_.recovery_hook;
+  deps.on_settled = [this] { RequestStatusPage(); };
   cells_ = std::make_unique<CellSet>(map_.cells().size(), std::move(deps), open_start_);
   cells_->RecoverAll();
   if (options_.wait_for_recovery) cells_->WaitForRecovery();

@@ -272,6 +272,7 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
       slot.error = cell.status();
     }
   }
+  if (deps_.on_settled) deps_.on_settled();
   if (serving == nullptr) return;
   const int64_t since_open = absl::ToInt64Microseconds(absl::Now() - open_start_);
   int64_t unset = -1;

@@ -55,6 +55,9 @@ class CellSet {
     std::function<Place(size_t i)> place;
     // Optional (tests): called at each RecoveryEvent; may block.
     std::function<void(CellId cell, RecoveryEvent event)> on_event;
+    // Optional: called after a recovery has ended and the cell serves (or
+    // has failed), under no lock of the set's.
+    std::function<void()> on_settled;
   };
 
   // `n` cells, none recovering yet. `open_start` is when the index began to

@@ -25,6 +25,7 @@ namespace cellindex {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using Json = nlohmann::json;
 
@@ -322,6 +323,29 @@ TEST_F(CapacityCliTest, PlansShowsPoolsAndAuditsASafeRemoval) {
   }
   EXPECT_TRUE(saw_refused_pool);
   EXPECT_TRUE(saw_plan);
+}
+
+TEST_F(CapacityCliTest, StatusDirIsItsOwnAndThePageFollowsTheCommand) {
+  const std::string before = Snapshot();
+  testing::ProcessResult r = Run({"--status-dir", dir_ / "store/status", "status"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("overlaps the store"));
+  r = Run({"--status-dir", dir_ / "hosts/web-1/x", "status"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(Snapshot(), before);
+  const std::string status = scratch_ / "status";
+  r = Run({"--status-dir", status, "status"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, status + "/index.html\n");
+  std::string page = testing::ReadWholeFile(status + "/index.html");
+  EXPECT_THAT(page, HasSubstr("16 cells: 16 serving"));
+  EXPECT_THAT(page, Not(HasSubstr("remove-hosts")));
+  // A refused removal with --status-dir: the page shows it (written as the
+  // command's index closes).
+  r = Run({"--status-dir", status, "hosts", "remove", "web-7"});
+  EXPECT_EQ(r.code, 10);
+  page = testing::ReadWholeFile(status + "/index.html");
+  EXPECT_THAT(page, HasSubstr("unknown host &quot;web-7&quot;"));
 }
 
 TEST_F(CapacityCliTest, MetricsCommandPassesPromtool) {

@@ -84,6 +84,21 @@ void PrintPlan(const RemovalPlan& plan, const HostRemoval& removal) {
 
 }  // namespace
 
+int RunStatus(const GlobalFlags& flags) {
+  if (flags.status_dir.empty()) {
+    return ReportError(absl::InvalidArgumentError("status needs --status-dir DIR"));
+  }
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  const std::string page = flags.status_dir + "/index.html";
+  if (flags.json) {
+    PrintJson({{"page", page}});
+  } else {
+    std::cout << page << "\n";
+  }
+  return kExitOk;
+}
+
 int RunMetrics(const GlobalFlags& flags) {
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());

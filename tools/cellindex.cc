@@ -89,6 +89,9 @@ int main(int argc, char** argv) {
   AddNumber(&app, "--cells", &flags.cells, 1, 1024,
             "cells of a new index, 1 to 1024 (used only when the index is created)");
   app.add_flag("--json", flags.json, "machine-readable output");
+  app.add_option("--status-dir", flags.status_dir,
+                 "write the status page (index.html) here while the index is open; a directory "
+                 "of its own, outside --data, --store and the hosts");
 
   DemoOptions demo;
   double demo_seconds = 3;
@@ -230,6 +233,8 @@ int main(int argc, char** argv) {
   CLI::App* metrics_cmd =
       app.add_subcommand("metrics", "the index's metrics in Prometheus text exposition format");
   CLI::App* audit_cmd = app.add_subcommand("audit", "the audit log of capacity changes");
+  CLI::App* status_cmd =
+      app.add_subcommand("status", "write the status page to --status-dir and print its path");
 
   CLI::App* pools_cmd = app.add_subcommand("pools", "pools of hosts and their capacity");
   pools_cmd->require_subcommand(0, 1);
@@ -343,6 +348,7 @@ int main(int argc, char** argv) {
   const std::string arguments = absl::StrJoin(args, " ");
   if (metrics_cmd->parsed()) return RunMetrics(flags);
   if (audit_cmd->parsed()) return RunAudit(flags);
+  if (status_cmd->parsed()) return RunStatus(flags);
   if (pools_set_cmd->parsed()) return RunPoolsSet(flags, pool, arguments);
   if (pools_cmd->parsed()) return RunPools(flags);
   if (hosts_add_cmd->parsed()) return RunHostsAdd(flags, host_name, host_dir, arguments);

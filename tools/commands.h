@@ -21,6 +21,9 @@ struct GlobalFlags {
   // sample of the synthetic workload's keys); 0: one cell.
   int cells = 0;
   bool json = false;
+  // When set, the opened index writes its status page there (index.html),
+  // while it is open and once more as it closes.
+  std::string status_dir;
 };
 
 struct PutFlags {
@@ -59,6 +62,8 @@ struct LoadFlags {
 };
 int RunLoad(const GlobalFlags& flags, const LoadFlags& load);
 
+// `cellindex status --status-dir DIR`: writes the status page and prints its path.
+int RunStatus(const GlobalFlags& flags);
 // `cellindex metrics`: Index::Metrics(), Prometheus text.
 int RunMetrics(const GlobalFlags& flags);
 // `cellindex audit`: the audit log (JSON lines as stored; --json: an array).
