@@ -12,6 +12,7 @@
 #include "index/cell/locate.h"
 #include "index/index_impl.h"
 #include "index/internal_options.h"
+#include "recovery/inventory_file.h"
 #include "recovery/placement.h"
 #include "recovery/store/cell_map_file.h"
 #include "recovery/store/layout.h"
@@ -53,8 +54,8 @@ CellSet::Place IndexImpl::PlaceOf(size_t i) const {
   place.identity.index_id = map_.index_id();
   place.identity.range = map_.cells()[i];
   place.epoch = map_.epoch();
-  auto it = host_dirs_.find(map_.cells()[i].host);
-  const std::string& base = it != host_dirs_.end() ? it->second : options_.data_dir;
+  auto it = inventory_.hosts.find(map_.cells()[i].host);
+  const std::string& base = it != inventory_.hosts.end() ? it->second : options_.data_dir;
   place.db_dir = CellDbDir(base, map_.cells()[i].id);
   return place;
 }
@@ -83,6 +84,20 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
 }
 
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::string>& hosts) {
+  absl::MutexLock capacity_lock(&capacity_mu_);
+  absl::StatusOr<std::vector<CellId>> moved = LoseHostsImpl(hosts);
+  nlohmann::ordered_json entry;
+  entry["op"] = "lose-hosts";
+  entry["hosts"] = hosts;
+  entry["outcome"] = moved.ok() ? "done" : std::string(moved.status().message());
+  if (moved.ok()) entry["cells_moved"] = *moved;
+  // The loss happened whether or not it could be recorded.
+  (void)Audit("", entry);
+  return moved;
+}
+
+absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
+    const std::vector<std::string>& hosts) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   std::vector<size_t> lost;
   std::vector<std::string> dirs;
@@ -90,15 +105,15 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::
     absl::MutexLock lock(&map_mu_);
     std::set<std::string> gone;
     for (const std::string& host : hosts) {
-      auto it = host_dirs_.find(host);
-      if (it == host_dirs_.end()) {
+      auto it = inventory_.hosts.find(host);
+      if (it == inventory_.hosts.end()) {
         return absl::InvalidArgumentError(absl::StrCat("unknown host \"", host, "\""));
       }
       if (gone.insert(host).second) dirs.push_back(it->second);
     }
-    if (gone.size() >= host_dirs_.size()) {
+    if (gone.size() >= inventory_.hosts.size()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "losing ", gone.size(), " of ", host_dirs_.size(),
+          "losing ", gone.size(), " of ", inventory_.hosts.size(),
           " hosts would leave none for their cells"));
     }
     const std::string store = NormalPath(fs, options_.store_dir);
@@ -121,15 +136,18 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::
   std::vector<CellId> moved;
   {
     absl::MutexLock lock(&map_mu_);
-    for (const std::string& host : hosts) host_dirs_.erase(host);
+    for (const std::string& host : hosts) inventory_.hosts.erase(host);
     std::vector<std::string> survivors;
-    for (const auto& [h, d] : host_dirs_) survivors.push_back(h);
+    for (const auto& [h, d] : inventory_.hosts) survivors.push_back(h);
     PlaceOnLeastLoaded(&map_, lost, survivors);
     for (size_t i : lost) moved.push_back(map_.cells()[i].id);
     if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, map_);
         !s.ok()) {
       return s;
     }
+    if (absl::Status s = SaveInventory(fs, inventory_path(), inventory_); !s.ok()) return s;
+    last_recovery_start_ = absl::Now();
+    last_recovery_cells_ = lost;
   }
   cells_->ScheduleRecovery(lost, /*force_restore=*/true, UINT64_MAX, /*after_damage=*/false);
   return moved;
@@ -146,20 +164,37 @@ CellMap IndexImpl::cell_map() const {
 
 absl::StatusOr<uint64_t> IndexImpl::Put(const ObjectKey& key, const ObjectRecord& record,
                                         const Precondition& precondition) {
+  const absl::Time start = absl::Now();
   WriteBatch batch;
   batch.Put(key, record, precondition);
-  absl::StatusOr<std::vector<uint64_t>> v = Write(batch);
+  size_t cell = SIZE_MAX;
+  absl::StatusOr<std::vector<uint64_t>> v = WriteImpl(batch, &cell);
+  requests_->Record(cell, RequestOp::kPut, v.status(), absl::Now() - start);
   if (!v.ok()) return v.status();
   return v->front();
 }
 
 absl::Status IndexImpl::Delete(const ObjectKey& key, const Precondition& precondition) {
+  const absl::Time start = absl::Now();
   WriteBatch batch;
   batch.Delete(key, precondition);
-  return Write(batch).status();
+  size_t cell = SIZE_MAX;
+  absl::Status s = WriteImpl(batch, &cell).status();
+  requests_->Record(cell, RequestOp::kDelete, s, absl::Now() - start);
+  return s;
 }
 
 absl::StatusOr<std::vector<uint64_t>> IndexImpl::Write(const WriteBatch& batch) {
+  const absl::Time start = absl::Now();
+  size_t cell = SIZE_MAX;
+  absl::StatusOr<std::vector<uint64_t>> v = WriteImpl(batch, &cell);
+  requests_->Record(cell, RequestOp::kWrite, v.status(), absl::Now() - start);
+  return v;
+}
+
+// Sets `*routed` to the batch's cell once it is known.
+absl::StatusOr<std::vector<uint64_t>> IndexImpl::WriteImpl(const WriteBatch& batch,
+                                                           size_t* routed) {
   if (batch.empty()) return std::vector<uint64_t>();
   const absl::Time now = absl::Now();
   std::vector<CellOp> ops;
@@ -181,26 +216,42 @@ absl::StatusOr<std::vector<uint64_t>> IndexImpl::Write(const WriteBatch& batch) 
     }
     ops.push_back(*std::move(op));
   }
+  *routed = cell;
   absl::StatusOr<std::shared_ptr<Cell>> target = cells_->Serving(cell);
   if (!target.ok()) return target.status();
   return (*target)->Write(std::move(ops));
 }
 
 absl::StatusOr<ObjectRecord> IndexImpl::Get(const ObjectKey& key) {
-  if (absl::Status s = ValidateObjectKey(key); !s.ok()) return s;
-  const std::string encoded = EncodeKey(key);
-  absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(map_.Route(encoded));
-  if (!cell.ok()) return cell.status();
-  return (*cell)->Get(encoded);
+  const absl::Time start = absl::Now();
+  size_t routed = SIZE_MAX;
+  absl::StatusOr<ObjectRecord> r = [&]() -> absl::StatusOr<ObjectRecord> {
+    if (absl::Status s = ValidateObjectKey(key); !s.ok()) return s;
+    const std::string encoded = EncodeKey(key);
+    routed = map_.Route(encoded);
+    absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(routed);
+    if (!cell.ok()) return cell.status();
+    return (*cell)->Get(encoded);
+  }();
+  requests_->Record(routed, RequestOp::kGet, r.status(), absl::Now() - start);
+  return r;
 }
 
 absl::StatusOr<ListResult> IndexImpl::List(absl::string_view bucket,
                                            const ListOptions& options) {
-  return ListObjects(map_, [this](size_t i) { return cells_->Serving(i); }, bucket, options);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ListResult> r =
+      ListObjects(map_, [this](size_t i) { return cells_->Serving(i); }, bucket, options);
+  requests_->Record(SIZE_MAX, RequestOp::kList, r.status(), absl::Now() - start);
+  return r;
 }
 
 absl::StatusOr<LocateResult> IndexImpl::Locate(const LocateOptions& options) {
-  return LocateObjects(map_, [this](size_t i) { return cells_->Serving(i); }, options);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<LocateResult> r =
+      LocateObjects(map_, [this](size_t i) { return cells_->Serving(i); }, options);
+  requests_->Record(SIZE_MAX, RequestOp::kLocate, r.status(), absl::Now() - start);
+  return r;
 }
 
 IndexStats IndexImpl::Stats() const {

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "index/base/stats.h"
+#include "index/model/capacity.h"
 #include "index/model/cell_map.h"
 #include "index/model/list_result.h"
 #include "index/model/locate_result.h"
@@ -107,12 +108,61 @@ class Index {
   // Blocks until no cell is waiting for or running recovery.
   virtual void WaitForRecovery() = 0;
 
+  // ---- Capacity: operations --------------------------------------------
+  // The safe way to change capacity. Every call is recorded in the audit log
+  // in the durable store (AuditLog()), refused or not.
+
+  // Plans the removal of hosts and, with request.execute, carries it out:
+  // step by step (request.max_step hosts each), every cell of a step's hosts
+  // is drained to a surviving host (checkpointed, its writes held briefly,
+  // opened on the target from that checkpoint and the journal tail, the map's
+  // epoch switched), and the next step starts once every moved cell serves
+  // and has validated; the first failure stops the removal. A removal the
+  // capacity guard refuses (RemovalPlan::refusal, with a one-line reason:
+  // an unknown host, a pattern matching another number of hosts, a pool
+  // going below its minimum, survivors without room, an unhealthy cell, a
+  // step too large) changes nothing and is returned as a plan, not an error.
+  // InvalidArgument for a malformed request (recovery/capacity_guard.h).
+  virtual absl::StatusOr<RemovalPlan> RemoveHosts(const HostRemoval& request) = 0;
+  // Adds a host with its local directory (created if missing): the index
+  // may place cells there from now on. InvalidArgument when the name is
+  // empty or taken, or the directory overlaps the store or another host's.
+  virtual absl::Status AddHost(const std::string& name, const std::string& dir,
+                               const std::string& user = "") = 0;
+  // Sets (adds or replaces) a pool; its hosts leave any other pool.
+  // InvalidArgument for an invalid pool or an unknown host.
+  virtual absl::Status SetPool(const Pool& pool, const std::string& user = "") = 0;
+  // The hosts and pools, and what each pool holds now.
+  virtual Inventory inventory() const = 0;
+  virtual std::vector<PoolCapacity> PoolCapacities() const = 0;
+  // The audit log, one JSON object per line, oldest first.
+  virtual absl::StatusOr<std::vector<std::string>> AuditLog() const = 0;
+
+  // ---- Health -----------------------------------------------------------
+  // The index's metrics in the Prometheus text exposition format: per cell
+  // its state, keys, bytes, journal bytes since its checkpoint, checkpoint
+  // age, last recovery's phase times, and request counts and latencies by
+  // operation and outcome; per index the cells by state, hosts and pools,
+  // and the time to first and full availability of the last recovery.
+  virtual std::string Metrics() const = 0;
+  // Writes the status page (index/status_page.h: cells by state, hosts and
+  // pools against their minimums, the last recoveries, the audit tail) to
+  // `dir`/index.html, atomically, now, every `every` while the index is open,
+  // and after every change of state (a cell recovered, hosts or pools
+  // changed). The directory is the page's own: InvalidArgument when it lies
+  // in (or holds) data_dir, store_dir or a host's directory, since the page
+  // must outlive them; FailedPrecondition when already started.
+  virtual absl::Status StartStatusPage(const std::string& dir,
+                                       absl::Duration every = absl::Seconds(2)) = 0;
+
+  // ---- Failures: drills and tests, not operations ----------------------
   // Simulates losing hosts at once (drills, tests): their cells stop
   // serving, their local directories are deleted, and the cells move to the
   // remaining hosts (fewest cells first) and are restored there from the
   // store in the background. A recovery already running for one of those
   // cells is waited for first. Returns the cells moved. FailedPrecondition
   // when no host would remain; InvalidArgument when a host is unknown.
+  // No guard applies: this is a failure, not a removal (see RemoveHosts).
   virtual absl::StatusOr<std::vector<CellId>> LoseHosts(const std::vector<std::string>& hosts) = 0;
   absl::StatusOr<std::vector<CellId>> LoseHost(const std::string& host) {
     return LoseHosts({host});

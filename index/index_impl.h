@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -15,7 +16,10 @@
 #include "index/cell/cell_resources.h"
 #include "index/index.h"
 #include "index/internal_options.h"
+#include "index/request_metrics.h"
+#include "nlohmann/json.hpp"
 #include "recovery/background.h"
+#include "recovery/capacity_guard.h"
 #include "recovery/cell_set.h"
 #include "recovery/store/durable_store.h"
 
@@ -44,12 +48,42 @@ class IndexImpl : public Index {
   absl::StatusOr<std::vector<CheckpointReport>> Checkpoint(std::optional<CellId> cell) override;
   void WaitForRecovery() override;
   absl::StatusOr<std::vector<CellId>> LoseHosts(const std::vector<std::string>& hosts) override;
+  absl::StatusOr<RemovalPlan> RemoveHosts(const HostRemoval& request) override;
+  absl::Status AddHost(const std::string& name, const std::string& dir,
+                       const std::string& user) override;
+  absl::Status SetPool(const Pool& pool, const std::string& user) override;
+  Inventory inventory() const override;
+  std::vector<PoolCapacity> PoolCapacities() const override;
+  absl::StatusOr<std::vector<std::string>> AuditLog() const override;
+  std::string Metrics() const override;
+  absl::Status StartStatusPage(const std::string& dir, absl::Duration every) override;
   CellId CellFor(const ObjectKey& key) const override;
   CellMap cell_map() const override;
   IndexStats Stats() const override;
 
  private:
-  absl::Status CheckDirectories();
+  // Checks data_dir, store_dir and the hosts' directories against each other.
+  absl::Status CheckDirectories(const std::map<std::string, std::string>& host_dirs);
+  // Removes the cell directories a host holds for cells the map places
+  // elsewhere (left by a move that a crash interrupted).
+  absl::Status RemoveStaleCellDirs();
+  absl::StatusOr<std::vector<CellId>> LoseHostsImpl(const std::vector<std::string>& hosts);
+  absl::StatusOr<std::vector<uint64_t>> WriteImpl(const WriteBatch& batch, size_t* cell);
+  // Each cell's bytes and health for the capacity guard, after waiting up
+  // to `wait` for cells recovering or validating to settle.
+  std::vector<CellLoad> CellLoads(absl::Duration wait) const;
+  // Carries out an accepted plan, filling plan->step_reports.
+  absl::Status ExecuteRemoval(RemovalPlan* plan, const HostRemoval& request);
+  // Drains cell `i` to host `to`: its window without service.
+  absl::StatusOr<absl::Duration> DrainCell(size_t i, const std::string& to);
+  // Appends `entry` to the audit log, with the time and `user` (empty: the
+  // process's user) first.
+  absl::Status Audit(const std::string& user, const nlohmann::ordered_json& entry) const;
+  std::string inventory_path() const;
+  // Asks the status page's writer (if started) for a page now.
+  void RequestStatusPage() const;
+  absl::Status WriteStatusPage();
+  void StopStatusPage();
   // Who cell `i` is and where it lives now.
   CellSet::Place PlaceOf(size_t i) const;
 
@@ -57,10 +91,25 @@ class IndexImpl : public Index {
   const InternalOptions internal_;
   const absl::Time open_start_;
   absl::Duration open_time_;
-  // Cell ranges and ids never change; hosts do (LoseHosts).
+  // One capacity change (remove, add, pool, loss) at a time.
+  absl::Mutex capacity_mu_ ABSL_ACQUIRED_BEFORE(map_mu_);
+  // Cell ranges and ids never change; hosts do (LoseHosts, RemoveHosts).
   mutable absl::Mutex map_mu_;
   CellMap map_;
-  std::map<std::string, std::string> host_dirs_ ABSL_GUARDED_BY(map_mu_);
+  // The hosts (name -> directory) and pools, as kept in the store.
+  Inventory inventory_ ABSL_GUARDED_BY(map_mu_);
+  // The last recovery of many cells (the open, a host loss): when it
+  // began and which cells it brought back.
+  absl::Time last_recovery_start_ ABSL_GUARDED_BY(map_mu_);
+  std::vector<size_t> last_recovery_cells_ ABSL_GUARDED_BY(map_mu_);
+  std::unique_ptr<RequestMetrics> requests_;
+  // The status page's writer.
+  mutable absl::Mutex status_mu_;
+  std::string status_dir_ ABSL_GUARDED_BY(status_mu_);
+  absl::Duration status_every_ ABSL_GUARDED_BY(status_mu_);
+  bool status_stop_ ABSL_GUARDED_BY(status_mu_) = false;
+  mutable bool status_due_ ABSL_GUARDED_BY(status_mu_) = false;
+  std::thread status_thread_;
   std::unique_ptr<CellResources> resources_;
   std::unique_ptr<DurableStore> store_;
   rocksdb::FileLock* lock_ = nullptr;

@@ -1,6 +1,7 @@
 // Opening an index: its options completed and checked, its directories
 // checked against each other, the store locked, the cell map loaded (or
 // created) and placed on the listed hosts, and the cell set started.
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "index/index.h"
 #include "index/index_impl.h"
 #include "index/internal_options.h"
+#include "recovery/inventory_file.h"
 #include "recovery/placement.h"
 #include "recovery/store/cell_map_file.h"
 #include "recovery/store/layout.h"
@@ -51,7 +53,6 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options& options,
   if (o.journal_segment_bytes < 64 * 1024) {
     return absl::InvalidArgumentError("options.journal_segment_bytes must be at least 64 KiB");
   }
-  if (o.host_dirs.empty()) o.host_dirs[kDefaultHost] = o.data_dir;
   for (const auto& [host, dir] : o.host_dirs) {
     if (host.empty() || dir.empty()) {
       return absl::InvalidArgumentError("options.host_dirs has an empty host name or directory");
@@ -68,6 +69,7 @@ IndexImpl::IndexImpl(Options options, InternalOptions internal)
     : options_(std::move(options)), internal_(std::move(internal)), open_start_(absl::Now()) {}
 
 IndexImpl::~IndexImpl() {
+  StopStatusPage();
   if (background_ != nullptr) background_->Stop();
   if (internal_.shutdown_hook) internal_.shutdown_hook();
   if (cells_ != nullptr) {
@@ -79,11 +81,11 @@ IndexImpl::~IndexImpl() {
   }
 }
 
-absl::Status IndexImpl::CheckDirectories() {
+absl::Status IndexImpl::CheckDirectories(const std::map<std::string, std::string>& host_dirs) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   std::vector<std::pair<std::string, std::string>> dirs = {{"data_dir", options_.data_dir},
                                                            {"store_dir", options_.store_dir}};
-  for (const auto& [host, dir] : options_.host_dirs) dirs.emplace_back("host " + host, dir);
+  for (const auto& [host, dir] : host_dirs) dirs.emplace_back("host " + host, dir);
   for (const auto& [what, dir] : dirs) {
     absl::StatusOr<bool> is_dir = IsDirectory(fs, dir);
     if (is_dir.ok() && !*is_dir) {
@@ -92,10 +94,10 @@ absl::Status IndexImpl::CheckDirectories() {
   }
   // Losing a host deletes its directory: it must hold neither the store nor
   // another host. (A single host may hold the store: it can never be lost.)
-  if (options_.host_dirs.size() < 2) return absl::OkStatus();
+  if (host_dirs.size() < 2) return absl::OkStatus();
   const std::string store = NormalPath(fs, options_.store_dir);
   std::vector<std::pair<std::string, std::string>> hosts;
-  for (const auto& [host, dir] : options_.host_dirs) hosts.emplace_back(host, NormalPath(fs, dir));
+  for (const auto& [host, dir] : host_dirs) hosts.emplace_back(host, NormalPath(fs, dir));
   for (size_t a = 0; a < hosts.size(); ++a) {
     if (PathWithin(store, hosts[a].second) || PathWithin(hosts[a].second, store)) {
       return absl::InvalidArgumentError(absl::StrCat("host ", hosts[a].first, "'s directory ",
@@ -115,7 +117,7 @@ absl::Status IndexImpl::CheckDirectories() {
 
 absl::Status IndexImpl::Init() {
   rocksdb::FileSystem& fs = *internal_.file_system;
-  if (absl::Status s = CheckDirectories(); !s.ok()) return s;
+  if (absl::Status s = CheckDirectories(options_.host_dirs); !s.ok()) return s;
   if (absl::Status s = CreateDirs(fs, options_.data_dir); !s.ok()) return s;
   if (absl::Status s = CreateDirs(fs, options_.store_dir); !s.ok()) return s;
 
@@ -133,12 +135,26 @@ absl::Status IndexImpl::Init() {
   if (!requested.ok()) return requested.status();
   {
     absl::MutexLock map_lock(&map_mu_);
-    host_dirs_ = options_.host_dirs;
+    // The hosts: those the options list, else those the store's inventory
+    // keeps (hosts added and removed by earlier opens), else one host at
+    // data_dir. Pools always come from the store.
+    absl::StatusOr<Inventory> kept = LoadInventory(fs, inventory_path());
+    if (!kept.ok() && !absl::IsNotFound(kept.status())) return kept.status();
+    if (kept.ok()) inventory_ = *std::move(kept);
+    const Inventory before = inventory_;
+    if (!options_.host_dirs.empty()) {
+      inventory_.hosts = options_.host_dirs;
+    } else if (inventory_.hosts.empty()) {
+      inventory_.hosts[kDefaultHost] = options_.data_dir;
+    } else if (absl::Status s = CheckDirectories(inventory_.hosts); !s.ok()) {
+      return s;
+    }
+    const bool save_inventory = !kept.ok() || before.Encode() != inventory_.Encode();
     const std::string map_path = options_.store_dir + "/" + kCellMapFile;
     absl::StatusOr<CellMap> stored = LoadCellMap(fs, map_path);
     bool save_map = false;
     std::vector<std::string> hosts;
-    for (const auto& [host, dir] : host_dirs_) hosts.push_back(host);
+    for (const auto& [host, dir] : inventory_.hosts) hosts.push_back(host);
     if (stored.ok()) {
       if (has_layout && stored->Boundaries() != requested->Boundaries()) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -167,7 +183,7 @@ absl::Status IndexImpl::Init() {
     // Cells whose host is gone move to the listed hosts with the fewest cells.
     std::vector<size_t> homeless;
     for (size_t i = 0; i < map_.cells().size(); ++i) {
-      if (!host_dirs_.count(map_.cells()[i].host)) homeless.push_back(i);
+      if (!inventory_.hosts.count(map_.cells()[i].host)) homeless.push_back(i);
     }
     if (!homeless.empty()) {
       PlaceOnLeastLoaded(&map_, homeless, hosts);
@@ -176,7 +192,16 @@ absl::Status IndexImpl::Init() {
     if (save_map) {
       if (absl::Status s = SaveCellMap(fs, map_path, map_); !s.ok()) return s;
     }
+    if (save_inventory) {
+      if (absl::Status s = SaveInventory(fs, inventory_path(), inventory_); !s.ok()) return s;
+    }
+    last_recovery_start_ = open_start_;
+    for (size_t i = 0; i < map_.cells().size(); ++i) last_recovery_cells_.push_back(i);
   }
+  if (absl::Status s = RemoveStaleCellDirs(); !s.ok()) return s;
+  std::vector<uint32_t> ids;
+  for (const CellRange& c : map_.cells()) ids.push_back(c.id);
+  requests_ = std::make_unique<RequestMetrics>(ids);
 
   CellSet::Deps deps;
   deps.options = &options_;
@@ -184,11 +209,38 @@ absl::Status IndexImpl::Init() {
   deps.store = store_.get();
   deps.place = [this](size_t i) { return PlaceOf(i); };
   deps.on_event = internal_.recovery_hook;
+  deps.on_settled = [this] { RequestStatusPage(); };
   cells_ = std::make_unique<CellSet>(map_.cells().size(), std::move(deps), open_start_);
   cells_->RecoverAll();
   if (options_.wait_for_recovery) cells_->WaitForRecovery();
   background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
   open_time_ = absl::Now() - open_start_;
+  return absl::OkStatus();
+}
+
+std::string IndexImpl::inventory_path() const {
+  return options_.store_dir + "/" + kInventoryFile;
+}
+
+absl::Status IndexImpl::RemoveStaleCellDirs() {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  std::map<std::string, std::string> hosts;
+  std::vector<std::pair<std::string, std::string>> owned;  // cell dir, its host
+  {
+    absl::MutexLock lock(&map_mu_);
+    hosts = inventory_.hosts;
+    for (const CellRange& c : map_.cells()) owned.emplace_back(CellDbDir("", c.id), c.host);
+  }
+  if (hosts.size() < 2) return absl::OkStatus();
+  for (const auto& [host, dir] : hosts) {
+    for (const auto& [cell_dir, owner] : owned) {
+      if (owner == host) continue;
+      const std::string path = dir + cell_dir;
+      if (PathExists(fs, path)) {
+        if (absl::Status s = RemoveAll(fs, path); !s.ok()) return s;
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

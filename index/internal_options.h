@@ -19,6 +19,8 @@ class FileSystem;
 
 namespace cellindex {
 
+enum class MoveEvent { kStart, kBeforeSwitch, kAfterOpen };
+
 struct InternalOptions {
   // Every file of the index (cells' RocksDB files, journals, the store, the
   // cell map) is written through it. Null: the default file system.
@@ -27,6 +29,10 @@ struct InternalOptions {
   // each phase as it starts, its end) and of a background validation. It
   // may block to hold the cell there.
   std::function<void(uint32_t cell, RecoveryEvent event)> recovery_hook;
+  // Called at each moment of a cell's graceful move (a drain): before it
+  // starts, before the map is switched to its target (the cell is held and
+  // closed), and once it serves there (or failed to).
+  std::function<void(uint32_t cell, MoveEvent event)> move_hook;
   // Called at the start of ~Index, once background work has been told to
   // stop and before it is waited for.
   std::function<void()> shutdown_hook;

@@ -61,6 +61,10 @@ struct CellSet::Slot {
   // Why the last state was taken out of service, for the next report.
   std::vector<std::string> carried_fallbacks ABSL_GUARDED_BY(mu);
   absl::Time recovery_start ABSL_GUARDED_BY(mu);
+  absl::Time serving_since ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  // A move (Move) holds the cell: requests wait for it instead of failing.
+  bool held ABSL_GUARDED_BY(mu) = false;
+  absl::Duration hold_timeout ABSL_GUARDED_BY(mu);
   uint64_t checkpoints_taken ABSL_GUARDED_BY(mu) = 0;
   uint64_t last_checkpoint_seq ABSL_GUARDED_BY(mu) = 0;
   absl::Time last_checkpoint_time ABSL_GUARDED_BY(mu);
@@ -259,6 +263,7 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
       serving = std::shared_ptr<Cell>(*std::move(cell));
       slot.cell = serving;
       slot.phase = CellPhase::kServing;
+      slot.serving_since = absl::Now();
       slot.validation = options.paranoid                  ? ValidationState::kOk
                         : options.validate_after_recovery ? ValidationState::kPending
                                                           : ValidationState::kOff;
@@ -268,6 +273,7 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
       slot.error = cell.status();
     }
   }
+  if (deps_.on_settled) deps_.on_settled();
   if (serving == nullptr) return;
   const int64_t since_open = absl::ToInt64Microseconds(absl::Now() - open_start_);
   int64_t unset = -1;
@@ -373,6 +379,13 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(size_t i) const {
   CellPhase phase;
   {
     absl::MutexLock lock(&slot.mu);
+    if (slot.cell == nullptr && slot.held) {
+      // A move: wait for the cell on its new host.
+      auto back = [&slot]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(slot.mu) {
+        return slot.cell != nullptr || !slot.held;
+      };
+      slot.mu.AwaitWithTimeout(absl::Condition(&back), slot.hold_timeout);
+    }
     if (slot.cell != nullptr) return slot.cell;
     error = slot.error;
     phase = slot.phase;
@@ -383,6 +396,81 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(size_t i) const {
   }
   return absl::UnavailableError(
       absl::StrCat("cell ", id, " is recovering (phase: ", CellPhaseName(phase), ")"));
+}
+
+absl::StatusOr<absl::Duration> CellSet::Move(size_t i,
+                                              const std::function<absl::Status()>& switch_place,
+                                              absl::Duration hold_timeout) {
+  // The checkpoint the target opens from: what it replays is only what is
+  // written from now until the hold.
+  if (absl::StatusOr<CheckpointReport> c = Checkpoint(i, /*wait_for_validation=*/true); !c.ok()) {
+    return c.status();
+  }
+  Slot& slot = *slots_[i];
+  std::shared_ptr<Cell> old;
+  absl::Time hold_start;
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.mu.Await(absl::Condition(
+        +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+    if (slot.cell == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cell ", deps_.place(i).identity.range.id,
+                                                 " stopped serving before its move"));
+    }
+    hold_start = absl::Now();
+    slot.held = true;
+    slot.hold_timeout = hold_timeout;
+    slot.recovery_owned = true;
+    --serving_count_;
+    old = std::move(slot.cell);
+    slot.phase = CellPhase::kQueued;
+  }
+  // Its journal is in the store, so closing it ships the tail; its local
+  // state stays behind, so no flush.
+  old->CloseWithoutFlush();
+  Drain(std::move(old));
+  absl::Status switched = switch_place();
+  // Restored on the target from the checkpoint (or, if the switch failed,
+  // reopened where it was from its local state).
+  ScheduleRecovery({i}, /*force_restore=*/switched.ok(), UINT64_MAX, /*after_damage=*/false);
+  absl::Status result;
+  absl::Duration window;
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.mu.Await(absl::Condition(
+        +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+    window = absl::Now() - hold_start;
+    slot.held = false;
+    if (slot.cell == nullptr) {
+      result = slot.error.ok() ? absl::UnavailableError("the moved cell does not serve")
+                               : slot.error;
+    }
+  }
+  if (!switched.ok()) return switched;
+  if (!result.ok()) return result;
+  return window;
+}
+
+bool CellSet::Healthy(size_t i, std::string* condition) const {
+  const Slot& slot = *slots_[i];
+  absl::MutexLock lock(&slot.mu);
+  if (slot.cell == nullptr) {
+    *condition = slot.phase == CellPhase::kFailed
+                     ? absl::StrCat("failed: ", slot.error.message())
+                     : absl::StrCat("recovering, phase ", CellPhaseName(slot.phase));
+    return false;
+  }
+  if (slot.validation == ValidationState::kPending || slot.validation == ValidationState::kRunning ||
+      slot.validation == ValidationState::kFailed) {
+    *condition = absl::StrCat("validation ", ValidationStateName(slot.validation));
+    return false;
+  }
+  return true;
+}
+
+absl::Time CellSet::ServingSince(size_t i) const {
+  absl::MutexLock lock(&slots_[i]->mu);
+  return slots_[i]->serving_since;
 }
 
 absl::StatusOr<CheckpointReport> CellSet::Checkpoint(size_t i, bool wait_for_validation) {

@@ -55,6 +55,9 @@ class CellSet {
     std::function<Place(size_t i)> place;
     // Optional (tests): called at each RecoveryEvent; may block.
     std::function<void(CellId cell, RecoveryEvent event)> on_event;
+    // Optional: called after a recovery has ended and the cell serves (or
+    // has failed), under no lock of the set's.
+    std::function<void()> on_settled;
   };
 
   // `n` cells, none recovering yet. `open_start` is when the index began to
@@ -92,6 +95,23 @@ class CellSet {
   // (never in place).
   void ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
                         uint64_t below_checkpoint, bool after_damage);
+
+  // Moves serving cell `i` gracefully (a drain, not a loss): checkpoints it
+  // while it serves, then holds its requests (they wait, up to
+  // `hold_timeout`, instead of failing), closes it without a flush once no
+  // request holds it, calls `switch_place` (the caller moves the cell in its
+  // map, so Deps::place names the target), and restores it there from that
+  // checkpoint and the journal tail; the held requests go on once it
+  // serves. Returns how long the cell was out of service. When the cell
+  // does not serve at the end, its status (the hold is released either way).
+  // When `switch_place` fails the cell is reopened where it was.
+  absl::StatusOr<absl::Duration> Move(size_t i, const std::function<absl::Status()>& switch_place,
+                                      absl::Duration hold_timeout);
+  // Whether cell `i` serves and has passed (or skipped) validation; else
+  // what it is doing, in `*condition`.
+  bool Healthy(size_t i, std::string* condition) const;
+  // When cell `i` last began to serve (InfinitePast: never).
+  absl::Time ServingSince(size_t i) const;
 
   // Checkpoints cell `i`. A state that has not passed validation is never
   // checkpointed: with `wait_for_validation` the pending validation runs

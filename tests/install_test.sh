@@ -13,7 +13,8 @@ inc="$scratch/prefix/include/cellindex"
 installed=$(cd "$inc" && find . -name '*.h' | sed 's|^\./||' | sort)
 expected=$(printf '%s\n' cellindex.h index/index.h index/model/options.h index/base/stats.h \
   index/model/object_key.h index/model/object_record.h index/model/write_batch.h \
-  index/model/cell_map.h index/model/list_result.h index/model/locate_result.h | sort)
+  index/model/cell_map.h index/model/list_result.h index/model/locate_result.h \
+  index/model/capacity.h | sort)
 if [ "$installed" != "$expected" ]; then
   echo "installed headers differ from the public API:"
   diff <(echo "$expected") <(echo "$installed") || true

@@ -7,6 +7,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "tools/command_util.h"
 #include "tools/commands.h"
 #include "tools/demo.h"
@@ -17,7 +19,10 @@ namespace {
 
 constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok, 1 not found, 2 invalid input or usage, 3 precondition failed,\n"
-    "4 unavailable, 5 data loss, 6 any other error.";
+    "4 unavailable, 5 data loss, 6 any other error.\n"
+    "hosts remove refused (nothing changed, one audit line): 10 unknown host, 11 --match\n"
+    "matched another number of hosts, 12 a pool below its minimum, 13 survivors cannot hold\n"
+    "the cells, 14 an unhealthy cell, 15 a step too large; 16 an executed removal stopped.";
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
@@ -84,6 +89,9 @@ int main(int argc, char** argv) {
   AddNumber(&app, "--cells", &flags.cells, 1, 1024,
             "cells of a new index, 1 to 1024 (used only when the index is created)");
   app.add_flag("--json", flags.json, "machine-readable output");
+  app.add_option("--status-dir", flags.status_dir,
+                 "write the status page (index.html) here while the index is open; a directory "
+                 "of its own, outside --data, --store and the hosts");
 
   DemoOptions demo;
   double demo_seconds = 3;
@@ -227,6 +235,76 @@ int main(int argc, char** argv) {
   AddNumber(load_cmd, "--threads", &load.threads, 1, 256,
             "loader threads, 1 to 256 (default: one per core)");
 
+  CLI::App* metrics_cmd =
+      app.add_subcommand("metrics", "the index's metrics in Prometheus text exposition format");
+  CLI::App* audit_cmd = app.add_subcommand("audit", "the audit log of capacity changes");
+  CLI::App* status_cmd =
+      app.add_subcommand("status", "write the status page to --status-dir and print its path");
+
+  CLI::App* pools_cmd = app.add_subcommand("pools", "pools of hosts and their capacity");
+  pools_cmd->require_subcommand(0, 1);
+  PoolFlags pool;
+  CLI::App* pools_set_cmd = pools_cmd->add_subcommand(
+      "set", "add or change a pool (fields not given keep their values)");
+  pools_set_cmd->add_option("name", pool.name, "pool name: 1 to 63 of a-z, 0-9, _ and -")
+      ->required();
+  pools_set_cmd
+      ->add_option_function<std::string>(
+          "--hosts",
+          [&pool](const std::string& text) {
+            std::vector<std::string> hosts;
+            if (!text.empty()) hosts = absl::StrSplit(text, ',');
+            pool.hosts = hosts;
+          },
+          "its hosts, comma-separated (they leave any other pool)")
+      ->type_name("H1,H2,...");
+  AddNumber(pools_set_cmd, "--min-hosts", &pool.min_hosts, 0, 1 << 20,
+            "refuse removals that leave fewer hosts, 0 to 2^20");
+  AddNumber(pools_set_cmd, "--min-spare-cells", &pool.min_spare_cells, 0, 1 << 30,
+            "refuse removals that leave fewer free cell places (needs --max-cells-per-host)");
+  AddNumber(pools_set_cmd, "--max-cells-per-host", &pool.max_cells_per_host, 0, 1 << 30,
+            "cells one host of the pool may hold, 0: no limit");
+  AddNumber(pools_set_cmd, "--max-bytes-per-host", &pool.max_bytes_per_host, 0, kU64Max,
+            "bytes of cells one host of the pool may hold, 0: no limit");
+
+  CLI::App* hosts_cmd = app.add_subcommand("hosts", "hosts: list, add, remove (safely)");
+  hosts_cmd->require_subcommand(0, 1);
+  std::string host_name, host_dir;
+  CLI::App* hosts_add_cmd = hosts_cmd->add_subcommand("add", "add a host with its directory");
+  hosts_add_cmd->add_option("name", host_name, "host name")->required();
+  hosts_add_cmd->add_option("dir", host_dir, "its local directory for cell state")->required();
+  HostRemoval removal;
+  CLI::App* hosts_remove_cmd = hosts_cmd->add_subcommand(
+      "remove",
+      "plan the removal of hosts and, with --execute, drain them step by step; refused (its own "
+      "exit code, nothing changed) when unsafe");
+  CLI::Option* names = hosts_remove_cmd->add_option("names", removal.hosts, "hosts by name");
+  CLI::Option* match = hosts_remove_cmd->add_option(
+      "--match", removal.match, "hosts whose name matches this glob (* ? [...])");
+  names->excludes(match);
+  AddNumber(hosts_remove_cmd, "--expect", &removal.expect, 1, 1 << 20,
+            "how many hosts --match must match (needed when more than one)")
+      ->needs(match);
+  AddNumber(hosts_remove_cmd, "--max-step", &removal.max_step, 1, 1 << 20,
+            "hosts drained at once, 1 to 2^20")
+      ->default_str(absl::StrCat(removal.max_step));
+  hosts_remove_cmd
+      ->add_option_function<std::string>(
+          "--max-fraction",
+          [&removal](const std::string& text) {
+            absl::StatusOr<double> v = ParseSeconds("--max-fraction", text, 0, 1);
+            if (!v.ok() || *v <= 0) {
+              throw CLI::ValidationError(absl::StrCat(
+                  "invalid --max-fraction \"", text, "\": a fraction above 0, at most 1 (0.5)"));
+            }
+            removal.max_fraction = *v;
+          },
+          "the largest share of a pool's hosts one step may take, above 0 and at most 1")
+      ->type_name("F")
+      ->default_str("0.5");
+  hosts_remove_cmd->add_flag("--execute", removal.execute,
+                             "carry the plan out (without it nothing changes)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -271,5 +349,22 @@ int main(int argc, char** argv) {
   if (checkpoint_cmd->parsed()) return RunCheckpoint(flags, checkpoint_cell);
   if (stat_cmd->parsed()) return RunStat(flags);
   if (load_cmd->parsed()) return RunLoad(flags, load);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string arguments = absl::StrJoin(args, " ");
+  if (metrics_cmd->parsed()) return RunMetrics(flags);
+  if (audit_cmd->parsed()) return RunAudit(flags);
+  if (status_cmd->parsed()) return RunStatus(flags);
+  if (pools_set_cmd->parsed()) return RunPoolsSet(flags, pool, arguments);
+  if (pools_cmd->parsed()) return RunPools(flags);
+  if (hosts_add_cmd->parsed()) return RunHostsAdd(flags, host_name, host_dir, arguments);
+  if (hosts_remove_cmd->parsed()) {
+    if (removal.hosts.empty() && removal.match.empty()) {
+      return ReportError(absl::InvalidArgumentError(
+          "hosts remove: give host names or --match PATTERN"));
+    }
+    removal.arguments = arguments;
+    return RunHostsRemove(flags, removal);
+  }
+  if (hosts_cmd->parsed()) return RunHosts(flags);
   return kExitInvalid;
 }

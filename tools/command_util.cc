@@ -102,6 +102,9 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool 
   if (bulk) o.durability = Durability::kBuffered;
   o.error_if_missing = true;
   absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
+  if (index.ok() && !flags.status_dir.empty()) {
+    if (absl::Status s = (*index)->StartStatusPage(flags.status_dir); !s.ok()) return s;
+  }
   if (!create || !absl::IsNotFound(index.status())) {
     if (index.ok() && flags.cells > 0 &&
         (*index)->cell_map().cells().size() != static_cast<size_t>(flags.cells)) {
@@ -115,7 +118,11 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool 
     o.num_cells = static_cast<size_t>(flags.cells);
     o.boundary_sample = sample.empty() ? Workload().Sample(kBoundarySampleKeys) : std::move(sample);
   }
-  return Index::Open(o);
+  index = Index::Open(o);
+  if (index.ok() && !flags.status_dir.empty()) {
+    if (absl::Status s = (*index)->StartStatusPage(flags.status_dir); !s.ok()) return s;
+  }
+  return index;
 }
 
 int ReportError(const absl::Status& s) {

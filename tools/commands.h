@@ -21,6 +21,9 @@ struct GlobalFlags {
   // sample of the synthetic workload's keys); 0: one cell.
   int cells = 0;
   bool json = false;
+  // When set, the opened index writes its status page there (index.html),
+  // while it is open and once more as it closes.
+  std::string status_dir;
 };
 
 struct PutFlags {
@@ -58,6 +61,29 @@ struct LoadFlags {
   int threads = 0;     // 0: one per hardware thread
 };
 int RunLoad(const GlobalFlags& flags, const LoadFlags& load);
+
+// `cellindex status --status-dir DIR`: writes the status page and prints its path.
+int RunStatus(const GlobalFlags& flags);
+// `cellindex metrics`: Index::Metrics(), Prometheus text.
+int RunMetrics(const GlobalFlags& flags);
+// `cellindex audit`: the audit log (JSON lines as stored; --json: an array).
+int RunAudit(const GlobalFlags& flags);
+// `cellindex pools`: each pool, its hosts and capacity.
+int RunPools(const GlobalFlags& flags);
+struct PoolFlags {
+  std::string name;
+  std::optional<std::vector<std::string>> hosts;
+  std::optional<uint64_t> min_hosts, min_spare_cells, max_cells_per_host, max_bytes_per_host;
+};
+// `cellindex pools set NAME ...`: unset fields keep the pool's values.
+int RunPoolsSet(const GlobalFlags& flags, const PoolFlags& pool, const std::string& arguments);
+// `cellindex hosts`: each host, its directory, pool and cells.
+int RunHosts(const GlobalFlags& flags);
+int RunHostsAdd(const GlobalFlags& flags, const std::string& name, const std::string& dir,
+                const std::string& arguments);
+// `cellindex hosts remove`: prints the plan; with --execute carries it out.
+// A refusal is its own exit code (tools/exit_codes.h) and one stderr line.
+int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal);
 
 }  // namespace cellindex::tools
 

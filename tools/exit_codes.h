@@ -3,6 +3,7 @@
 #define CELLINDEX_TOOLS_EXIT_CODES_H_
 
 #include "absl/status/status.h"
+#include "index/model/capacity.h"
 
 namespace cellindex::tools {
 
@@ -14,7 +15,36 @@ enum ExitCode : int {
   kExitUnavailable = 4,    // the cell is not serving
   kExitDataLoss = 5,
   kExitOther = 6,
+  // `hosts remove` refused (RemovalRefusal): nothing changed, one audit line.
+  kExitUnknownHost = 10,       // a named host is not in the inventory
+  kExitMatchCount = 11,        // --match matched another number of hosts than --expect
+                               // (or more than one without it, or none)
+  kExitBelowPoolMinimum = 12,  // a pool would drop below its minimum hosts or spare cells
+  kExitSurvivorsFull = 13,     // the moved cells do not fit on the surviving hosts
+  kExitUnhealthyCell = 14,     // a cell is recovering, validating or failed
+  kExitStepTooLarge = 15,      // a step would take more than --max-fraction of a pool
+  kExitRemovalStopped = 16,    // an executed removal stopped at a failed step
 };
+
+inline int ExitCodeForRefusal(RemovalRefusal r) {
+  switch (r) {
+    case RemovalRefusal::kNone:
+      return kExitOk;
+    case RemovalRefusal::kUnknownHost:
+      return kExitUnknownHost;
+    case RemovalRefusal::kMatchCount:
+      return kExitMatchCount;
+    case RemovalRefusal::kBelowPoolMinimum:
+      return kExitBelowPoolMinimum;
+    case RemovalRefusal::kSurvivorsFull:
+      return kExitSurvivorsFull;
+    case RemovalRefusal::kUnhealthyCell:
+      return kExitUnhealthyCell;
+    case RemovalRefusal::kStepTooLarge:
+      return kExitStepTooLarge;
+  }
+  return kExitOther;
+}
 
 inline int ExitCodeFor(const absl::Status& s) {
   switch (s.code()) {

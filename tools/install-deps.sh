@@ -2,15 +2,18 @@
 # Installs the Debian packages cellindex builds with, skipping those present.
 set -euo pipefail
 # clang and its runtimes (libFuzzer, sanitizers) build the fuzz targets;
-# the tests render pages in chromium-headless-shell.
-# cpp-httplib and libssl (libcrypto) build cellindex-s3; boto3, the AWS CLI,
-# s3cmd and rclone are the S3 clients its tests drive.
+# the tests render pages (the drill report, the status page) in
+# chromium-headless-shell. prometheus-cpp-dev: Index::Metrics (its core
+# library, no HTTP); prometheus: promtool, which the metrics tests run on the
+# text. cpp-httplib and libssl (libcrypto) build cellindex-s3; boto3, the AWS
+# CLI, s3cmd and rclone are the S3 clients its tests drive.
 packages=(cmake g++ make pkg-config
           librocksdb-dev libabsl-dev libxxhash-dev
           libgtest-dev libgmock-dev libbenchmark-dev
           libcli11-dev nlohmann-json3-dev
           clang libclang-rt-dev
           chromium-headless-shell
+          prometheus-cpp-dev prometheus
           libcpp-httplib-dev libssl-dev
           python3-boto3 awscli s3cmd rclone)
 missing=()

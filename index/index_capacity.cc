@@ -1,0 +1,319 @@
+// Capacity as an operation: removing hosts (planned by the capacity guard,
+// drained step by step), adding hosts, pools, and the audit log that
+// records each of them.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "index/base/file_util.h"
+#include "index/index_impl.h"
+#include "recovery/audit_log.h"
+#include "recovery/capacity_guard.h"
+#include "recovery/inventory_file.h"
+#include "recovery/store/cell_map_file.h"
+#include "recovery/store/layout.h"
+#include "rocksdb/file_system.h"
+
+namespace cellindex {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// How long a request to a cell being moved waits for it.
+constexpr absl::Duration kMoveHold = absl::Seconds(10);
+
+std::string ProcessUser() {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  char buf[1024];
+  if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return absl::StrCat("uid ", getuid());
+}
+
+}  // namespace
+
+absl::Status IndexImpl::Audit(const std::string& user, const Json& entry) const {
+  Json line;
+  line["time"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  line["user"] = user.empty() ? ProcessUser() : user;
+  for (const auto& [k, v] : entry.items()) line[k] = v;
+  absl::Status s = AppendAuditLine(*internal_.file_system, options_.store_dir + "/" + kAuditLogFile,
+                                    line.dump(-1, ' ', false, Json::error_handler_t::replace));
+  RequestStatusPage();  // every audited change shows on the page
+  return s;
+}
+
+absl::StatusOr<std::vector<std::string>> IndexImpl::AuditLog() const {
+  return ReadAuditLog(*internal_.file_system, options_.store_dir + "/" + kAuditLogFile);
+}
+
+Inventory IndexImpl::inventory() const {
+  absl::MutexLock lock(&map_mu_);
+  return inventory_;
+}
+
+std::vector<PoolCapacity> IndexImpl::PoolCapacities() const {
+  absl::MutexLock lock(&map_mu_);
+  return cellindex::PoolCapacities(map_, inventory_);
+}
+
+std::vector<CellLoad> IndexImpl::CellLoads(absl::Duration wait) const {
+  const absl::Time deadline = absl::Now() + wait;
+  std::vector<CellLoad> loads(cells_->size());
+  for (;;) {
+    bool settling = false;
+    for (size_t i = 0; i < loads.size(); ++i) {
+      CellLoad& l = loads[i];
+      l.condition.clear();
+      l.healthy = cells_->Healthy(i, &l.condition);
+      // Failed (or failed validation) stays so: no point waiting for it.
+      if (!l.healthy && l.condition.rfind("failed", 0) != 0 &&
+          l.condition != "validation failed") {
+        settling = true;
+      }
+    }
+    if (!settling || absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  for (size_t i = 0; i < loads.size(); ++i) {
+    CellStats st = cells_->Stats(i);
+    loads[i].bytes = st.sst_bytes + st.memtable_bytes;
+  }
+  return loads;
+}
+
+absl::StatusOr<RemovalPlan> IndexImpl::RemoveHosts(const HostRemoval& request) {
+  absl::MutexLock capacity_lock(&capacity_mu_);
+  std::vector<CellLoad> loads = CellLoads(request.health_wait);
+  absl::StatusOr<RemovalPlan> plan = [&] {
+    absl::MutexLock lock(&map_mu_);
+    return PlanRemoval(map_, inventory_, loads, request);
+  }();
+  Json entry;
+  entry["op"] = "remove-hosts";
+  entry["execute"] = request.execute;
+  if (!request.arguments.empty()) entry["arguments"] = request.arguments;
+  if (!request.hosts.empty()) entry["request_hosts"] = request.hosts;
+  if (!request.match.empty()) entry["match"] = request.match;
+  if (request.expect) entry["expect"] = *request.expect;
+  entry["max_step"] = request.max_step;
+  entry["max_fraction"] = request.max_fraction;
+  if (!plan.ok()) {
+    entry["outcome"] = "invalid";
+    entry["reason"] = std::string(plan.status().message());
+    if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
+    return plan.status();
+  }
+  entry["plan"] = Json::parse(RemovalPlanJson(*plan));
+  if (plan->refusal != RemovalRefusal::kNone) {
+    entry["outcome"] = "refused";
+    entry["refusal"] = RemovalRefusalName(plan->refusal);
+    entry["reason"] = plan->reason;
+  } else {
+    entry["outcome"] = request.execute ? "accepted" : "planned";
+  }
+  // Recorded before anything changes: no execution goes unrecorded.
+  if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
+  if (plan->refusal != RemovalRefusal::kNone || !request.execute) return plan;
+  absl::Status done = ExecuteRemoval(&*plan, request);
+  Json end;
+  end["op"] = "remove-hosts-done";
+  end["hosts"] = plan->hosts;
+  end["outcome"] = done.ok() ? "done" : "stopped";
+  if (!done.ok()) end["reason"] = std::string(done.message());
+  if (absl::Status s = Audit(request.user, end); !s.ok() && done.ok()) return s;
+  if (!done.ok()) return done;
+  return plan;
+}
+
+absl::StatusOr<absl::Duration> IndexImpl::DrainCell(size_t i, const std::string& to) {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  std::string old_dir;
+  const CellId id = map_.cells()[i].id;  // ids never change
+  auto switch_place = [&]() -> absl::Status {
+    if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kBeforeSwitch);
+    absl::MutexLock lock(&map_mu_);
+    auto it = inventory_.hosts.find(map_.cells()[i].host);
+    if (it != inventory_.hosts.end()) old_dir = CellDbDir(it->second, id);
+    CellMap next = map_;
+    next.MoveCell(i, to);
+    if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, next); !s.ok()) {
+      return s;
+    }
+    map_.MoveCell(i, to);  // in place: requests route on map_ without the lock
+    return absl::OkStatus();
+  };
+  absl::StatusOr<absl::Duration> window = cells_->Move(i, switch_place, kMoveHold);
+  if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kAfterOpen);
+  if (window.ok() && !old_dir.empty()) {
+    // The state left behind is stale now; the journal and checkpoint in
+    // the store hold everything it did.
+    if (absl::Status s = RemoveAll(fs, old_dir); !s.ok()) return s;
+  }
+  return window;
+}
+
+absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& request) {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  plan->executed = true;
+  for (size_t s = 0; s < plan->steps.size(); ++s) {
+    RemovalStepReport report;
+    report.hosts = plan->steps[s];
+    // Every cell healthy before the step starts (the plan checked before
+    // the first).
+    if (s > 0) {
+      std::vector<CellLoad> loads = CellLoads(request.health_wait);
+      for (size_t i = 0; i < loads.size(); ++i) {
+        if (!loads[i].healthy) {
+          report.error = absl::StrCat("cell ", map_.cells()[i].id, " is not healthy (",
+                                      loads[i].condition, ")");
+          break;
+        }
+      }
+    }
+    std::vector<size_t> moved;
+    for (const CellMove& m : plan->moves) {
+      if (m.step != s || !report.error.empty()) continue;
+      size_t i = 0;
+      while (i < map_.cells().size() && map_.cells()[i].id != m.cell) ++i;
+      if (internal_.move_hook) internal_.move_hook(m.cell, MoveEvent::kStart);
+      absl::StatusOr<absl::Duration> window = DrainCell(i, m.to);
+      if (!window.ok()) {
+        report.error = absl::StrCat("cell ", m.cell, " to ", m.to, ": ", window.status().message());
+        break;
+      }
+      report.unavailable.push_back(*window);
+      moved.push_back(i);
+    }
+    // Every moved cell serves and validates before the next step.
+    if (report.error.empty()) {
+      const absl::Time deadline = absl::Now() + std::max(request.health_wait, absl::Seconds(30));
+      for (size_t i : moved) {
+        std::string condition;
+        while (!cells_->Healthy(i, &condition) && absl::Now() < deadline) {
+          absl::SleepFor(absl::Milliseconds(10));
+        }
+        if (!cells_->Healthy(i, &condition)) {
+          report.error = absl::StrCat("moved cell ", map_.cells()[i].id, " is not healthy (",
+                                      condition, ")");
+          break;
+        }
+      }
+    }
+    if (report.error.empty()) {
+      // The hosts hold no cell now: out of the inventory.
+      absl::MutexLock lock(&map_mu_);
+      for (const std::string& h : report.hosts) inventory_.hosts.erase(h);
+      for (Pool& p : inventory_.pools) {
+        p.hosts.erase(std::remove_if(p.hosts.begin(), p.hosts.end(),
+                                     [&report](const std::string& h) {
+                                       return std::count(report.hosts.begin(),
+                                                         report.hosts.end(), h) > 0;
+                                     }),
+                      p.hosts.end());
+      }
+      if (absl::Status st = SaveInventory(fs, inventory_path(), inventory_); !st.ok()) {
+        report.error = std::string(st.message());
+      }
+    }
+    report.done = report.error.empty();
+    Json entry;
+    entry["op"] = "remove-hosts-step";
+    entry["step"] = s + 1;
+    entry["hosts"] = report.hosts;
+    entry["outcome"] = report.done ? "done" : "stopped";
+    if (!report.done) entry["reason"] = report.error;
+    Json windows = Json::array();
+    for (absl::Duration d : report.unavailable) windows.push_back(absl::ToDoubleMilliseconds(d));
+    entry["unavailable_ms"] = windows;
+    const std::string error = report.error;
+    plan->step_reports.push_back(std::move(report));
+    if (absl::Status st = Audit(request.user, entry); !st.ok()) return st;
+    if (!error.empty()) {
+      return absl::AbortedError(absl::StrCat("step ", s + 1, " stopped: ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IndexImpl::AddHost(const std::string& name, const std::string& dir,
+                                const std::string& user) {
+  absl::MutexLock capacity_lock(&capacity_mu_);
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  absl::Status result = [&]() -> absl::Status {
+    if (name.empty() || dir.empty()) {
+      return absl::InvalidArgumentError("a host needs a name and a directory");
+    }
+    std::map<std::string, std::string> hosts;
+    {
+      absl::MutexLock lock(&map_mu_);
+      if (inventory_.hosts.count(name)) {
+        return absl::InvalidArgumentError(absl::StrCat("host ", name, " exists already"));
+      }
+      hosts = inventory_.hosts;
+    }
+    // Kept absolute: later opens may run elsewhere.
+    const std::string abs = NormalPath(fs, dir);
+    hosts[name] = abs;
+    if (absl::Status s = CheckDirectories(hosts); !s.ok()) return s;
+    if (absl::Status s = CreateDirs(fs, abs); !s.ok()) return s;
+    absl::MutexLock lock(&map_mu_);
+    Inventory next = inventory_;
+    next.hosts[name] = abs;
+    if (absl::Status s = SaveInventory(fs, inventory_path(), next); !s.ok()) return s;
+    inventory_ = std::move(next);
+    return absl::OkStatus();
+  }();
+  Json entry;
+  entry["op"] = "add-host";
+  entry["host"] = name;
+  entry["dir"] = dir;
+  entry["outcome"] = result.ok() ? "done" : "refused";
+  if (!result.ok()) entry["reason"] = std::string(result.message());
+  if (absl::Status s = Audit(user, entry); !s.ok() && result.ok()) return s;
+  return result;
+}
+
+absl::Status IndexImpl::SetPool(const Pool& pool, const std::string& user) {
+  absl::MutexLock capacity_lock(&capacity_mu_);
+  absl::Status result = [&]() -> absl::Status {
+    if (absl::Status s = ValidatePool(pool); !s.ok()) return s;
+    absl::MutexLock lock(&map_mu_);
+    for (const std::string& h : pool.hosts) {
+      if (!inventory_.hosts.count(h)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("pool ", pool.name, ": unknown host \"", h, "\""));
+      }
+    }
+    Inventory next = inventory_;
+    next.SetPool(pool);
+    if (absl::Status s = SaveInventory(*internal_.file_system, inventory_path(), next); !s.ok()) {
+      return s;
+    }
+    inventory_ = std::move(next);
+    return absl::OkStatus();
+  }();
+  Json entry;
+  entry["op"] = "set-pool";
+  entry["pool"] = pool.name;
+  entry["hosts"] = pool.hosts;
+  entry["min_hosts"] = pool.min_hosts;
+  entry["min_spare_cells"] = pool.min_spare_cells;
+  entry["max_cells_per_host"] = pool.max_cells_per_host;
+  entry["max_bytes_per_host"] = pool.max_bytes_per_host;
+  entry["outcome"] = result.ok() ? "done" : "refused";
+  if (!result.ok()) entry["reason"] = std::string(result.message());
+  if (absl::Status s = Audit(user, entry); !s.ok() && result.ok()) return s;
+  return result;
+}
+
+}  // namespace cellindex
