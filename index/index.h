@@ -124,8 +124,16 @@ class Index {
   // step too large) changes nothing and is returned as a plan, not an error.
   // InvalidArgument for a malformed request (recovery/capacity_guard.h).
   virtual absl::StatusOr<RemovalPlan> RemoveHosts(const HostRemoval& request) = 0;
+  // Plans spreading the cells evenly over each pool's hosts (a host was
+  // added, say: RebalancePlan says how) and, with request.execute, carries
+  // it out gradually: one cell at a time, each drained as in RemoveHosts,
+  // the next once it serves and has validated and request.pause has passed;
+  // the first failure stops it (Aborted naming the move). Refused (a plan
+  // with kUnhealthyCell, nothing moved) while a cell is not healthy.
+  // Recorded in the audit log. InvalidArgument for a negative pause.
+  virtual absl::StatusOr<RebalancePlan> Rebalance(const RebalanceRequest& request) = 0;
   // Adds a host with its local directory (created if missing): the index
-  // may place cells there from now on. InvalidArgument when the name is
+  // may place cells there from now on (Rebalance moves cells onto it). InvalidArgument when the name is
   // empty or taken, or the directory overlaps the store or another host's.
   virtual absl::Status AddHost(const std::string& name, const std::string& dir,
                                const std::string& user = "") = 0;

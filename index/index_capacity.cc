@@ -135,6 +135,115 @@ absl::StatusOr<RemovalPlan> IndexImpl::RemoveHosts(const HostRemoval& request) {
   return plan;
 }
 
+std::string IndexImpl::FirstUnhealthyCell(absl::Duration wait) const {
+  std::vector<CellLoad> loads = CellLoads(wait);
+  for (size_t i = 0; i < loads.size(); ++i) {
+    if (!loads[i].healthy) {
+      return absl::StrCat("cell ", map_.cells()[i].id, " is not healthy (", loads[i].condition,
+                          ")");
+    }
+  }
+  return "";
+}
+
+std::string IndexImpl::AwaitHealthy(size_t i, absl::Duration wait) const {
+  const absl::Time deadline = absl::Now() + wait;
+  std::string condition;
+  while (!cells_->Healthy(i, &condition)) {
+    if (absl::Now() >= deadline) {
+      return absl::StrCat("moved cell ", map_.cells()[i].id, " is not healthy (", condition, ")");
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return "";
+}
+
+absl::StatusOr<RebalancePlan> IndexImpl::Rebalance(const RebalanceRequest& request) {
+  absl::MutexLock capacity_lock(&capacity_mu_);
+  std::vector<CellLoad> loads = CellLoads(request.health_wait);
+  absl::StatusOr<RebalancePlan> plan = [&] {
+    absl::MutexLock lock(&map_mu_);
+    return PlanRebalance(map_, inventory_, loads, request);
+  }();
+  Json entry;
+  entry["op"] = "rebalance";
+  entry["execute"] = request.execute;
+  if (!request.arguments.empty()) entry["arguments"] = request.arguments;
+  entry["max_moves"] = request.max_moves;
+  entry["pause_ms"] = absl::ToDoubleMilliseconds(request.pause);
+  if (!plan.ok()) {
+    entry["outcome"] = "invalid";
+    entry["reason"] = std::string(plan.status().message());
+    if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
+    return plan.status();
+  }
+  entry["plan"] = Json::parse(RebalancePlanJson(*plan));
+  if (plan->refusal != RemovalRefusal::kNone) {
+    entry["outcome"] = "refused";
+    entry["refusal"] = RemovalRefusalName(plan->refusal);
+    entry["reason"] = plan->reason;
+  } else {
+    entry["outcome"] = request.execute ? "accepted" : "planned";
+  }
+  // Recorded before anything changes, as a removal is.
+  if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
+  if (plan->refusal != RemovalRefusal::kNone || !request.execute) return plan;
+  absl::Status done = ExecuteRebalance(&*plan, request);
+  Json end;
+  end["op"] = "rebalance-done";
+  end["moved"] = plan->unavailable.size();
+  end["outcome"] = done.ok() ? "done" : "stopped";
+  if (!done.ok()) end["reason"] = std::string(done.message());
+  if (absl::Status s = Audit(request.user, end); !s.ok() && done.ok()) return s;
+  if (!done.ok()) return done;
+  return plan;
+}
+
+absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceRequest& request) {
+  plan->executed = true;
+  for (size_t k = 0; k < plan->moves.size(); ++k) {
+    const CellMove& m = plan->moves[k];
+    std::string error;
+    if (k > 0) {
+      absl::SleepFor(request.pause);  // the pace, between moves
+      error = FirstUnhealthyCell(request.health_wait);
+    }
+    size_t i = 0;
+    while (i < map_.cells().size() && map_.cells()[i].id != m.cell) ++i;
+    if (error.empty() && (i == map_.cells().size() || cell_map().cells()[i].host != m.from)) {
+      error = absl::StrCat("cell ", m.cell, " is no longer on ", m.from);
+    }
+    if (error.empty()) {
+      if (internal_.move_hook) internal_.move_hook(m.cell, MoveEvent::kStart);
+      absl::StatusOr<absl::Duration> window = DrainCell(i, m.to);
+      if (window.ok()) {
+        plan->unavailable.push_back(*window);
+        error = AwaitHealthy(i, std::max(request.health_wait, absl::Seconds(30)));
+      } else {
+        error = std::string(window.status().message());
+      }
+    }
+    Json entry;
+    entry["op"] = "rebalance-step";
+    entry["step"] = k + 1;
+    entry["cell"] = m.cell;
+    entry["from"] = m.from;
+    entry["to"] = m.to;
+    entry["outcome"] = error.empty() ? "done" : "stopped";
+    if (!error.empty()) entry["reason"] = error;
+    if (plan->unavailable.size() == k + 1) {
+      entry["unavailable_ms"] = absl::ToDoubleMilliseconds(plan->unavailable.back());
+    }
+    if (absl::Status st = Audit(request.user, entry); !st.ok()) return st;
+    if (!error.empty()) {
+      plan->error = error;
+      return absl::AbortedError(absl::StrCat("move ", k + 1, " (cell ", m.cell, " ", m.from,
+                                             " -> ", m.to, ") stopped: ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<absl::Duration> IndexImpl::DrainCell(size_t i, const std::string& to) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   std::string old_dir;
@@ -170,16 +279,7 @@ absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& req
     report.hosts = plan->steps[s];
     // Every cell healthy before the step starts (the plan checked before
     // the first).
-    if (s > 0) {
-      std::vector<CellLoad> loads = CellLoads(request.health_wait);
-      for (size_t i = 0; i < loads.size(); ++i) {
-        if (!loads[i].healthy) {
-          report.error = absl::StrCat("cell ", map_.cells()[i].id, " is not healthy (",
-                                      loads[i].condition, ")");
-          break;
-        }
-      }
-    }
+    if (s > 0) report.error = FirstUnhealthyCell(request.health_wait);
     std::vector<size_t> moved;
     for (const CellMove& m : plan->moves) {
       if (m.step != s || !report.error.empty()) continue;
@@ -198,15 +298,8 @@ absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& req
     if (report.error.empty()) {
       const absl::Time deadline = absl::Now() + std::max(request.health_wait, absl::Seconds(30));
       for (size_t i : moved) {
-        std::string condition;
-        while (!cells_->Healthy(i, &condition) && absl::Now() < deadline) {
-          absl::SleepFor(absl::Milliseconds(10));
-        }
-        if (!cells_->Healthy(i, &condition)) {
-          report.error = absl::StrCat("moved cell ", map_.cells()[i].id, " is not healthy (",
-                                      condition, ")");
-          break;
-        }
+        report.error = AwaitHealthy(i, std::max(deadline - absl::Now(), absl::ZeroDuration()));
+        if (!report.error.empty()) break;
       }
     }
     if (report.error.empty()) {

@@ -49,6 +49,7 @@ class IndexImpl : public Index {
   void WaitForRecovery() override;
   absl::StatusOr<std::vector<CellId>> LoseHosts(const std::vector<std::string>& hosts) override;
   absl::StatusOr<RemovalPlan> RemoveHosts(const HostRemoval& request) override;
+  absl::StatusOr<RebalancePlan> Rebalance(const RebalanceRequest& request) override;
   absl::Status AddHost(const std::string& name, const std::string& dir,
                        const std::string& user) override;
   absl::Status SetPool(const Pool& pool, const std::string& user) override;
@@ -74,6 +75,14 @@ class IndexImpl : public Index {
   std::vector<CellLoad> CellLoads(absl::Duration wait) const;
   // Carries out an accepted plan, filling plan->step_reports.
   absl::Status ExecuteRemoval(RemovalPlan* plan, const HostRemoval& request);
+  // Carries out an accepted rebalance, filling plan->unavailable.
+  absl::Status ExecuteRebalance(RebalancePlan* plan, const RebalanceRequest& request);
+  // Empty when every cell is healthy (after waiting up to `wait` for cells
+  // to settle); else which is not, and what it is doing.
+  std::string FirstUnhealthyCell(absl::Duration wait) const;
+  // Empty once cell `i` serves and has validated (waiting up to `wait`);
+  // else what it is doing.
+  std::string AwaitHealthy(size_t i, absl::Duration wait) const;
   // Drains cell `i` to host `to`: its window without service.
   absl::StatusOr<absl::Duration> DrainCell(size_t i, const std::string& to);
   // Appends `entry` to the audit log, with the time and `user` (empty: the

@@ -278,4 +278,80 @@ absl::StatusOr<RemovalPlan> PlanRemoval(const CellMap& map, const Inventory& inv
   return plan;
 }
 
+absl::StatusOr<RebalancePlan> PlanRebalance(const CellMap& map, const Inventory& inv,
+                                            const std::vector<CellLoad>& cells,
+                                            const RebalanceRequest& req) {
+  if (req.pause < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--pause must not be negative");
+  }
+  if (req.health_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the health wait must not be negative");
+  }
+  if (cells.size() != map.cells().size()) {
+    return absl::InternalError("cell loads do not match the map");
+  }
+  RebalancePlan plan;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (!cells[i].healthy) {
+      plan.refusal = RemovalRefusal::kUnhealthyCell;
+      plan.reason = absl::StrCat("cell ", map.cells()[i].id, " is not healthy (",
+                                 cells[i].condition, "); no cell moves until every cell serves");
+      return plan;
+    }
+  }
+  std::map<std::string, HostLoad> load;
+  for (const auto& [h, dir] : inv.hosts) load[h];
+  std::map<std::string, std::vector<size_t>> held;  // host -> cells, by index
+  for (size_t i = 0; i < map.cells().size(); ++i) {
+    const std::string& host = map.cells()[i].host;
+    ++load[host].cells;
+    load[host].bytes += cells[i].bytes;
+    held[host].push_back(i);
+  }
+  const uint64_t limit = req.max_moves == 0 ? UINT64_MAX : req.max_moves;
+  for (const Pool& pool : EffectivePools(inv)) {
+    auto more = [&](const std::string& a, const std::string& b) {
+      const HostLoad& la = load[a];
+      const HostLoad& lb = load[b];
+      return la.cells != lb.cells ? la.cells > lb.cells : la.bytes > lb.bytes;
+    };
+    while (plan.moves.size() < limit && pool.hosts.size() > 1) {
+      std::vector<std::string> hosts = pool.hosts;
+      std::stable_sort(hosts.begin(), hosts.end(), more);
+      const std::string& donor = hosts.front();
+      // The emptiest host with room for one of the donor's cells, and that
+      // cell: the smallest that fits (the cheapest step toward balance).
+      bool moved = false;
+      for (auto r = hosts.rbegin(); r != hosts.rend() && !moved; ++r) {
+        const std::string& to = *r;
+        if (load[donor].cells <= load[to].cells + 1) break;  // balanced
+        if (pool.max_cells_per_host != 0 && load[to].cells + 1 > pool.max_cells_per_host) {
+          continue;
+        }
+        std::vector<size_t>& from_cells = held[donor];
+        auto best = from_cells.end();
+        for (auto it = from_cells.begin(); it != from_cells.end(); ++it) {
+          const uint64_t bytes = cells[*it].bytes;
+          if (pool.max_bytes_per_host != 0 && load[to].bytes + bytes > pool.max_bytes_per_host) {
+            continue;
+          }
+          if (best == from_cells.end() || bytes < cells[*best].bytes) best = it;
+        }
+        if (best == from_cells.end()) continue;
+        const size_t i = *best;
+        from_cells.erase(best);
+        held[to].push_back(i);
+        load[donor].cells--;
+        load[donor].bytes -= cells[i].bytes;
+        load[to].cells++;
+        load[to].bytes += cells[i].bytes;
+        plan.moves.push_back({map.cells()[i].id, donor, to, cells[i].bytes, plan.moves.size()});
+        moved = true;
+      }
+      if (!moved) break;
+    }
+  }
+  return plan;
+}
+
 }  // namespace cellindex

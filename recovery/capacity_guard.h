@@ -43,6 +43,17 @@ absl::StatusOr<RemovalPlan> PlanRemoval(const CellMap& map, const Inventory& inv
                                         const std::vector<CellLoad>& cells,
                                         const HostRemoval& request);
 
+// Plans spreading the cells evenly over each pool's hosts (RebalancePlan).
+// Refused (kUnhealthyCell) while any cell is not healthy. Each move goes
+// from the pool's host with the most cells (then bytes) to the one with the
+// fewest that has room under the pool's per-host limits, and takes the
+// donor's smallest cell that fits there; the plan stops when no two hosts of
+// a pool differ by more than one cell, or after `max_moves`.
+// InvalidArgument for a negative pause or health_wait.
+absl::StatusOr<RebalancePlan> PlanRebalance(const CellMap& map, const Inventory& inventory,
+                                            const std::vector<CellLoad>& cells,
+                                            const RebalanceRequest& request);
+
 // The capacity of every pool as the map places the cells now.
 std::vector<PoolCapacity> PoolCapacities(const CellMap& map, const Inventory& inventory);
 

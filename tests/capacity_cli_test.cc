@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -264,6 +265,87 @@ TEST_F(CapacityCliTest, RefusesWhileACellIsUnhealthy) {
             "unhealthy_cell"}}) {
     Check(row);
   }
+  // Nor does any cell move to balance the hosts.
+  const std::string before = Snapshot();
+  const size_t audit_before = AuditLines().size();
+  testing::ProcessResult r = Run({"hosts", "rebalance", "--execute", "--pause", "0"});
+  EXPECT_EQ(r.code, 14) << r.out << r.err;
+  EXPECT_THAT(r.err, StartsWith("cellindex: rebalance refused (unhealthy_cell): cell 5 "));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(Snapshot(), before);
+  const std::vector<std::string> audit = AuditLines();
+  ASSERT_EQ(audit.size(), audit_before + 1);
+  EXPECT_EQ(Json::parse(audit.back())["op"], "rebalance");
+  EXPECT_EQ(Json::parse(audit.back())["outcome"], "refused");
+}
+
+TEST_F(CapacityCliTest, AddsAHostToItsPoolAndRebalancesOntoIt) {
+  const std::string web5 = dir_ / "hosts/web-5";
+  // Bad input: exit 2, one line, nothing changed (the host is not added).
+  const std::string before = Snapshot();
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"hosts", "add", "web-1", web5},
+           {"hosts", "add", "web-5", dir_ / "store/web-5"},
+           {"hosts", "add", "web-5", web5, "--pool", "Bad Name"},
+           {"hosts", "add", "web-5", web5, "--pause", "-1"},
+           {"hosts", "add", "web-5", web5, "--max-moves", "1x"},
+           {"hosts", "rebalance", "--pause", "soon"},
+           {"hosts", "rebalance", "--max-moves", "-2"}}) {
+    SCOPED_TRACE(absl::StrJoin(args, " "));
+    testing::ProcessResult r = Run(args);
+    EXPECT_EQ(r.code, 2) << r.out << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(Snapshot(), before);
+  }
+
+  // Added to pool web (8 cells on 4 hosts): the plan moves one cell onto
+  // it, and without --rebalance nothing moves.
+  const std::string map_before = testing::ReadWholeFile(dir_ / "store/CELLMAP");
+  testing::ProcessResult r = Run({"hosts", "add", "web-5", web5, "--pool", "web"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("host web-5 added at " + web5 + " in pool web"));
+  EXPECT_THAT(r.out, HasSubstr("rebalance: 1 move,"));
+  EXPECT_THAT(r.out, HasSubstr(" -> web-5"));
+  EXPECT_THAT(r.out, HasSubstr("dry run: no cell moved"));
+  EXPECT_EQ(testing::ReadWholeFile(dir_ / "store/CELLMAP"), map_before);
+  auto cells_of = [&](const std::string& host) {
+    testing::ProcessResult h = Run({"--json", "hosts"});
+    EXPECT_EQ(h.code, 0) << h.err;
+    for (const Json& j : Json::parse(h.out)) {
+      if (j["host"] == host) {
+        EXPECT_EQ(j["pool"], "web");
+        return j["cells"].get<int>();
+      }
+    }
+    ADD_FAILURE() << "no host " << host << " in " << h.out;
+    return -1;
+  };
+  EXPECT_EQ(cells_of("web-5"), 0);
+
+  r = Run({"--json", "hosts", "rebalance", "--execute", "--pause", "0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json plan = Json::parse(r.out)["rebalance"];
+  ASSERT_EQ(plan["moves"].size(), 1u) << r.out;
+  EXPECT_EQ(plan["moves"][0]["to"], "web-5");
+  EXPECT_THAT(plan["moves"][0]["from"].get<std::string>(), StartsWith("web-"));
+  EXPECT_EQ(plan["executed"], true);
+  EXPECT_EQ(plan["unavailable_ms"].size(), 1u);
+  EXPECT_EQ(cells_of("web-5"), 1);
+  r = Run({"hosts", "rebalance"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("rebalance: 0 moves"));
+
+  std::vector<std::string> ops;
+  for (const std::string& line : AuditLines()) {
+    Json j = Json::parse(line);
+    if (absl::StartsWith(j["op"].get<std::string>(), "rebalance") || j["op"] == "add-host") {
+      ops.push_back(absl::StrCat(j["op"].get<std::string>(), ":", j["outcome"].get<std::string>()));
+    }
+  }
+  EXPECT_THAT(ops, ::testing::ElementsAre("add-host:refused", "add-host:refused", "add-host:done",
+                                          "rebalance:planned", "rebalance:accepted",
+                                          "rebalance-step:done", "rebalance-done:done",
+                                          "rebalance:planned"));
 }
 
 TEST_F(CapacityCliTest, PlansShowsPoolsAndAuditsASafeRemoval) {

@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "index/internal_options.h"
+#include "tests/background_load.h"
 #include "tests/four_cells.h"
 
 namespace cellindex {
@@ -76,50 +77,12 @@ TEST(DrainTest, UnderLoadLosesNoAcknowledgedWriteAndOtherCellsAllSucceed) {
   }
   ASSERT_FALSE(moving.empty());
 
-  // Writers: thread t puts "k<i>/<t>/<n>" over every cell; each remembers
-  // what was acknowledged. Readers read the populated keys.
-  constexpr int kWriters = 4;
-  std::atomic<bool> stop{false};
-  std::vector<std::vector<std::pair<std::string, uint64_t>>> acked(kWriters);
-  std::atomic<int> staying_errors{0}, moving_errors{0}, staying_ok{0};
-  std::vector<std::string> first_errors;
-  absl::Mutex errors_mu;
-  auto count = [&](const ObjectKey& key, const absl::Status& s) {
-    const bool moves = moving.count(index->CellFor(key)) > 0;
-    if (s.ok() || absl::IsNotFound(s)) {
-      if (!moves) ++staying_ok;
-      return;
-    }
-    ++(moves ? moving_errors : staying_errors);
-    absl::MutexLock lock(&errors_mu);
-    if (first_errors.size() < 5) first_errors.push_back(std::string(s.message()));
-  };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kWriters; ++t) {
-    threads.emplace_back([&, t] {
-      for (uint64_t n = 0; !stop.load(); ++n) {
-        const ObjectKey key{"bucket", absl::StrFormat("k%03d/%d/%06d", (n * 7 + t) % 100, t, n)};
-        absl::Status s = index->Put(key, testing::Rec(n + 1)).status();
-        count(key, s);
-        if (s.ok()) acked[t].emplace_back(key.key, n + 1);
-      }
-    });
-  }
-  for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&, t] {
-      for (int n = t; !stop.load(); ++n) {
-        const ObjectKey key{"bucket", testing::Key(n % 100)};
-        count(key, index->Get(key).status());
-      }
-    });
-  }
-  ASSERT_TRUE(testing::WaitUntil([&] { return staying_ok.load() > 200; }));
+  testing::BackgroundLoad load(*index, moving);
+  ASSERT_TRUE(load.WaitForMore(200));
   absl::StatusOr<RemovalPlan> plan = index->RemoveHosts(Drain({"h1"}));
   // Load on the new placement too.
-  const int ok_after_drain = staying_ok.load();
-  ASSERT_TRUE(testing::WaitUntil([&] { return staying_ok.load() > ok_after_drain + 200; }));
-  stop.store(true);
-  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(load.WaitForMore(200));
+  load.Stop();
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->refusal, RemovalRefusal::kNone) << plan->reason;
   ASSERT_TRUE(plan->executed);
@@ -127,25 +90,16 @@ TEST(DrainTest, UnderLoadLosesNoAcknowledgedWriteAndOtherCellsAllSucceed) {
   EXPECT_TRUE(plan->step_reports[0].done) << plan->step_reports[0].error;
   EXPECT_EQ(plan->step_reports[0].unavailable.size(), moving.size());
 
-  EXPECT_EQ(staying_errors.load(), 0) << (first_errors.empty() ? "" : first_errors[0]);
+  EXPECT_EQ(load.staying_errors(), 0) << load.first_error();
   // Requests to the moving cells were held, not failed.
-  EXPECT_EQ(moving_errors.load(), 0) << (first_errors.empty() ? "" : first_errors[0]);
+  EXPECT_EQ(load.moving_errors(), 0) << load.first_error();
   // The hosts: h1 gone, its cells on the others, each cell in one place.
   const CellMap after = index->cell_map();
   EXPECT_GT(after.epoch(), before.epoch());
   for (const CellRange& c : after.cells()) EXPECT_NE(c.host, "h1") << "cell " << c.id;
   EXPECT_EQ(index->inventory().hosts.count("h1"), 0u);
   // Every acknowledged write reads back.
-  size_t checked = 0;
-  for (const auto& writes : acked) {
-    for (const auto& [key, size] : writes) {
-      absl::StatusOr<ObjectRecord> r = index->Get({"bucket", key});
-      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
-      ASSERT_EQ(r->size, size) << key;
-      ++checked;
-    }
-  }
-  EXPECT_GT(checked, 100u);
+  EXPECT_GT(load.ExpectAllAckedReadBack(), 100u);
 
   // Against a loss in the same run: h2's cells restored from the store.
   std::vector<absl::Duration> windows = plan->step_reports[0].unavailable;

@@ -31,15 +31,19 @@ Json PoolJson(const PoolCapacity& p, const Pool* pool) {
   return j;
 }
 
+std::pair<absl::Duration, absl::Duration> MedianMax(std::vector<absl::Duration> all) {
+  if (all.empty()) return {absl::ZeroDuration(), absl::ZeroDuration()};
+  std::sort(all.begin(), all.end());
+  return {all[all.size() / 2], all.back()};
+}
+
 // Median and max of the windows of every step.
 std::pair<absl::Duration, absl::Duration> Windows(const RemovalPlan& plan) {
   std::vector<absl::Duration> all;
   for (const RemovalStepReport& s : plan.step_reports) {
     all.insert(all.end(), s.unavailable.begin(), s.unavailable.end());
   }
-  if (all.empty()) return {absl::ZeroDuration(), absl::ZeroDuration()};
-  std::sort(all.begin(), all.end());
-  return {all[all.size() / 2], all.back()};
+  return MedianMax(std::move(all));
 }
 
 Json RemovalJson(const RemovalPlan& plan) {
@@ -201,18 +205,89 @@ int RunHosts(const GlobalFlags& flags) {
   return kExitOk;
 }
 
+namespace {
+
+// Runs a rebalance on an open index and prints its outcome.
+int Rebalance(const GlobalFlags& flags, Index& index, const RebalanceRequest& request,
+              Json head) {
+  absl::StatusOr<RebalancePlan> plan = index.Rebalance(request);
+  if (!plan.ok()) {
+    if (absl::IsAborted(plan.status())) {
+      std::cerr << "cellindex: rebalance stopped: " << plan.status().message() << "\n";
+      return kExitRemovalStopped;
+    }
+    return ReportError(plan.status());
+  }
+  if (plan->refusal != RemovalRefusal::kNone) {
+    std::cerr << "cellindex: rebalance refused (" << RemovalRefusalName(plan->refusal)
+              << "): " << plan->reason << "\n";
+    return ExitCodeForRefusal(plan->refusal);
+  }
+  const auto [median, max] = MedianMax(plan->unavailable);
+  if (flags.json) {
+    Json j = Json::parse(RebalancePlanJson(*plan));
+    if (plan->executed) {
+      j["unavailable_ms_median"] = absl::ToDoubleMilliseconds(median);
+      j["unavailable_ms_max"] = absl::ToDoubleMilliseconds(max);
+    }
+    head["rebalance"] = j;
+    PrintJson(head);
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat(
+      "rebalance: %d move%s, one cell at a time, %s between moves once the moved cell serves "
+      "and has validated\n",
+      plan->moves.size(), plan->moves.size() == 1 ? "" : "s",
+      absl::FormatDuration(request.pause));
+  for (const CellMove& m : plan->moves) {
+    std::cout << absl::StrFormat("  move %d: cell %5d  %s -> %s  (%s)\n", m.step + 1, m.cell,
+                                 m.from, m.to, HumanBytes(m.bytes));
+  }
+  if (!plan->executed) {
+    if (!plan->moves.empty()) std::cout << "dry run: no cell moved\n";
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat("moved %d cells; unavailable per moved cell: median %.1f ms, max "
+                               "%.1f ms\n",
+                               plan->unavailable.size(), absl::ToDoubleMilliseconds(median),
+                               absl::ToDoubleMilliseconds(max));
+  return kExitOk;
+}
+
+}  // namespace
+
 int RunHostsAdd(const GlobalFlags& flags, const std::string& name, const std::string& dir,
-                const std::string& arguments) {
-  (void)arguments;
+                const std::string& pool_name, const RebalanceRequest& rebalance) {
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
-  if (absl::Status s = (*index)->AddHost(name, dir); !s.ok()) return ReportError(s);
-  if (flags.json) {
-    PrintJson({{"host", name}, {"dir", dir}});
-  } else {
-    std::cout << "host " << name << " added at " << dir << "\n";
+  Pool pool;
+  if (!pool_name.empty()) {
+    // Checked before the host is added: a bad pool adds nothing.
+    pool.name = pool_name;
+    const Inventory inventory = (*index)->inventory();
+    if (const Pool* old = inventory.FindPool(pool_name)) pool = *old;
+    if (absl::Status s = ValidatePool(pool); !s.ok()) return ReportError(s);
   }
-  return kExitOk;
+  if (absl::Status s = (*index)->AddHost(name, dir, rebalance.user); !s.ok()) {
+    return ReportError(s);
+  }
+  if (!pool_name.empty()) {
+    pool.hosts.push_back(name);
+    if (absl::Status s = (*index)->SetPool(pool, rebalance.user); !s.ok()) return ReportError(s);
+  }
+  if (!flags.json) {
+    std::cout << "host " << name << " added at " << dir
+              << (pool_name.empty() ? "" : absl::StrCat(" in pool ", pool_name)) << "\n";
+  }
+  Json head = {{"host", name}, {"dir", dir}};
+  if (!pool_name.empty()) head["pool"] = pool_name;
+  return Rebalance(flags, **index, rebalance, head);
+}
+
+int RunHostsRebalance(const GlobalFlags& flags, const RebalanceRequest& rebalance) {
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  return Rebalance(flags, **index, rebalance, Json::object());
 }
 
 int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) {

@@ -22,7 +22,9 @@ constexpr char kExitCodeHelp[] =
     "4 unavailable, 5 data loss, 6 any other error.\n"
     "hosts remove refused (nothing changed, one audit line): 10 unknown host, 11 --match\n"
     "matched another number of hosts, 12 a pool below its minimum, 13 survivors cannot hold\n"
-    "the cells, 14 an unhealthy cell, 15 a step too large; 16 an executed removal stopped.";
+    "the cells, 14 an unhealthy cell, 15 a step too large; 16 an executed removal stopped.\n"
+    "hosts add --rebalance / hosts rebalance: 14 refused while a cell is unhealthy (nothing\n"
+    "moved), 16 a move failed and the rebalance stopped.";
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
@@ -273,6 +275,26 @@ int main(int argc, char** argv) {
   CLI::App* hosts_add_cmd = hosts_cmd->add_subcommand("add", "add a host with its directory");
   hosts_add_cmd->add_option("name", host_name, "host name")->required();
   hosts_add_cmd->add_option("dir", host_dir, "its local directory for cell state")->required();
+  std::string host_pool;
+  hosts_add_cmd->add_option("--pool", host_pool, "the pool it joins (made if missing)");
+  RebalanceRequest rebalance;
+  double rebalance_pause = absl::ToDoubleSeconds(rebalance.pause);
+  hosts_add_cmd->add_flag("--rebalance", rebalance.execute,
+                          "move cells onto it now, gradually (without it: the plan only)");
+  CLI::App* hosts_rebalance_cmd = hosts_cmd->add_subcommand(
+      "rebalance",
+      "plan spreading the cells evenly over each pool's hosts and, with --execute, move them one "
+      "at a time as in a drain");
+  hosts_rebalance_cmd->add_flag("--execute", rebalance.execute,
+                                "carry the plan out (without it nothing changes)");
+  for (CLI::App* cmd : {hosts_add_cmd, hosts_rebalance_cmd}) {
+    AddNumber(cmd, "--max-moves", &rebalance.max_moves, 0, 1 << 20,
+              "cells moved at most, 0 to 2^20 (0: as many as the balance needs)")
+        ->default_str("0");
+    AddSeconds(cmd, "--pause", &rebalance_pause, 0, 3600,
+               "seconds to wait after each moved cell serves and has validated, 0 to 3600")
+        ->default_str(absl::StrCat(rebalance_pause));
+  }
   HostRemoval removal;
   CLI::App* hosts_remove_cmd = hosts_cmd->add_subcommand(
       "remove",
@@ -356,7 +378,12 @@ int main(int argc, char** argv) {
   if (status_cmd->parsed()) return RunStatus(flags);
   if (pools_set_cmd->parsed()) return RunPoolsSet(flags, pool, arguments);
   if (pools_cmd->parsed()) return RunPools(flags);
-  if (hosts_add_cmd->parsed()) return RunHostsAdd(flags, host_name, host_dir, arguments);
+  rebalance.pause = absl::Seconds(rebalance_pause);
+  rebalance.arguments = arguments;
+  if (hosts_add_cmd->parsed()) {
+    return RunHostsAdd(flags, host_name, host_dir, host_pool, rebalance);
+  }
+  if (hosts_rebalance_cmd->parsed()) return RunHostsRebalance(flags, rebalance);
   if (hosts_remove_cmd->parsed()) {
     if (removal.hosts.empty() && removal.match.empty()) {
       return ReportError(absl::InvalidArgumentError(

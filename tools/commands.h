@@ -79,8 +79,15 @@ struct PoolFlags {
 int RunPoolsSet(const GlobalFlags& flags, const PoolFlags& pool, const std::string& arguments);
 // `cellindex hosts`: each host, its directory, pool and cells.
 int RunHosts(const GlobalFlags& flags);
+// `cellindex hosts add NAME DIR [--pool P]`: adds the host, then plans the
+// rebalance onto it and, with --rebalance, carries it out (as `hosts
+// rebalance --execute` would).
 int RunHostsAdd(const GlobalFlags& flags, const std::string& name, const std::string& dir,
-                const std::string& arguments);
+                const std::string& pool, const RebalanceRequest& rebalance);
+// `cellindex hosts rebalance`: prints the plan; with --execute carries it
+// out one cell at a time. Refused while a cell is unhealthy (exit 14);
+// stopped at a failed move (exit 16).
+int RunHostsRebalance(const GlobalFlags& flags, const RebalanceRequest& rebalance);
 // `cellindex hosts remove`: prints the plan; with --execute carries it out.
 // A refusal is its own exit code (tools/exit_codes.h) and one stderr line.
 int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal);

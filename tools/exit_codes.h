@@ -23,7 +23,7 @@ enum ExitCode : int {
   kExitSurvivorsFull = 13,     // the moved cells do not fit on the surviving hosts
   kExitUnhealthyCell = 14,     // a cell is recovering, validating or failed
   kExitStepTooLarge = 15,      // a step would take more than --max-fraction of a pool
-  kExitRemovalStopped = 16,    // an executed removal stopped at a failed step
+  kExitRemovalStopped = 16,    // an executed removal (or rebalance) stopped at a failed step
 };
 
 inline int ExitCodeForRefusal(RemovalRefusal r) {

@@ -157,17 +157,25 @@ absl::StatusOr<Inventory> Inventory::Decode(absl::string_view data) {
   return inv;
 }
 
+namespace {
+
+nlohmann::ordered_json MovesJson(const std::vector<CellMove>& moves) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const CellMove& m : moves) {
+    out.push_back({{"cell", m.cell}, {"from", m.from}, {"to", m.to}, {"bytes", m.bytes},
+                   {"step", m.step + 1}});
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string RemovalPlanJson(const RemovalPlan& plan) {
   using Json = nlohmann::ordered_json;
   Json j;
   j["hosts"] = plan.hosts;
   j["steps"] = plan.steps;
-  Json moves = Json::array();
-  for (const CellMove& m : plan.moves) {
-    moves.push_back({{"cell", m.cell}, {"from", m.from}, {"to", m.to}, {"bytes", m.bytes},
-                     {"step", m.step + 1}});
-  }
-  j["moves"] = moves;
+  j["moves"] = MovesJson(plan.moves);
   Json pools = Json::array();
   for (const PoolCapacity& p : plan.pools) {
     Json pj = {{"pool", p.pool},
@@ -197,6 +205,24 @@ std::string RemovalPlanJson(const RemovalPlan& plan) {
       steps.push_back(sj);
     }
     j["step_reports"] = steps;
+  }
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string RebalancePlanJson(const RebalancePlan& plan) {
+  using Json = nlohmann::ordered_json;
+  Json j;
+  j["moves"] = MovesJson(plan.moves);
+  if (plan.refusal != RemovalRefusal::kNone) {
+    j["refusal"] = RemovalRefusalName(plan.refusal);
+    j["reason"] = plan.reason;
+  }
+  j["executed"] = plan.executed;
+  if (plan.executed) {
+    Json w = Json::array();
+    for (absl::Duration d : plan.unavailable) w.push_back(absl::ToDoubleMilliseconds(d));
+    j["unavailable_ms"] = w;
+    if (!plan.error.empty()) j["error"] = plan.error;
   }
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

@@ -143,6 +143,47 @@ struct RemovalPlan {
   std::vector<RemovalStepReport> step_reports;  // when executed
 };
 
+// ---- Rebalancing ------------------------------------------------------------
+
+// Spreading the cells evenly over the hosts of each pool (after hosts were
+// added, say), one cell at a time, each moved as in a drain.
+struct RebalanceRequest {
+  // Cells moved at most; 0: as many as the balance needs.
+  uint64_t max_moves = 0;
+  // The pace: how long to wait after a moved cell serves and has validated
+  // before the next move starts.
+  absl::Duration pause = absl::Seconds(1);
+  // How long to wait for cells that are recovering or validating to settle
+  // before judging their health.
+  absl::Duration health_wait = absl::Seconds(30);
+  // Carry out the plan. Without it nothing changes (a dry run).
+  bool execute = false;
+  std::string user;       // for the audit log, as in HostRemoval
+  std::string arguments;
+};
+
+struct RebalancePlan {
+  // In order, one per step (CellMove::step is its position). Cells move only
+  // between hosts of one pool, from the host with the most cells to the one
+  // with the fewest, until no two hosts of a pool differ by more than one
+  // cell (or a receiver has no room under its pool's limits).
+  std::vector<CellMove> moves;
+  // kUnhealthyCell when a cell is recovering, validating or failed: nothing
+  // moves until every cell serves.
+  RemovalRefusal refusal = RemovalRefusal::kNone;
+  std::string reason;
+  bool executed = false;
+  // When executed: each moved cell's window without service, in order (as
+  // many as moved), and why it stopped, when it did.
+  std::vector<absl::Duration> unavailable;
+  std::string error;
+};
+
+// The plan as one JSON object: moves (cell, from, to, bytes, 1-based step),
+// refusal and reason when refused, and, when executed, the windows (ms) and
+// the error.
+std::string RebalancePlanJson(const RebalancePlan& plan);
+
 // The plan as one JSON object: hosts, steps, moves (cell, from, to, bytes,
 // 1-based step), pools (before and after), refusal and reason when refused,
 // and, when executed, each step's outcome and unavailable windows (ms).
