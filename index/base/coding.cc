@@ -84,14 +84,20 @@ void PutFrameHeader(std::string* dst, uint32_t magic, uint8_t format) {
 
 const char* OpenFrame(absl::string_view data, uint32_t magic, uint8_t format,
                       absl::string_view* body) {
+  uint8_t found;
+  return OpenFrame(data, magic, format, format, &found, body);
+}
+
+const char* OpenFrame(absl::string_view data, uint32_t magic, uint8_t min_format,
+                      uint8_t max_format, uint8_t* format, absl::string_view* body) {
   if (data.size() < 4 + 1 + 8) return "too short";
   if (!VerifyChecksumTrailer(data, body)) return "checksum mismatch";
   if (DecodeFixed32(body->data()) != magic) return "bad magic";
-  if (static_cast<uint8_t>((*body)[4]) != format) return "unknown format";
+  *format = static_cast<uint8_t>((*body)[4]);
+  if (*format < min_format || *format > max_format) return "unknown format";
   body->remove_prefix(5);
   return nullptr;
 }
-
 
 Hasher128::Hasher128() : state_(XXH3_createState()) {
   XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));

@@ -86,6 +86,10 @@ bool VerifyChecksumTrailer(absl::string_view data, absl::string_view* body);
 void PutFrameHeader(std::string* dst, uint32_t magic, uint8_t format);
 const char* OpenFrame(absl::string_view data, uint32_t magic, uint8_t format,
                       absl::string_view* body);
+// The same for a reader that still accepts older formats: any format byte in
+// [min_format, max_format], returned in `*format` for the caller to branch on.
+const char* OpenFrame(absl::string_view data, uint32_t magic, uint8_t min_format,
+                      uint8_t max_format, uint8_t* format, absl::string_view* body);
 
 // xxh3-128, the digest of whole files (checkpoint files in the store). Fed in
 // pieces as a file is copied.
