@@ -3,7 +3,8 @@
 // The input is an encoded cell map's body: the harness appends its checksum
 // trailer. (The input as is is decoded too, to exercise the refusals.) Every
 // accepted map must tile the key space, route each cell's lower bound to that
-// cell, and survive Encode -> Decode with the same cells, epoch and encoding.
+// cell, and survive Encode -> Decode with the same cells (lineage too), epoch,
+// next cell id and encoding. Every cell id must lie below the next cell id.
 #include <cstddef>
 #include <cstdint>
 
@@ -16,12 +17,16 @@ namespace {
 
 // The fields known here; equal encodings (checked too) cover any others.
 bool Equal(const CellMap& a, const CellMap& b) {
-  if (a.epoch() != b.epoch() || a.cells().size() != b.cells().size()) return false;
+  if (a.epoch() != b.epoch() || a.next_cell_id() != b.next_cell_id() ||
+      a.cells().size() != b.cells().size()) {
+    return false;
+  }
   for (size_t i = 0; i < a.cells().size(); ++i) {
     const CellRange& x = a.cells()[i];
     const CellRange& y = b.cells()[i];
     if (x.id != y.id || x.lo != y.lo || x.hi != y.hi || x.hi_unbounded != y.hi_unbounded ||
-        x.host != y.host) {
+        x.host != y.host || x.lineage.origin != y.lineage.origin ||
+        x.lineage.parents != y.lineage.parents || x.lineage.born != y.lineage.born) {
       return false;
     }
   }
@@ -54,6 +59,9 @@ void CheckDecode(absl::string_view encoded) {
     return;
   }
   CheckTiling(*map);
+  for (const CellRange& c : map->cells()) {
+    FUZZ_CHECK(c.id < map->next_cell_id(), "a cell id is not below the next cell id");
+  }
   CheckReencodes(
       *map, [](const CellMap& m) { return m.Encode(); }, CellMap::Decode, Equal, "cell map");
 }

@@ -178,6 +178,22 @@ void CellMaps() {
   four->MoveCell(2, "host-7");
   FUZZ_CHECK(CellMap::Decode(four->Encode()).ok(), "four-cells-moved");
   Write("cell_map", "four-cells-moved", BodyOf(four->Encode()));
+
+  // Lineage: cell 1 split, then its left child merged back with cell 0.
+  const absl::Time born = absl::FromUnixSeconds(1700000000);
+  absl::StatusOr<CellMap> split = four->Split(1, Key("logs", "2024-09-01/"), 4242, born);
+  FUZZ_CHECK(split.ok(), split.status().ToString());
+  absl::StatusOr<CellMap> merged = split->Merge(0, 4, 17, 4300, born + absl::Seconds(60));
+  FUZZ_CHECK(merged.ok(), merged.status().ToString());
+  FUZZ_CHECK(CellMap::Decode(merged->Encode()).ok(), "split-then-merged");
+  Write("cell_map", "split-then-merged", BodyOf(merged->Encode()));
+
+  // A map as format 2 wrote it (no next cell id, no lineage), still read.
+  const std::string format2 = absl::HexStringToBytes(
+      "434d4150022030313233343536373839616263646566303132333435363738396162636465660203000000016702"
+      "683101016700017002683202017001000268310c7d28b62a829d1d");
+  FUZZ_CHECK(CellMap::Decode(format2).ok(), "format-2");
+  Write("cell_map", "format-2", BodyOf(format2));
 }
 
 // The journal harness's first byte picks its mode: 0 raw, 1 writer, 2 fragments.
