@@ -54,6 +54,17 @@ std::string ReverseKey(char prefix, absl::string_view name, absl::string_view en
   return k;
 }
 
+bool ReverseKeyObject(absl::string_view reverse_key, absl::string_view* encoded_key) {
+  if (reverse_key.empty() || (reverse_key[0] != kVolumePrefix && reverse_key[0] != kNodePrefix)) {
+    return false;
+  }
+  // Location names hold no NUL (ValidateLocationName), so the first ends the name.
+  const size_t sep = reverse_key.find('\0');
+  if (sep == absl::string_view::npos) return false;
+  *encoded_key = reverse_key.substr(sep + 1);
+  return true;
+}
+
 void AddMutations(absl::string_view encoded_key, const LocationNames* old,
                   const ObjectRecord* rec, absl::string_view rec_bytes,
                   rocksdb::ColumnFamilyHandle* locations, rocksdb::WriteBatch* b) {
@@ -120,6 +131,10 @@ std::string CellIdentity::Describe() const {
                       index_id.empty() ? std::string("(none)") : index_id);
 }
 
+void AddIdentity(const CellIdentity& identity, rocksdb::WriteBatch* b) {
+  b->Put(kIdentityKey, identity.Encode());
+}
+
 absl::Status CheckIdentity(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* locations,
                            const CellIdentity& expected, const rocksdb::WriteOptions& wo) {
   std::string v;
@@ -144,7 +159,9 @@ absl::Status CheckIdentity(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* locatio
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read the state");
   }
-  return FromRocks(db->Put(wo, kIdentityKey, expected.Encode()), "write the state's identity");
+  rocksdb::WriteBatch b;
+  AddIdentity(expected, &b);
+  return FromRocks(db->Write(wo, &b), "write the state's identity");
 }
 
 std::string Printable(absl::string_view encoded_key) {

@@ -42,6 +42,10 @@ std::string RecordKey(absl::string_view encoded_key);
 // `prefix` (kVolumePrefix or kNodePrefix) name 0x00 encoded_key.
 std::string ReverseKey(char prefix, absl::string_view name, absl::string_view encoded_key);
 
+// The encoded object key a reverse-index key names (after its prefix and
+// location name); false when the key is malformed.
+bool ReverseKeyObject(absl::string_view reverse_key, absl::string_view* encoded_key);
+
 // Adds to `b` the mutations that take `encoded_key` from a record with the
 // names `old` to `rec` (null: absent), `rec_bytes` being rec's encoding: the
 // record and its reverse-index entries (these in `locations`, the column
@@ -69,6 +73,9 @@ struct CellIdentity {
   std::string Encode() const;
   std::string Describe() const;
 };
+// Sets the state's identity to `identity` (a child made from its parent's
+// state: cell_split.h).
+void AddIdentity(const CellIdentity& identity, rocksdb::WriteBatch* b);
 // Checks that the state in `db` is `expected`'s: DataLoss naming both when
 // it is another's, or when a state with entries (in either family) carries
 // no identity. A state with nothing in it yet is given `expected` (written

@@ -84,9 +84,8 @@ absl::Status Cell::Validate(uint64_t* records_checked) {
     uint64_t found = 0, found_sum = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const absl::string_view k(it->key().data(), it->key().size());
-      const size_t sep = k.find('\0');
-      if (k.empty() || (k[0] != kVolumePrefix && k[0] != kNodePrefix) ||
-          sep == absl::string_view::npos || !range_.Contains(k.substr(sep + 1))) {
+      absl::string_view object;
+      if (!ReverseKeyObject(k, &object) || !range_.Contains(object)) {
         result = damaged(absl::StrCat("reverse-index entry ", absl::CHexEscape(k),
                                       " is malformed or outside ", range_.Describe()));
         break;

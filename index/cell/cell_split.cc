@@ -1,0 +1,196 @@
+#include "index/cell/cell_split.h"
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "index/base/file_util.h"
+#include "index/base/rocks_status.h"
+#include "rocksdb/db.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+
+namespace cellindex {
+namespace {
+
+// Reverse-index deletes per batch: bounds the memtable one batch fills.
+constexpr int kDeletesPerBatch = 4096;
+
+// Whether [inner.lo, inner.hi) is not empty and lies inside [outer.lo, outer.hi).
+bool RangeWithin(const CellRange& inner, const CellRange& outer) {
+  if (inner.lo < outer.lo || (!inner.hi_unbounded && inner.lo >= inner.hi)) return false;
+  return outer.hi_unbounded || (!inner.hi_unbounded && inner.hi <= outer.hi);
+}
+
+// A cell's RocksDB, open; the family handle goes before the database.
+struct OpenDb {
+  std::unique_ptr<rocksdb::DB> db;
+  std::unique_ptr<rocksdb::ColumnFamilyHandle> locations;
+  ~OpenDb() {
+    locations.reset();
+    db.reset();
+  }
+};
+
+absl::Status Open(const Options& options, const CellResources& resources, const std::string& dir,
+                  OpenDb* out) {
+  return FromRocks(OpenCellDb(options, resources, dir, &out->db, &out->locations),
+                   absl::StrCat("open the cell state in ", dir));
+}
+
+// Deletes the records of `db` outside `range` (two range tombstones), drops
+// the reverse entries naming objects outside it, and writes the identity
+// and state of the child. Returns the records the child holds.
+absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* reverse_deleted) {
+  const rocksdb::WriteOptions wo;  // unsynced: the flush below makes it durable
+  const CellRange& range = child.range;
+  rocksdb::DB* db = d.db.get();
+  // Records are 'r' + encoded key; the state keys ('m') sort below them.
+  const std::string records_begin(1, kRecordPrefix);
+  const std::string records_end(1, static_cast<char>(kRecordPrefix + 1));
+  rocksdb::WriteBatch bounds;
+  if (!range.lo.empty()) {
+    rocksdb::Status s = bounds.DeleteRange(records_begin, RecordKey(range.lo));
+    if (!s.ok()) return FromRocks(s, "delete the records left of the child");
+  }
+  if (!range.hi_unbounded) {
+    rocksdb::Status s = bounds.DeleteRange(RecordKey(range.hi), records_end);
+    if (!s.ok()) return FromRocks(s, "delete the records right of the child");
+  }
+  if (absl::Status s = FromRocks(db->Write(wo, &bounds), "trim the child's records"); !s.ok()) {
+    return s;
+  }
+
+  rocksdb::WriteBatch batch;
+  int pending = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), d.locations.get()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const absl::string_view k(it->key().data(), it->key().size());
+      absl::string_view object;
+      if (!ReverseKeyObject(k, &object)) {
+        return absl::DataLossError(absl::StrCat("the parent's reverse index holds a malformed key ",
+                                                absl::CHexEscape(k)));
+      }
+      if (range.Contains(object)) continue;
+      rocksdb::Status s = batch.Delete(d.locations.get(), it->key());
+      if (!s.ok()) return FromRocks(s, "drop another cell's reverse entry");
+      ++*reverse_deleted;
+      if (++pending == kDeletesPerBatch) {
+        if (absl::Status w = FromRocks(db->Write(wo, &batch), "drop reverse entries"); !w.ok()) {
+          return w;
+        }
+        batch.Clear();
+        pending = 0;
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scan the reverse index");
+  }
+
+  // The count: what is left of the records.
+  uint64_t records = 0;
+  {
+    rocksdb::ReadOptions ro;
+    const rocksdb::Slice upper(records_end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    for (it->Seek(records_begin); it->Valid(); it->Next()) ++records;
+    if (!it->status().ok()) return FromRocks(it->status(), "count the child's records");
+  }
+  absl::StatusOr<StoredState> state = ReadState(db, rocksdb::ReadOptions());
+  if (!state.ok()) return state.status();
+  state->count = records;
+  AddState(*state, &batch);
+  AddIdentity(child, &batch);
+  if (absl::Status s = FromRocks(db->Write(wo, &batch), "write the child's state"); !s.ok()) {
+    return s;
+  }
+  // Both families at once: the WAL is off, so only flushed data survives.
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> families = {db->DefaultColumnFamily(),
+                                                        d.locations.get()};
+  if (absl::Status s = FromRocks(db->Flush(fo, families), "flush the child's state"); !s.ok()) {
+    return s;
+  }
+  return records;
+}
+
+}  // namespace
+
+absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
+                                                const CellResources& resources,
+                                                const std::string& parent_dir,
+                                                const CellIdentity& parent,
+                                                const std::string& child_dir,
+                                                const CellIdentity& child) {
+  if (child.index_id != parent.index_id) {
+    return absl::InvalidArgumentError(absl::StrCat(child.Describe(), " is not of the index of ",
+                                                   parent.Describe()));
+  }
+  if (child.range.id == parent.range.id || !RangeWithin(child.range, parent.range)) {
+    return absl::InvalidArgumentError(absl::StrCat(child.Describe(), " is not a child of ",
+                                                   parent.Describe(), ": its range or id"));
+  }
+  rocksdb::FileSystem& fs = *resources.fs;
+  if (PathExists(fs, child_dir)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the child's state directory ", child_dir, " exists already"));
+  }
+  // Opening a missing state would create an empty one: refuse first.
+  if (!PathExists(fs, parent_dir + "/CURRENT")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no cell state in ", parent_dir, " to make ", child.Describe(), " from"));
+  }
+  // Staged beside the child's directory; an earlier attempt's leftovers go.
+  const std::string staging = child_dir + ".split-staging";
+  if (absl::Status s = RemoveAll(fs, staging); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, ParentDir(child_dir)); !s.ok()) return s;
+
+  ChildStateReport report;
+  const absl::Time start = absl::Now();
+  {
+    OpenDb p;
+    if (absl::Status s = Open(options, resources, parent_dir, &p); !s.ok()) return s;
+    if (absl::Status s = CheckIdentity(p.db.get(), p.locations.get(), parent, rocksdb::WriteOptions());
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<StoredState> state = ReadState(p.db.get(), rocksdb::ReadOptions());
+    if (!state.ok()) return state.status();
+    report.applied_seq = state->applied_seq;
+    rocksdb::Checkpoint* raw = nullptr;
+    if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(p.db.get(), &raw),
+                                   "start the parent's checkpoint");
+        !s.ok()) {
+      return s;
+    }
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // The WAL is off: log_size_for_flush 0 flushes first (nothing is in the
+    // memtable of a state just opened, but a checkpoint must not depend on it).
+    if (absl::Status s = FromRocks(checkpoint->CreateCheckpoint(staging, 0),
+                                   "link the parent's files for the child");
+        !s.ok()) {
+      return s;
+    }
+  }
+  report.link_time = absl::Now() - start;
+
+  const absl::Time trim_start = absl::Now();
+  {
+    OpenDb c;
+    if (absl::Status s = Open(options, resources, staging, &c); !s.ok()) return s;
+    absl::StatusOr<uint64_t> records = Trim(c, child, &report.reverse_deleted);
+    if (!records.ok()) return records.status();
+    report.records = *records;
+  }
+  // Whole, synced (RocksDB synced its files at the flush): into place.
+  if (absl::Status s = SyncDir(fs, staging); !s.ok()) return s;
+  if (absl::Status s = RenameDurably(fs, staging, child_dir); !s.ok()) return s;
+  report.trim_time = absl::Now() - trim_start;
+  return report;
+}
+
+}  // namespace cellindex

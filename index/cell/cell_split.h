@@ -1,0 +1,62 @@
+// A child's local state made from its parent's: the first half of splitting
+// (or, with two parents, merging) a cell. Groundwork for online split and
+// merge (issue 10); nothing calls it from the index yet.
+//
+// How, and why this way. A child of a split holds a contiguous part of its
+// parent's range, and its parent's files already hold every record of it.
+// So the child starts as a RocksDB checkpoint of the parent (hard links: no
+// byte is copied, whatever the cell's size, and the parent's files are left
+// as they are), then drops what lies outside its range:
+//   - records: one DeleteRange on each side of the range (two tombstones,
+//     whatever the number of keys; compaction reclaims the space later);
+//   - the reverse index: its keys start with a location, not the object
+//     key, so no range covers another cell's entries; they are found by one
+//     scan of that family and deleted one by one (the scan is the only cost
+//     that grows with the cell, and cells are kept small);
+//   - the state key keeps the parent's applied_seq (the child's journal
+//     continues from there) with the count of the records the child holds;
+//   - the identity becomes the child's (index, id, range), so the state can
+//     never be opened as its parent's.
+// The trimmed state is flushed and synced in a staging directory beside the
+// child's and renamed into place only when whole: a crash leaves no child
+// directory (only the staging one, which the next split replaces), or a
+// whole child.
+#ifndef CELLINDEX_INDEX_CELL_CELL_SPLIT_H_
+#define CELLINDEX_INDEX_CELL_CELL_SPLIT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "index/cell/cell_keys.h"
+#include "index/cell/cell_resources.h"
+#include "index/model/options.h"
+
+namespace cellindex {
+
+struct ChildStateReport {
+  uint64_t applied_seq = 0;       // the parent's, carried over
+  uint64_t records = 0;           // records the child holds
+  uint64_t reverse_deleted = 0;   // reverse-index entries of other cells dropped
+  absl::Duration link_time;       // the checkpoint by hard links
+  absl::Duration trim_time;       // deletes, count, identity, flush
+};
+
+// Makes `child_dir` (which must not exist) hold `child`'s part of the
+// closed local state of `parent` in `parent_dir`. The parent's state must be
+// closed (RocksDB's lock is taken) and is opened only to read and link.
+// InvalidArgument when the child is not of the parent's index or its range
+// does not lie inside the parent's; FailedPrecondition when `child_dir`
+// exists (nothing is overwritten); DataLoss when the parent's state belongs
+// to another cell or index; I/O errors as they come.
+absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
+                                                const CellResources& resources,
+                                                const std::string& parent_dir,
+                                                const CellIdentity& parent,
+                                                const std::string& child_dir,
+                                                const CellIdentity& child);
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_INDEX_CELL_CELL_SPLIT_H_
