@@ -86,6 +86,7 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::string>& hosts) {
   absl::MutexLock capacity_lock(&capacity_mu_);
   absl::StatusOr<std::vector<CellId>> moved = LoseHostsImpl(hosts);
+  NoteCapacityChange();
   nlohmann::ordered_json entry;
   entry["op"] = "lose-hosts";
   entry["hosts"] = hosts;
@@ -136,7 +137,7 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
   std::vector<CellId> moved;
   {
     absl::MutexLock lock(&map_mu_);
-    for (const std::string& host : hosts) inventory_.hosts.erase(host);
+    for (const std::string& host : hosts) inventory_.RemoveHost(host);
     std::vector<std::string> survivors;
     for (const auto& [h, d] : inventory_.hosts) survivors.push_back(h);
     PlaceOnLeastLoaded(&map_, lost, survivors);

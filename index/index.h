@@ -128,15 +128,21 @@ class Index {
   // added, say: RebalancePlan says how) and, with request.execute, carries
   // it out gradually: one cell at a time, each drained as in RemoveHosts,
   // the next once it serves and has validated and request.pause has passed;
-  // the first failure stops it (Aborted naming the move). Refused (a plan
-  // with kUnhealthyCell, nothing moved) while a cell is not healthy.
-  // Recorded in the audit log. InvalidArgument for a negative pause.
+  // the first failure stops it (Aborted naming the move). Other capacity
+  // changes (a host lost, added or removed, a pool set) go ahead during the
+  // pause and stop the rebalance there (Aborted: its plan is stale). Refused
+  // (a plan with kUnhealthyCell, nothing moved) while a cell is not healthy.
+  // Recorded in the audit log. InvalidArgument for a negative pause or an
+  // unknown pool.
   virtual absl::StatusOr<RebalancePlan> Rebalance(const RebalanceRequest& request) = 0;
-  // Adds a host with its local directory (created if missing): the index
-  // may place cells there from now on (Rebalance moves cells onto it). InvalidArgument when the name is
-  // empty or taken, or the directory overlaps the store or another host's.
+  // Adds a host with its local directory (created if missing), in `pool`
+  // (made if missing; empty: the default pool), in one change of the
+  // inventory: the index may place cells there from now on (Rebalance
+  // moves cells onto it). InvalidArgument, with nothing changed, when the
+  // name is empty or taken, the pool's name is invalid, or the directory
+  // overlaps the store or another host's.
   virtual absl::Status AddHost(const std::string& name, const std::string& dir,
-                               const std::string& user = "") = 0;
+                               const std::string& pool = "", const std::string& user = "") = 0;
   // Sets (adds or replaces) a pool; its hosts leave any other pool.
   // InvalidArgument for an invalid pool or an unknown host.
   virtual absl::Status SetPool(const Pool& pool, const std::string& user = "") = 0;

@@ -124,6 +124,7 @@ absl::StatusOr<RemovalPlan> IndexImpl::RemoveHosts(const HostRemoval& request) {
   // Recorded before anything changes: no execution goes unrecorded.
   if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
   if (plan->refusal != RemovalRefusal::kNone || !request.execute) return plan;
+  NoteCapacityChange();
   absl::Status done = ExecuteRemoval(&*plan, request);
   Json end;
   end["op"] = "remove-hosts-done";
@@ -158,67 +159,101 @@ std::string IndexImpl::AwaitHealthy(size_t i, absl::Duration wait) const {
   return "";
 }
 
+void IndexImpl::NoteCapacityChange() {
+  absl::MutexLock lock(&changes_mu_);
+  ++capacity_changes_;
+}
+
+uint64_t IndexImpl::capacity_changes() const {
+  absl::MutexLock lock(&changes_mu_);
+  return capacity_changes_;
+}
+
 absl::StatusOr<RebalancePlan> IndexImpl::Rebalance(const RebalanceRequest& request) {
-  absl::MutexLock capacity_lock(&capacity_mu_);
-  std::vector<CellLoad> loads = CellLoads(request.health_wait);
-  absl::StatusOr<RebalancePlan> plan = [&] {
-    absl::MutexLock lock(&map_mu_);
-    return PlanRebalance(map_, inventory_, loads, request);
-  }();
-  Json entry;
-  entry["op"] = "rebalance";
-  entry["execute"] = request.execute;
-  if (!request.arguments.empty()) entry["arguments"] = request.arguments;
-  entry["max_moves"] = request.max_moves;
-  entry["pause_ms"] = absl::ToDoubleMilliseconds(request.pause);
-  if (!plan.ok()) {
-    entry["outcome"] = "invalid";
-    entry["reason"] = std::string(plan.status().message());
+  absl::StatusOr<RebalancePlan> plan;
+  uint64_t changes = 0;
+  {
+    absl::MutexLock capacity_lock(&capacity_mu_);
+    std::vector<CellLoad> loads = CellLoads(request.health_wait);
+    plan = [&] {
+      absl::MutexLock lock(&map_mu_);
+      return PlanRebalance(map_, inventory_, loads, request);
+    }();
+    changes = capacity_changes();
+    Json entry;
+    entry["op"] = "rebalance";
+    entry["execute"] = request.execute;
+    if (!request.arguments.empty()) entry["arguments"] = request.arguments;
+    if (!request.pool.empty()) entry["pool"] = request.pool;
+    entry["max_moves"] = request.max_moves;
+    entry["pause_ms"] = absl::ToDoubleMilliseconds(request.pause);
+    if (!plan.ok()) {
+      entry["outcome"] = "invalid";
+      entry["reason"] = std::string(plan.status().message());
+      if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
+      return plan.status();
+    }
+    entry["plan"] = Json::parse(RebalancePlanJson(*plan));
+    if (plan->refusal != RemovalRefusal::kNone) {
+      entry["outcome"] = "refused";
+      entry["refusal"] = RemovalRefusalName(plan->refusal);
+      entry["reason"] = plan->reason;
+    } else {
+      entry["outcome"] = request.execute ? "accepted" : "planned";
+    }
+    // Recorded before anything changes, as a removal is.
     if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
-    return plan.status();
+    if (plan->refusal != RemovalRefusal::kNone || !request.execute) return plan;
   }
-  entry["plan"] = Json::parse(RebalancePlanJson(*plan));
-  if (plan->refusal != RemovalRefusal::kNone) {
-    entry["outcome"] = "refused";
-    entry["refusal"] = RemovalRefusalName(plan->refusal);
-    entry["reason"] = plan->reason;
-  } else {
-    entry["outcome"] = request.execute ? "accepted" : "planned";
-  }
-  // Recorded before anything changes, as a removal is.
-  if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
-  if (plan->refusal != RemovalRefusal::kNone || !request.execute) return plan;
-  absl::Status done = ExecuteRebalance(&*plan, request);
+  absl::Status done = ExecuteRebalance(&*plan, request, changes);
   Json end;
   end["op"] = "rebalance-done";
   end["moved"] = plan->unavailable.size();
   end["outcome"] = done.ok() ? "done" : "stopped";
   if (!done.ok()) end["reason"] = std::string(done.message());
+  absl::MutexLock capacity_lock(&capacity_mu_);
   if (absl::Status s = Audit(request.user, end); !s.ok() && done.ok()) return s;
   if (!done.ok()) return done;
   return plan;
 }
 
-absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceRequest& request) {
+absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceRequest& request,
+                                         uint64_t changes) {
   plan->executed = true;
   for (size_t k = 0; k < plan->moves.size(); ++k) {
     const CellMove& m = plan->moves[k];
     std::string error;
     if (k > 0) {
-      absl::SleepFor(request.pause);  // the pace, between moves
-      error = FirstUnhealthyCell(request.health_wait);
+      // The pace, without holding capacity_mu_: a host lost meanwhile is
+      // handled now, not after the rebalance, and ends the pause.
+      struct Since {
+        const uint64_t* now;
+        uint64_t then;
+      } since{&capacity_changes_, changes};
+      absl::MutexLock lock(&changes_mu_);
+      changes_mu_.AwaitWithTimeout(
+          absl::Condition(+[](Since* s) { return *s->now != s->then; }, &since), request.pause);
     }
-    size_t i = 0;
-    while (i < map_.cells().size() && map_.cells()[i].id != m.cell) ++i;
-    if (error.empty() && (i == map_.cells().size() || cell_map().cells()[i].host != m.from)) {
-      error = absl::StrCat("cell ", m.cell, " is no longer on ", m.from);
+    absl::MutexLock capacity_lock(&capacity_mu_);
+    if (capacity_changes() != changes) {
+      error = "the hosts or pools changed since the plan was made; plan the rebalance again";
+    }
+    if (error.empty() && k > 0) error = FirstUnhealthyCell(request.health_wait);
+    std::optional<size_t> i;
+    if (error.empty()) {
+      absl::MutexLock lock(&map_mu_);
+      i = map_.IndexOf(m.cell);
+      if (!i || map_.cells()[*i].host != m.from || !inventory_.hosts.count(m.to)) {
+        error = absl::StrCat("cell ", m.cell, " is no longer on ", m.from, " or ", m.to,
+                             " is gone");
+      }
     }
     if (error.empty()) {
       if (internal_.move_hook) internal_.move_hook(m.cell, MoveEvent::kStart);
-      absl::StatusOr<absl::Duration> window = DrainCell(i, m.to);
+      absl::StatusOr<absl::Duration> window = DrainCell(*i, m.to);
       if (window.ok()) {
         plan->unavailable.push_back(*window);
-        error = AwaitHealthy(i, std::max(request.health_wait, absl::Seconds(30)));
+        error = AwaitHealthy(*i, std::max(request.health_wait, absl::Seconds(30)));
       } else {
         error = std::string(window.status().message());
       }
@@ -265,8 +300,10 @@ absl::StatusOr<absl::Duration> IndexImpl::DrainCell(size_t i, const std::string&
   if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kAfterOpen);
   if (window.ok() && !old_dir.empty()) {
     // The state left behind is stale now; the journal and checkpoint in
-    // the store hold everything it did.
-    if (absl::Status s = RemoveAll(fs, old_dir); !s.ok()) return s;
+    // the store hold everything it did. The move is done either way: a
+    // directory that could not go now goes at the next open
+    // (RemoveStaleCellDirs), so its failure does not fail the move.
+    (void)RemoveAll(fs, old_dir);
   }
   return window;
 }
@@ -305,15 +342,7 @@ absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& req
     if (report.error.empty()) {
       // The hosts hold no cell now: out of the inventory.
       absl::MutexLock lock(&map_mu_);
-      for (const std::string& h : report.hosts) inventory_.hosts.erase(h);
-      for (Pool& p : inventory_.pools) {
-        p.hosts.erase(std::remove_if(p.hosts.begin(), p.hosts.end(),
-                                     [&report](const std::string& h) {
-                                       return std::count(report.hosts.begin(),
-                                                         report.hosts.end(), h) > 0;
-                                     }),
-                      p.hosts.end());
-      }
+      for (const std::string& h : report.hosts) inventory_.RemoveHost(h);
       if (absl::Status st = SaveInventory(fs, inventory_path(), inventory_); !st.ok()) {
         report.error = std::string(st.message());
       }
@@ -339,37 +368,51 @@ absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& req
 }
 
 absl::Status IndexImpl::AddHost(const std::string& name, const std::string& dir,
-                                const std::string& user) {
+                                const std::string& pool, const std::string& user) {
   absl::MutexLock capacity_lock(&capacity_mu_);
   rocksdb::FileSystem& fs = *internal_.file_system;
   absl::Status result = [&]() -> absl::Status {
     if (name.empty() || dir.empty()) {
       return absl::InvalidArgumentError("a host needs a name and a directory");
     }
-    std::map<std::string, std::string> hosts;
+    Inventory next;
     {
       absl::MutexLock lock(&map_mu_);
       if (inventory_.hosts.count(name)) {
         return absl::InvalidArgumentError(absl::StrCat("host ", name, " exists already"));
       }
-      hosts = inventory_.hosts;
+      next = inventory_;
     }
     // Kept absolute: later opens may run elsewhere.
     const std::string abs = NormalPath(fs, dir);
-    hosts[name] = abs;
-    if (absl::Status s = CheckDirectories(hosts); !s.ok()) return s;
+    next.hosts[name] = abs;
+    if (absl::Status s = CheckDirectories(next.hosts); !s.ok()) return s;
+    if (!pool.empty()) {
+      // The host and its pool in one change: never added to the wrong pool.
+      Pool p;
+      p.name = pool;
+      if (const Pool* old = next.FindPool(pool)) p = *old;
+      // Members that are gone (an inventory written before losses left
+      // pools) go now.
+      p.hosts.erase(std::remove_if(p.hosts.begin(), p.hosts.end(),
+                                   [&next](const std::string& h) { return !next.hosts.count(h); }),
+                    p.hosts.end());
+      p.hosts.push_back(name);
+      if (absl::Status s = ValidatePool(p); !s.ok()) return s;
+      next.SetPool(std::move(p));
+    }
     if (absl::Status s = CreateDirs(fs, abs); !s.ok()) return s;
     absl::MutexLock lock(&map_mu_);
-    Inventory next = inventory_;
-    next.hosts[name] = abs;
     if (absl::Status s = SaveInventory(fs, inventory_path(), next); !s.ok()) return s;
     inventory_ = std::move(next);
     return absl::OkStatus();
   }();
+  if (result.ok()) NoteCapacityChange();
   Json entry;
   entry["op"] = "add-host";
   entry["host"] = name;
   entry["dir"] = dir;
+  if (!pool.empty()) entry["pool"] = pool;
   entry["outcome"] = result.ok() ? "done" : "refused";
   if (!result.ok()) entry["reason"] = std::string(result.message());
   if (absl::Status s = Audit(user, entry); !s.ok() && result.ok()) return s;
@@ -395,6 +438,7 @@ absl::Status IndexImpl::SetPool(const Pool& pool, const std::string& user) {
     inventory_ = std::move(next);
     return absl::OkStatus();
   }();
+  if (result.ok()) NoteCapacityChange();
   Json entry;
   entry["op"] = "set-pool";
   entry["pool"] = pool.name;

@@ -50,7 +50,7 @@ class IndexImpl : public Index {
   absl::StatusOr<std::vector<CellId>> LoseHosts(const std::vector<std::string>& hosts) override;
   absl::StatusOr<RemovalPlan> RemoveHosts(const HostRemoval& request) override;
   absl::StatusOr<RebalancePlan> Rebalance(const RebalanceRequest& request) override;
-  absl::Status AddHost(const std::string& name, const std::string& dir,
+  absl::Status AddHost(const std::string& name, const std::string& dir, const std::string& pool,
                        const std::string& user) override;
   absl::Status SetPool(const Pool& pool, const std::string& user) override;
   Inventory inventory() const override;
@@ -75,8 +75,15 @@ class IndexImpl : public Index {
   std::vector<CellLoad> CellLoads(absl::Duration wait) const;
   // Carries out an accepted plan, filling plan->step_reports.
   absl::Status ExecuteRemoval(RemovalPlan* plan, const HostRemoval& request);
-  // Carries out an accepted rebalance, filling plan->unavailable.
-  absl::Status ExecuteRebalance(RebalancePlan* plan, const RebalanceRequest& request);
+  // Carries out an accepted rebalance, filling plan->unavailable; each move
+  // under capacity_mu_, the pauses without it. `changes` is
+  // capacity_changes_ when the plan was made: any other change stops it.
+  absl::Status ExecuteRebalance(RebalancePlan* plan, const RebalanceRequest& request,
+                                uint64_t changes);
+  // Counts a change of capacity (hosts or pools) and wakes a rebalance's
+  // pause to notice it.
+  void NoteCapacityChange();
+  uint64_t capacity_changes() const;
   // Empty when every cell is healthy (after waiting up to `wait` for cells
   // to settle); else which is not, and what it is doing.
   std::string FirstUnhealthyCell(absl::Duration wait) const;
@@ -100,9 +107,14 @@ class IndexImpl : public Index {
   const InternalOptions internal_;
   const absl::Time open_start_;
   absl::Duration open_time_;
-  // One capacity change (remove, add, pool, loss) at a time.
+  // One capacity change (remove, add, pool, loss, one rebalance move) at a time.
   absl::Mutex capacity_mu_ ABSL_ACQUIRED_BEFORE(map_mu_);
-  // Cell ranges and ids never change; hosts do (LoseHosts, RemoveHosts).
+  // How many capacity changes there have been; a rebalance pausing between
+  // moves waits on it.
+  mutable absl::Mutex changes_mu_;
+  uint64_t capacity_changes_ ABSL_GUARDED_BY(changes_mu_) = 0;
+  // Cell ranges and ids never change; hosts do (LoseHosts, RemoveHosts,
+  // Rebalance).
   mutable absl::Mutex map_mu_;
   CellMap map_;
   // The hosts (name -> directory) and pools, as kept in the store.

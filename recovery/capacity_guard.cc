@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -282,13 +283,26 @@ absl::StatusOr<RebalancePlan> PlanRebalance(const CellMap& map, const Inventory&
                                             const std::vector<CellLoad>& cells,
                                             const RebalanceRequest& req) {
   if (req.pause < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--pause must not be negative");
+    return absl::InvalidArgumentError(
+        absl::StrCat("the pause must not be negative (", absl::FormatDuration(req.pause), ")"));
   }
   if (req.health_wait < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("the health wait must not be negative");
+    return absl::InvalidArgumentError(absl::StrCat("the health wait must not be negative (",
+                                                   absl::FormatDuration(req.health_wait), ")"));
   }
   if (cells.size() != map.cells().size()) {
-    return absl::InternalError("cell loads do not match the map");
+    return absl::InternalError(absl::StrCat("cell loads (", cells.size(),
+                                            ") do not match the map's cells (",
+                                            map.cells().size(), ")"));
+  }
+  std::vector<Pool> pools = EffectivePools(inv);
+  if (!req.pool.empty()) {
+    pools.erase(std::remove_if(pools.begin(), pools.end(),
+                               [&req](const Pool& p) { return p.name != req.pool; }),
+                pools.end());
+    if (pools.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown pool \"", req.pool, "\""));
+    }
   }
   RebalancePlan plan;
   for (size_t i = 0; i < cells.size(); ++i) {
@@ -308,45 +322,50 @@ absl::StatusOr<RebalancePlan> PlanRebalance(const CellMap& map, const Inventory&
     load[host].bytes += cells[i].bytes;
     held[host].push_back(i);
   }
+  // The smallest of `from`'s cells that fits on `to`, or nullopt.
+  auto pick = [&](const Pool& pool, const std::string& from,
+                  const std::string& to) -> std::optional<size_t> {
+    if (pool.max_cells_per_host != 0 && load[to].cells + 1 > pool.max_cells_per_host) {
+      return std::nullopt;
+    }
+    std::optional<size_t> best;
+    for (size_t i : held[from]) {
+      const uint64_t bytes = cells[i].bytes;
+      if (pool.max_bytes_per_host != 0 && load[to].bytes + bytes > pool.max_bytes_per_host) {
+        continue;
+      }
+      if (!best || bytes < cells[*best].bytes) best = i;
+    }
+    return best;
+  };
   const uint64_t limit = req.max_moves == 0 ? UINT64_MAX : req.max_moves;
-  for (const Pool& pool : EffectivePools(inv)) {
+  for (const Pool& pool : pools) {
     auto more = [&](const std::string& a, const std::string& b) {
       const HostLoad& la = load[a];
       const HostLoad& lb = load[b];
       return la.cells != lb.cells ? la.cells > lb.cells : la.bytes > lb.bytes;
     };
-    while (plan.moves.size() < limit && pool.hosts.size() > 1) {
+    // Each move lowers the sum of squared cell counts, so this ends.
+    while (plan.moves.size() < limit) {
       std::vector<std::string> hosts = pool.hosts;
       std::stable_sort(hosts.begin(), hosts.end(), more);
-      const std::string& donor = hosts.front();
-      // The emptiest host with room for one of the donor's cells, and that
-      // cell: the smallest that fits (the cheapest step toward balance).
       bool moved = false;
-      for (auto r = hosts.rbegin(); r != hosts.rend() && !moved; ++r) {
-        const std::string& to = *r;
-        if (load[donor].cells <= load[to].cells + 1) break;  // balanced
-        if (pool.max_cells_per_host != 0 && load[to].cells + 1 > pool.max_cells_per_host) {
-          continue;
+      for (auto d = hosts.begin(); d != hosts.end() && !moved; ++d) {
+        for (auto r = hosts.rbegin(); r != hosts.rend() && *r != *d && !moved; ++r) {
+          if (load[*d].cells <= load[*r].cells + 1) break;  // the rest are fuller
+          const std::optional<size_t> i = pick(pool, *d, *r);
+          if (!i) continue;
+          const std::string from = *d, to = *r;
+          std::vector<size_t>& from_cells = held[from];
+          from_cells.erase(std::find(from_cells.begin(), from_cells.end(), *i));
+          held[to].push_back(*i);
+          load[from].cells--;
+          load[from].bytes -= cells[*i].bytes;
+          load[to].cells++;
+          load[to].bytes += cells[*i].bytes;
+          plan.moves.push_back({map.cells()[*i].id, from, to, cells[*i].bytes, plan.moves.size()});
+          moved = true;
         }
-        std::vector<size_t>& from_cells = held[donor];
-        auto best = from_cells.end();
-        for (auto it = from_cells.begin(); it != from_cells.end(); ++it) {
-          const uint64_t bytes = cells[*it].bytes;
-          if (pool.max_bytes_per_host != 0 && load[to].bytes + bytes > pool.max_bytes_per_host) {
-            continue;
-          }
-          if (best == from_cells.end() || bytes < cells[*best].bytes) best = it;
-        }
-        if (best == from_cells.end()) continue;
-        const size_t i = *best;
-        from_cells.erase(best);
-        held[to].push_back(i);
-        load[donor].cells--;
-        load[donor].bytes -= cells[i].bytes;
-        load[to].cells++;
-        load[to].bytes += cells[i].bytes;
-        plan.moves.push_back({map.cells()[i].id, donor, to, cells[i].bytes, plan.moves.size()});
-        moved = true;
       }
       if (!moved) break;
     }

@@ -43,13 +43,14 @@ absl::StatusOr<RemovalPlan> PlanRemoval(const CellMap& map, const Inventory& inv
                                         const std::vector<CellLoad>& cells,
                                         const HostRemoval& request);
 
-// Plans spreading the cells evenly over each pool's hosts (RebalancePlan).
-// Refused (kUnhealthyCell) while any cell is not healthy. Each move goes
-// from the pool's host with the most cells (then bytes) to the one with the
-// fewest that has room under the pool's per-host limits, and takes the
-// donor's smallest cell that fits there; the plan stops when no two hosts of
-// a pool differ by more than one cell, or after `max_moves`.
-// InvalidArgument for a negative pause or health_wait.
+// Plans spreading the cells evenly over each pool's hosts (or only
+// request.pool's): RebalancePlan. Refused (kUnhealthyCell) while any cell is
+// not healthy. Each move takes the fullest host (most cells, then bytes)
+// that can give a cell to a host with at least two fewer cells and room
+// under the pool's per-host limits (the emptiest such), and moves the
+// donor's smallest cell that fits there; the plan stops when no such move
+// is left, or after `max_moves`. InvalidArgument for a negative pause or
+// health_wait, or an unknown pool.
 absl::StatusOr<RebalancePlan> PlanRebalance(const CellMap& map, const Inventory& inventory,
                                             const std::vector<CellLoad>& cells,
                                             const RebalanceRequest& request);

@@ -266,6 +266,7 @@ TEST_F(CapacityCliTest, RefusesWhileACellIsUnhealthy) {
     Check(row);
   }
   // Nor does any cell move to balance the hosts.
+  const std::string map_before = testing::ReadWholeFile(dir_ / "store/CELLMAP");
   const std::string before = Snapshot();
   const size_t audit_before = AuditLines().size();
   testing::ProcessResult r = Run({"hosts", "rebalance", "--execute", "--pause", "0"});
@@ -277,6 +278,19 @@ TEST_F(CapacityCliTest, RefusesWhileACellIsUnhealthy) {
   ASSERT_EQ(audit.size(), audit_before + 1);
   EXPECT_EQ(Json::parse(audit.back())["op"], "rebalance");
   EXPECT_EQ(Json::parse(audit.back())["outcome"], "refused");
+
+  // Adding a host is still possible; only its rebalance waits. Without
+  // --rebalance the refusal is information (exit 0), with it exit 14, the
+  // host added either way.
+  r = Run({"hosts", "add", "web-5", dir_ / "hosts/web-5", "--pool", "web"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("host web-5 added"));
+  EXPECT_THAT(r.out, HasSubstr("rebalance: refused for now (unhealthy_cell): cell 5 "));
+  r = Run({"hosts", "add", "web-6", dir_ / "hosts/web-6", "--pool", "web", "--rebalance"});
+  EXPECT_EQ(r.code, 14) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("host web-6 added"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(testing::ReadWholeFile(dir_ / "store/CELLMAP"), map_before);
 }
 
 TEST_F(CapacityCliTest, AddsAHostToItsPoolAndRebalancesOntoIt) {
@@ -287,6 +301,8 @@ TEST_F(CapacityCliTest, AddsAHostToItsPoolAndRebalancesOntoIt) {
            {"hosts", "add", "web-1", web5},
            {"hosts", "add", "web-5", dir_ / "store/web-5"},
            {"hosts", "add", "web-5", web5, "--pool", "Bad Name"},
+           {"hosts", "add", "web-5", web5, "--pool", ""},
+           {"hosts", "rebalance", "--pool", "no-such-pool"},
            {"hosts", "add", "web-5", web5, "--pause", "-1"},
            {"hosts", "add", "web-5", web5, "--max-moves", "1x"},
            {"hosts", "rebalance", "--pause", "soon"},
@@ -304,7 +320,7 @@ TEST_F(CapacityCliTest, AddsAHostToItsPoolAndRebalancesOntoIt) {
   testing::ProcessResult r = Run({"hosts", "add", "web-5", web5, "--pool", "web"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("host web-5 added at " + web5 + " in pool web"));
-  EXPECT_THAT(r.out, HasSubstr("rebalance: 1 move,"));
+  EXPECT_THAT(r.out, HasSubstr("rebalance of pool web: 1 move,"));
   EXPECT_THAT(r.out, HasSubstr(" -> web-5"));
   EXPECT_THAT(r.out, HasSubstr("dry run: no cell moved"));
   EXPECT_EQ(testing::ReadWholeFile(dir_ / "store/CELLMAP"), map_before);
@@ -334,6 +350,17 @@ TEST_F(CapacityCliTest, AddsAHostToItsPoolAndRebalancesOntoIt) {
   r = Run({"hosts", "rebalance"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("rebalance: 0 moves"));
+  // Adding web-6 with --rebalance moves a cell at once (web holds 8 cells
+  // on 6 hosts: 2,2,2,1,1,0 -> one move onto web-6).
+  r = Run({"--json", "hosts", "add", "web-6", dir_ / "hosts/web-6", "--pool", "web",
+           "--rebalance", "--pause", "0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Json added = Json::parse(r.out);
+  EXPECT_EQ(added["host"], "web-6");
+  EXPECT_EQ(added["pool"], "web");
+  ASSERT_EQ(added["rebalance"]["moves"].size(), 1u) << r.out;
+  EXPECT_EQ(added["rebalance"]["moves"][0]["to"], "web-6");
+  EXPECT_EQ(cells_of("web-6"), 1);
 
   std::vector<std::string> ops;
   for (const std::string& line : AuditLines()) {
@@ -342,10 +369,13 @@ TEST_F(CapacityCliTest, AddsAHostToItsPoolAndRebalancesOntoIt) {
       ops.push_back(absl::StrCat(j["op"].get<std::string>(), ":", j["outcome"].get<std::string>()));
     }
   }
-  EXPECT_THAT(ops, ::testing::ElementsAre("add-host:refused", "add-host:refused", "add-host:done",
-                                          "rebalance:planned", "rebalance:accepted",
-                                          "rebalance-step:done", "rebalance-done:done",
-                                          "rebalance:planned"));
+  EXPECT_THAT(ops, ::testing::ElementsAre("add-host:refused", "add-host:refused",
+                                          "add-host:refused", "rebalance:invalid",
+                                          "add-host:done", "rebalance:planned",
+                                          "rebalance:accepted", "rebalance-step:done",
+                                          "rebalance-done:done", "rebalance:planned",
+                                          "add-host:done", "rebalance:accepted",
+                                          "rebalance-step:done", "rebalance-done:done"));
 }
 
 TEST_F(CapacityCliTest, PlansShowsPoolsAndAuditsASafeRemoval) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -18,6 +19,7 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "index/internal_options.h"
 #include "nlohmann/json.hpp"
 #include "recovery/capacity_guard.h"
@@ -157,6 +159,35 @@ TEST(RebalancePlanTest, KeepsToPerHostLimitsAndMaxMoves) {
   EXPECT_EQ(plan->moves.size(), 1u);
 }
 
+TEST(RebalancePlanTest, TriesTheNextDonorWhenTheFullestHasNothingThatFits) {
+  // a: three 500-byte cells, b: three 100-byte cells, c: none; 400 bytes a
+  // host. Nothing of a fits anywhere, but b can give c a cell.
+  Layout l = MakeLayout({"a", "a", "a", "b", "b", "b"});
+  for (size_t i = 0; i < 6; ++i) l.loads[i].bytes = i < 3 ? 500 : 100;
+  Pool p{"p", {"a", "b", "c"}};
+  p.max_bytes_per_host = 400;
+  absl::StatusOr<RebalancePlan> plan =
+      PlanRebalance(l.map, HostsAndPools({"a", "b", "c"}, {p}), l.loads, Plan());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->moves.size(), 1u);
+  EXPECT_EQ(plan->moves[0].from, "b");
+  EXPECT_EQ(plan->moves[0].to, "c");
+}
+
+TEST(RebalancePlanTest, OnlyThePoolAskedFor) {
+  Layout l = MakeLayout({"a1", "a1", "a1", "a1", "b1", "b1", "b1", "b1"});
+  const Inventory inv =
+      HostsAndPools({"a1", "a2", "b1", "b2"}, {{"a", {"a1", "a2"}}, {"b", {"b1", "b2"}}});
+  RebalanceRequest only_b = Plan();
+  only_b.pool = "b";
+  absl::StatusOr<RebalancePlan> plan = PlanRebalance(l.map, inv, l.loads, only_b);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->moves.size(), 2u);
+  for (const CellMove& m : plan->moves) EXPECT_EQ(m.to, "b2");
+  only_b.pool = "c";
+  EXPECT_TRUE(absl::IsInvalidArgument(PlanRebalance(l.map, inv, l.loads, only_b).status()));
+}
+
 TEST(RebalancePlanTest, RefusesWhileACellIsUnhealthyAndRejectsBadRequests) {
   Layout l = MakeLayout({"h1", "h1", "h1", "h1"});
   l.loads[2].healthy = false;
@@ -171,6 +202,9 @@ TEST(RebalancePlanTest, RefusesWhileACellIsUnhealthyAndRejectsBadRequests) {
   l.loads[2].healthy = true;
   RebalanceRequest bad = Plan();
   bad.pause = absl::Seconds(-1);
+  EXPECT_TRUE(absl::IsInvalidArgument(PlanRebalance(l.map, inv, l.loads, bad).status()));
+  bad = Plan();
+  bad.health_wait = absl::Seconds(-1);
   EXPECT_TRUE(absl::IsInvalidArgument(PlanRebalance(l.map, inv, l.loads, bad).status()));
 }
 
@@ -215,15 +249,32 @@ TEST(RebalanceTest, AddedHostsTakeCellsOneAtATimeUnderLoad) {
   // Each move's start and end, from the move hook.
   absl::Mutex mu;
   std::vector<std::pair<MoveEvent, absl::Time>> events;
+  // At each move's start: whether the cell moved before it had passed its
+  // deep validation on the target.
+  std::vector<std::string> unvalidated;
+  std::optional<CellId> last_moved;
+  Index* index_ptr = nullptr;
   InternalOptions in;
-  in.move_hook = [&](uint32_t, MoveEvent e) {
+  in.move_hook = [&](uint32_t cell, MoveEvent e) {
     absl::MutexLock lock(&mu);
     events.emplace_back(e, absl::Now());
+    if (e == MoveEvent::kStart && last_moved) {
+      const CellStats st = index_ptr->Stats().cells[*last_moved];
+      if (st.validation != ValidationState::kOk) {
+        unvalidated.push_back(
+            absl::StrCat("cell ", *last_moved, " was ", ValidationStateName(st.validation)));
+      }
+    }
+    if (e == MoveEvent::kStart) last_moved = cell;
   };
-  auto opened = OpenIndex(EightCellsOnTwoHosts(dir), in);
+  Options o = EightCellsOnTwoHosts(dir);
+  o.validate_after_recovery = true;
+  auto opened = OpenIndex(o, in);
   ASSERT_TRUE(opened.ok()) << opened.status();
   Index& index = **opened;
-  testing::Populate(index);
+  index_ptr = &index;
+  index.WaitForRecovery();
+  const std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(index);
   ASSERT_TRUE(index.AddHost("h3", dir / "hosts/h3").ok());
   ASSERT_TRUE(index.AddHost("h4", dir / "hosts/h4").ok());
 
@@ -257,6 +308,7 @@ TEST(RebalanceTest, AddedHostsTakeCellsOneAtATimeUnderLoad) {
   EXPECT_EQ(load.staying_errors(), 0) << load.first_error();
   EXPECT_EQ(load.moving_errors(), 0) << load.first_error();
   EXPECT_GT(load.ExpectAllAckedReadBack(), 100u);
+  testing::ExpectExactly(index, want);
 
   // Balanced: two cells a host, each cell's state on its host only.
   const CellMap after = index.cell_map();
@@ -277,6 +329,7 @@ TEST(RebalanceTest, AddedHostsTakeCellsOneAtATimeUnderLoad) {
       EXPECT_EQ(events[3 * k + 2].first, MoveEvent::kAfterOpen);
       if (k > 0) EXPECT_GE(events[3 * k].second - events[3 * k - 1].second, request.pause);
     }
+    EXPECT_THAT(unvalidated, ::testing::IsEmpty());
   }
   // Audited: the plan, each move, the end.
   absl::StatusOr<std::vector<std::string>> audit = index.AuditLog();
@@ -299,6 +352,49 @@ TEST(RebalanceTest, AddedHostsTakeCellsOneAtATimeUnderLoad) {
   absl::StatusOr<RebalancePlan> again = index.Rebalance(request);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->moves.empty());
+}
+
+TEST(RebalanceTest, AHostLostDuringThePauseGoesAheadAndStopsTheRebalance) {
+  testing::ScratchDir dir;
+  absl::Notification first_moved;
+  InternalOptions in;
+  in.move_hook = [&](uint32_t, MoveEvent e) {
+    if (e == MoveEvent::kAfterOpen && !first_moved.HasBeenNotified()) first_moved.Notify();
+  };
+  auto opened = OpenIndex(EightCellsOnTwoHosts(dir), in);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Index& index = **opened;
+  const std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(index);
+  ASSERT_TRUE(index.AddHost("h3", dir / "hosts/h3").ok());
+  ASSERT_TRUE(index.AddHost("h4", dir / "hosts/h4").ok());
+
+  // An hour between moves: the loss must not wait for it.
+  RebalanceRequest request;
+  request.pause = absl::Hours(1);
+  request.execute = true;
+  absl::StatusOr<RebalancePlan> plan;
+  std::thread rebalance([&] { plan = index.Rebalance(request); });
+  first_moved.WaitForNotification();
+  absl::StatusOr<std::vector<CellId>> lost = index.LoseHost("h2");
+  rebalance.join();
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  ASSERT_TRUE(absl::IsAborted(plan.status())) << plan.status();
+  EXPECT_THAT(plan.status().message(), HasSubstr("changed since the plan was made"));
+  index.WaitForRecovery();
+  testing::ExpectExactly(index, want);
+  const CellMap map = index.cell_map();
+  for (const CellRange& c : map.cells()) {
+    EXPECT_NE(c.host, "h2");
+    EXPECT_THAT(CellDirs(dir)[c.id], ::testing::ElementsAre(c.host)) << "cell " << c.id;
+  }
+  // Planned again, it completes (the lost host's cells spread too).
+  request.pause = absl::ZeroDuration();
+  plan = index.Rebalance(request);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(CellsPerHost(index.cell_map()),
+              ::testing::UnorderedElementsAre(::testing::Pair("h1", ::testing::Ge(2)),
+                                              ::testing::Pair("h3", ::testing::Ge(2)),
+                                              ::testing::Pair("h4", ::testing::Ge(2))));
 }
 
 // Where the child kills itself: a move event of the n-th move, or a

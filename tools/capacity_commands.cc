@@ -31,6 +31,7 @@ Json PoolJson(const PoolCapacity& p, const Pool* pool) {
   return j;
 }
 
+// The median and the largest of `all` (zero when empty).
 std::pair<absl::Duration, absl::Duration> MedianMax(std::vector<absl::Duration> all) {
   if (all.empty()) return {absl::ZeroDuration(), absl::ZeroDuration()};
   std::sort(all.begin(), all.end());
@@ -207,9 +208,11 @@ int RunHosts(const GlobalFlags& flags) {
 
 namespace {
 
-// Runs a rebalance on an open index and prints its outcome.
-int Rebalance(const GlobalFlags& flags, Index& index, const RebalanceRequest& request,
-              Json head) {
+// Runs a rebalance on an open index and prints its outcome. `head` leads
+// the JSON output. A refused plan is an error (its exit code) when
+// `refusal_fails`, else shown as what stops cells from moving now.
+int Rebalance(const GlobalFlags& flags, Index& index, const RebalanceRequest& request, Json head,
+              bool refusal_fails) {
   absl::StatusOr<RebalancePlan> plan = index.Rebalance(request);
   if (!plan.ok()) {
     if (absl::IsAborted(plan.status())) {
@@ -218,11 +221,13 @@ int Rebalance(const GlobalFlags& flags, Index& index, const RebalanceRequest& re
     }
     return ReportError(plan.status());
   }
-  if (plan->refusal != RemovalRefusal::kNone) {
+  const bool refused = plan->refusal != RemovalRefusal::kNone;
+  if (refused && refusal_fails && !flags.json) {
     std::cerr << "cellindex: rebalance refused (" << RemovalRefusalName(plan->refusal)
               << "): " << plan->reason << "\n";
     return ExitCodeForRefusal(plan->refusal);
   }
+  const int code = refused && refusal_fails ? ExitCodeForRefusal(plan->refusal) : kExitOk;
   const auto [median, max] = MedianMax(plan->unavailable);
   if (flags.json) {
     Json j = Json::parse(RebalancePlanJson(*plan));
@@ -232,13 +237,22 @@ int Rebalance(const GlobalFlags& flags, Index& index, const RebalanceRequest& re
     }
     head["rebalance"] = j;
     PrintJson(head);
-    return kExitOk;
+    if (code != kExitOk) {
+      std::cerr << "cellindex: rebalance refused (" << RemovalRefusalName(plan->refusal)
+                << "): " << plan->reason << "\n";
+    }
+    return code;
+  }
+  if (refused) {
+    std::cout << "rebalance: refused for now (" << RemovalRefusalName(plan->refusal)
+              << "): " << plan->reason << "\n";
+    return code;
   }
   std::cout << absl::StrFormat(
-      "rebalance: %d move%s, one cell at a time, %s between moves once the moved cell serves "
-      "and has validated\n",
-      plan->moves.size(), plan->moves.size() == 1 ? "" : "s",
-      absl::FormatDuration(request.pause));
+      "rebalance%s: %d move%s, one cell at a time, %.1f s between moves once the moved cell "
+      "serves and has validated\n",
+      request.pool.empty() ? "" : absl::StrCat(" of pool ", request.pool), plan->moves.size(),
+      plan->moves.size() == 1 ? "" : "s", absl::ToDoubleSeconds(request.pause));
   for (const CellMove& m : plan->moves) {
     std::cout << absl::StrFormat("  move %d: cell %5d  %s -> %s  (%s)\n", m.step + 1, m.cell,
                                  m.from, m.to, HumanBytes(m.bytes));
@@ -247,9 +261,10 @@ int Rebalance(const GlobalFlags& flags, Index& index, const RebalanceRequest& re
     if (!plan->moves.empty()) std::cout << "dry run: no cell moved\n";
     return kExitOk;
   }
-  std::cout << absl::StrFormat("moved %d cells; unavailable per moved cell: median %.1f ms, max "
-                               "%.1f ms\n",
-                               plan->unavailable.size(), absl::ToDoubleMilliseconds(median),
+  std::cout << absl::StrFormat("moved %d cell%s; unavailable per moved cell: median %.1f ms, "
+                               "max %.1f ms\n",
+                               plan->unavailable.size(), plan->unavailable.size() == 1 ? "" : "s",
+                               absl::ToDoubleMilliseconds(median),
                                absl::ToDoubleMilliseconds(max));
   return kExitOk;
 }
@@ -257,37 +272,36 @@ int Rebalance(const GlobalFlags& flags, Index& index, const RebalanceRequest& re
 }  // namespace
 
 int RunHostsAdd(const GlobalFlags& flags, const std::string& name, const std::string& dir,
-                const std::string& pool_name, const RebalanceRequest& rebalance) {
+                const std::optional<std::string>& pool, RebalanceRequest rebalance) {
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
-  Pool pool;
-  if (!pool_name.empty()) {
-    // Checked before the host is added: a bad pool adds nothing.
-    pool.name = pool_name;
-    const Inventory inventory = (*index)->inventory();
-    if (const Pool* old = inventory.FindPool(pool_name)) pool = *old;
-    if (absl::Status s = ValidatePool(pool); !s.ok()) return ReportError(s);
+  if (pool && pool->empty()) {
+    return ReportError(absl::InvalidArgumentError("--pool needs a pool name"));
   }
-  if (absl::Status s = (*index)->AddHost(name, dir, rebalance.user); !s.ok()) {
+  if (absl::Status s = (*index)->AddHost(name, dir, pool.value_or(""), rebalance.user); !s.ok()) {
     return ReportError(s);
   }
-  if (!pool_name.empty()) {
-    pool.hosts.push_back(name);
-    if (absl::Status s = (*index)->SetPool(pool, rebalance.user); !s.ok()) return ReportError(s);
+  // Onto the new host: its own pool's cells only.
+  rebalance.pool = (*index)->inventory().PoolOf(name);
+  uint64_t pool_cells = 0;
+  for (const PoolCapacity& p : (*index)->PoolCapacities()) {
+    if (p.pool == rebalance.pool) pool_cells = p.cells_before;
   }
   if (!flags.json) {
-    std::cout << "host " << name << " added at " << dir
-              << (pool_name.empty() ? "" : absl::StrCat(" in pool ", pool_name)) << "\n";
+    std::cout << "host " << name << " added at " << dir << " in pool " << rebalance.pool << "\n";
+    if (pool_cells == 0) {
+      std::cout << "note: pool " << rebalance.pool
+                << " holds no cells, so none will move onto " << name << "\n";
+    }
   }
-  Json head = {{"host", name}, {"dir", dir}};
-  if (!pool_name.empty()) head["pool"] = pool_name;
-  return Rebalance(flags, **index, rebalance, head);
+  Json head = {{"host", name}, {"dir", dir}, {"pool", rebalance.pool}};
+  return Rebalance(flags, **index, rebalance, head, /*refusal_fails=*/rebalance.execute);
 }
 
 int RunHostsRebalance(const GlobalFlags& flags, const RebalanceRequest& rebalance) {
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
-  return Rebalance(flags, **index, rebalance, Json::object());
+  return Rebalance(flags, **index, rebalance, Json::object(), /*refusal_fails=*/true);
 }
 
 int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) {

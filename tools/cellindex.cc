@@ -269,14 +269,16 @@ int main(int argc, char** argv) {
   AddNumber(pools_set_cmd, "--max-bytes-per-host", &pool.max_bytes_per_host, 0, kU64Max,
             "bytes of cells one host of the pool may hold, 0: no limit");
 
-  CLI::App* hosts_cmd = app.add_subcommand("hosts", "hosts: list, add, remove (safely)");
+  CLI::App* hosts_cmd = app.add_subcommand("hosts", "hosts: list, add, remove (safely), rebalance");
   hosts_cmd->require_subcommand(0, 1);
   std::string host_name, host_dir;
   CLI::App* hosts_add_cmd = hosts_cmd->add_subcommand("add", "add a host with its directory");
   hosts_add_cmd->add_option("name", host_name, "host name")->required();
   hosts_add_cmd->add_option("dir", host_dir, "its local directory for cell state")->required();
-  std::string host_pool;
-  hosts_add_cmd->add_option("--pool", host_pool, "the pool it joins (made if missing)");
+  std::optional<std::string> host_pool;
+  hosts_add_cmd->add_option_function<std::string>(
+      "--pool", [&host_pool](const std::string& v) { host_pool = v; },
+      "the pool it joins (made if missing; without it: the default pool)");
   RebalanceRequest rebalance;
   double rebalance_pause = absl::ToDoubleSeconds(rebalance.pause);
   hosts_add_cmd->add_flag("--rebalance", rebalance.execute,
@@ -287,6 +289,7 @@ int main(int argc, char** argv) {
       "at a time as in a drain");
   hosts_rebalance_cmd->add_flag("--execute", rebalance.execute,
                                 "carry the plan out (without it nothing changes)");
+  hosts_rebalance_cmd->add_option("--pool", rebalance.pool, "only this pool's hosts");
   for (CLI::App* cmd : {hosts_add_cmd, hosts_rebalance_cmd}) {
     AddNumber(cmd, "--max-moves", &rebalance.max_moves, 0, 1 << 20,
               "cells moved at most, 0 to 2^20 (0: as many as the balance needs)")

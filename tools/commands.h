@@ -79,11 +79,13 @@ struct PoolFlags {
 int RunPoolsSet(const GlobalFlags& flags, const PoolFlags& pool, const std::string& arguments);
 // `cellindex hosts`: each host, its directory, pool and cells.
 int RunHosts(const GlobalFlags& flags);
-// `cellindex hosts add NAME DIR [--pool P]`: adds the host, then plans the
-// rebalance onto it and, with --rebalance, carries it out (as `hosts
-// rebalance --execute` would).
+// `cellindex hosts add NAME DIR [--pool P]`: adds the host (in P, made if
+// missing), then plans the rebalance of its pool and, with --rebalance,
+// carries it out (as `hosts rebalance --pool P --execute` would). Without
+// --rebalance a refused plan is only shown (exit 0); with it, the refusal's
+// exit code (the host is added either way).
 int RunHostsAdd(const GlobalFlags& flags, const std::string& name, const std::string& dir,
-                const std::string& pool, const RebalanceRequest& rebalance);
+                const std::optional<std::string>& pool, RebalanceRequest rebalance);
 // `cellindex hosts rebalance`: prints the plan; with --execute carries it
 // out one cell at a time. Refused while a cell is unhealthy (exit 14);
 // stopped at a failed move (exit 16).

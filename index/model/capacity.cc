@@ -73,6 +73,11 @@ const Pool* Inventory::FindPool(const std::string& name) const {
   return nullptr;
 }
 
+void Inventory::RemoveHost(const std::string& host) {
+  hosts.erase(host);
+  for (Pool& p : pools) p.hosts.erase(std::remove(p.hosts.begin(), p.hosts.end(), host), p.hosts.end());
+}
+
 void Inventory::SetPool(Pool pool) {
   std::sort(pool.hosts.begin(), pool.hosts.end());
   for (Pool& p : pools) {

@@ -64,6 +64,9 @@ struct Inventory {
   const Pool* FindPool(const std::string& name) const;
   // Sets (adds or replaces) a pool, taking its hosts out of any other pool.
   void SetPool(Pool pool);
+  // Removes a host and its membership of any pool (a pool naming a host
+  // that is gone could not be set again).
+  void RemoveHost(const std::string& host);
 
   std::string Encode() const;
   // DataLoss when damaged.
@@ -148,6 +151,8 @@ struct RemovalPlan {
 // Spreading the cells evenly over the hosts of each pool (after hosts were
 // added, say), one cell at a time, each moved as in a drain.
 struct RebalanceRequest {
+  // Only this pool's hosts (a host just added to it, say); empty: every pool.
+  std::string pool;
   // Cells moved at most; 0: as many as the balance needs.
   uint64_t max_moves = 0;
   // The pace: how long to wait after a moved cell serves and has validated
@@ -164,9 +169,10 @@ struct RebalanceRequest {
 
 struct RebalancePlan {
   // In order, one per step (CellMove::step is its position). Cells move only
-  // between hosts of one pool, from the host with the most cells to the one
-  // with the fewest, until no two hosts of a pool differ by more than one
-  // cell (or a receiver has no room under its pool's limits).
+  // between hosts of one pool, from a host with more cells to one with at
+  // least two fewer that has room under the pool's limits (the fullest
+  // donor and the emptiest receiver that can make a move), until no such
+  // move is left.
   std::vector<CellMove> moves;
   // kUnhealthyCell when a cell is recovering, validating or failed: nothing
   // moves until every cell serves.
