@@ -52,6 +52,25 @@ absl::Status IndexImpl::Audit(const std::string& user, const Json& entry) const 
   return s;
 }
 
+absl::Status IndexImpl::AuditPlan(const std::string& user, Json entry, const absl::Status& valid,
+                                  RemovalRefusal refusal, const std::string& reason,
+                                  const std::string& plan_json, bool execute) const {
+  if (!valid.ok()) {
+    entry["outcome"] = "invalid";
+    entry["reason"] = std::string(valid.message());
+  } else {
+    entry["plan"] = Json::parse(plan_json);
+    if (refusal != RemovalRefusal::kNone) {
+      entry["outcome"] = "refused";
+      entry["refusal"] = RemovalRefusalName(refusal);
+      entry["reason"] = reason;
+    } else {
+      entry["outcome"] = execute ? "accepted" : "planned";
+    }
+  }
+  return Audit(user, entry);
+}
+
 absl::StatusOr<std::vector<std::string>> IndexImpl::AuditLog() const {
   return ReadAuditLog(*internal_.file_system, options_.store_dir + "/" + kAuditLogFile);
 }
@@ -107,22 +126,14 @@ absl::StatusOr<RemovalPlan> IndexImpl::RemoveHosts(const HostRemoval& request) {
   if (request.expect) entry["expect"] = *request.expect;
   entry["max_step"] = request.max_step;
   entry["max_fraction"] = request.max_fraction;
-  if (!plan.ok()) {
-    entry["outcome"] = "invalid";
-    entry["reason"] = std::string(plan.status().message());
-    if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
-    return plan.status();
+  if (absl::Status s = AuditPlan(request.user, std::move(entry), plan.status(),
+                                 plan.ok() ? plan->refusal : RemovalRefusal::kNone,
+                                 plan.ok() ? plan->reason : "",
+                                 plan.ok() ? RemovalPlanJson(*plan) : "", request.execute);
+      !s.ok()) {
+    return s;
   }
-  entry["plan"] = Json::parse(RemovalPlanJson(*plan));
-  if (plan->refusal != RemovalRefusal::kNone) {
-    entry["outcome"] = "refused";
-    entry["refusal"] = RemovalRefusalName(plan->refusal);
-    entry["reason"] = plan->reason;
-  } else {
-    entry["outcome"] = request.execute ? "accepted" : "planned";
-  }
-  // Recorded before anything changes: no execution goes unrecorded.
-  if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
+  if (!plan.ok()) return plan.status();
   if (plan->refusal != RemovalRefusal::kNone || !request.execute) return plan;
   NoteCapacityChange();
   absl::Status done = ExecuteRemoval(&*plan, request);
@@ -187,22 +198,14 @@ absl::StatusOr<RebalancePlan> IndexImpl::Rebalance(const RebalanceRequest& reque
     if (!request.pool.empty()) entry["pool"] = request.pool;
     entry["max_moves"] = request.max_moves;
     entry["pause_ms"] = absl::ToDoubleMilliseconds(request.pause);
-    if (!plan.ok()) {
-      entry["outcome"] = "invalid";
-      entry["reason"] = std::string(plan.status().message());
-      if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
-      return plan.status();
+    if (absl::Status s = AuditPlan(request.user, std::move(entry), plan.status(),
+                                   plan.ok() ? plan->refusal : RemovalRefusal::kNone,
+                                   plan.ok() ? plan->reason : "",
+                                   plan.ok() ? RebalancePlanJson(*plan) : "", request.execute);
+        !s.ok()) {
+      return s;
     }
-    entry["plan"] = Json::parse(RebalancePlanJson(*plan));
-    if (plan->refusal != RemovalRefusal::kNone) {
-      entry["outcome"] = "refused";
-      entry["refusal"] = RemovalRefusalName(plan->refusal);
-      entry["reason"] = plan->reason;
-    } else {
-      entry["outcome"] = request.execute ? "accepted" : "planned";
-    }
-    // Recorded before anything changes, as a removal is.
-    if (absl::Status s = Audit(request.user, entry); !s.ok()) return s;
+    if (!plan.ok()) return plan.status();
     if (plan->refusal != RemovalRefusal::kNone || !request.execute) return plan;
   }
   absl::Status done = ExecuteRebalance(&*plan, request, changes);

@@ -95,6 +95,14 @@ class IndexImpl : public Index {
   // Appends `entry` to the audit log, with the time and `user` (empty: the
   // process's user) first.
   absl::Status Audit(const std::string& user, const nlohmann::ordered_json& entry) const;
+  // Audits a plan of a removal or rebalance, `entry` saying what was asked,
+  // with its outcome: invalid (when `valid` is not OK), refused, planned or
+  // accepted. Called before anything changes, so no execution goes
+  // unrecorded.
+  absl::Status AuditPlan(const std::string& user, nlohmann::ordered_json entry,
+                         const absl::Status& valid, RemovalRefusal refusal,
+                         const std::string& reason, const std::string& plan_json,
+                         bool execute) const;
   std::string inventory_path() const;
   // Asks the status page's writer (if started) for a page now.
   void RequestStatusPage() const;

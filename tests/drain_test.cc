@@ -3,10 +3,7 @@
 // each moved cell's window without service is reported beside the restore
 // time of a lost host's cells in the same run; a SIGKILL at each moment of
 // a drain leaves every cell on exactly one host after the restart.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +21,7 @@
 #include "index/internal_options.h"
 #include "tests/background_load.h"
 #include "tests/four_cells.h"
+#include "tests/process_util.h"
 
 namespace cellindex {
 namespace {
@@ -220,21 +218,10 @@ TEST(DrainTest, SigkillAtEachMomentLeavesEveryCellOnExactlyOneHost) {
       ASSERT_NE(index, nullptr);
       want = testing::Populate(*index);
     }
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::setenv("DRAIN_DIR", dir.path().c_str(), 1);
-      ::setenv("DRAIN_KILL_POINT", std::to_string(p).c_str(), 1);
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::execl("/proc/self/exe", "drain_test", "--gtest_also_run_disabled_tests",
-              "--gtest_filter=DrainTest.DISABLED_ChildDrainsUntilKilled", nullptr);
-      std::_Exit(127);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the child was not killed at its point (exit " << WEXITSTATUS(status) << ")";
+    const int status = testing::RunChildTest(
+        "DrainTest.DISABLED_ChildDrainsUntilKilled",
+        {{"DRAIN_DIR", dir.path()}, {"DRAIN_KILL_POINT", std::to_string(p)}});
+    ASSERT_EQ(testing::KilledOrWhy(status), "") << "the child was not killed at its point";
     // Restart (the hosts as the options list them): every record right, each
     // cell on the one host the map names, nowhere else.
     std::unique_ptr<Index> index = testing::OpenIndexOrFail(ThreeHosts(dir));

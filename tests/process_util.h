@@ -4,12 +4,14 @@
 #define CELLINDEX_TESTS_PROCESS_UTIL_H_
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cellindex::testing {
@@ -53,6 +55,36 @@ inline ProcessResult RunProcess(std::vector<std::string> args, const std::string
   r.out = ReadWholeFile(out);
   r.err = ReadWholeFile(err);
   return r;
+}
+
+// Runs the test `test` (a DISABLED_ one, e.g. "DrainTest.DISABLED_Child")
+// of this very test binary in a fresh process, with `env` set and its
+// stdout discarded: for tests that kill a process at a chosen moment
+// (RocksDB's background threads do not survive a fork, so the child
+// re-executes). Returns the child's wait status.
+inline int RunChildTest(const std::string& test,
+                        const std::vector<std::pair<std::string, std::string>>& env) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    const std::string filter = "--gtest_filter=" + test;
+    ::execl("/proc/self/exe", "child", "--gtest_also_run_disabled_tests", filter.c_str(), nullptr);
+    std::_Exit(127);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return status;
+}
+
+// Whether a wait status is death by SIGKILL; else a message saying how
+// the process ended.
+inline std::string KilledOrWhy(int status) {
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) return "";
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "exited with " + std::to_string(WEXITSTATUS(status));
 }
 
 }  // namespace cellindex::testing

@@ -3,10 +3,7 @@
 // it moves one cell at a time at its pace, under a running load, losing no
 // acknowledged write and failing no request; a SIGKILL during a move leaves
 // every cell on exactly one host after the restart.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -25,6 +22,7 @@
 #include "recovery/capacity_guard.h"
 #include "tests/background_load.h"
 #include "tests/four_cells.h"
+#include "tests/process_util.h"
 
 namespace cellindex {
 namespace {
@@ -459,21 +457,10 @@ TEST(RebalanceTest, SigkillDuringAMoveLeavesEveryCellOnExactlyOneHost) {
       ASSERT_TRUE(index->AddHost("h3", dir / "hosts/h3").ok());
       ASSERT_TRUE(index->AddHost("h4", dir / "hosts/h4").ok());
     }
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::setenv("REBALANCE_DIR", dir.path().c_str(), 1);
-      ::setenv("REBALANCE_KILL_POINT", std::to_string(p).c_str(), 1);
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::execl("/proc/self/exe", "rebalance_test", "--gtest_also_run_disabled_tests",
-              "--gtest_filter=RebalanceTest.DISABLED_ChildRebalancesUntilKilled", nullptr);
-      std::_Exit(127);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the child was not killed at its point (exit " << WEXITSTATUS(status) << ")";
+    const int status = testing::RunChildTest(
+        "RebalanceTest.DISABLED_ChildRebalancesUntilKilled",
+        {{"REBALANCE_DIR", dir.path()}, {"REBALANCE_KILL_POINT", std::to_string(p)}});
+    ASSERT_EQ(testing::KilledOrWhy(status), "") << "the child was not killed at its point";
     // Restart: every record right, each cell serving on the one host the
     // map names and held nowhere else.
     std::unique_ptr<Index> index =
