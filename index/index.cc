@@ -48,16 +48,37 @@ absl::StatusOr<CellOp> ToCellOp(const WriteOp& op, absl::Time now) {
 
 }  // namespace
 
-CellSet::Place IndexImpl::PlaceOf(size_t i) const {
+CellSet::Place IndexImpl::PlaceOf(CellId id) const {
   absl::MutexLock lock(&map_mu_);
   CellSet::Place place;
   place.identity.index_id = map_.index_id();
-  place.identity.range = map_.cells()[i];
   place.epoch = map_.epoch();
-  auto it = inventory_.hosts.find(map_.cells()[i].host);
+  const std::optional<size_t> i = map_.IndexOf(id);
+  if (!i) {  // retired: it never opens again
+    place.identity.range.id = id;
+    place.db_dir = CellDbDir(options_.data_dir, id);
+    return place;
+  }
+  place.identity.range = map_.cells()[*i];
+  auto it = inventory_.hosts.find(map_.cells()[*i].host);
   const std::string& base = it != inventory_.hosts.end() ? it->second : options_.data_dir;
-  place.db_dir = CellDbDir(base, map_.cells()[i].id);
+  place.db_dir = CellDbDir(base, id);
   return place;
+}
+
+void IndexImpl::PublishMapLocked() {
+  auto next = std::make_shared<const CellMap>(map_);
+  absl::MutexLock lock(&routing_mu_);
+  routing_ = std::move(next);
+}
+
+std::shared_ptr<const CellMap> IndexImpl::Routing() const {
+  absl::MutexLock lock(&routing_mu_);
+  return routing_;
+}
+
+bool IndexImpl::MapChangedSince(const CellMap& map) const {
+  return Routing()->epoch() != map.epoch();
 }
 
 void IndexImpl::WaitForRecovery() { cells_->WaitForRecovery(); }
@@ -66,10 +87,10 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
   std::vector<CheckpointReport> out;
   absl::Status first_error;
   bool found = false;
-  for (size_t i = 0; i < cells_->size(); ++i) {
-    if (cell.has_value() && map_.cells()[i].id != *cell) continue;
+  for (const CellRange& c : Routing()->cells()) {
+    if (cell.has_value() && c.id != *cell) continue;
     found = true;
-    absl::StatusOr<CheckpointReport> r = cells_->Checkpoint(i, /*wait_for_validation=*/true);
+    absl::StatusOr<CheckpointReport> r = cells_->Checkpoint(c.id, /*wait_for_validation=*/true);
     if (r.ok()) {
       out.push_back(*r);
     } else if (first_error.ok()) {
@@ -78,6 +99,12 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
   }
   if (cell.has_value() && !found) {
     return absl::InvalidArgumentError(absl::StrCat("no cell ", *cell));
+  }
+  // New checkpoints may be what retired cells were kept for. Skipped while
+  // a capacity change runs (it collects when it ends).
+  if (capacity_mu_.TryLock()) {
+    (void)CollectRetiredCells();
+    capacity_mu_.Unlock();
   }
   if (!first_error.ok()) return first_error;
   return out;
@@ -100,7 +127,8 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
     const std::vector<std::string>& hosts) {
   rocksdb::FileSystem& fs = *internal_.file_system;
-  std::vector<size_t> lost;
+  std::vector<size_t> lost;  // positions in map_ (no split meanwhile: capacity_mu_)
+  std::vector<CellId> lost_ids;
   std::vector<std::string> dirs;
   {
     absl::MutexLock lock(&map_mu_);
@@ -125,12 +153,15 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
       }
     }
     for (size_t i = 0; i < map_.cells().size(); ++i) {
-      if (gone.count(map_.cells()[i].host)) lost.push_back(i);
+      if (gone.count(map_.cells()[i].host)) {
+        lost.push_back(i);
+        lost_ids.push_back(map_.cells()[i].id);
+      }
     }
   }
   // Own each lost cell's next recovery (waiting for one under way, which may
   // be writing into a directory about to vanish), and close it.
-  cells_->TakeOver(lost);
+  cells_->TakeOver(lost_ids);
   for (const std::string& dir : dirs) {
     if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
   }
@@ -141,21 +172,23 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
     std::vector<std::string> survivors;
     for (const auto& [h, d] : inventory_.hosts) survivors.push_back(h);
     PlaceOnLeastLoaded(&map_, lost, survivors);
-    for (size_t i : lost) moved.push_back(map_.cells()[i].id);
+    PublishMapLocked();
+    moved = lost_ids;
     if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, map_);
         !s.ok()) {
       return s;
     }
     if (absl::Status s = SaveInventory(fs, inventory_path(), inventory_); !s.ok()) return s;
     last_recovery_start_ = absl::Now();
-    last_recovery_cells_ = lost;
+    last_recovery_cells_ = lost_ids;
   }
-  cells_->ScheduleRecovery(lost, /*force_restore=*/true, UINT64_MAX, /*after_damage=*/false);
+  cells_->ScheduleRecovery(lost_ids, /*force_restore=*/true, UINT64_MAX, /*after_damage=*/false);
   return moved;
 }
 
 CellId IndexImpl::CellFor(const ObjectKey& key) const {
-  return map_.cells()[map_.Route(EncodeKey(key))].id;
+  std::shared_ptr<const CellMap> map = Routing();
+  return map->cells()[map->Route(EncodeKey(key))].id;
 }
 
 CellMap IndexImpl::cell_map() const {
@@ -200,27 +233,44 @@ absl::StatusOr<std::vector<uint64_t>> IndexImpl::WriteImpl(const WriteBatch& bat
   const absl::Time now = absl::Now();
   std::vector<CellOp> ops;
   ops.reserve(batch.size());
-  size_t cell = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     absl::StatusOr<CellOp> op = ToCellOp(batch.ops()[i], now);
     if (!op.ok()) return op.status();
-    const size_t c = map_.Route(op->encoded_key);
-    if (i == 0) {
-      cell = c;
-    } else if (c != cell) {
+    ops.push_back(*std::move(op));
+  }
+  // A cell met retired (split or merged) means the map used is stale: the
+  // request is routed again on the new one. Nothing was applied: a retired
+  // cell takes no request.
+  for (int attempt = 0;; ++attempt) {
+    std::shared_ptr<const CellMap> map = Routing();
+    const size_t cell = map->Route(ops[0].encoded_key);
+    for (size_t i = 1; i < ops.size(); ++i) {
+      const size_t c = map->Route(ops[i].encoded_key);
+      if (c == cell) continue;
       const ObjectKey& a = batch.ops()[0].key;
       const ObjectKey& b = batch.ops()[i].key;
       return absl::InvalidArgumentError(absl::StrCat(
-          "batch spans cells ", map_.cells()[cell].id, " and ", map_.cells()[c].id, " (", a.bucket,
+          "batch spans cells ", map->cells()[cell].id, " and ", map->cells()[c].id, " (", a.bucket,
           "/", absl::CHexEscape(a.key), " and ", b.bucket, "/", absl::CHexEscape(b.key),
           "); a batch must stay within one cell"));
     }
-    ops.push_back(*std::move(op));
+    const CellId id = map->cells()[cell].id;
+    *routed = id;
+    absl::StatusOr<std::shared_ptr<Cell>> target = cells_->Serving(id);
+    if (!target.ok()) {
+      if (RetryOnNewMap(target.status(), *map, attempt)) continue;
+      return target.status();
+    }
+    return (*target)->Write(ops);
   }
-  *routed = cell;
-  absl::StatusOr<std::shared_ptr<Cell>> target = cells_->Serving(cell);
-  if (!target.ok()) return target.status();
-  return (*target)->Write(std::move(ops));
+}
+
+bool IndexImpl::RetryOnNewMap(const absl::Status& status, const CellMap& map, int attempt) const {
+  if (!absl::IsUnavailable(status) || attempt >= kMaxReroutes) return false;
+  if (MapChangedSince(map)) return true;
+  // A cell that retires is held first: its requests wait for the new map.
+  // One met retired before the new map shows is a split committing now.
+  return false;
 }
 
 absl::StatusOr<ObjectRecord> IndexImpl::Get(const ObjectKey& key) {
@@ -229,10 +279,17 @@ absl::StatusOr<ObjectRecord> IndexImpl::Get(const ObjectKey& key) {
   absl::StatusOr<ObjectRecord> r = [&]() -> absl::StatusOr<ObjectRecord> {
     if (absl::Status s = ValidateObjectKey(key); !s.ok()) return s;
     const std::string encoded = EncodeKey(key);
-    routed = map_.Route(encoded);
-    absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(routed);
-    if (!cell.ok()) return cell.status();
-    return (*cell)->Get(encoded);
+    for (int attempt = 0;; ++attempt) {
+      std::shared_ptr<const CellMap> map = Routing();
+      const CellId id = map->cells()[map->Route(encoded)].id;
+      routed = id;
+      absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(id);
+      if (!cell.ok()) {
+        if (RetryOnNewMap(cell.status(), *map, attempt)) continue;
+        return cell.status();
+      }
+      return (*cell)->Get(encoded);
+    }
   }();
   requests_->Record(routed, RequestOp::kGet, r.status(), absl::Now() - start);
   return r;
@@ -241,16 +298,26 @@ absl::StatusOr<ObjectRecord> IndexImpl::Get(const ObjectKey& key) {
 absl::StatusOr<ListResult> IndexImpl::List(absl::string_view bucket,
                                            const ListOptions& options) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<ListResult> r =
-      ListObjects(map_, [this](size_t i) { return cells_->Serving(i); }, bucket, options);
+  absl::StatusOr<ListResult> r;
+  for (int attempt = 0;; ++attempt) {
+    std::shared_ptr<const CellMap> map = Routing();
+    r = ListObjects(*map, [this, map](size_t i) { return cells_->Serving(map->cells()[i].id); },
+                    bucket, options);
+    if (r.ok() || !RetryOnNewMap(r.status(), *map, attempt)) break;
+  }
   requests_->Record(SIZE_MAX, RequestOp::kList, r.status(), absl::Now() - start);
   return r;
 }
 
 absl::StatusOr<LocateResult> IndexImpl::Locate(const LocateOptions& options) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<LocateResult> r =
-      LocateObjects(map_, [this](size_t i) { return cells_->Serving(i); }, options);
+  absl::StatusOr<LocateResult> r;
+  for (int attempt = 0;; ++attempt) {
+    std::shared_ptr<const CellMap> map = Routing();
+    r = LocateObjects(*map, [this, map](size_t i) { return cells_->Serving(map->cells()[i].id); },
+                      options);
+    if (r.ok() || !RetryOnNewMap(r.status(), *map, attempt)) break;
+  }
   requests_->Record(SIZE_MAX, RequestOp::kLocate, r.status(), absl::Now() - start);
   return r;
 }
@@ -265,14 +332,15 @@ IndexStats IndexImpl::Stats() const {
   s.time_to_first_cell = cells_->time_to_first_cell();
   s.time_to_all_cells = cells_->time_to_all_cells();
   s.checkpoint_loop_passes = background_->checkpoint_loop_passes();
-  for (size_t i = 0; i < cells_->size(); ++i) {
-    CellStats c = cells_->Stats(i);
-    {
-      absl::MutexLock lock(&map_mu_);
-      c.id = map_.cells()[i].id;
-      c.range = map_.cells()[i].Describe();
-      c.host = map_.cells()[i].host;
-    }
+  std::shared_ptr<const CellMap> map = Routing();
+  for (const CellRange& range : map->cells()) {
+    CellStats c = cells_->Stats(range.id);
+    c.id = range.id;
+    c.range = range.Describe();
+    c.host = range.host;
+    c.origin = CellOriginName(range.lineage.origin);
+    for (const CellParent& p : range.lineage.parents) c.parents.push_back(p.id);
+    if (range.lineage.origin != CellOrigin::kNone) c.born = range.lineage.born;
     s.cells.push_back(std::move(c));
   }
   return s;

@@ -37,6 +37,51 @@
 
 namespace cellindex {
 
+// Index::SplitCell.
+struct SplitRequest {
+  CellId cell = 0;
+  // Where the right child starts (its first object key). Empty: the
+  // parent's median record.
+  std::optional<ObjectKey> at;
+  std::string user;                    // for the audit log (empty: the process's)
+  std::string arguments;  // the command, for the audit log
+};
+
+struct SplitReport {
+  CellId parent = 0;
+  CellId left = 0;
+  CellId right = 0;
+  std::string at;           // the boundary (an encoded key, escaped)
+  uint64_t parent_seq = 0;  // the parent's last journal seq: the children start after it
+  uint64_t left_records = 0;
+  uint64_t right_records = 0;
+  uint64_t epoch = 0;       // the map's epoch with the children
+  // How long the parent's requests were held (closing it, making the
+  // children, saving the map, opening them), and the whole split.
+  absl::Duration held;
+  absl::Duration total;
+};
+
+// Index::MergeCells.
+struct MergeRequest {
+  CellId left = 0;   // the cells to join: `right` must be `left`'s right neighbour
+  CellId right = 0;
+  std::string user;
+  std::string arguments;
+};
+
+struct MergeReport {
+  CellId left = 0;
+  CellId right = 0;
+  CellId child = 0;
+  uint64_t left_seq = 0;  // the parents' last journal seqs at the merge
+  uint64_t right_seq = 0;
+  uint64_t records = 0;
+  uint64_t epoch = 0;
+  absl::Duration held;  // how long the parents' requests were held
+  absl::Duration total;
+};
+
 class Index {
  public:
   // Opens the index in options.data_dir / options.store_dir, creating it if
@@ -151,6 +196,28 @@ class Index {
   virtual std::vector<PoolCapacity> PoolCapacities() const = 0;
   // The audit log, one JSON object per line, oldest first.
   virtual absl::StatusOr<std::vector<std::string>> AuditLog() const = 0;
+
+  // ---- Cells: split ------------------------------------------------------
+  // Splits serving cell request.cell at request.at (or its median record)
+  // into two new cells with new ids, on the parent's host: the parent is
+  // checkpointed, its requests are held briefly while it closes, each
+  // child's state is made from the parent's by hard links and trimmed to
+  // its range, the new map is saved (the commit: a crash before it leaves
+  // the parent, after it both children), and the children open, each
+  // checkpointed before it serves. Requests held or routed on the old map
+  // go to the children. Recorded in the audit log. InvalidArgument when no
+  // live cell has the id or the key is not strictly inside its range (or
+  // the cell holds too few records for a median); Unavailable when it does
+  // not serve; FailedPrecondition when its validation fails.
+  virtual absl::StatusOr<SplitReport> SplitCell(const SplitRequest& request) = 0;
+  // Joins serving neighbours request.left and request.right into one new
+  // cell on the left's host, with the same steps and guarantees as a split:
+  // both checkpointed, held briefly, closed; the child made from the left's
+  // state by hard links plus the right's records copied in; the map saved
+  // (the commit); the child opened and checkpointed before it serves.
+  // InvalidArgument when an id is unknown or the cells are not neighbours
+  // in that order.
+  virtual absl::StatusOr<MergeReport> MergeCells(const MergeRequest& request) = 0;
 
   // ---- Health -----------------------------------------------------------
   // The index's metrics in the Prometheus text exposition format: per cell

@@ -87,13 +87,16 @@ std::vector<PoolCapacity> IndexImpl::PoolCapacities() const {
 
 std::vector<CellLoad> IndexImpl::CellLoads(absl::Duration wait) const {
   const absl::Time deadline = absl::Now() + wait;
-  std::vector<CellLoad> loads(cells_->size());
+  // Under capacity_mu_ (the caller's): the cells do not change meanwhile.
+  std::vector<CellId> ids;
+  for (const CellRange& c : map_.cells()) ids.push_back(c.id);
+  std::vector<CellLoad> loads(ids.size());
   for (;;) {
     bool settling = false;
     for (size_t i = 0; i < loads.size(); ++i) {
       CellLoad& l = loads[i];
       l.condition.clear();
-      l.healthy = cells_->Healthy(i, &l.condition);
+      l.healthy = cells_->Healthy(ids[i], &l.condition);
       // Failed (or failed validation) stays so: no point waiting for it.
       if (!l.healthy && l.condition.rfind("failed", 0) != 0 &&
           l.condition != "validation failed") {
@@ -104,7 +107,7 @@ std::vector<CellLoad> IndexImpl::CellLoads(absl::Duration wait) const {
     absl::SleepFor(absl::Milliseconds(20));
   }
   for (size_t i = 0; i < loads.size(); ++i) {
-    CellStats st = cells_->Stats(i);
+    CellStats st = cells_->Stats(ids[i]);
     loads[i].bytes = st.sst_bytes + st.memtable_bytes;
   }
   return loads;
@@ -161,7 +164,7 @@ std::string IndexImpl::FirstUnhealthyCell(absl::Duration wait) const {
 std::string IndexImpl::AwaitHealthy(size_t i, absl::Duration wait) const {
   const absl::Time deadline = absl::Now() + wait;
   std::string condition;
-  while (!cells_->Healthy(i, &condition)) {
+  while (!cells_->Healthy(map_.cells()[i].id, &condition)) {
     if (absl::Now() >= deadline) {
       return absl::StrCat("moved cell ", map_.cells()[i].id, " is not healthy (", condition, ")");
     }
@@ -285,7 +288,7 @@ absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceReq
 absl::StatusOr<absl::Duration> IndexImpl::DrainCell(size_t i, const std::string& to) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   std::string old_dir;
-  const CellId id = map_.cells()[i].id;  // ids never change
+  const CellId id = map_.cells()[i].id;  // under capacity_mu_: no split meanwhile
   auto switch_place = [&]() -> absl::Status {
     if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kBeforeSwitch);
     absl::MutexLock lock(&map_mu_);
@@ -296,10 +299,11 @@ absl::StatusOr<absl::Duration> IndexImpl::DrainCell(size_t i, const std::string&
     if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, next); !s.ok()) {
       return s;
     }
-    map_.MoveCell(i, to);  // in place: requests route on map_ without the lock
+    map_.MoveCell(i, to);
+    PublishMapLocked();
     return absl::OkStatus();
   };
-  absl::StatusOr<absl::Duration> window = cells_->Move(i, switch_place, kMoveHold);
+  absl::StatusOr<absl::Duration> window = cells_->Move(id, switch_place, kMoveHold);
   if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kAfterOpen);
   if (window.ok() && !old_dir.empty()) {
     // The state left behind is stale now; the journal and checkpoint in

@@ -53,6 +53,8 @@ class IndexImpl : public Index {
   absl::Status AddHost(const std::string& name, const std::string& dir, const std::string& pool,
                        const std::string& user) override;
   absl::Status SetPool(const Pool& pool, const std::string& user) override;
+  absl::StatusOr<SplitReport> SplitCell(const SplitRequest& request) override;
+  absl::StatusOr<MergeReport> MergeCells(const MergeRequest& request) override;
   Inventory inventory() const override;
   std::vector<PoolCapacity> PoolCapacities() const override;
   absl::StatusOr<std::vector<std::string>> AuditLog() const override;
@@ -108,8 +110,30 @@ class IndexImpl : public Index {
   void RequestStatusPage() const;
   absl::Status WriteStatusPage();
   void StopStatusPage();
-  // Who cell `i` is and where it lives now.
-  CellSet::Place PlaceOf(size_t i) const;
+  // Who cell `id` is and where it lives now.
+  CellSet::Place PlaceOf(CellId id) const;
+  // Publishes map_ for routing (map_mu_ held): after every change of it.
+  void PublishMapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(map_mu_);
+  // The map requests are routed on: an immutable snapshot of map_.
+  std::shared_ptr<const CellMap> Routing() const;
+  bool MapChangedSince(const CellMap& map) const;
+  // Whether a request that met `status` from a cell of `map` should be
+  // routed again: the cell was retired (split or merged) and the map has
+  // changed since. At most kMaxReroutes times.
+  bool RetryOnNewMap(const absl::Status& status, const CellMap& map, int attempt) const;
+  static constexpr int kMaxReroutes = 8;
+  // The split itself (SplitCell holds capacity_mu_).
+  absl::StatusOr<SplitReport> SplitImpl(const SplitRequest& request);
+  absl::StatusOr<MergeReport> MergeImpl(const MergeRequest& request);
+  // Removes cell directories and split leftovers of cells the map does not
+  // name (a split that a crash interrupted: its children before the map
+  // named them, or its parent after).
+  absl::Status RemoveRetiredCellDirs();
+  // Deletes the store files of retired cells that nothing can need: no
+  // live cell names them as parent, or every child has checkpoints of its
+  // own (checkpoints_to_keep of them). Under capacity_mu_, so that no split
+  // is between starting its children's journals and saving the map.
+  absl::Status CollectRetiredCells() ABSL_EXCLUSIVE_LOCKS_REQUIRED(capacity_mu_);
 
   const Options options_;
   const InternalOptions internal_;
@@ -121,16 +145,19 @@ class IndexImpl : public Index {
   // moves waits on it.
   mutable absl::Mutex changes_mu_;
   uint64_t capacity_changes_ ABSL_GUARDED_BY(changes_mu_) = 0;
-  // Cell ranges and ids never change; hosts do (LoseHosts, RemoveHosts,
-  // Rebalance).
-  mutable absl::Mutex map_mu_;
+  // The cell map: hosts change (LoseHosts, RemoveHosts, Rebalance), and
+  // cells (SplitCell), always under capacity_mu_ too. Requests route on
+  // routing_, a snapshot published after each change.
+  mutable absl::Mutex map_mu_ ABSL_ACQUIRED_BEFORE(routing_mu_);
   CellMap map_;
+  mutable absl::Mutex routing_mu_;
+  std::shared_ptr<const CellMap> routing_ ABSL_GUARDED_BY(routing_mu_);
   // The hosts (name -> directory) and pools, as kept in the store.
   Inventory inventory_ ABSL_GUARDED_BY(map_mu_);
   // The last recovery of many cells (the open, a host loss): when it
   // began and which cells it brought back.
   absl::Time last_recovery_start_ ABSL_GUARDED_BY(map_mu_);
-  std::vector<size_t> last_recovery_cells_ ABSL_GUARDED_BY(map_mu_);
+  std::vector<CellId> last_recovery_cells_ ABSL_GUARDED_BY(map_mu_);
   std::unique_ptr<RequestMetrics> requests_;
   // The status page's writer.
   mutable absl::Mutex status_mu_;

@@ -66,7 +66,7 @@ std::string IndexImpl::Metrics() const {
   CellMap map;
   size_t host_count;
   absl::Time recovery_start;
-  std::vector<size_t> recovery_cells;
+  std::vector<CellId> recovery_cells;
   std::vector<PoolCapacity> pools;
   {
     absl::MutexLock lock(&map_mu_);
@@ -76,9 +76,10 @@ std::string IndexImpl::Metrics() const {
     recovery_cells = last_recovery_cells_;
     pools = cellindex::PoolCapacities(map_, inventory_);
   }
-  for (size_t i = 0; i < cells_->size(); ++i) {
-    const CellStats c = cells_->Stats(i);
-    const std::string id = std::to_string(map.cells()[i].id);
+  for (size_t i = 0; i < map.cells().size(); ++i) {
+    const CellId cell = map.cells()[i].id;
+    const CellStats c = cells_->Stats(cell);
+    const std::string id = std::to_string(cell);
     ++counts[c.state];
     for (CellPhase p : kPhases) {
       state.Add({{"cell", id}, {"host", map.cells()[i].host}, {"state", CellPhaseName(p)}})
@@ -91,7 +92,7 @@ std::string IndexImpl::Metrics() const {
     keys.Add({{"cell", id}}).Set(static_cast<double>(c.keys));
     bytes.Add({{"cell", id}}).Set(static_cast<double>(c.sst_bytes + c.memtable_bytes));
     journal.Add({{"cell", id}}).Set(static_cast<double>(c.journal_bytes_since_checkpoint));
-    age.Add({{"cell", id}}).Set(absl::ToDoubleSeconds(now - cells_->LastCheckpointTime(i)));
+    age.Add({{"cell", id}}).Set(absl::ToDoubleSeconds(now - cells_->LastCheckpointTime(cell)));
     const RecoveryReport& rr = c.recovery;
     const std::pair<const char*, absl::Duration> phases[] = {
         {"fetch", rr.fetch_time},   {"verify", rr.verify_time},     {"open", rr.open_time},
@@ -109,7 +110,8 @@ std::string IndexImpl::Metrics() const {
   // serve since the recovery began.
   absl::Duration first_at = absl::InfiniteDuration(), full_at = absl::ZeroDuration();
   bool all = !recovery_cells.empty();
-  for (size_t i : recovery_cells) {
+  for (CellId i : recovery_cells) {
+    if (cells_->Retired(i)) continue;  // split or merged since
     const absl::Time since = cells_->ServingSince(i);
     if (since < recovery_start) {
       all = false;

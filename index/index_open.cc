@@ -156,7 +156,10 @@ absl::Status IndexImpl::Init() {
     std::vector<std::string> hosts;
     for (const auto& [host, dir] : inventory_.hosts) hosts.push_back(host);
     if (stored.ok()) {
-      if (has_layout && stored->Boundaries() != requested->Boundaries()) {
+      // A map whose cells have split or merged has outgrown the layout it
+      // was created with: the options' layout only checks an unsplit one.
+      const bool reshaped = stored->next_cell_id() != stored->cells().size();
+      if (has_layout && !reshaped && stored->Boundaries() != requested->Boundaries()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "cell map mismatch: the index in ", options_.store_dir, " has ",
             stored->cells().size(), " cells and the options ask for ", requested->cells().size(),
@@ -196,21 +199,23 @@ absl::Status IndexImpl::Init() {
       if (absl::Status s = SaveInventory(fs, inventory_path(), inventory_); !s.ok()) return s;
     }
     last_recovery_start_ = open_start_;
-    for (size_t i = 0; i < map_.cells().size(); ++i) last_recovery_cells_.push_back(i);
+    for (const CellRange& c : map_.cells()) last_recovery_cells_.push_back(c.id);
+    PublishMapLocked();
   }
   if (absl::Status s = RemoveStaleCellDirs(); !s.ok()) return s;
-  std::vector<uint32_t> ids;
+  if (absl::Status s = RemoveRetiredCellDirs(); !s.ok()) return s;
+  std::vector<CellId> ids;
   for (const CellRange& c : map_.cells()) ids.push_back(c.id);
-  requests_ = std::make_unique<RequestMetrics>(ids);
+  requests_ = std::make_unique<RequestMetrics>();
 
   CellSet::Deps deps;
   deps.options = &options_;
   deps.resources = resources_.get();
   deps.store = store_.get();
-  deps.place = [this](size_t i) { return PlaceOf(i); };
+  deps.place = [this](CellId id) { return PlaceOf(id); };
   deps.on_event = internal_.recovery_hook;
   deps.on_settled = [this] { RequestStatusPage(); };
-  cells_ = std::make_unique<CellSet>(map_.cells().size(), std::move(deps), open_start_);
+  cells_ = std::make_unique<CellSet>(ids, std::move(deps), open_start_);
   cells_->RecoverAll();
   if (options_.wait_for_recovery) cells_->WaitForRecovery();
   background_ = std::make_unique<BackgroundWork>(options_, cells_.get());

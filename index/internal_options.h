@@ -21,6 +21,16 @@ namespace cellindex {
 
 enum class MoveEvent { kStart, kBeforeSwitch, kAfterOpen };
 
+// The steps of a split (Index::SplitCell) or merge (MergeCells), in order.
+enum class SplitEvent {
+  kStart,           // checked and about to checkpoint the parent(s)
+  kParentClosed,    // the parents' requests held, they are closed (flushed)
+  kChildrenMade,    // the children's local states are in place
+  kMapSaved,        // the map naming the children is saved: the commit
+  kChildrenServing, // the children serve and the parents are retired
+};
+const char* SplitEventName(SplitEvent event);
+
 struct InternalOptions {
   // Every file of the index (cells' RocksDB files, journals, the store, the
   // cell map) is written through it. Null: the default file system.
@@ -33,6 +43,9 @@ struct InternalOptions {
   // starts, before the map is switched to its target (the cell is held and
   // closed), and once it serves there (or failed to).
   std::function<void(uint32_t cell, MoveEvent event)> move_hook;
+  // Called at each step of a split or merge, with the (left) parent's id;
+  // may block.
+  std::function<void(uint32_t parent, SplitEvent event)> split_hook;
   // Called at the start of ~Index, once background work has been told to
   // stop and before it is waited for.
   std::function<void()> shutdown_hook;

@@ -74,8 +74,7 @@ RequestOutcome OutcomeOf(const absl::Status& s) {
   }
 }
 
-RequestMetrics::RequestMetrics(const std::vector<uint32_t>& cell_ids)
-    : cell_ids_(cell_ids), registry_(std::make_shared<prometheus::Registry>()) {
+RequestMetrics::RequestMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
   cell_requests_ = &prometheus::BuildCounter()
                         .Name("cellindex_cell_requests_total")
                         .Help("Requests to a cell, by operation and outcome")
@@ -92,41 +91,36 @@ RequestMetrics::RequestMetrics(const std::vector<uint32_t>& cell_ids)
                         .Name("cellindex_index_request_duration_seconds")
                         .Help("Latency of the requests of cellindex_index_requests_total")
                         .Register(*registry_);
-  const size_t n = (cell_ids_.size() + 1) * kRequestOps * kRequestOutcomes;
-  series_ = std::make_unique<std::atomic<Series*>[]>(n);
-  for (size_t i = 0; i < n; ++i) series_[i].store(nullptr);
 }
 
 RequestMetrics::~RequestMetrics() = default;
 
-RequestMetrics::Series* RequestMetrics::Get(size_t slot, size_t cell, RequestOp op,
-                                            RequestOutcome outcome) {
-  Series* s = series_[slot].load(std::memory_order_acquire);
-  if (s != nullptr) return s;
-  absl::MutexLock lock(&create_mu_);
-  s = series_[slot].load(std::memory_order_acquire);
-  if (s != nullptr) return s;
-  auto created = std::make_unique<Series>();
-  const bool per_cell = cell < cell_ids_.size();
+RequestMetrics::Series* RequestMetrics::Get(size_t cell, RequestOp op, RequestOutcome outcome) {
+  const bool per_cell = cell != kNoCell;
+  const uint64_t key = ((per_cell ? static_cast<uint64_t>(cell) + 1 : 0) * kRequestOps +
+                        static_cast<uint64_t>(op)) *
+                           kRequestOutcomes +
+                       static_cast<uint64_t>(outcome);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = series_.find(key);
+    if (it != series_.end()) return it->second.get();
+  }
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<Series>& s = series_[key];
+  if (s != nullptr) return s.get();
+  s = std::make_unique<Series>();
   prometheus::Labels labels = {{"op", RequestOpName(op)}, {"outcome", RequestOutcomeName(outcome)}};
-  if (per_cell) labels["cell"] = std::to_string(cell_ids_[cell]);
-  created->count = &(per_cell ? cell_requests_ : index_requests_)->Add(labels);
-  created->latency = &(per_cell ? cell_latency_ : index_latency_)->Add(labels, LatencyBuckets());
-  s = created.get();
-  owned_.push_back(std::move(created));
-  series_[slot].store(s, std::memory_order_release);
-  return s;
+  if (per_cell) labels["cell"] = std::to_string(cell);
+  s->count = &(per_cell ? cell_requests_ : index_requests_)->Add(labels);
+  s->latency = &(per_cell ? cell_latency_ : index_latency_)->Add(labels, LatencyBuckets());
+  return s.get();
 }
 
 void RequestMetrics::Record(size_t cell, RequestOp op, const absl::Status& status,
                             absl::Duration latency) {
-  if (op == RequestOp::kList || op == RequestOp::kLocate || cell >= cell_ids_.size()) {
-    cell = cell_ids_.size();
-  }
-  const RequestOutcome outcome = OutcomeOf(status);
-  const size_t slot =
-      (cell * kRequestOps + static_cast<size_t>(op)) * kRequestOutcomes + static_cast<size_t>(outcome);
-  Series* s = Get(slot, cell, op, outcome);
+  if (op == RequestOp::kList || op == RequestOp::kLocate) cell = kNoCell;
+  Series* s = Get(cell, op, OutcomeOf(status));
   s->count->Increment();
   s->latency->Observe(absl::ToDoubleSeconds(latency));
 }

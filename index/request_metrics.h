@@ -3,7 +3,7 @@
 // the index serializes them as text, it serves no HTTP).
 //
 // Series exist from a request of their kind on: an index that never served
-// a Get shows no get series. Recording takes no lock once a series exists.
+// a Get shows no get series. Recording takes a reader lock once a series exists.
 #ifndef CELLINDEX_INDEX_REQUEST_METRICS_H_
 #define CELLINDEX_INDEX_REQUEST_METRICS_H_
 
@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -45,15 +46,14 @@ RequestOutcome OutcomeOf(const absl::Status& s);
 
 class RequestMetrics {
  public:
-  // For an index of `cells` cells (indexes into the cell map, labelled with
-  // the ids in `cell_ids`).
-  explicit RequestMetrics(const std::vector<uint32_t>& cell_ids);
+  RequestMetrics();
   ~RequestMetrics();
   RequestMetrics(const RequestMetrics&) = delete;
   RequestMetrics& operator=(const RequestMetrics&) = delete;
 
-  // One request to cell `cell` (an index into the map), or to the index as
-  // a whole (list, locate: `cell` ignored).
+  // One request to the cell with id `cell`, or to the index as a whole
+  // (list, locate, or `cell` == kNoCell: refused before routing).
+  static constexpr size_t kNoCell = SIZE_MAX;
   void Record(size_t cell, RequestOp op, const absl::Status& status, absl::Duration latency);
   // The families of every series recorded so far.
   std::vector<prometheus::MetricFamily> Collect() const;
@@ -63,19 +63,18 @@ class RequestMetrics {
     prometheus::Counter* count;
     prometheus::Histogram* latency;
   };
-  Series* Get(size_t slot, size_t cell, RequestOp op, RequestOutcome outcome);
+  Series* Get(size_t cell, RequestOp op, RequestOutcome outcome);
 
-  const std::vector<uint32_t> cell_ids_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* cell_requests_;
   prometheus::Family<prometheus::Histogram>* cell_latency_;
   prometheus::Family<prometheus::Counter>* index_requests_;
   prometheus::Family<prometheus::Histogram>* index_latency_;
-  // (cell, op, outcome) -> its series, or null until the first request;
-  // the index-wide ones after the cells'.
-  std::unique_ptr<std::atomic<Series*>[]> series_;
-  absl::Mutex create_mu_;  // serializes the creation of series
-  std::vector<std::unique_ptr<Series>> owned_ ABSL_GUARDED_BY(create_mu_);
+  // (cell, op, outcome) -> its series, made at the first request. Cells
+  // come and go (splits), so the series are found by key, under a reader
+  // lock once they exist.
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Series>> series_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cellindex

@@ -33,7 +33,7 @@ void BackgroundWork::SyncLoop() {
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.buffered_sync_interval);
     if (stopping_) break;
     mu_.Unlock();
-    for (size_t i = 0; i < cells_->size(); ++i) {
+    for (CellId i : cells_->Ids()) {
       absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(i);
       if (cell.ok()) (void)(*cell)->SyncJournal();  // a failure fails the cell
     }
@@ -48,7 +48,7 @@ void BackgroundWork::CheckpointLoop() {
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick);
     if (stopping_) break;
     mu_.Unlock();
-    for (size_t i = 0; i < cells_->size(); ++i) {
+    for (CellId i : cells_->Ids()) {
       absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(i);
       if (!cell.ok()) continue;
       const uint64_t since = (*cell)->journal_bytes_since_checkpoint();

@@ -1,6 +1,7 @@
 #include "recovery/cell_recovery.h"
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -8,8 +9,10 @@
 #include "absl/time/clock.h"
 #include "absl/strings/match.h"
 #include "index/base/file_util.h"
+#include "index/cell/cell_split.h"
 #include "recovery/checkpoint.h"
 #include "recovery/checkpoint_copier.h"
+#include "recovery/journal/journal.h"
 #include "recovery/store/layout.h"
 #include "recovery/store/store_backed_fs.h"
 
@@ -182,6 +185,109 @@ absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellIdentity& identity,
   return cell;
 }
 
+// Restores retired cell `parent` into `dir` (host-local scratch) as it was
+// when it was retired: from its checkpoint and its journal, which ends there
+// (a parent takes no write after its split or merge). Returns who it was.
+absl::StatusOr<CellIdentity> RestoreParent(const std::string& index_id, const CellParent& parent,
+                                           const std::string& dir, const Options& options,
+                                           const CellResources& resources, DurableStore& store,
+                                           const CellRecoveryOptions& recovery,
+                                           CellRecoveryReport* report) {
+  rocksdb::FileSystem& fs = *resources.fs;
+  const std::string what = absl::StrCat("parent cell ", parent.id);
+  // Who the parent was: its range is in its checkpoints' manifests (the map
+  // keeps only live cells).
+  absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, parent.id);
+  if (!seqs.ok()) return seqs.status();
+  std::optional<CellRange> range;
+  for (uint64_t seq : *seqs) {
+    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, index_id, parent.id, seq);
+    if (m.ok()) {
+      range = m->range;
+      break;
+    }
+    if (!absl::IsDataLoss(m.status())) return m.status();
+  }
+  if (!range) {
+    return absl::DataLossError(absl::StrCat(what, " has no readable checkpoint to restore from"));
+  }
+  CellIdentity identity;
+  identity.index_id = index_id;
+  identity.range = *range;
+  Cell::Paths paths;
+  paths.db_dir = dir;
+  absl::StatusOr<std::string> journal_dir = store.LocalDir(JournalDirName(parent.id));
+  if (!journal_dir.ok()) return journal_dir.status();
+  absl::StatusOr<std::string> journal_head = store.LocalDir(JournalHeadName(parent.id));
+  if (!journal_head.ok()) return journal_head.status();
+  paths.journal_dir = *journal_dir;
+  paths.journal_head = *journal_head;
+  if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
+  CellRecoveryOptions pro;
+  pro.fetch_parallelism = recovery.fetch_parallelism;
+  pro.restore_mode = RestoreMode::kCopy;  // read once, then made into the child and dropped
+  pro.force_restore = true;
+  pro.epoch = recovery.epoch;
+  pro.checkpoints_to_keep = recovery.checkpoints_to_keep;
+  CellRecoveryReport parent_report;
+  uint64_t reached = 0;
+  {
+    absl::StatusOr<std::unique_ptr<Cell>> p =
+        RecoverCell(identity, paths, options, resources, store, pro, &parent_report);
+    if (!p.ok()) {
+      return absl::Status(p.status().code(), absl::StrCat(what, ": ", p.status().message()));
+    }
+    reached = (*p)->Stats().applied_seq;
+  }  // closed with a flush: the directory holds the state at `reached`
+  report->files_fetched += parent_report.files_fetched;
+  report->bytes_fetched += parent_report.bytes_fetched;
+  report->fetch_time += parent_report.fetch_time;
+  report->checkpoint_seq = parent_report.checkpoint_seq;
+  if (reached != parent.seq) {
+    (void)RemoveAll(fs, dir);
+    return absl::DataLossError(absl::StrCat(what, " came back at seq ", reached,
+                                            ", but it was retired at seq ", parent.seq));
+  }
+  return identity;
+}
+
+// A split's or merge's child that has no checkpoint of its own (it is made
+// one as it first opens, so only a host lost right after the split or merge
+// gets here): its parents' states at that moment, restored beside the
+// child's directory, then made into the child as the split or merge did
+// (MakeChildState, MakeMergedState). The child's own journal is replayed
+// after, as for a local state.
+absl::Status RestoreFromParents(const CellIdentity& identity, const Cell::Paths& paths,
+                                const Options& options, const CellResources& resources,
+                                DurableStore& store, const CellRecoveryOptions& recovery,
+                                CellRecoveryReport* report) {
+  rocksdb::FileSystem& fs = *resources.fs;
+  const std::vector<CellParent>& parents = identity.range.lineage.parents;
+  std::vector<CellIdentity> restored;
+  std::vector<std::string> dirs;
+  auto drop = [&](const absl::Status& s) {
+    for (const std::string& d : dirs) (void)RemoveAll(fs, d);
+    return s;
+  };
+  for (size_t k = 0; k < parents.size(); ++k) {
+    dirs.push_back(CellParentScratchDir(paths.db_dir, k));
+    absl::StatusOr<CellIdentity> p = RestoreParent(identity.index_id, parents[k], dirs.back(),
+                                                   options, resources, store, recovery, report);
+    if (!p.ok()) return drop(p.status());
+    restored.push_back(*p);
+  }
+  absl::StatusOr<ChildStateReport> child = absl::InternalError("unset");
+  if (identity.range.lineage.origin == CellOrigin::kSplit && restored.size() == 1) {
+    child = MakeChildState(options, resources, dirs[0], restored[0], paths.db_dir, identity);
+  } else if (identity.range.lineage.origin == CellOrigin::kMerge && restored.size() == 2) {
+    child = MakeMergedState(options, resources, dirs[0], restored[0], dirs[1], restored[1],
+                            paths.db_dir, identity);
+  } else {
+    child = absl::DataLossError("the cell's lineage names the wrong number of parents");
+  }
+  return drop(child.status());
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
@@ -274,7 +380,26 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   }
   (void)RemoveAll(fs, staging);
 
-  // 3. No checkpoint: the whole journal, if it still starts at seq 1.
+  // 3. No checkpoint. A split's or merge's child: from its parents. Any
+  // other cell: the whole journal, if it still starts at seq 1.
+  if (range.lineage.origin != CellOrigin::kNone) {
+    report->source = RecoverySource::kParent;
+    absl::Status s =
+        RestoreFromParents(identity, paths, options, resources, store, recovery, report);
+    absl::StatusOr<std::unique_ptr<Cell>> cell = absl::InternalError("unset");
+    if (!s.ok()) {
+      cell = s;
+    } else {
+      cell = protect(OpenAndCheck(identity, paths, options, resources, store, recovery, newest, {},
+                                  report));
+    }
+    if (cell.ok() || !absl::IsDataLoss(cell.status())) return cell;
+    report->fallbacks.push_back(absl::StrCat("from the parents: ", cell.status().message()));
+    if (s.ok()) (void)MoveAside(fs, paths.db_dir);
+    std::string reasons;
+    for (const std::string& f : report->fallbacks) absl::StrAppend(&reasons, "; ", f);
+    return absl::DataLossError(absl::StrCat(what, ": no valid state to recover from", reasons));
+  }
   report->source = RecoverySource::kJournal;
   report->checkpoint_seq = 0;
   absl::StatusOr<std::unique_ptr<Cell>> cell = protect(
@@ -285,6 +410,29 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   std::string reasons;
   for (const std::string& f : report->fallbacks) absl::StrAppend(&reasons, "; ", f);
   return absl::DataLossError(absl::StrCat(what, ": no valid state to recover from", reasons));
+}
+
+absl::Status StartChildJournal(const CellIdentity& child, uint64_t parent_seq,
+                               const Options& options, const CellResources& resources,
+                               DurableStore& store) {
+  const CellId id = child.range.id;
+  absl::StatusOr<std::vector<std::string>> left = store.List(CellStorePrefix(id));
+  if (!left.ok()) return left.status();
+  for (const std::string& name : *left) {
+    if (absl::Status s = store.Delete(name); !s.ok()) return s;
+  }
+  absl::StatusOr<std::string> dir = store.LocalDir(JournalDirName(id));
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<std::string> head = store.LocalDir(JournalHeadName(id));
+  if (!head.ok()) return head.status();
+  JournalOptions jo;
+  jo.fs = resources.fs.get();
+  jo.dir = *dir;
+  jo.head_path = *head;
+  jo.index_id = child.index_id;
+  jo.cell_id = id;
+  jo.segment_bytes = options.journal_segment_bytes;
+  return Journal::Create(jo, parent_seq + 1);
 }
 
 }  // namespace cellindex

@@ -63,6 +63,15 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
                                                   const CellRecoveryOptions& recovery,
                                                   CellRecoveryReport* report);
 
+// Readies the store for `child`, a split's child whose state holds its
+// parent's records up to `parent_seq`: whatever an earlier attempt that
+// never committed left under its id goes (the id was never in a saved map),
+// and its journal starts at parent_seq + 1 with its head, so that its first
+// open can prove where the journal ends.
+absl::Status StartChildJournal(const CellIdentity& child, uint64_t parent_seq,
+                               const Options& options, const CellResources& resources,
+                               DurableStore& store);
+
 }  // namespace cellindex
 
 #endif  // CELLINDEX_RECOVERY_CELL_RECOVERY_H_

@@ -69,13 +69,20 @@ struct CellSet::Slot {
   uint64_t last_checkpoint_seq ABSL_GUARDED_BY(mu) = 0;
   absl::Time last_checkpoint_time ABSL_GUARDED_BY(mu);
   std::string last_checkpoint_error ABSL_GUARDED_BY(mu);
+  // Replaced by the cells a split or merge made of it: never serves again.
+  bool retired ABSL_GUARDED_BY(mu) = false;
   // One checkpoint of the cell at a time.
   absl::Mutex checkpoint_mu;
 };
 
-CellSet::CellSet(size_t n, Deps deps, absl::Time open_start)
+CellSet::CellSet(const std::vector<CellId>& ids, Deps deps, absl::Time open_start)
     : deps_(std::move(deps)), open_start_(open_start) {
-  for (size_t i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>());
+  const size_t n = ids.size();
+  {
+    absl::MutexLock lock(&slots_mu_);
+    for (CellId id : ids) slots_[id] = std::make_unique<Slot>();
+  }
+  live_count_ = n;
   const Options& o = *deps_.options;
   const int parallelism =
       o.recovery_parallelism > 0
@@ -101,8 +108,76 @@ void CellSet::Stop() {
   recovery_->Stop();
 }
 
+CellSet::Slot* CellSet::FindSlot(CellId id) const {
+  absl::ReaderMutexLock lock(&slots_mu_);
+  auto it = slots_.find(id);
+  return it == slots_.end() ? nullptr : it->second.get();
+}
+
+CellSet::Slot& CellSet::SlotOf(CellId id) const {
+  Slot* slot = FindSlot(id);
+  if (slot == nullptr) {
+    fprintf(stderr, "cellindex: internal error: no slot for cell %u\n", id);
+    abort();
+  }
+  return *slot;
+}
+
+std::vector<CellId> CellSet::Ids() const {
+  std::vector<CellId> ids;
+  {
+    absl::ReaderMutexLock lock(&slots_mu_);
+    for (const auto& [id, slot] : slots_) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::remove_if(ids.begin(), ids.end(), [this](CellId id) { return Retired(id); }),
+            ids.end());
+  return ids;
+}
+
+bool CellSet::Retired(CellId id) const {
+  Slot* slot = FindSlot(id);
+  if (slot == nullptr) return false;
+  absl::MutexLock lock(&slot->mu);
+  return slot->retired;
+}
+
+void CellSet::AddSlots(const std::vector<CellId>& ids, bool held, absl::Duration hold_timeout) {
+  absl::MutexLock lock(&slots_mu_);
+  for (CellId id : ids) {
+    // A slot is never destroyed (a request may hold a reference): one left
+    // retired by a replacement that failed to commit is taken up again.
+    std::unique_ptr<Slot>& slot = slots_[id];
+    if (slot == nullptr) slot = std::make_unique<Slot>();
+    absl::MutexLock slot_lock(&slot->mu);
+    slot->retired = false;
+    slot->phase = CellPhase::kQueued;
+    slot->error = absl::OkStatus();
+    slot->recovery_owned = true;
+    slot->held = held;
+    slot->hold_timeout = hold_timeout;
+    ++live_count_;
+  }
+}
+
+void CellSet::Retire(const std::vector<CellId>& ids) {
+  for (CellId id : ids) {
+    Slot& slot = SlotOf(id);
+    absl::MutexLock lock(&slot.mu);
+    slot.retired = true;
+    slot.held = false;
+    slot.recovery_owned = false;
+    --live_count_;
+  }
+}
+
 void CellSet::CloseAll(bool flush) {
-  for (auto& slot : slots_) {
+  std::vector<Slot*> all;
+  {
+    absl::ReaderMutexLock lock(&slots_mu_);
+    for (auto& [id, slot] : slots_) all.push_back(slot.get());
+  }
+  for (Slot* slot : all) {
     absl::MutexLock lock(&slot->mu);
     if (!flush && slot->cell != nullptr) slot->cell->CloseWithoutFlush();
     slot->cell.reset();  // seals and syncs the journal, then closes RocksDB
@@ -122,19 +197,18 @@ int64_t CellSet::PriorityOf(CellId id) const {
 }
 
 void CellSet::RecoverAll() {
-  std::vector<size_t> all(slots_.size());
-  for (size_t i = 0; i < all.size(); ++i) {
-    all[i] = i;
-    absl::MutexLock lock(&slots_[i]->mu);
-    slots_[i]->recovery_owned = true;  // the first recovery
+  const std::vector<CellId> all = Ids();
+  for (CellId i : all) {
+    absl::MutexLock lock(&SlotOf(i).mu);
+    SlotOf(i).recovery_owned = true;  // the first recovery
   }
   ScheduleRecovery(all, /*force_restore=*/false, UINT64_MAX, /*after_damage=*/false);
 }
 
 void CellSet::WaitForRecovery() { recovery_->WaitIdle(); }
 
-bool CellSet::ClaimRecovery(size_t i, const Cell* expected) {
-  Slot& slot = *slots_[i];
+bool CellSet::ClaimRecovery(CellId i, const Cell* expected) {
+  Slot& slot = SlotOf(i);
   absl::MutexLock lock(&slot.mu);
   if (slot.recovery_owned) return false;
   if (expected != nullptr && slot.cell.get() != expected) return false;
@@ -145,9 +219,9 @@ bool CellSet::ClaimRecovery(size_t i, const Cell* expected) {
   return true;
 }
 
-void CellSet::TakeOver(const std::vector<size_t>& cells) {
-  for (size_t i : cells) {
-    Slot& slot = *slots_[i];
+void CellSet::TakeOver(const std::vector<CellId>& cells) {
+  for (CellId i : cells) {
+    Slot& slot = SlotOf(i);
     std::shared_ptr<Cell> old;
     {
       absl::MutexLock lock(&slot.mu);
@@ -162,13 +236,13 @@ void CellSet::TakeOver(const std::vector<size_t>& cells) {
   }
 }
 
-void CellSet::ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
+void CellSet::ScheduleRecovery(const std::vector<CellId>& cells, bool force_restore,
                                uint64_t below_checkpoint, bool after_damage) {
   std::vector<std::pair<int64_t, std::function<void()>>> tasks;
-  for (size_t i : cells) {
+  for (CellId i : cells) {
     CellId id;
     {
-      Slot& slot = *slots_[i];
+      Slot& slot = SlotOf(i);
       absl::MutexLock lock(&slot.mu);
       slot.phase = CellPhase::kQueued;
       slot.error = absl::OkStatus();
@@ -182,9 +256,9 @@ void CellSet::ScheduleRecovery(const std::vector<size_t>& cells, bool force_rest
   recovery_->ScheduleAll(std::move(tasks));
 }
 
-void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint,
+void CellSet::RecoverSlot(CellId i, bool force_restore, uint64_t below_checkpoint,
                           bool after_damage) {
-  Slot& slot = *slots_[i];
+  Slot& slot = SlotOf(i);
   {
     std::shared_ptr<Cell> retiring;
     {
@@ -278,7 +352,7 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
   const int64_t since_open = absl::ToInt64Microseconds(absl::Now() - open_start_);
   int64_t unset = -1;
   first_serving_us_.compare_exchange_strong(unset, since_open);
-  if (serving_count_.load() == slots_.size()) {
+  if (serving_count_.load() == live_count_.load()) {
     unset = -1;
     all_serving_us_.compare_exchange_strong(unset, since_open);
   }
@@ -290,8 +364,8 @@ void CellSet::RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoin
   }
 }
 
-absl::Status CellSet::EnsureValidated(size_t i, const std::shared_ptr<Cell>& cell) {
-  Slot& slot = *slots_[i];
+absl::Status CellSet::EnsureValidated(CellId i, const std::shared_ptr<Cell>& cell) {
+  Slot& slot = SlotOf(i);
   {
     absl::MutexLock lock(&slot.mu);
     // Another thread runs it: wait for its verdict (or for the cell to go).
@@ -342,29 +416,29 @@ absl::Status CellSet::EnsureValidated(size_t i, const std::shared_ptr<Cell>& cel
                    s.message()));
 }
 
-void CellSet::ValidateSlot(size_t i, const std::shared_ptr<Cell>& cell) {
+void CellSet::ValidateSlot(CellId i, const std::shared_ptr<Cell>& cell) {
   {
-    absl::MutexLock lock(&slots_[i]->mu);
-    if (slots_[i]->cell != cell || slots_[i]->validation != ValidationState::kPending) return;
+    absl::MutexLock lock(&SlotOf(i).mu);
+    if (SlotOf(i).cell != cell || SlotOf(i).validation != ValidationState::kPending) return;
   }
   (void)EnsureValidated(i, cell);
 }
 
-void CellSet::OnCellFailed(size_t i, const Cell* cell, const absl::Status& why) {
+void CellSet::OnCellFailed(CellId i, const Cell* cell, const absl::Status& why) {
   // Called on a request's thread: the restart runs on the scheduler.
   const bool damage = absl::IsDataLoss(why);
   recovery_->Schedule(PriorityOf(cell->range().id), [this, i, cell, why, damage] {
     {
-      absl::MutexLock lock(&slots_[i]->mu);
-      if (slots_[i]->cell.get() != cell) return;
-      slots_[i]->carried_fallbacks.push_back(absl::StrCat(
+      absl::MutexLock lock(&SlotOf(i).mu);
+      if (SlotOf(i).cell.get() != cell) return;
+      SlotOf(i).carried_fallbacks.push_back(absl::StrCat(
           damage ? "damaged while serving: " : "failed while serving: ", why.message()));
     }
     if (!ClaimRecovery(i, cell)) return;
     {
-      absl::MutexLock lock(&slots_[i]->mu);
-      slots_[i]->recovery_start = absl::Now();
-      slots_[i]->error = absl::OkStatus();
+      absl::MutexLock lock(&SlotOf(i).mu);
+      SlotOf(i).recovery_start = absl::Now();
+      SlotOf(i).error = absl::OkStatus();
     }
     // Damage: the local state is moved aside and the cell restored from the
     // store. Anything else (a journal that failed to sync): reopened, so
@@ -373,8 +447,12 @@ void CellSet::OnCellFailed(size_t i, const Cell* cell, const absl::Status& why) 
   });
 }
 
-absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(size_t i) const {
-  const Slot& slot = *slots_[i];
+absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(CellId i) const {
+  const Slot* found = FindSlot(i);
+  if (found == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cell ", i, " is not (yet) in the cell map"));
+  }
+  const Slot& slot = *found;
   absl::Status error;
   CellPhase phase;
   {
@@ -387,10 +465,14 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(size_t i) const {
       slot.mu.AwaitWithTimeout(absl::Condition(&back), slot.hold_timeout);
     }
     if (slot.cell != nullptr) return slot.cell;
+    if (slot.retired) {
+      return absl::UnavailableError(
+          absl::StrCat("cell ", i, " was split or merged: the cell map has changed"));
+    }
     error = slot.error;
     phase = slot.phase;
   }
-  const CellId id = deps_.place(i).identity.range.id;
+  const CellId id = i;
   if (!error.ok()) {
     return absl::Status(error.code(), absl::StrCat("cell ", id, " has failed: ", error.message()));
   }
@@ -398,7 +480,7 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(size_t i) const {
       absl::StrCat("cell ", id, " is recovering (phase: ", CellPhaseName(phase), ")"));
 }
 
-absl::StatusOr<absl::Duration> CellSet::Move(size_t i,
+absl::StatusOr<absl::Duration> CellSet::Move(CellId i,
                                               const std::function<absl::Status()>& switch_place,
                                               absl::Duration hold_timeout) {
   // The checkpoint the target opens from: what it replays is only what is
@@ -406,7 +488,7 @@ absl::StatusOr<absl::Duration> CellSet::Move(size_t i,
   if (absl::StatusOr<CheckpointReport> c = Checkpoint(i, /*wait_for_validation=*/true); !c.ok()) {
     return c.status();
   }
-  Slot& slot = *slots_[i];
+  Slot& slot = SlotOf(i);
   std::shared_ptr<Cell> old;
   absl::Time hold_start;
   {
@@ -451,8 +533,100 @@ absl::StatusOr<absl::Duration> CellSet::Move(size_t i,
   return window;
 }
 
-bool CellSet::Healthy(size_t i, std::string* condition) const {
-  const Slot& slot = *slots_[i];
+absl::StatusOr<absl::Duration> CellSet::Replace(
+    const std::vector<CellId>& parents, const std::vector<CellId>& children,
+    const std::function<absl::Status(const std::vector<uint64_t>& parent_seqs)>& commit,
+    absl::Duration hold_timeout) {
+  // Each parent checkpointed (validated first) while it still serves: a
+  // child restored before it has checkpoints of its own starts from it, and
+  // replays only the parent's journal written from now until the hold.
+  for (CellId p : parents) {
+    if (absl::StatusOr<CheckpointReport> c = Checkpoint(p, /*wait_for_validation=*/true); !c.ok()) {
+      return c.status();
+    }
+  }
+  const absl::Time hold_start = absl::Now();
+  std::vector<std::shared_ptr<Cell>> held;
+  auto unhold = [&] {  // before anything is closed: the parents serve again
+    for (size_t k = 0; k < held.size(); ++k) {
+      Slot& slot = SlotOf(parents[k]);
+      absl::MutexLock lock(&slot.mu);
+      slot.cell = std::move(held[k]);
+      slot.phase = CellPhase::kServing;
+      slot.held = false;
+      slot.recovery_owned = false;
+      ++serving_count_;
+    }
+  };
+  for (CellId p : parents) {
+    Slot& slot = SlotOf(p);
+    bool serves = true;
+    {
+      absl::MutexLock lock(&slot.mu);
+      slot.mu.Await(absl::Condition(
+          +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+      serves = slot.cell != nullptr && !slot.retired;
+      if (serves) {
+        slot.held = true;
+        slot.hold_timeout = hold_timeout;
+        slot.recovery_owned = true;
+        --serving_count_;
+        held.push_back(std::move(slot.cell));
+        slot.phase = CellPhase::kQueued;
+      }
+    }
+    if (!serves) {
+      unhold();
+      return absl::UnavailableError(absl::StrCat("cell ", p, " does not serve"));
+    }
+  }
+  // Closed with a flush once the requests that hold them are done: the
+  // local state then holds every write, up to the seq handed to `commit`.
+  std::vector<uint64_t> seqs;
+  for (std::shared_ptr<Cell>& cell : held) {
+    while (cell.use_count() > 1) absl::SleepFor(absl::Milliseconds(1));
+    seqs.push_back(cell->Stats().applied_seq);
+    cell.reset();
+  }
+  // Slots for the children before the map names them, so that a request
+  // routed on the new map waits for them (held) instead of failing.
+  AddSlots(children, /*held=*/true, hold_timeout);
+  if (absl::Status s = commit(seqs); !s.ok()) {
+    Retire(children);
+    // Reopened where they were, from their local states.
+    ScheduleRecovery(parents, /*force_restore=*/false, UINT64_MAX, /*after_damage=*/false);
+    for (CellId p : parents) {
+      Slot& slot = SlotOf(p);
+      absl::MutexLock lock(&slot.mu);
+      slot.mu.Await(absl::Condition(
+          +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+      slot.held = false;
+    }
+    return s;
+  }
+  // The map names the children now.
+  ScheduleRecovery(children, /*force_restore=*/false, UINT64_MAX, /*after_damage=*/false);
+  absl::Status result;
+  for (CellId c : children) {
+    Slot& slot = SlotOf(c);
+    absl::MutexLock lock(&slot.mu);
+    slot.mu.Await(absl::Condition(
+        +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+    slot.held = false;
+    if (slot.cell == nullptr && result.ok()) {
+      result = slot.error.ok() ? absl::UnavailableError(absl::StrCat("cell ", c, " does not serve"))
+                               : slot.error;
+    }
+  }
+  // The parents are gone: what waits on them retries on the new map.
+  Retire(parents);
+  const absl::Duration window = absl::Now() - hold_start;
+  if (!result.ok()) return result;
+  return window;
+}
+
+bool CellSet::Healthy(CellId i, std::string* condition) const {
+  const Slot& slot = SlotOf(i);
   absl::MutexLock lock(&slot.mu);
   if (slot.cell == nullptr) {
     *condition = slot.phase == CellPhase::kFailed
@@ -468,15 +642,15 @@ bool CellSet::Healthy(size_t i, std::string* condition) const {
   return true;
 }
 
-absl::Time CellSet::ServingSince(size_t i) const {
-  absl::MutexLock lock(&slots_[i]->mu);
-  return slots_[i]->serving_since;
+absl::Time CellSet::ServingSince(CellId i) const {
+  absl::MutexLock lock(&SlotOf(i).mu);
+  return SlotOf(i).serving_since;
 }
 
-absl::StatusOr<CheckpointReport> CellSet::Checkpoint(size_t i, bool wait_for_validation) {
+absl::StatusOr<CheckpointReport> CellSet::Checkpoint(CellId i, bool wait_for_validation) {
   absl::StatusOr<std::shared_ptr<Cell>> cell = Serving(i);
   if (!cell.ok()) return cell.status();
-  Slot& slot = *slots_[i];
+  Slot& slot = SlotOf(i);
   // Never checkpoint a state that has not passed validation: damage would
   // become the newest checkpoint.
   if (wait_for_validation) {
@@ -507,14 +681,14 @@ absl::StatusOr<CheckpointReport> CellSet::Checkpoint(size_t i, bool wait_for_val
   return r;
 }
 
-absl::Time CellSet::LastCheckpointTime(size_t i) const {
-  absl::MutexLock lock(&slots_[i]->mu);
-  const absl::Time last = slots_[i]->last_checkpoint_time;
-  return last == absl::Time() ? slots_[i]->recovery_start : last;
+absl::Time CellSet::LastCheckpointTime(CellId i) const {
+  absl::MutexLock lock(&SlotOf(i).mu);
+  const absl::Time last = SlotOf(i).last_checkpoint_time;
+  return last == absl::Time() ? SlotOf(i).recovery_start : last;
 }
 
-CellStats CellSet::Stats(size_t i) const {
-  const Slot& slot = *slots_[i];
+CellStats CellSet::Stats(CellId i) const {
+  const Slot& slot = SlotOf(i);
   std::shared_ptr<Cell> cell;
   CellStats c;
   {

@@ -1,10 +1,12 @@
 // The cells of an index and their life cycle. Each cell is queued, recovered
 // (RecoverCell), serves, is validated in the background, and may be taken
 // out of service (a host loss, damage found while serving, a failed journal
-// sync, a failed validation) to be recovered again. One recovery per cell at
-// a time, by construction: a recovery owns its cell from the moment it is
-// claimed until it ends, and whoever meets a cell already owned leaves it
-// to that recovery.
+// sync, a failed validation) to be recovered again, or retired for good when
+// it is replaced by the cells a split or merge made of it (Replace). Cells
+// are named by their ids (CellId), which are never reused. One recovery per
+// cell at a time, by construction: a recovery owns its cell from the moment
+// it is claimed until it ends, and whoever meets a cell already owned leaves
+// it to that recovery.
 #ifndef CELLINDEX_RECOVERY_CELL_SET_H_
 #define CELLINDEX_RECOVERY_CELL_SET_H_
 
@@ -15,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "index/base/stats.h"
 #include "index/cell/cell.h"
@@ -41,7 +45,7 @@ const char* RecoveryEventName(RecoveryEvent event);
 
 class CellSet {
  public:
-  // Where cell `i` is now: who it is, its local directory, the map's epoch.
+  // Where cell `id` is now: who it is, its local directory, the map's epoch.
   struct Place {
     CellIdentity identity;
     std::string db_dir;
@@ -52,7 +56,7 @@ class CellSet {
     const CellResources* resources = nullptr;
     DurableStore* store = nullptr;
     // Called under no lock of the set's; may take the caller's.
-    std::function<Place(size_t i)> place;
+    std::function<Place(CellId idd)> place;
     // Optional (tests): called at each RecoveryEvent; may block.
     std::function<void(CellId cell, RecoveryEvent event)> on_event;
     // Optional: called after a recovery has ended and the cell serves (or
@@ -60,9 +64,9 @@ class CellSet {
     std::function<void()> on_settled;
   };
 
-  // `n` cells, none recovering yet. `open_start` is when the index began to
-  // open (time to first and to full availability count from it).
-  CellSet(size_t n, Deps deps, absl::Time open_start);
+  // The cells `ids`, none recovering yet. `open_start` is when the index
+  // began to open (time to first and to full availability count from it).
+  CellSet(const std::vector<CellId>& ids, Deps deps, absl::Time open_start);
   // Stop(), then closes every cell.
   ~CellSet();
   CellSet(const CellSet&) = delete;
@@ -79,24 +83,46 @@ class CellSet {
   // Closes every cell; without a memtable flush when `flush` is false.
   void CloseAll(bool flush);
 
-  // The serving cell `i`, or Unavailable naming its phase, or its failure.
-  absl::StatusOr<std::shared_ptr<Cell>> Serving(size_t i) const;
-  size_t size() const { return slots_.size(); }
+  // The serving cell `id`, or Unavailable naming its phase, or its failure.
+  // Unavailable too for a cell retired by a split or merge (the caller's
+  // map is stale: it retries on the new one) or one the set does not know.
+  absl::StatusOr<std::shared_ptr<Cell>> Serving(CellId idd) const;
+  // The cells not retired, in id order.
+  std::vector<CellId> Ids() const;
+  // Whether cell `id` was retired (Replace).
+  bool Retired(CellId idd) const;
 
-  // Takes each of `cells` for a recovery the caller schedules next
+  // Replaces the serving cells `parents` by the new cells `children` (a
+  // split: one parent, two children; a merge: the reverse). Holds the
+  // parents' requests (they wait, up to `hold_timeout`), closes the parents
+  // with a flush once no request holds them, and calls `commit` with each
+  // parent's last applied seq: it makes the children's local states and
+  // switches the map (Deps::place must name the children from then on).
+  // The children are then recovered (from their local states), and the
+  // parents retired: their held requests fail with Unavailable and retry
+  // on the new map. Returns how long the parents' requests were held. When
+  // `commit` fails the parents are reopened and serve again; when a child
+  // fails to open, its status (the parents are retired anyway: the map
+  // names the children, whose recovery goes on as for any failed cell).
+  absl::StatusOr<absl::Duration> Replace(
+      const std::vector<CellId>& parents, const std::vector<CellId>& children,
+      const std::function<absl::Status(const std::vector<uint64_t>& parent_seqs)>& commit,
+      absl::Duration hold_timeout);
+
+  // Takes each of `cells` (ids) for a recovery the caller schedules next
   // (ScheduleRecovery): waits for any recovery of it under way, owns it,
   // takes it out of service and closes it once no request holds it. For a
   // host loss, which deletes the cells' directories afterwards.
-  void TakeOver(const std::vector<size_t>& cells);
+  void TakeOver(const std::vector<CellId>& cells);
   // Hands the recoveries of `cells` (owned by the caller) to the scheduler.
   // `force_restore`: ignore local state; `below_checkpoint`: only
   // checkpoints older than this applied_seq; `after_damage`: damage was
   // found, so the restore copies and verifies every file before it opens
   // (never in place).
-  void ScheduleRecovery(const std::vector<size_t>& cells, bool force_restore,
+  void ScheduleRecovery(const std::vector<CellId>& cells, bool force_restore,
                         uint64_t below_checkpoint, bool after_damage);
 
-  // Moves serving cell `i` gracefully (a drain, not a loss): checkpoints it
+  // Moves serving cell `id` gracefully (a drain, not a loss): checkpoints it
   // while it serves, then holds its requests (they wait, up to
   // `hold_timeout`, instead of failing), closes it without a flush once no
   // request holds it, calls `switch_place` (the caller moves the cell in its
@@ -105,25 +131,25 @@ class CellSet {
   // serves. Returns how long the cell was out of service. When the cell
   // does not serve at the end, its status (the hold is released either way).
   // When `switch_place` fails the cell is reopened where it was.
-  absl::StatusOr<absl::Duration> Move(size_t i, const std::function<absl::Status()>& switch_place,
+  absl::StatusOr<absl::Duration> Move(CellId id, const std::function<absl::Status()>& switch_place,
                                       absl::Duration hold_timeout);
-  // Whether cell `i` serves and has passed (or skipped) validation; else
+  // Whether cell `id` serves and has passed (or skipped) validation; else
   // what it is doing, in `*condition`.
-  bool Healthy(size_t i, std::string* condition) const;
-  // When cell `i` last began to serve (InfinitePast: never).
-  absl::Time ServingSince(size_t i) const;
+  bool Healthy(CellId id, std::string* condition) const;
+  // When cell `id` last began to serve (InfinitePast: never).
+  absl::Time ServingSince(CellId id) const;
 
-  // Checkpoints cell `i`. A state that has not passed validation is never
+  // Checkpoints cell `id`. A state that has not passed validation is never
   // checkpointed: with `wait_for_validation` the pending validation runs
   // first (FailedPrecondition when it fails); without it, such a cell is
   // FailedPrecondition at once. DataLoss (a local file that no longer
   // matches what RocksDB wrote) takes the cell out and restores it.
-  absl::StatusOr<CheckpointReport> Checkpoint(size_t i, bool wait_for_validation);
-  // When cell `i` was last checkpointed (or began its recovery).
-  absl::Time LastCheckpointTime(size_t i) const;
+  absl::StatusOr<CheckpointReport> Checkpoint(CellId id, bool wait_for_validation);
+  // When cell `id` was last checkpointed (or began its recovery).
+  absl::Time LastCheckpointTime(CellId id) const;
 
-  // What the set knows of cell `i` (the cell's own stats when it serves).
-  CellStats Stats(size_t i) const;
+  // What the set knows of cell `id` (the cell's own stats when it serves).
+  CellStats Stats(CellId id) const;
   // Since the index began to open: the first and every cell serving (zero
   // until it happens).
   absl::Duration time_to_first_cell() const;
@@ -131,17 +157,30 @@ class CellSet {
 
  private:
   struct Slot;
-  bool ClaimRecovery(size_t i, const Cell* expected);
-  void RecoverSlot(size_t i, bool force_restore, uint64_t below_checkpoint, bool after_damage);
-  void ValidateSlot(size_t i, const std::shared_ptr<Cell>& cell);
-  absl::Status EnsureValidated(size_t i, const std::shared_ptr<Cell>& cell);
-  void OnCellFailed(size_t i, const Cell* cell, const absl::Status& why);
-  int64_t PriorityOf(CellId id) const;
-  void Event(CellId id, RecoveryEvent event) const;
+  bool ClaimRecovery(CellId id, const Cell* expected);
+  void RecoverSlot(CellId id, bool force_restore, uint64_t below_checkpoint, bool after_damage);
+  void ValidateSlot(CellId id, const std::shared_ptr<Cell>& cell);
+  absl::Status EnsureValidated(CellId id, const std::shared_ptr<Cell>& cell);
+  void OnCellFailed(CellId id, const Cell* cell, const absl::Status& why);
+  int64_t PriorityOf(CellId idd) const;
+  void Event(CellId idd, RecoveryEvent event) const;
 
   const Deps deps_;
   const absl::Time open_start_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  // The slot of cell `id`, which must exist (slots are never removed).
+  Slot& SlotOf(CellId idd) const;
+  Slot* FindSlot(CellId idd) const;
+  // Adds slots for `ids`, each owned by a recovery to come (and held, so
+  // that requests wait for it, when `held`).
+  void AddSlots(const std::vector<CellId>& ids, bool held, absl::Duration hold_timeout);
+  // Marks the (owned, closed) cells `ids` retired: requests waiting on them
+  // go on, and fail with Unavailable.
+  void Retire(const std::vector<CellId>& ids);
+
+  mutable absl::Mutex slots_mu_;
+  absl::flat_hash_map<CellId, std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(slots_mu_);
+  // Cells not retired.
+  std::atomic<size_t> live_count_{0};
   std::atomic<int64_t> first_serving_us_{-1};
   std::atomic<int64_t> all_serving_us_{-1};
   std::atomic<size_t> serving_count_{0};

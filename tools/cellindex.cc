@@ -219,6 +219,19 @@ int main(int argc, char** argv) {
   AddNumber(checkpoint_cmd, "--cell", &checkpoint_cell, 0, std::numeric_limits<uint32_t>::max(),
             "only this cell");
   CLI::App* stat_cmd = app.add_subcommand("stat", "the index as a whole");
+  uint32_t split_cell = 0;
+  std::string split_at;
+  CLI::App* split_cmd = app.add_subcommand(
+      "split", "split a cell in two while it serves (at its median record, or --at)");
+  AddNumber(split_cmd, "--cell", &split_cell, 0, std::numeric_limits<uint32_t>::max(),
+            "the cell to split")
+      ->required();
+  split_cmd->add_option("--at", split_at, "BUCKET/KEY: the first key of the right half");
+  std::string merge_cells;
+  CLI::App* merge_cmd =
+      app.add_subcommand("merge", "merge a cell and its right neighbour while they serve");
+  merge_cmd->add_option("--cells", merge_cells, "A,B: the left cell and its right neighbour")
+      ->required();
 
   LoadFlags load;
   CLI::App* load_cmd =
@@ -376,6 +389,8 @@ int main(int argc, char** argv) {
   if (load_cmd->parsed()) return RunLoad(flags, load);
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string arguments = absl::StrJoin(args, " ");
+  if (split_cmd->parsed()) return RunSplit(flags, split_cell, split_at, arguments);
+  if (merge_cmd->parsed()) return RunMerge(flags, merge_cells, arguments);
   if (metrics_cmd->parsed()) return RunMetrics(flags);
   if (audit_cmd->parsed()) return RunAudit(flags);
   if (status_cmd->parsed()) return RunStatus(flags);

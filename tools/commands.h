@@ -52,6 +52,12 @@ int RunCells(const GlobalFlags& flags);
 // Checkpoints one cell, or every cell, into the durable store now.
 int RunCheckpoint(const GlobalFlags& flags, std::optional<uint32_t> cell);
 int RunStat(const GlobalFlags& flags);
+// `cellindex split --cell N [--at BUCKET/KEY]`: splits cell N at the key
+// (default: its median record).
+int RunSplit(const GlobalFlags& flags, uint32_t cell, const std::string& at,
+             const std::string& arguments);
+// `cellindex merge --cells A,B`: merges cell A and its right neighbour B.
+int RunMerge(const GlobalFlags& flags, const std::string& cells, const std::string& arguments);
 
 struct LoadFlags {
   uint64_t objects = 0;

@@ -1,9 +1,13 @@
 // `cellindex cells | stat | load`: the index as a whole.
 #include <atomic>
 #include <iostream>
+#include <limits>
+#include <utility>
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tools/bulk_load.h"
 #include "tools/command_util.h"
@@ -46,8 +50,17 @@ Json CellJson(const CellStats& c) {
                      {"validate", absl::ToDoubleSeconds(r.validate_time)}}},
                    {"time_to_serve_seconds", absl::ToDoubleSeconds(r.time_to_serve)},
                    {"fallbacks", r.fallbacks}};
+  j["origin"] = c.origin;
+  j["parents"] = c.parents;
+  if (c.origin != "none") j["born"] = Iso8601(c.born);
   if (!c.error.empty()) j["error"] = c.error;
   return j;
+}
+
+// "split of 1, 2026-12-01T10:00:00.000Z", or "" for a cell made with the index.
+std::string Lineage(const CellStats& c) {
+  if (c.origin == "none") return "";
+  return absl::StrCat(c.origin, " of ", absl::StrJoin(c.parents, "+"), ", ", Iso8601(c.born));
 }
 
 }  // namespace
@@ -70,7 +83,85 @@ int RunCells(const GlobalFlags& flags) {
                                  HumanBytes(c.journal_bytes),
                                  HumanBytes(c.journal_bytes_since_checkpoint), c.range);
     if (!c.error.empty()) std::cout << "       error: " << c.error << "\n";
+    if (const std::string l = Lineage(c); !l.empty()) std::cout << "       from: " << l << "\n";
   }
+  return kExitOk;
+}
+
+int RunSplit(const GlobalFlags& flags, uint32_t cell, const std::string& at,
+             const std::string& arguments) {
+  SplitRequest request;
+  request.cell = cell;
+  request.arguments = arguments;
+  if (!at.empty()) {
+    // BUCKET/KEY: a bucket name holds no '/'.
+    const size_t slash = at.find('/');
+    if (slash == std::string::npos) {
+      return ReportError(absl::InvalidArgumentError(
+          absl::StrCat("--at ", at, ": expected BUCKET/KEY (the first key of the right half)")));
+    }
+    request.at = ObjectKey{at.substr(0, slash), at.substr(slash + 1)};
+  }
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  absl::StatusOr<SplitReport> r = (*index)->SplitCell(request);
+  if (!r.ok()) return ReportError(r.status());
+  if (flags.json) {
+    PrintJson({{"parent", r->parent},
+               {"left", r->left},
+               {"right", r->right},
+               {"at", r->at},
+               {"parent_seq", r->parent_seq},
+               {"left_records", r->left_records},
+               {"right_records", r->right_records},
+               {"epoch", r->epoch},
+               {"held_seconds", absl::ToDoubleSeconds(r->held)},
+               {"total_seconds", absl::ToDoubleSeconds(r->total)}});
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat(
+      "cell %d split at %s (seq %d): cell %d holds %d records, cell %d holds %d; writes held %s, "
+      "split in %s; map epoch %d\n",
+      r->parent, r->at, r->parent_seq, r->left, r->left_records, r->right, r->right_records,
+      HumanDuration(r->held), HumanDuration(r->total), r->epoch);
+  return kExitOk;
+}
+
+int RunMerge(const GlobalFlags& flags, const std::string& cells, const std::string& arguments) {
+  const std::vector<std::string> parts = absl::StrSplit(cells, ',');
+  MergeRequest request;
+  request.arguments = arguments;
+  if (parts.size() != 2) {
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("--cells ", cells, ": expected A,B (two cell ids, A left of B)")));
+  }
+  for (auto [part, id] : {std::pair(parts[0], &request.left), std::pair(parts[1], &request.right)}) {
+    absl::StatusOr<uint64_t> n =
+        ParseDecimal("--cells", part, 0, std::numeric_limits<uint32_t>::max());
+    if (!n.ok()) return ReportError(n.status());
+    *id = static_cast<CellId>(*n);
+  }
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  absl::StatusOr<MergeReport> r = (*index)->MergeCells(request);
+  if (!r.ok()) return ReportError(r.status());
+  if (flags.json) {
+    PrintJson({{"left", r->left},
+               {"right", r->right},
+               {"child", r->child},
+               {"left_seq", r->left_seq},
+               {"right_seq", r->right_seq},
+               {"records", r->records},
+               {"epoch", r->epoch},
+               {"held_seconds", absl::ToDoubleSeconds(r->held)},
+               {"total_seconds", absl::ToDoubleSeconds(r->total)}});
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat(
+      "cells %d and %d merged into cell %d (%d records); writes held %s, merge in %s; map epoch "
+      "%d\n",
+      r->left, r->right, r->child, r->records, HumanDuration(r->held), HumanDuration(r->total),
+      r->epoch);
   return kExitOk;
 }
 

@@ -34,6 +34,8 @@ const char* RecoverySourceName(RecoverySource source) {
       return "checkpoint";
     case RecoverySource::kJournal:
       return "journal";
+    case RecoverySource::kParent:
+      return "parent";
   }
   return "unknown";
 }

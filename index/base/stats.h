@@ -40,6 +40,8 @@ enum class RecoverySource {
   kLocal,       // the host kept it: reopened
   kCheckpoint,  // restored from a checkpoint in the durable store
   kJournal,     // no checkpoint: the whole journal replayed
+  kParent,      // a split's child without a checkpoint of its own: its
+                // parent's state at the split, trimmed, then its journal
 };
 const char* RecoverySourceName(RecoverySource source);
 
@@ -107,6 +109,11 @@ struct CellStats {
   uint32_t id = 0;
   std::string range;  // "[lo, hi)", escaped
   std::string host;
+  // How the cell came to be (CellOriginName: none, split, merge), from
+  // which retired cells, and when (the Unix epoch for origin none).
+  std::string origin = "none";
+  std::vector<uint32_t> parents;
+  absl::Time born = absl::UnixEpoch();
   CellPhase state = CellPhase::kQueued;
   std::string error;  // why, when failed
   uint64_t applied_seq = 0;  // last journal record applied to RocksDB

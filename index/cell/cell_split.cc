@@ -1,5 +1,6 @@
 #include "index/cell/cell_split.h"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "index/base/file_util.h"
 #include "index/base/rocks_status.h"
+#include "index/cell/cell.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -191,6 +193,183 @@ absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
   if (absl::Status s = RenameDurably(fs, staging, child_dir); !s.ok()) return s;
   report.trim_time = absl::Now() - trim_start;
   return report;
+}
+
+absl::StatusOr<ChildStateReport> MakeMergedState(const Options& options,
+                                                 const CellResources& resources,
+                                                 const std::string& left_dir,
+                                                 const CellIdentity& left,
+                                                 const std::string& right_dir,
+                                                 const CellIdentity& right,
+                                                 const std::string& child_dir,
+                                                 const CellIdentity& child) {
+  if (left.index_id != child.index_id || right.index_id != child.index_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(child.Describe(), " and its parents are not of one index"));
+  }
+  const CellRange& l = left.range;
+  const CellRange& r = right.range;
+  const CellRange& c = child.range;
+  if (l.hi_unbounded || l.hi != r.lo || c.lo != l.lo || c.hi_unbounded != r.hi_unbounded ||
+      (!c.hi_unbounded && c.hi != r.hi) || c.id == l.id || c.id == r.id || l.id == r.id) {
+    return absl::InvalidArgumentError(absl::StrCat(child.Describe(), " is not the merge of ",
+                                                   left.Describe(), " and ", right.Describe()));
+  }
+  rocksdb::FileSystem& fs = *resources.fs;
+  if (PathExists(fs, child_dir)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the child's state directory ", child_dir, " exists already"));
+  }
+  for (const std::string& dir : {left_dir, right_dir}) {
+    if (!PathExists(fs, dir + "/CURRENT")) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no cell state in ", dir, " to make ", child.Describe(), " from"));
+    }
+  }
+  const std::string staging = child_dir + ".merge-staging";
+  if (absl::Status s = RemoveAll(fs, staging); !s.ok()) return s;
+  if (absl::Status s = CreateDirs(fs, ParentDir(child_dir)); !s.ok()) return s;
+
+  ChildStateReport report;
+  const absl::Time start = absl::Now();
+  StoredState left_state;
+  {
+    OpenDb p;
+    if (absl::Status s = Open(options, resources, left_dir, &p); !s.ok()) return s;
+    if (absl::Status s = CheckIdentity(p.db.get(), p.locations.get(), left, rocksdb::WriteOptions());
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<StoredState> state = ReadState(p.db.get(), rocksdb::ReadOptions());
+    if (!state.ok()) return state.status();
+    left_state = *state;
+    rocksdb::Checkpoint* raw = nullptr;
+    if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(p.db.get(), &raw),
+                                   "start the left parent's checkpoint");
+        !s.ok()) {
+      return s;
+    }
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    if (absl::Status s = FromRocks(checkpoint->CreateCheckpoint(staging, 0),
+                                   "link the left parent's files for the child");
+        !s.ok()) {
+      return s;
+    }
+  }
+  report.link_time = absl::Now() - start;
+
+  const absl::Time copy_start = absl::Now();
+  {
+    OpenDb from;
+    if (absl::Status s = Open(options, resources, right_dir, &from); !s.ok()) return s;
+    if (absl::Status s =
+            CheckIdentity(from.db.get(), from.locations.get(), right, rocksdb::WriteOptions());
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<StoredState> right_state = ReadState(from.db.get(), rocksdb::ReadOptions());
+    if (!right_state.ok()) return right_state.status();
+    OpenDb to;
+    if (absl::Status s = Open(options, resources, staging, &to); !s.ok()) return s;
+    const rocksdb::WriteOptions wo;  // unsynced: the flush below makes it durable
+    rocksdb::WriteBatch batch;
+    int pending = 0;
+    auto put = [&](rocksdb::ColumnFamilyHandle* family, const rocksdb::Slice& k,
+                   const rocksdb::Slice& v) -> absl::Status {
+      rocksdb::Status s = batch.Put(family, k, v);
+      if (!s.ok()) return FromRocks(s, "copy the right parent's entry");
+      if (++pending < kDeletesPerBatch) return absl::OkStatus();
+      pending = 0;
+      rocksdb::Status w = to.db->Write(wo, &batch);
+      batch.Clear();
+      return FromRocks(w, "copy the right parent's entries");
+    };
+    // Its records, then its reverse index.
+    uint64_t copied = 0;
+    {
+      const std::string records_begin(1, kRecordPrefix);
+      const std::string records_end(1, static_cast<char>(kRecordPrefix + 1));
+      rocksdb::ReadOptions ro;
+      const rocksdb::Slice upper(records_end);
+      ro.iterate_upper_bound = &upper;
+      std::unique_ptr<rocksdb::Iterator> it(from.db->NewIterator(ro));
+      for (it->Seek(records_begin); it->Valid(); it->Next()) {
+        if (absl::Status s = put(to.db->DefaultColumnFamily(), it->key(), it->value()); !s.ok()) {
+          return s;
+        }
+        ++copied;
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "scan the right parent's records");
+    }
+    if (copied != right_state->count) {
+      return absl::DataLossError(absl::StrCat(right.Describe(), " holds ", copied,
+                                              " records but its state counts ",
+                                              right_state->count));
+    }
+    {
+      std::unique_ptr<rocksdb::Iterator> it(
+          from.db->NewIterator(rocksdb::ReadOptions(), from.locations.get()));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        if (absl::Status s = put(to.locations.get(), it->key(), it->value()); !s.ok()) return s;
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "scan the right parent's reverse index");
+    }
+    StoredState state;
+    state.applied_seq = std::max(left_state.applied_seq, right_state->applied_seq);
+    state.count = left_state.count + copied;
+    AddState(state, &batch);
+    AddIdentity(child, &batch);
+    if (absl::Status s = FromRocks(to.db->Write(wo, &batch), "write the child's state"); !s.ok()) {
+      return s;
+    }
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> families = {to.db->DefaultColumnFamily(),
+                                                          to.locations.get()};
+    if (absl::Status s = FromRocks(to.db->Flush(fo, families), "flush the child's state");
+        !s.ok()) {
+      return s;
+    }
+    report.applied_seq = state.applied_seq;
+    report.records = state.count;
+  }
+  if (absl::Status s = SyncDir(fs, staging); !s.ok()) return s;
+  if (absl::Status s = RenameDurably(fs, staging, child_dir); !s.ok()) return s;
+  report.trim_time = absl::Now() - copy_start;
+  return report;
+}
+
+absl::StatusOr<std::string> MedianRecordKey(const Cell& cell) {
+  rocksdb::DB* db = cell.db();
+  const rocksdb::Snapshot* snap = db->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  absl::StatusOr<StoredState> state = ReadState(db, ro);
+  absl::StatusOr<std::string> result = absl::InternalError("unset");
+  if (!state.ok()) {
+    result = state.status();
+  } else if (state->count < 2) {
+    result = absl::FailedPreconditionError(absl::StrCat(
+        "cell ", cell.range().id, " holds ", state->count, " records: too few to split"));
+  } else {
+    const std::string end(1, static_cast<char>(kRecordPrefix + 1));
+    rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    uint64_t skip = state->count / 2;
+    it->Seek(std::string(1, kRecordPrefix));
+    for (; it->Valid() && skip > 0; it->Next()) --skip;
+    if (!it->status().ok()) {
+      result = FromRocks(it->status(), "find the median record");
+    } else if (!it->Valid()) {
+      result = absl::DataLossError(absl::StrCat("cell ", cell.range().id, " holds fewer records than its count ",
+                                                state->count));
+    } else {
+      result = std::string(it->key().data() + 1, it->key().size() - 1);
+    }
+  }
+  db->ReleaseSnapshot(snap);
+  return result;
 }
 
 }  // namespace cellindex

@@ -57,6 +57,33 @@ absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
                                                 const std::string& child_dir,
                                                 const CellIdentity& child);
 
+// Makes `child_dir` (which must not exist) hold the merge of the closed
+// local states of neighbours `left` (in `left_dir`) and `right` (in
+// `right_dir`): a checkpoint of the left by hard links, then the right's
+// records and reverse entries copied in (a merge joins cells that have
+// stayed small, so the copy is short), its count the sum of theirs, its
+// applied_seq the larger of theirs (the child's journal starts after it),
+// its identity the child's. Staged and renamed into place as a split's
+// child is. InvalidArgument when the child's range is not exactly the two
+// neighbours' or an index differs; FailedPrecondition when `child_dir`
+// exists; DataLoss when a parent's state belongs to another cell or its
+// records do not match its count.
+absl::StatusOr<ChildStateReport> MakeMergedState(const Options& options,
+                                                 const CellResources& resources,
+                                                 const std::string& left_dir,
+                                                 const CellIdentity& left,
+                                                 const std::string& right_dir,
+                                                 const CellIdentity& right,
+                                                 const std::string& child_dir,
+                                                 const CellIdentity& child);
+
+// The encoded key of the serving `cell`'s middle record (by count, at one
+// snapshot), where a split without a given key divides it: the right child
+// starts there. FailedPrecondition when the cell holds fewer than two
+// records (a child would be empty).
+class Cell;
+absl::StatusOr<std::string> MedianRecordKey(const Cell& cell);
+
 }  // namespace cellindex
 
 #endif  // CELLINDEX_INDEX_CELL_CELL_SPLIT_H_

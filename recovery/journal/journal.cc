@@ -107,6 +107,20 @@ absl::Status Journal::StartAppending(uint64_t next_seq) {
   return absl::OkStatus();
 }
 
+absl::Status Journal::Create(const JournalOptions& options, uint64_t first_seq) {
+  JournalOpenReport report;
+  absl::StatusOr<std::unique_ptr<Journal>> j = Open(
+      options, 0, [](uint64_t, absl::string_view) { return absl::OkStatus(); }, &report);
+  if (!j.ok()) return j.status();
+  if (report.segments > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("journal ", options.dir, " holds segments already"));
+  }
+  if (absl::Status s = (*j)->StartAppending(first_seq); !s.ok()) return s;
+  absl::MutexLock lock(&(*j)->mu_);
+  return (*j)->StartPendingLocked();
+}
+
 absl::Status Journal::StartPendingLocked() {
   if (!pending_.has_value()) return absl::OkStatus();
   const Pending p = *pending_;

@@ -108,6 +108,12 @@ class Journal {
   // nothing to its journal (four fsyncs fewer on every restore), and a
   // crash before the first append leaves the journal as Open found it.
   absl::Status StartAppending(uint64_t next_seq);
+  // Starts the journal in `options.dir`, which must hold no segment, at
+  // `first_seq`: its first segment, declaring the seqs before it missing
+  // (a split's child, whose state holds them), and the head naming it, so
+  // that the journal's end is proven from the start. FailedPrecondition
+  // when the directory holds segments already.
+  static absl::Status Create(const JournalOptions& options, uint64_t first_seq);
 
   struct Entry {
     uint64_t seq;

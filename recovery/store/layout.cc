@@ -51,6 +51,10 @@ std::string CellDbDir(const std::string& host_dir, CellId id) {
 
 std::string CellRestoreDir(const std::string& cell_db_dir) { return cell_db_dir + ".restore"; }
 
+std::string CellParentScratchDir(const std::string& cell_db_dir, size_t k) {
+  return absl::StrCat(cell_db_dir, ".parent-", k);
+}
+
 std::string CellDamagedDir(const std::string& cell_db_dir, int64_t unix_micros) {
   return absl::StrFormat("%s.damaged-%d", cell_db_dir, unix_micros);
 }

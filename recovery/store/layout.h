@@ -33,6 +33,10 @@
 //                                              once all are copied
 //     HOST/cells/NNNNN/<name>.landing          a store file being copied in
 //     HOST/cells/NNNNN.restore/                a restore being fetched
+//     HOST/cells/NNNNN.parent-K/               a split's or merge's parent being
+//                                              restored for a child
+//     HOST/cells/NNNNN.split-staging/          a split's child being made
+//     HOST/cells/NNNNN.merge-staging/          a merge's child being made
 //     HOST/cells/NNNNN.damaged-<micros>/       state found damaged, moved aside
 //                                              (kept for an operator, never read)
 #ifndef CELLINDEX_RECOVERY_STORE_LAYOUT_H_
@@ -63,6 +67,10 @@ bool ParseCheckpointManifestName(absl::string_view name, uint64_t* applied_seq);
 // Host paths.
 std::string CellDbDir(const std::string& host_dir, CellId id);
 std::string CellRestoreDir(const std::string& cell_db_dir);
+// Where a split's or merge's child without a checkpoint restores its
+// parent number `k` (0, or 0 and 1) before making itself from it
+// (recovery/cell_recovery.cc).
+std::string CellParentScratchDir(const std::string& cell_db_dir, size_t k);
 std::string CellDamagedDir(const std::string& cell_db_dir, int64_t unix_micros);
 
 }  // namespace cellindex

@@ -1,0 +1,392 @@
+// Splitting a cell while the index serves (Index::SplitCell), and the
+// clean-up of what splits leave behind: the local directories of cells the
+// map no longer names, and the store files of retired cells that nothing
+// can need any more.
+//
+// The steps, and what a crash at each leaves (SplitEvent names them):
+//   1. the parent is checkpointed while it serves (a child restored before
+//      it has checkpoints of its own starts from this one);
+//   2. its requests are held and it closes with a flush, so its local state
+//      holds every write up to its last journal seq S;
+//   3. each child's local state is made from it: hard links, then the other
+//      half dropped (index/cell/cell_split.h), at applied seq S;
+//   4. the map naming the children, with their parent and S, is saved
+//      atomically: the commit;
+//   5. the children open from their local states; each journal starts at
+//      S + 1, so each takes a checkpoint of its own before it serves
+//      (recovery/cell_recovery.cc); then the parent is retired and its held
+//      requests go to the children.
+// A crash before 4 leaves the parent (the children's directories are
+// removed at the next open); after it, both children, from their local
+// states or, if the host is gone too, from the parent's checkpoint and
+// journal up to S, trimmed, then their own journals.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "index/base/file_util.h"
+#include "index/cell/cell.h"
+#include "index/cell/cell_keys.h"
+#include "index/cell/cell_split.h"
+#include "index/index_impl.h"
+#include "index/model/object_key.h"
+#include "recovery/cell_recovery.h"
+#include "recovery/checkpoint.h"
+#include "recovery/store/cell_map_file.h"
+#include "recovery/store/layout.h"
+#include "rocksdb/file_system.h"
+
+namespace cellindex {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// How long requests to a splitting cell wait for its children.
+constexpr absl::Duration kSplitHold = absl::Seconds(10);
+
+}  // namespace
+
+const char* SplitEventName(SplitEvent event) {
+  switch (event) {
+    case SplitEvent::kStart:
+      return "start";
+    case SplitEvent::kParentClosed:
+      return "parent-closed";
+    case SplitEvent::kChildrenMade:
+      return "children-made";
+    case SplitEvent::kMapSaved:
+      return "map-saved";
+    case SplitEvent::kChildrenServing:
+      return "children-serving";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
+  absl::MutexLock capacity_lock(&capacity_mu_);
+  Json entry;
+  entry["op"] = "split-cell";
+  if (!request.arguments.empty()) entry["arguments"] = request.arguments;
+  entry["cell"] = request.cell;
+  if (request.at) entry["at"] = absl::StrCat(request.at->bucket, "/", request.at->key);
+  // Recorded before anything changes, so no split goes unrecorded.
+  Json begin = entry;
+  begin["outcome"] = "started";
+  if (absl::Status s = Audit(request.user, begin); !s.ok()) return s;
+  absl::StatusOr<SplitReport> r = SplitImpl(request);
+  if (r.ok()) {
+    entry["outcome"] = "done";
+    entry["left"] = r->left;
+    entry["right"] = r->right;
+    entry["boundary"] = r->at;
+    entry["parent_seq"] = r->parent_seq;
+    entry["held_ms"] = absl::ToDoubleMilliseconds(r->held);
+  } else {
+    entry["outcome"] = std::string(r.status().message());
+  }
+  // The split happened (or not) whether or not it can be recorded.
+  (void)Audit(request.user, entry);
+  NoteCapacityChange();  // a rebalance planned on the old map stops
+  RequestStatusPage();
+  return r;
+}
+
+absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  const absl::Time start = absl::Now();
+  const CellId id = request.cell;
+  CellIdentity parent;
+  std::string host_dir;
+  {
+    absl::MutexLock lock(&map_mu_);
+    const std::optional<size_t> i = map_.IndexOf(id);
+    if (!i) return absl::InvalidArgumentError(absl::StrCat("no cell ", id, " in the cell map"));
+    parent.index_id = map_.index_id();
+    parent.range = map_.cells()[*i];
+    auto it = inventory_.hosts.find(parent.range.host);
+    host_dir = it != inventory_.hosts.end() ? it->second : options_.data_dir;
+  }
+  std::string at;
+  if (request.at) {
+    if (absl::Status s = ValidateObjectKey(*request.at); !s.ok()) return s;
+    at = EncodeKey(*request.at);
+  } else {
+    absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(id);
+    if (!cell.ok()) return cell.status();
+    absl::StatusOr<std::string> median = MedianRecordKey(**cell);
+    if (!median.ok()) return median.status();
+    at = *std::move(median);
+  }
+  // Checked on the map as it is (the key inside the range, ids left); the
+  // children's ids are the map's next two.
+  CellId left = 0, right = 0;
+  {
+    absl::MutexLock lock(&map_mu_);
+    absl::StatusOr<CellMap> trial = map_.Split(id, at, 0, absl::Now());
+    if (!trial.ok()) return trial.status();
+    left = static_cast<CellId>(map_.next_cell_id());
+    right = left + 1;
+  }
+  auto hook = [&](SplitEvent e) {
+    if (internal_.split_hook) internal_.split_hook(id, e);
+  };
+  hook(SplitEvent::kStart);
+  SplitReport report;
+  report.parent = id;
+  report.left = left;
+  report.right = right;
+  report.at = Printable(at);
+  const std::string parent_dir = CellDbDir(host_dir, id);
+  const std::vector<std::string> child_dirs = {CellDbDir(host_dir, left), CellDbDir(host_dir, right)};
+  auto commit = [&](const std::vector<uint64_t>& seqs) -> absl::Status {
+    hook(SplitEvent::kParentClosed);
+    report.parent_seq = seqs.at(0);
+    CellMap next;
+    {
+      absl::MutexLock lock(&map_mu_);
+      absl::StatusOr<CellMap> split = map_.Split(id, at, report.parent_seq, absl::Now());
+      if (!split.ok()) return split.status();
+      next = *std::move(split);
+    }
+    auto undo = [&](const absl::Status& why) {
+      for (const std::string& dir : child_dirs) (void)RemoveAll(fs, dir);
+      return why;
+    };
+    for (size_t k = 0; k < 2; ++k) {
+      CellIdentity child;
+      child.index_id = parent.index_id;
+      child.range = next.cells()[*next.IndexOf(k == 0 ? left : right)];
+      absl::StatusOr<ChildStateReport> made =
+          MakeChildState(options_, *resources_, parent_dir, parent, child_dirs[k], child);
+      if (!made.ok()) return undo(made.status());
+      (k == 0 ? report.left_records : report.right_records) = made->records;
+      if (absl::Status s = StartChildJournal(child, report.parent_seq, options_, *resources_, *store_);
+          !s.ok()) {
+        return undo(s);
+      }
+    }
+    hook(SplitEvent::kChildrenMade);
+    {
+      absl::MutexLock lock(&map_mu_);
+      if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, next);
+          !s.ok()) {
+        return undo(s);
+      }
+      map_ = std::move(next);
+      report.epoch = map_.epoch();
+      PublishMapLocked();
+    }
+    hook(SplitEvent::kMapSaved);
+    return absl::OkStatus();
+  };
+  absl::StatusOr<absl::Duration> held = cells_->Replace({id}, {left, right}, commit, kSplitHold);
+  if (!held.ok()) return held.status();
+  report.held = *held;
+  // The parent's state is in the store (its checkpoint and journal); a
+  // directory that cannot go now goes at the next open.
+  (void)RemoveAll(fs, parent_dir);
+  hook(SplitEvent::kChildrenServing);
+  (void)CollectRetiredCells();
+  report.total = absl::Now() - start;
+  return report;
+}
+
+absl::StatusOr<MergeReport> IndexImpl::MergeCells(const MergeRequest& request) {
+  absl::MutexLock capacity_lock(&capacity_mu_);
+  Json entry;
+  entry["op"] = "merge-cells";
+  if (!request.arguments.empty()) entry["arguments"] = request.arguments;
+  entry["left"] = request.left;
+  entry["right"] = request.right;
+  Json begin = entry;
+  begin["outcome"] = "started";
+  if (absl::Status s = Audit(request.user, begin); !s.ok()) return s;
+  absl::StatusOr<MergeReport> r = MergeImpl(request);
+  if (r.ok()) {
+    entry["outcome"] = "done";
+    entry["child"] = r->child;
+    entry["left_seq"] = r->left_seq;
+    entry["right_seq"] = r->right_seq;
+    entry["held_ms"] = absl::ToDoubleMilliseconds(r->held);
+  } else {
+    entry["outcome"] = std::string(r.status().message());
+  }
+  (void)Audit(request.user, entry);
+  NoteCapacityChange();
+  RequestStatusPage();
+  return r;
+}
+
+absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  const absl::Time start = absl::Now();
+  CellIdentity left, right;
+  std::string left_host_dir, right_host_dir;
+  CellId child_id = 0;
+  {
+    absl::MutexLock lock(&map_mu_);
+    // Checked on the map as it is: ids, neighbours, ids left.
+    absl::StatusOr<CellMap> trial = map_.Merge(request.left, request.right, 0, 0, absl::Now());
+    if (!trial.ok()) return trial.status();
+    child_id = static_cast<CellId>(map_.next_cell_id());
+    for (auto [id, identity, dir] : {std::tuple(request.left, &left, &left_host_dir),
+                                     std::tuple(request.right, &right, &right_host_dir)}) {
+      identity->index_id = map_.index_id();
+      identity->range = map_.cells()[*map_.IndexOf(id)];
+      auto it = inventory_.hosts.find(identity->range.host);
+      *dir = it != inventory_.hosts.end() ? it->second : options_.data_dir;
+    }
+  }
+  auto hook = [&](SplitEvent e) {
+    if (internal_.split_hook) internal_.split_hook(request.left, e);
+  };
+  hook(SplitEvent::kStart);
+  MergeReport report;
+  report.left = request.left;
+  report.right = request.right;
+  report.child = child_id;
+  const std::string left_dir = CellDbDir(left_host_dir, request.left);
+  const std::string right_dir = CellDbDir(right_host_dir, request.right);
+  const std::string child_dir = CellDbDir(left_host_dir, child_id);  // on the left's host
+  auto commit = [&](const std::vector<uint64_t>& seqs) -> absl::Status {
+    hook(SplitEvent::kParentClosed);
+    report.left_seq = seqs.at(0);
+    report.right_seq = seqs.at(1);
+    CellMap next;
+    {
+      absl::MutexLock lock(&map_mu_);
+      absl::StatusOr<CellMap> merged =
+          map_.Merge(request.left, request.right, report.left_seq, report.right_seq, absl::Now());
+      if (!merged.ok()) return merged.status();
+      next = *std::move(merged);
+    }
+    auto undo = [&](const absl::Status& why) {
+      (void)RemoveAll(fs, child_dir);
+      return why;
+    };
+    CellIdentity child;
+    child.index_id = left.index_id;
+    child.range = next.cells()[*next.IndexOf(child_id)];
+    absl::StatusOr<ChildStateReport> made =
+        MakeMergedState(options_, *resources_, left_dir, left, right_dir, right, child_dir, child);
+    if (!made.ok()) return undo(made.status());
+    report.records = made->records;
+    if (absl::Status s = StartChildJournal(child, made->applied_seq, options_, *resources_, *store_);
+        !s.ok()) {
+      return undo(s);
+    }
+    hook(SplitEvent::kChildrenMade);
+    {
+      absl::MutexLock lock(&map_mu_);
+      if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, next);
+          !s.ok()) {
+        return undo(s);
+      }
+      map_ = std::move(next);
+      report.epoch = map_.epoch();
+      PublishMapLocked();
+    }
+    hook(SplitEvent::kMapSaved);
+    return absl::OkStatus();
+  };
+  absl::StatusOr<absl::Duration> held =
+      cells_->Replace({request.left, request.right}, {child_id}, commit, kSplitHold);
+  if (!held.ok()) return held.status();
+  report.held = *held;
+  (void)RemoveAll(fs, left_dir);
+  (void)RemoveAll(fs, right_dir);
+  hook(SplitEvent::kChildrenServing);
+  (void)CollectRetiredCells();
+  report.total = absl::Now() - start;
+  return report;
+}
+
+absl::Status IndexImpl::RemoveRetiredCellDirs() {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  std::set<CellId> live;
+  std::vector<std::string> dirs;
+  {
+    absl::MutexLock lock(&map_mu_);
+    for (const CellRange& c : map_.cells()) live.insert(c.id);
+    for (const auto& [host, dir] : inventory_.hosts) dirs.push_back(dir);
+    if (dirs.empty()) dirs.push_back(options_.data_dir);
+  }
+  for (const std::string& dir : dirs) {
+    const std::string cells = dir + "/cells";
+    if (!PathExists(fs, cells)) continue;
+    absl::StatusOr<std::vector<std::string>> names = ListDir(fs, cells);
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      // Only what splits leave: a cell's directory the map does not name,
+      // a child being made, a parent being restored for a child. Moved-aside
+      // damage and restores are not touched.
+      const size_t dot = name.find('.');
+      const std::string digits = name.substr(0, dot);
+      const std::string suffix = dot == std::string::npos ? "" : name.substr(dot);
+      uint32_t id = 0;
+      if (digits.size() != 5 && digits.size() != 10) continue;
+      if (!absl::SimpleAtoi(digits, &id)) continue;
+      const bool stale = (suffix.empty() && !live.count(id)) || suffix == ".split-staging" ||
+                         suffix == ".merge-staging" || suffix.rfind(".parent-", 0) == 0;
+      if (!stale) continue;
+      if (absl::Status s = RemoveAll(fs, cells + "/" + name); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IndexImpl::CollectRetiredCells() {
+  std::set<CellId> live;
+  std::map<CellId, std::vector<CellId>> children;  // retired parent -> live children
+  {
+    absl::MutexLock lock(&map_mu_);
+    for (const CellRange& c : map_.cells()) {
+      live.insert(c.id);
+      for (const CellParent& p : c.lineage.parents) children[p.id].push_back(c.id);
+    }
+  }
+  absl::StatusOr<std::vector<std::string>> names = store_->List("cells/");
+  if (!names.ok()) return names.status();
+  std::set<CellId> stored;
+  for (const std::string& name : *names) {
+    // "cells/NNNNN/..."
+    const size_t slash = name.find('/', 6);
+    uint32_t id = 0;
+    if (slash == std::string::npos || !absl::SimpleAtoi(name.substr(6, slash - 6), &id)) continue;
+    stored.insert(id);
+  }
+  const size_t keep = static_cast<size_t>(std::max(1, options_.checkpoints_to_keep));
+  for (CellId id : stored) {
+    if (live.count(id)) continue;
+    bool needed = false;
+    for (CellId child : children[id]) {
+      absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(*store_, child);
+      if (!seqs.ok()) return seqs.status();
+      if (seqs->size() < keep) needed = true;
+    }
+    if (needed) continue;
+    // Manifests first: a crash part way leaves no manifest naming a file
+    // that is gone.
+    absl::StatusOr<std::vector<std::string>> files = store_->List(CellStorePrefix(id));
+    if (!files.ok()) return files.status();
+    std::stable_partition(files->begin(), files->end(), [&](const std::string& f) {
+      return f.rfind(CheckpointManifestPrefix(id), 0) == 0;
+    });
+    for (const std::string& f : *files) {
+      if (absl::Status s = store_->Delete(f); !s.ok()) return s;
+    }
+    // The directories that held them, empty now.
+    absl::StatusOr<std::string> local = store_->LocalDir(CellStorePrefix(id));
+    if (!local.ok()) return local.status();
+    if (absl::Status s = RemoveAll(*internal_.file_system, *local); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cellindex
