@@ -103,6 +103,7 @@ Options IndexOptions(const std::string& dir, Durability durability, size_t cells
   Options o;
   o.data_dir = dir;
   o.durability = durability;
+  o.resize_check_interval = absl::ZeroDuration();  // a fixed layout: no splits mid-run
   // 8 cells for 16 writers: two writer threads (w00, w01, ...) per cell.
   for (size_t c = 1; c < cells; ++c) {
     o.cell_boundaries.push_back(EncodeKey({kBucket, absl::StrFormat("w%02d", 16 * c / cells)}));

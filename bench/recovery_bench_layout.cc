@@ -24,6 +24,9 @@ Options IndexOptions(const Flags& f, const Layout& l) {
   o.durability = Durability::kBuffered;
   o.background_checkpoints = false;
   o.validate_after_recovery = false;
+  // A fixed layout: the cells this benchmark builds are what it measures
+  // (bench/split_bench.cc measures cells kept small by splits).
+  o.resize_check_interval = absl::ZeroDuration();
   o.recovery_parallelism = f.recovery_parallelism;
   o.fetch_parallelism = f.fetch_parallelism;
   o.restore_mode = f.restore_mode;

@@ -125,6 +125,11 @@ class IndexImpl : public Index {
   // The split itself (SplitCell holds capacity_mu_).
   absl::StatusOr<SplitReport> SplitImpl(const SplitRequest& request);
   absl::StatusOr<MergeReport> MergeImpl(const MergeRequest& request);
+  // Saves `next` as the cell map (the commit of a split or merge). When
+  // that fails, saves map_ (the old one) again and returns the error; when
+  // even that fails, which map is durable is unknown and the process stops
+  // (abort) rather than serve either.
+  absl::Status SaveMapOrOld(const CellMap& next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(map_mu_);
   // Removes cell directories and split leftovers of cells the map does not
   // name (a split that a crash interrupted: its children before the map
   // named them, or its parent after).
@@ -134,6 +139,14 @@ class IndexImpl : public Index {
   // own (checkpoints_to_keep of them). Under capacity_mu_, so that no split
   // is between starting its children's journals and saving the map.
   absl::Status CollectRetiredCells() ABSL_EXCLUSIVE_LOCKS_REQUIRED(capacity_mu_);
+  // The thread that keeps cells small (Options::split_keys and the rest):
+  // every resize_check_interval, one pass of ResizePass.
+  void StartResizing();
+  void StopResizing();
+  // Splits every healthy cell over a split threshold, then merges
+  // neighbours that have both stayed small for merge_after (`small_since`,
+  // kept between passes). Returns the splits and merges done.
+  int ResizePass(std::map<CellId, absl::Time>* small_since);
 
   const Options options_;
   const InternalOptions internal_;
@@ -166,6 +179,10 @@ class IndexImpl : public Index {
   bool status_stop_ ABSL_GUARDED_BY(status_mu_) = false;
   mutable bool status_due_ ABSL_GUARDED_BY(status_mu_) = false;
   std::thread status_thread_;
+  // The resizing thread.
+  absl::Mutex resize_mu_;
+  bool resize_stop_ ABSL_GUARDED_BY(resize_mu_) = false;
+  std::thread resize_thread_;
   std::unique_ptr<CellResources> resources_;
   std::unique_ptr<DurableStore> store_;
   rocksdb::FileLock* lock_ = nullptr;

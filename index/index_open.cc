@@ -53,6 +53,15 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options& options,
   if (o.journal_segment_bytes < 64 * 1024) {
     return absl::InvalidArgumentError("options.journal_segment_bytes must be at least 64 KiB");
   }
+  if (o.split_keys > 0 && o.merge_keys > o.split_keys / 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "options.merge_keys (", o.merge_keys, ") must be at most a quarter of options.split_keys (",
+        o.split_keys, "), or merged cells would split again"));
+  }
+  if (o.merge_after < absl::ZeroDuration() || o.resize_check_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "options.merge_after and options.resize_check_interval must not be negative");
+  }
   for (const auto& [host, dir] : o.host_dirs) {
     if (host.empty() || dir.empty()) {
       return absl::InvalidArgumentError("options.host_dirs has an empty host name or directory");
@@ -69,6 +78,7 @@ IndexImpl::IndexImpl(Options options, InternalOptions internal)
     : options_(std::move(options)), internal_(std::move(internal)), open_start_(absl::Now()) {}
 
 IndexImpl::~IndexImpl() {
+  StopResizing();
   StopStatusPage();
   if (background_ != nullptr) background_->Stop();
   if (internal_.shutdown_hook) internal_.shutdown_hook();
@@ -219,6 +229,7 @@ absl::Status IndexImpl::Init() {
   cells_->RecoverAll();
   if (options_.wait_for_recovery) cells_->WaitForRecovery();
   background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
+  StartResizing();
   open_time_ = absl::Now() - open_start_;
   return absl::OkStatus();
 }

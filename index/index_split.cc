@@ -21,6 +21,8 @@
 // states or, if the host is gone too, from the parent's checkpoint and
 // journal up to S, trimmed, then their own journals.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -29,6 +31,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "index/base/file_util.h"
 #include "index/cell/cell.h"
@@ -50,7 +53,33 @@ using Json = nlohmann::ordered_json;
 // How long requests to a splitting cell wait for its children.
 constexpr absl::Duration kSplitHold = absl::Seconds(10);
 
+// The states the children were made from are the parents' as they closed:
+// what each had applied, no less (a state that lost its memtable) and no
+// more.
+absl::Status CheckParentSeqs(const ChildStateReport& made, const std::vector<uint64_t>& seqs) {
+  if (made.parent_seqs == seqs) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "the parents' local states are at seq ", absl::StrJoin(made.parent_seqs, ","),
+      " but they had applied seq ", absl::StrJoin(seqs, ","), " when they closed"));
+}
+
 }  // namespace
+
+absl::Status IndexImpl::SaveMapOrOld(const CellMap& next) {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  const std::string path = options_.store_dir + "/" + kCellMapFile;
+  absl::Status s = SaveCellMap(fs, path, next);
+  if (s.ok()) return s;
+  // The file may hold the new map already (renamed into place before a sync
+  // failed). Only with the old one saved again may the parents serve on.
+  if (SaveCellMap(fs, path, map_).ok()) return s;
+  // Neither map is known to be durable: serving either could be wrong after
+  // a crash. Stop here; the restart serves whichever map the store holds,
+  // and the children's and parents' local states are both in place for it.
+  std::fprintf(stderr, "cellindex: cannot tell which cell map is durable (%s): stopping\n",
+               std::string(s.message()).c_str());
+  std::abort();
+}
 
 const char* SplitEventName(SplitEvent event) {
   switch (event) {
@@ -165,6 +194,7 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
       absl::StatusOr<ChildStateReport> made =
           MakeChildState(options_, *resources_, parent_dir, parent, child_dirs[k], child);
       if (!made.ok()) return undo(made.status());
+      if (absl::Status s = CheckParentSeqs(*made, seqs); !s.ok()) return undo(s);
       (k == 0 ? report.left_records : report.right_records) = made->records;
       if (absl::Status s = StartChildJournal(child, report.parent_seq, options_, *resources_, *store_);
           !s.ok()) {
@@ -174,10 +204,7 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
     hook(SplitEvent::kChildrenMade);
     {
       absl::MutexLock lock(&map_mu_);
-      if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, next);
-          !s.ok()) {
-        return undo(s);
-      }
+      if (absl::Status s = SaveMapOrOld(next); !s.ok()) return undo(s);
       map_ = std::move(next);
       report.epoch = map_.epoch();
       PublishMapLocked();
@@ -276,6 +303,7 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
     absl::StatusOr<ChildStateReport> made =
         MakeMergedState(options_, *resources_, left_dir, left, right_dir, right, child_dir, child);
     if (!made.ok()) return undo(made.status());
+    if (absl::Status s = CheckParentSeqs(*made, seqs); !s.ok()) return undo(s);
     report.records = made->records;
     if (absl::Status s = StartChildJournal(child, made->applied_seq, options_, *resources_, *store_);
         !s.ok()) {
@@ -284,10 +312,7 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
     hook(SplitEvent::kChildrenMade);
     {
       absl::MutexLock lock(&map_mu_);
-      if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, next);
-          !s.ok()) {
-        return undo(s);
-      }
+      if (absl::Status s = SaveMapOrOld(next); !s.ok()) return undo(s);
       map_ = std::move(next);
       report.epoch = map_.epoch();
       PublishMapLocked();
@@ -305,6 +330,93 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
   (void)CollectRetiredCells();
   report.total = absl::Now() - start;
   return report;
+}
+
+void IndexImpl::StartResizing() {
+  if (options_.resize_check_interval <= absl::ZeroDuration()) return;
+  if (options_.split_keys == 0 && options_.split_bytes == 0 && options_.merge_keys == 0) return;
+  resize_thread_ = std::thread([this] {
+    std::map<CellId, absl::Time> small_since;
+    absl::MutexLock lock(&resize_mu_);
+    while (!resize_stop_) {
+      resize_mu_.AwaitWithTimeout(absl::Condition(&resize_stop_), options_.resize_check_interval);
+      if (resize_stop_) break;
+      resize_mu_.Unlock();
+      ResizePass(&small_since);
+      resize_mu_.Lock();
+    }
+  });
+}
+
+void IndexImpl::StopResizing() {
+  {
+    absl::MutexLock lock(&resize_mu_);
+    resize_stop_ = true;
+  }
+  if (resize_thread_.joinable()) resize_thread_.join();
+}
+
+int IndexImpl::ResizePass(std::map<CellId, absl::Time>* small_since) {
+  const absl::Time now = absl::Now();
+  int done = 0;
+  auto stopping = [this] {
+    absl::MutexLock lock(&resize_mu_);
+    return resize_stop_;
+  };
+  // Splits first: one pass may split every large cell once.
+  std::shared_ptr<const CellMap> map = Routing();
+  for (const CellRange& c : map->cells()) {
+    if (stopping()) return done;
+    std::string condition;
+    if (!cells_->Healthy(c.id, &condition)) continue;
+    const CellStats st = cells_->Stats(c.id);
+    const bool by_keys = options_.split_keys > 0 && st.keys >= options_.split_keys;
+    const bool by_bytes =
+        options_.split_bytes > 0 && st.sst_bytes + st.memtable_bytes >= options_.split_bytes;
+    if (!by_keys && !by_bytes) continue;
+    SplitRequest request;
+    request.cell = c.id;
+    request.user = "cellindex";
+    request.arguments = absl::StrCat("automatic: ", st.keys, " records, ",
+                                     st.sst_bytes + st.memtable_bytes, " bytes");
+    if (SplitCell(request).ok()) ++done;
+  }
+  if (options_.merge_keys == 0) return done;
+  // Which cells are small now, and since when.
+  map = Routing();
+  std::map<CellId, absl::Time> still;
+  std::vector<uint64_t> keys;
+  for (const CellRange& c : map->cells()) {
+    std::string condition;
+    const bool healthy = cells_->Healthy(c.id, &condition);
+    const uint64_t k = cells_->Stats(c.id).keys;
+    keys.push_back(k);
+    if (!healthy || k >= options_.merge_keys) continue;
+    auto it = small_since->find(c.id);
+    still[c.id] = it != small_since->end() ? it->second : now;
+  }
+  *small_since = std::move(still);
+  for (size_t i = 0; i + 1 < map->cells().size(); ++i) {
+    if (stopping()) return done;
+    const CellId a = map->cells()[i].id, b = map->cells()[i + 1].id;
+    auto ia = small_since->find(a), ib = small_since->find(b);
+    if (ia == small_since->end() || ib == small_since->end()) continue;
+    if (now - ia->second < options_.merge_after || now - ib->second < options_.merge_after) {
+      continue;
+    }
+    MergeRequest request;
+    request.left = a;
+    request.right = b;
+    request.user = "cellindex";
+    request.arguments = absl::StrCat("automatic: ", keys[i], " + ", keys[i + 1], " records");
+    if (MergeCells(request).ok()) {
+      ++done;
+      small_since->erase(a);
+      small_since->erase(b);
+      ++i;  // b is gone: its right neighbour waits for the next pass
+    }
+  }
+  return done;
 }
 
 absl::Status IndexImpl::RemoveRetiredCellDirs() {
@@ -330,7 +442,7 @@ absl::Status IndexImpl::RemoveRetiredCellDirs() {
       const std::string digits = name.substr(0, dot);
       const std::string suffix = dot == std::string::npos ? "" : name.substr(dot);
       uint32_t id = 0;
-      if (digits.size() != 5 && digits.size() != 10) continue;
+      if (digits.size() < 5 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
       if (!absl::SimpleAtoi(digits, &id)) continue;
       const bool stale = (suffix.empty() && !live.count(id)) || suffix == ".split-staging" ||
                          suffix == ".merge-staging" || suffix.rfind(".parent-", 0) == 0;
@@ -344,8 +456,10 @@ absl::Status IndexImpl::RemoveRetiredCellDirs() {
 absl::Status IndexImpl::CollectRetiredCells() {
   std::set<CellId> live;
   std::map<CellId, std::vector<CellId>> children;  // retired parent -> live children
+  std::string index_id;
   {
     absl::MutexLock lock(&map_mu_);
+    index_id = map_.index_id();
     for (const CellRange& c : map_.cells()) {
       live.insert(c.id);
       for (const CellParent& p : c.lineage.parents) children[p.id].push_back(c.id);
@@ -361,14 +475,24 @@ absl::Status IndexImpl::CollectRetiredCells() {
     if (slash == std::string::npos || !absl::SimpleAtoi(name.substr(6, slash - 6), &id)) continue;
     stored.insert(id);
   }
-  const size_t keep = static_cast<size_t>(std::max(1, options_.checkpoints_to_keep));
+  // A child falls back to its parents only when none of its own checkpoints
+  // is good: keep them until it has as many good ones as a cell keeps (two
+  // at least), and while it is not healthy (a recovery may be reading them).
+  const size_t keep = static_cast<size_t>(std::max(2, options_.checkpoints_to_keep));
   for (CellId id : stored) {
     if (live.count(id)) continue;
     bool needed = false;
     for (CellId child : children[id]) {
+      std::string condition;
+      if (!cells_->Healthy(child, &condition)) {
+        needed = true;
+        break;
+      }
       absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(*store_, child);
       if (!seqs.ok()) return seqs.status();
-      if (seqs->size() < keep) needed = true;
+      size_t good = 0;
+      for (uint64_t seq : *seqs) good += LoadCheckpoint(*store_, index_id, child, seq).ok();
+      if (good < keep) needed = true;
     }
     if (needed) continue;
     // Manifests first: a crash part way leaves no manifest naming a file

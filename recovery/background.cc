@@ -34,7 +34,7 @@ void BackgroundWork::SyncLoop() {
     if (stopping_) break;
     mu_.Unlock();
     for (CellId i : cells_->Ids()) {
-      absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(i);
+      absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(i, /*wait_if_held=*/false);
       if (cell.ok()) (void)(*cell)->SyncJournal();  // a failure fails the cell
     }
     mu_.Lock();
@@ -49,7 +49,7 @@ void BackgroundWork::CheckpointLoop() {
     if (stopping_) break;
     mu_.Unlock();
     for (CellId i : cells_->Ids()) {
-      absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(i);
+      absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(i, /*wait_if_held=*/false);
       if (!cell.ok()) continue;
       const uint64_t since = (*cell)->journal_bytes_since_checkpoint();
       if (since >= options_.checkpoint_journal_bytes ||

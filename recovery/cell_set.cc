@@ -153,6 +153,15 @@ void CellSet::AddSlots(const std::vector<CellId>& ids, bool held, absl::Duration
     slot->retired = false;
     slot->phase = CellPhase::kQueued;
     slot->error = absl::OkStatus();
+    slot->report = RecoveryReport();
+    slot->validation = ValidationState::kOff;
+    slot->carried_fallbacks.clear();
+    slot->serving_since = absl::InfinitePast();
+    slot->checkpoints_taken = 0;
+    slot->last_checkpoint_seq = 0;
+    slot->last_checkpoint_time = absl::Time();
+    slot->last_checkpoint_error.clear();
+    slot->recovery_start = absl::Now();
     slot->recovery_owned = true;
     slot->held = held;
     slot->hold_timeout = hold_timeout;
@@ -357,9 +366,18 @@ void CellSet::RecoverSlot(CellId i, bool force_restore, uint64_t below_checkpoin
     all_serving_us_.compare_exchange_strong(unset, since_open);
   }
   if (!options.paranoid && options.validate_after_recovery) {
-    // A weak reference: a queued check must not keep a replaced cell open.
-    validation_->Schedule(kValidationPriority + id, [this, i, weak = std::weak_ptr<Cell>(serving)] {
-      if (std::shared_ptr<Cell> cell = weak.lock()) ValidateSlot(i, cell);
+    // No reference: a queued check must not keep a replaced cell open.
+    // Nor may it take a new reference to a cell taken out of service (a
+    // move or split closes it once the references are gone): the cell is
+    // taken from the slot, under its lock, only while it still serves.
+    validation_->Schedule(kValidationPriority + id, [this, i, raw = serving.get()] {
+      std::shared_ptr<Cell> cell;
+      {
+        Slot& slot = SlotOf(i);
+        absl::MutexLock lock(&slot.mu);
+        if (slot.cell.get() == raw) cell = slot.cell;
+      }
+      if (cell != nullptr) ValidateSlot(i, cell);
     });
   }
 }
@@ -447,7 +465,7 @@ void CellSet::OnCellFailed(CellId i, const Cell* cell, const absl::Status& why) 
   });
 }
 
-absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(CellId i) const {
+absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(CellId i, bool wait_if_held) const {
   const Slot* found = FindSlot(i);
   if (found == nullptr) {
     return absl::UnavailableError(absl::StrCat("cell ", i, " is not (yet) in the cell map"));
@@ -457,7 +475,7 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(CellId i) const {
   CellPhase phase;
   {
     absl::MutexLock lock(&slot.mu);
-    if (slot.cell == nullptr && slot.held) {
+    if (slot.cell == nullptr && slot.held && wait_if_held) {
       // A move: wait for the cell on its new host.
       auto back = [&slot]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(slot.mu) {
         return slot.cell != nullptr || !slot.held;
@@ -582,9 +600,46 @@ absl::StatusOr<absl::Duration> CellSet::Replace(
   }
   // Closed with a flush once the requests that hold them are done: the
   // local state then holds every write, up to the seq handed to `commit`.
-  std::vector<uint64_t> seqs;
   for (std::shared_ptr<Cell>& cell : held) {
     while (cell.use_count() > 1) absl::SleepFor(absl::Milliseconds(1));
+  }
+  // A parent that failed meanwhile (a journal write or sync, damage) closes
+  // without its memtable: its state is not what it acknowledged. It goes
+  // back to the recovery its failure asked for, and nothing is replaced.
+  for (size_t k = 0; k < held.size(); ++k) {
+    absl::Status failed = held[k]->CheckServing();
+    if (failed.ok()) continue;
+    // Every parent is owned here: the failed one is recovered as its failure
+    // asked (restored after damage, else reopened to replay its journal),
+    // the others serve again.
+    for (size_t j = 0; j < held.size(); ++j) {
+      Slot& slot = SlotOf(parents[j]);
+      absl::Status s = held[j]->CheckServing();
+      if (s.ok()) {
+        absl::MutexLock lock(&slot.mu);
+        slot.cell = std::move(held[j]);
+        slot.phase = CellPhase::kServing;
+        slot.held = false;
+        slot.recovery_owned = false;
+        ++serving_count_;
+        continue;
+      }
+      const bool damage = absl::IsDataLoss(s);
+      {
+        absl::MutexLock lock(&slot.mu);
+        slot.carried_fallbacks.push_back(absl::StrCat(
+            damage ? "damaged while serving: " : "failed while serving: ", s.message()));
+        slot.held = false;
+      }
+      held[j].reset();
+      ScheduleRecovery({parents[j]}, /*force_restore=*/damage, UINT64_MAX, /*after_damage=*/damage);
+    }
+    return absl::UnavailableError(absl::StrCat("cell ", parents[k],
+                                               " failed before it could be replaced: ",
+                                               failed.message()));
+  }
+  std::vector<uint64_t> seqs;
+  for (std::shared_ptr<Cell>& cell : held) {
     seqs.push_back(cell->Stats().applied_seq);
     cell.reset();
   }

@@ -56,7 +56,7 @@ class CellSet {
     const CellResources* resources = nullptr;
     DurableStore* store = nullptr;
     // Called under no lock of the set's; may take the caller's.
-    std::function<Place(CellId idd)> place;
+    std::function<Place(CellId id)> place;
     // Optional (tests): called at each RecoveryEvent; may block.
     std::function<void(CellId cell, RecoveryEvent event)> on_event;
     // Optional: called after a recovery has ended and the cell serves (or
@@ -86,11 +86,14 @@ class CellSet {
   // The serving cell `id`, or Unavailable naming its phase, or its failure.
   // Unavailable too for a cell retired by a split or merge (the caller's
   // map is stale: it retries on the new one) or one the set does not know.
-  absl::StatusOr<std::shared_ptr<Cell>> Serving(CellId idd) const;
+  // A cell held by a move or replacement is waited for (up to its hold
+  // timeout) unless `wait_if_held` is false (background work, which must not
+  // stall on one cell).
+  absl::StatusOr<std::shared_ptr<Cell>> Serving(CellId id, bool wait_if_held = true) const;
   // The cells not retired, in id order.
   std::vector<CellId> Ids() const;
   // Whether cell `id` was retired (Replace).
-  bool Retired(CellId idd) const;
+  bool Retired(CellId id) const;
 
   // Replaces the serving cells `parents` by the new cells `children` (a
   // split: one parent, two children; a merge: the reverse). Holds the
@@ -162,14 +165,14 @@ class CellSet {
   void ValidateSlot(CellId id, const std::shared_ptr<Cell>& cell);
   absl::Status EnsureValidated(CellId id, const std::shared_ptr<Cell>& cell);
   void OnCellFailed(CellId id, const Cell* cell, const absl::Status& why);
-  int64_t PriorityOf(CellId idd) const;
-  void Event(CellId idd, RecoveryEvent event) const;
+  int64_t PriorityOf(CellId id) const;
+  void Event(CellId id, RecoveryEvent event) const;
 
   const Deps deps_;
   const absl::Time open_start_;
   // The slot of cell `id`, which must exist (slots are never removed).
-  Slot& SlotOf(CellId idd) const;
-  Slot* FindSlot(CellId idd) const;
+  Slot& SlotOf(CellId id) const;
+  Slot* FindSlot(CellId id) const;
   // Adds slots for `ids`, each owned by a recovery to come (and held, so
   // that requests wait for it, when `held`).
   void AddSlots(const std::vector<CellId>& ids, bool held, absl::Duration hold_timeout);

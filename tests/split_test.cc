@@ -7,6 +7,7 @@
 // them from the parent; bad requests change nothing.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -15,7 +16,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_join.h"
 #include "index/internal_options.h"
+#include "nlohmann/json.hpp"
 #include "recovery/store/layout.h"
 #include "tests/background_load.h"
 #include "tests/four_cells.h"
@@ -548,6 +551,132 @@ TEST(MergeTest, HostLostRightAfterTheMergeRestoresTheChildFromBothParents) {
   testing::ExpectExactly(*index, want);
   ExpectAcked(*index);
 }
+
+TEST(ResizeTest, CellsThatGrowPastTheThresholdSplitByThemselves) {
+  testing::ScratchDir dir;
+  Options o = testing::FourCells(dir);
+  o.split_keys = 12;
+  o.merge_keys = 0;
+  o.resize_check_interval = absl::Milliseconds(20);
+  std::unique_ptr<Index> index = testing::OpenIndexOrFail(o);
+  ASSERT_NE(index, nullptr);
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);
+  // 25 keys a cell (fewer after the deletes): each splits until every cell
+  // holds fewer than 12.
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    const IndexStats s = index->Stats();
+    for (const CellStats& c : s.cells) {
+      if (c.keys >= 12 || c.state != CellPhase::kServing) return false;
+    }
+    return true;
+  }));
+  EXPECT_GE(index->cell_map().cells().size(), 8u);
+  testing::ExpectExactly(*index, want);
+  EXPECT_EQ(ListAll(*index, 4), LiveKeys(want));
+  // Each split is in the audit log, by the index itself.
+  absl::StatusOr<std::vector<std::string>> audit = index->AuditLog();
+  ASSERT_TRUE(audit.ok());
+  int automatic = 0;
+  for (const std::string& line : *audit) automatic += line.find("automatic: ") != std::string::npos;
+  EXPECT_GE(automatic, 2 * 4);
+}
+
+TEST(ResizeTest, NeighboursThatStaySmallMergeByThemselves) {
+  testing::ScratchDir dir;
+  Options o = testing::FourCells(dir);
+  o.split_keys = 400;
+  o.merge_keys = 100;
+  o.merge_after = absl::Milliseconds(100);
+  o.resize_check_interval = absl::Milliseconds(20);
+  std::unique_ptr<Index> index = testing::OpenIndexOrFail(o);
+  ASSERT_NE(index, nullptr);
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);
+  ASSERT_TRUE(testing::WaitUntil([&] { return index->cell_map().cells().size() == 1; }));
+  const CellMap map = index->cell_map();
+  EXPECT_EQ(map.cells()[0].lineage.origin, CellOrigin::kMerge);
+  EXPECT_TRUE(map.cells()[0].lo.empty());
+  EXPECT_TRUE(map.cells()[0].hi_unbounded);
+  testing::ExpectExactly(*index, want);
+  EXPECT_EQ(ListAll(*index, 9), LiveKeys(want));
+}
+
+TEST(ResizeTest, ThresholdsThatWouldAlternateAreRefused) {
+  testing::ScratchDir dir;
+  Options o = testing::FourCells(dir);
+  o.split_keys = 100;
+  o.merge_keys = 26;
+  absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(index.status())) << index.status();
+  o.merge_keys = 25;
+  o.merge_after = -absl::Seconds(1);
+  EXPECT_TRUE(absl::IsInvalidArgument(Index::Open(o).status()));
+}
+
+#ifdef CELLINDEX_CLI_PATH
+TEST(SplitCliTest, SplitAndMergeThroughTheCommand) {
+  testing::ScratchDir dir;
+  testing::ScratchDir scratch;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--data", dir / "data", "--store", dir / "store"});
+    return testing::RunProcess(std::move(args), scratch.path(), 120);
+  };
+  const std::string map_before = testing::ReadWholeFile(dir / "store/CELLMAP");
+  // Refusals: one line on stderr, a documented exit code, nothing changed.
+  struct Refusal {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  const Refusal refusals[] = {
+      {{"split", "--cell", "9"}, 2, "no cell 9"},
+      {{"split", "--cell", "-1"}, 2, "--cell"},
+      {{"split", "--cell", "1x"}, 2, "--cell"},
+      {{"split"}, 2, "--cell"},
+      {{"split", "--cell", "1", "--at", "nokey"}, 2, "BUCKET/KEY"},
+      {{"split", "--cell", "1", "--at", "bucket/k010"}, 2, "inside"},
+      {{"merge", "--cells", "1"}, 2, "A,B"},
+      {{"merge", "--cells", "1,2,3"}, 2, "A,B"},
+      {{"merge", "--cells", "1,x"}, 2, "--cells"},
+      {{"merge", "--cells", "0,2"}, 2, "right"},
+  };
+  for (const Refusal& r : refusals) {
+    testing::ProcessResult p = run(r.args);
+    const std::string what = absl::StrJoin(r.args, " ");
+    EXPECT_EQ(p.code, r.code) << what << ": " << p.err;
+    EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << what << ": " << p.err;
+    EXPECT_THAT(p.err, ::testing::HasSubstr(r.says)) << what;
+    EXPECT_EQ(testing::ReadWholeFile(dir / "store/CELLMAP"), map_before) << what;
+  }
+  testing::ProcessResult p = run({"--json", "split", "--cell", "1", "--at", "bucket/k040"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  nlohmann::json j = nlohmann::json::parse(p.out);
+  EXPECT_EQ(j["parent"], 1);
+  EXPECT_EQ(j["left"], 4);
+  EXPECT_EQ(j["right"], 5);
+  p = run({"--json", "cells"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  j = nlohmann::json::parse(p.out);
+  ASSERT_EQ(j.size(), 5u);
+  EXPECT_EQ(j[2]["id"], 5);
+  EXPECT_EQ(j[2]["origin"], "split");
+  EXPECT_EQ(j[2]["parents"], nlohmann::json::array({1}));
+  EXPECT_TRUE(j[2].contains("born"));
+  EXPECT_EQ(j[0]["origin"], "none");
+  p = run({"cells"});
+  EXPECT_THAT(p.out, ::testing::HasSubstr("from: split of 1, "));
+  p = run({"merge", "--cells", "4,5"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_THAT(p.out, ::testing::HasSubstr("cells 4 and 5 merged into cell 6"));
+  p = run({"audit"});
+  EXPECT_THAT(p.out, ::testing::HasSubstr("split-cell"));
+  EXPECT_THAT(p.out, ::testing::HasSubstr("merge-cells"));
+  std::unique_ptr<Index> index = testing::OpenIndexOrFail(testing::FourCells(dir));
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(index->cell_map().cells().size(), 4u);
+  testing::ExpectExactly(*index, want);
+}
+#endif
 
 }  // namespace
 }  // namespace cellindex

@@ -163,6 +163,7 @@ absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
     absl::StatusOr<StoredState> state = ReadState(p.db.get(), rocksdb::ReadOptions());
     if (!state.ok()) return state.status();
     report.applied_seq = state->applied_seq;
+    report.parent_seqs = {state->applied_seq};
     rocksdb::Checkpoint* raw = nullptr;
     if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(p.db.get(), &raw),
                                    "start the parent's checkpoint");
@@ -331,6 +332,7 @@ absl::StatusOr<ChildStateReport> MakeMergedState(const Options& options,
       return s;
     }
     report.applied_seq = state.applied_seq;
+    report.parent_seqs = {left_state.applied_seq, right_state->applied_seq};
     report.records = state.count;
   }
   if (absl::Status s = SyncDir(fs, staging); !s.ok()) return s;

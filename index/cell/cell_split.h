@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -36,7 +37,8 @@
 namespace cellindex {
 
 struct ChildStateReport {
-  uint64_t applied_seq = 0;       // the parent's, carried over
+  uint64_t applied_seq = 0;       // the parent's, carried over (a merge: the larger)
+  std::vector<uint64_t> parent_seqs;  // each parent's state's applied_seq, as read
   uint64_t records = 0;           // records the child holds
   uint64_t reverse_deleted = 0;   // reverse-index entries of other cells dropped
   absl::Duration link_time;       // the checkpoint by hard links

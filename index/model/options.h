@@ -110,6 +110,27 @@ struct Options {
   // back to the previous). The journal is kept from the oldest one on.
   int checkpoints_to_keep = 2;
 
+  // ---- Cell size: splits and merges while serving -------------------------
+  // Every cell's restore, checkpoint copy, validation and compaction costs
+  // grow with it, so the index keeps cells small by itself: a cell that
+  // passes either split threshold splits at its median record, and two
+  // neighbours that have both stayed below merge_keys for merge_after merge.
+  // The anchors: Bigtable tablets split at 100-200 MB, TiKV regions at 96-256
+  // MiB, Ceph RGW index shards at about 100k objects. Lower thresholds:
+  // faster restores of one cell and finer placement, but more cells (more
+  // files, more open RocksDB instances, more checkpoints) and more splits
+  // under a growing load (each holds its cell's writes for a few to tens of
+  // milliseconds). 0 turns a threshold off.
+  uint64_t split_keys = 200000;
+  uint64_t split_bytes = 128ull << 20;  // SST and memtable bytes of the cell
+  // At most split_keys / 4 (when both are set), so that a merged cell stays
+  // well below the split threshold and the two never alternate.
+  uint64_t merge_keys = 20000;
+  absl::Duration merge_after = absl::Minutes(10);
+  // How often the sizes are checked (0: never; SplitCell and MergeCells
+  // still work).
+  absl::Duration resize_check_interval = absl::Seconds(5);
+
   // ---- Recovery -----------------------------------------------------------
   // true: Open returns when every cell serves or has failed. false: Open
   // returns once the cell map is loaded; cells come up in the background and
