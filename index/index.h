@@ -57,9 +57,14 @@ struct SplitReport {
   uint64_t right_records = 0;
   uint64_t epoch = 0;       // the map's epoch with the children
   // How long the parent's requests were held (closing it, making the
-  // children, saving the map, opening them), and the whole split.
+  // children, saving the map, opening them), and the whole split (with the
+  // parent's checkpoint before and the children's after).
   absl::Duration held;
   absl::Duration total;
+  // The hold, in its parts: waiting for requests in flight and closing the
+  // parent; making the children's states (and journals); then saving the
+  // map (commit - making); opening the children.
+  absl::Duration closing, making, commit, opening;
 };
 
 // Index::MergeCells.
@@ -203,9 +208,10 @@ class Index {
   // checkpointed, its requests are held briefly while it closes, each
   // child's state is made from the parent's by hard links and trimmed to
   // its range, the new map is saved (the commit: a crash before it leaves
-  // the parent, after it both children), and the children open, each
-  // checkpointed before it serves. Requests held or routed on the old map
-  // go to the children. Recorded in the audit log. InvalidArgument when no
+  // the parent, after it both children), the children open and the held
+  // requests go on (they and any routed on the old map go to the children),
+  // then each child is checkpointed; until it has checkpoints of its own a
+  // child lost with its host is rebuilt from the parent's. Recorded in the audit log. InvalidArgument when no
   // live cell has the id or the key is not strictly inside its range (or
   // the cell holds too few records for a median); Unavailable when it does
   // not serve; FailedPrecondition when its validation fails.
@@ -214,7 +220,7 @@ class Index {
   // cell on the left's host, with the same steps and guarantees as a split:
   // both checkpointed, held briefly, closed; the child made from the left's
   // state by hard links plus the right's records copied in; the map saved
-  // (the commit); the child opened and checkpointed before it serves.
+  // (the commit); the child opened, then checkpointed.
   // InvalidArgument when an id is unknown or the cells are not neighbours
   // in that order.
   virtual absl::StatusOr<MergeReport> MergeCells(const MergeRequest& request) = 0;

@@ -12,10 +12,10 @@
 //      half dropped (index/cell/cell_split.h), at applied seq S;
 //   4. the map naming the children, with their parent and S, is saved
 //      atomically: the commit;
-//   5. the children open from their local states; each journal starts at
-//      S + 1, so each takes a checkpoint of its own before it serves
-//      (recovery/cell_recovery.cc); then the parent is retired and its held
-//      requests go to the children.
+//   5. the children open from their local states (each journal starts at
+//      S + 1, the parent's checkpoint and journal covering what is below),
+//      the parent is retired and its held requests go to the children;
+//   6. each child is checkpointed, while it serves.
 // A crash before 4 leaves the parent (the children's directories are
 // removed at the next open); after it, both children, from their local
 // states or, if the host is gone too, from the parent's checkpoint and
@@ -116,6 +116,10 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
     entry["boundary"] = r->at;
     entry["parent_seq"] = r->parent_seq;
     entry["held_ms"] = absl::ToDoubleMilliseconds(r->held);
+    entry["held_parts_ms"] = {{"closing", absl::ToDoubleMilliseconds(r->closing)},
+                              {"making", absl::ToDoubleMilliseconds(r->making)},
+                              {"saving", absl::ToDoubleMilliseconds(r->commit - r->making)},
+                              {"opening", absl::ToDoubleMilliseconds(r->opening)}};
   } else {
     entry["outcome"] = std::string(r.status().message());
   }
@@ -187,6 +191,7 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
       for (const std::string& dir : child_dirs) (void)RemoveAll(fs, dir);
       return why;
     };
+    const absl::Time made_start = absl::Now();
     for (size_t k = 0; k < 2; ++k) {
       CellIdentity child;
       child.index_id = parent.index_id;
@@ -201,6 +206,7 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
         return undo(s);
       }
     }
+    report.making = absl::Now() - made_start;
     hook(SplitEvent::kChildrenMade);
     {
       absl::MutexLock lock(&map_mu_);
@@ -212,12 +218,19 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
     hook(SplitEvent::kMapSaved);
     return absl::OkStatus();
   };
-  absl::StatusOr<absl::Duration> held = cells_->Replace({id}, {left, right}, commit, kSplitHold);
+  absl::StatusOr<CellSet::ReplaceTimes> held =
+      cells_->Replace({id}, {left, right}, commit, kSplitHold);
   if (!held.ok()) return held.status();
-  report.held = *held;
+  report.held = held->held;
+  report.closing = held->closing;
+  report.commit = held->commit;
+  report.opening = held->opening;
   // The parent's state is in the store (its checkpoint and journal); a
   // directory that cannot go now goes at the next open.
   (void)RemoveAll(fs, parent_dir);
+  // Checkpoints of their own, now that they serve (until then the parent's
+  // files cover them; a failure here only delays it to the background's).
+  for (CellId child : {left, right}) (void)cells_->Checkpoint(child, /*wait_for_validation=*/true);
   hook(SplitEvent::kChildrenServing);
   (void)CollectRetiredCells();
   report.total = absl::Now() - start;
@@ -320,12 +333,13 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
     hook(SplitEvent::kMapSaved);
     return absl::OkStatus();
   };
-  absl::StatusOr<absl::Duration> held =
+  absl::StatusOr<CellSet::ReplaceTimes> held =
       cells_->Replace({request.left, request.right}, {child_id}, commit, kSplitHold);
   if (!held.ok()) return held.status();
-  report.held = *held;
+  report.held = held->held;
   (void)RemoveAll(fs, left_dir);
   (void)RemoveAll(fs, right_dir);
+  (void)cells_->Checkpoint(child_id, /*wait_for_validation=*/true);
   hook(SplitEvent::kChildrenServing);
   (void)CollectRetiredCells();
   report.total = absl::Now() - start;

@@ -1,5 +1,6 @@
 #include "recovery/cell_recovery.h"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -313,6 +314,15 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
     if (!cell.ok()) return cell;
     const uint64_t gap = (*cell)->journal_gap_end();
     if (gap <= newest) return cell;
+    // A split's or merge's child reopened from its local state: its parents'
+    // checkpoints and journals, kept until it has good checkpoints of its
+    // own, cover what its journal lacks (the split or merge checkpoints it
+    // right after it serves, so the parents' writes are held only briefly).
+    if (report->source == RecoverySource::kLocal && range.lineage.origin != CellOrigin::kNone) {
+      uint64_t covered = 0;
+      for (const CellParent& p : range.lineage.parents) covered = std::max(covered, p.seq);
+      if (gap <= covered) return cell;
+    }
     absl::StatusOr<CheckpointReport> r =
         TakeCheckpoint(**cell, store, recovery.epoch, recovery.checkpoints_to_keep);
     if (!r.ok()) {

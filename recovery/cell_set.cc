@@ -143,12 +143,17 @@ bool CellSet::Retired(CellId id) const {
 }
 
 void CellSet::AddSlots(const std::vector<CellId>& ids, bool held, absl::Duration hold_timeout) {
-  absl::MutexLock lock(&slots_mu_);
   for (CellId id : ids) {
     // A slot is never destroyed (a request may hold a reference): one left
     // retired by a replacement that failed to commit is taken up again.
-    std::unique_ptr<Slot>& slot = slots_[id];
-    if (slot == nullptr) slot = std::make_unique<Slot>();
+    // (Never a slot's lock under slots_mu_: slots_mu_ is taken under them.)
+    Slot* slot = nullptr;
+    {
+      absl::MutexLock lock(&slots_mu_);
+      std::unique_ptr<Slot>& owned = slots_[id];
+      if (owned == nullptr) owned = std::make_unique<Slot>();
+      slot = owned.get();
+    }
     absl::MutexLock slot_lock(&slot->mu);
     slot->retired = false;
     slot->phase = CellPhase::kQueued;
@@ -551,7 +556,7 @@ absl::StatusOr<absl::Duration> CellSet::Move(CellId i,
   return window;
 }
 
-absl::StatusOr<absl::Duration> CellSet::Replace(
+absl::StatusOr<CellSet::ReplaceTimes> CellSet::Replace(
     const std::vector<CellId>& parents, const std::vector<CellId>& children,
     const std::function<absl::Status(const std::vector<uint64_t>& parent_seqs)>& commit,
     absl::Duration hold_timeout) {
@@ -646,7 +651,13 @@ absl::StatusOr<absl::Duration> CellSet::Replace(
   // Slots for the children before the map names them, so that a request
   // routed on the new map waits for them (held) instead of failing.
   AddSlots(children, /*held=*/true, hold_timeout);
-  if (absl::Status s = commit(seqs); !s.ok()) {
+  ReplaceTimes times;
+  const absl::Time commit_start = absl::Now();
+  times.closing = commit_start - hold_start;
+  absl::Status committed = commit(seqs);
+  const absl::Time commit_end = absl::Now();
+  times.commit = commit_end - commit_start;
+  if (absl::Status s = committed; !s.ok()) {
     Retire(children);
     // Reopened where they were, from their local states.
     ScheduleRecovery(parents, /*force_restore=*/false, UINT64_MAX, /*after_damage=*/false);
@@ -675,9 +686,11 @@ absl::StatusOr<absl::Duration> CellSet::Replace(
   }
   // The parents are gone: what waits on them retries on the new map.
   Retire(parents);
-  const absl::Duration window = absl::Now() - hold_start;
+  const absl::Time end = absl::Now();
+  times.held = end - hold_start;
+  times.opening = end - commit_end;
   if (!result.ok()) return result;
-  return window;
+  return times;
 }
 
 bool CellSet::Healthy(CellId i, std::string* condition) const {

@@ -107,7 +107,14 @@ class CellSet {
   // `commit` fails the parents are reopened and serve again; when a child
   // fails to open, its status (the parents are retired anyway: the map
   // names the children, whose recovery goes on as for any failed cell).
-  absl::StatusOr<absl::Duration> Replace(
+  // How long a replacement held the parents' requests, in its parts.
+  struct ReplaceTimes {
+    absl::Duration held;     // the whole hold
+    absl::Duration closing;  // waiting for requests in flight, closing the parents
+    absl::Duration commit;   // in `commit`
+    absl::Duration opening;  // the children's recovery (from their local states)
+  };
+  absl::StatusOr<ReplaceTimes> Replace(
       const std::vector<CellId>& parents, const std::vector<CellId>& children,
       const std::function<absl::Status(const std::vector<uint64_t>& parent_seqs)>& commit,
       absl::Duration hold_timeout);

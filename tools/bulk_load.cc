@@ -4,27 +4,44 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 
 namespace cellindex::tools {
 namespace {
 constexpr uint64_t kChunk = 4096;    // object numbers a thread claims at once
 constexpr size_t kBatchOps = 256;    // ops per WriteBatch (one journal record)
+
+// Writes `batch` (puts only). A batch gathered for one cell may span two
+// once that cell has split: its puts are then grouped by the cells of now
+// and written again (puts of the same records: the repeat is harmless).
+absl::Status WriteLoadBatch(Index& index, const WriteBatch& batch, int depth = 0) {
+  absl::Status s = index.Write(batch).status();
+  if (!absl::IsInvalidArgument(s) || depth >= 4) return s;
+  absl::flat_hash_map<CellId, WriteBatch> parts;
+  for (const WriteOp& op : batch.ops()) parts[index.CellFor(op.key)].Put(op.key, op.record);
+  if (parts.size() < 2) return s;  // not a split: the batch itself is wrong
+  for (const auto& [cell, part] : parts) {
+    if (absl::Status p = WriteLoadBatch(index, part, depth + 1); !p.ok()) return p;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status BulkLoad(Index& index, const Workload& workload, uint64_t first, uint64_t count,
                       int threads, std::atomic<uint64_t>* done) {
-  const size_t num_cells = index.cell_map().cells().size();
   const uint64_t end = first + count;
   std::atomic<uint64_t> next{first};
   std::atomic<bool> failed{false};
   absl::Mutex error_mu;
   absl::Status error;
   auto worker = [&] {
-    std::vector<WriteBatch> batches(num_cells);
+    // By cell id: cells may split while the load runs.
+    absl::flat_hash_map<CellId, WriteBatch> batches;
     auto flush = [&](WriteBatch& batch) {
       if (batch.empty()) return;
-      absl::Status s = index.Write(batch).status();
+      absl::Status s = WriteLoadBatch(index, batch);
       *done += batch.size();
       batch.Clear();
       if (!s.ok()) {
@@ -38,12 +55,12 @@ absl::Status BulkLoad(Index& index, const Workload& workload, uint64_t first, ui
       if (from >= end) break;
       for (uint64_t i = from; i < std::min(end, from + kChunk) && !failed; ++i) {
         ObjectKey key = workload.Key(i);
-        WriteBatch& batch = batches[index.cell_map().Route(EncodeKey(key))];
+        WriteBatch& batch = batches[index.CellFor(key)];
         batch.Put(std::move(key), workload.Record(i));
         if (batch.size() >= kBatchOps) flush(batch);
       }
     }
-    for (WriteBatch& batch : batches) flush(batch);
+    for (auto& [cell, batch] : batches) flush(batch);
   };
   const int n = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;

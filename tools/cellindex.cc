@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
   AddNumber(drill_cmd, "--recovery-parallelism", &drill.recovery_parallelism, 0, 256,
             "cells restored at once, 0 to 256 (0: one per hardware thread)");
   drill_cmd->add_flag("--paranoid", drill.paranoid, "deep-validate each cell before it serves");
+  AddNumber(drill_cmd, "--split-keys", &drill.split_keys, 0, uint64_t{1} << 40,
+            "split cells during the load once they hold this many objects (0: the defaults)");
   drill_cmd
       ->add_option_function<std::string>(
           "--restore-mode",

@@ -56,6 +56,14 @@ absl::Status Drill::SetUp() {
   options_.paranoid = d_.paranoid;
   options_.restore_mode = d_.restore_mode;
   options_.validate_after_recovery = !d_.paranoid;
+  if (d_.split_keys > 0) {
+    // Cells split as the load grows them (checked often, so that the splits
+    // happen during the load, not after it).
+    options_.split_keys = d_.split_keys;
+    options_.split_bytes = 0;
+    options_.merge_keys = 0;
+    options_.resize_check_interval = absl::Milliseconds(100);
+  }
   absl::StatusOr<std::unique_ptr<Index>> opened = Index::Open(options_);
   if (!opened.ok()) return opened.status();
   holder_.Set(std::shared_ptr<Index>(*std::move(opened)));
@@ -80,6 +88,8 @@ absl::Status Drill::Load() {
   }
   loader.join();
   r_.load_time = absl::Now() - start;
+  r_.cells_created = static_cast<size_t>(d_.cells);
+  r_.cells_after_load = holder_.Get()->cell_map().cells().size();
   return load_status;
 }
 
@@ -252,8 +262,10 @@ void Drill::AwaitRecovery() {
     size_t serving = 0, failed = 0;
     IndexStats s = index->Stats();
     for (CellId id : r_.recovering) {
-      if (s.cells[id].state == CellPhase::kServing) ++serving;
-      if (s.cells[id].state == CellPhase::kFailed) ++failed;
+      // A cell split or merged since serves as its children.
+      const CellStats* c = CellById(s, id);
+      if (c == nullptr || c->state == CellPhase::kServing) ++serving;
+      if (c != nullptr && c->state == CellPhase::kFailed) ++failed;
     }
     const absl::Time now = absl::Now();
     if (serving > 0 && r_.first_available == absl::InfiniteDuration()) {
@@ -278,7 +290,8 @@ void Drill::AwaitValidation() {
     r_.stats = index->Stats();
     bool pending = false;
     for (CellId id : r_.recovering) {
-      const ValidationState v = r_.stats.cells[id].validation;
+      const CellStats* c = CellById(r_.stats, id);
+      const ValidationState v = c != nullptr ? c->validation : ValidationState::kOk;
       pending |= v == ValidationState::kPending || v == ValidationState::kRunning;
     }
     if (!pending || absl::Now() > deadline) break;
@@ -385,7 +398,8 @@ int RunDrill(const DrillOptions& d) {
   }
   size_t failed_cells = 0;
   for (CellId id : drill.result().recovering) {
-    failed_cells += drill.result().stats.cells[id].state == CellPhase::kFailed;
+    const CellStats* c = CellById(drill.result().stats, id);
+    failed_cells += c != nullptr && c->state == CellPhase::kFailed;
   }
   if (drill.result().lost > 0 || failed_cells > 0) return kExitDataLoss;
   if (report_code != kExitOk) return report_code;

@@ -33,6 +33,9 @@ struct DrillOptions {
   int recovery_parallelism = 0;              // Options::recovery_parallelism
   bool paranoid = false;
   RestoreMode restore_mode = RestoreMode::kInPlace;  // Options::restore_mode
+  // Options::split_keys for the drill (0: the default thresholds, which a
+  // drill's cells do not reach): cells split during the load.
+  uint64_t split_keys = 0;
   bool json = false;
   // Where to write the report page (drill.html, drill.json); empty: none.
   std::string report_dir;

@@ -52,8 +52,18 @@ struct AckedWrite {
 };
 
 // What the drill measured, for the report.
+// The stats of cell `id` (ids are not positions once cells split or
+// merge); null when the cell is gone (split or merged since).
+inline const CellStats* CellById(const IndexStats& s, CellId id) {
+  for (const CellStats& c : s.cells) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
 struct DrillResult {
   absl::Duration load_time, checkpoint_time, close_time, verify_time;
+  size_t cells_created = 0, cells_after_load = 0;  // more when cells split during the load
   uint64_t checkpoint_bytes = 0;
   std::vector<std::string> lost_hosts;
   std::vector<CellId> recovering;  // the cells that had to come back

@@ -156,7 +156,8 @@ std::string BandsSvg(const TimeAxis& axis, const DrillResult& r,
     const double y = top + i * (kRow + kRowGap);
     const bool recovered =
         std::find(r.recovering.begin(), r.recovering.end(), id) != r.recovering.end();
-    const std::string host = id < r.stats.cells.size() ? r.stats.cells[id].host : "";
+    const CellStats* cell = CellById(r.stats, id);
+    const std::string host = cell != nullptr ? cell->host : "";
     absl::StrAppendFormat(&out, "<text x='%.1f' y='%.1f' class='%s'>cell %d %s</text>\n",
                           kLeft - 6, y + kRow - 2, recovered ? "rowlabel lost" : "rowlabel", id,
                           Escape(host));
@@ -238,7 +239,8 @@ Json TimelineJson(const DrillResult& r, const DrillTimeline::Snapshot& t) {
   for (size_t i = 0; i < t.cell_ids.size(); ++i) {
     Json c;
     c["id"] = t.cell_ids[i];
-    c["host"] = t.cell_ids[i] < r.stats.cells.size() ? r.stats.cells[t.cell_ids[i]].host : "";
+    const CellStats* cell = CellById(r.stats, t.cell_ids[i]);
+    c["host"] = cell != nullptr ? cell->host : "";
     c["bands"] = Json::array();
     for (const DrillTimeline::Segment& s : t.segments[i]) {
       c["bands"].push_back({{"band", CellBandName(s.band)},

@@ -26,7 +26,9 @@ DrillSummary Summarize(const DrillResult& r, const Outcomes& outcomes) {
   DrillSummary m;
   std::vector<absl::Duration> fetch, verify, open, replay, validate, serve;
   for (CellId id : r.recovering) {
-    const CellStats& c = r.stats.cells[id];
+    const CellStats* found = CellById(r.stats, id);
+    if (found == nullptr) continue;  // split or merged since
+    const CellStats& c = *found;
     if (c.state == CellPhase::kFailed) ++m.failed_cells;
     fetch.push_back(c.recovery.fetch_time);
     verify.push_back(c.recovery.verify_time);
@@ -59,6 +61,9 @@ Json DrillJson(const DrillOptions& d, const DrillResult& r, const Outcomes& outc
   j["cells_recovered"] = r.recovering.size();
   j["recovered_cell_ids"] = r.recovering;
   j["cells_failed"] = m.failed_cells;
+  j["cells_created"] = r.cells_created;
+  j["cells_after_load"] = r.cells_after_load;  // more than created: cells split during the load
+  j["split_keys"] = d.split_keys;
   j["load_seconds"] = Seconds(r.load_time);
   j["checkpoint_seconds"] = Seconds(r.checkpoint_time);
   j["checkpoint_bytes"] = r.checkpoint_bytes;
@@ -98,6 +103,10 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
         d.objects,
         d.all ? std::string("cold start of every host")
               : absl::StrCat("lost ", d.lose, " host(s): ", absl::StrJoin(r.lost_hosts, ", ")));
+    if (r.cells_after_load != r.cells_created) {
+      std::cout << absl::StrFormat("  cells split during the load: %d -> %d (split at %d objects)\n",
+                                   r.cells_created, r.cells_after_load, d.split_keys);
+    }
     std::cout << absl::StrFormat("  %-28s %10s\n", "load", HumanDuration(r.load_time))
               << absl::StrFormat("  %-28s %10s  %s copied\n", "checkpoint (all cells)",
                                  HumanDuration(r.checkpoint_time), HumanBytes(r.checkpoint_bytes));

@@ -116,6 +116,11 @@ int RunSplit(const GlobalFlags& flags, uint32_t cell, const std::string& at,
                {"right_records", r->right_records},
                {"epoch", r->epoch},
                {"held_seconds", absl::ToDoubleSeconds(r->held)},
+               {"held_parts_seconds",
+                {{"closing", absl::ToDoubleSeconds(r->closing)},
+                 {"making", absl::ToDoubleSeconds(r->making)},
+                 {"saving", absl::ToDoubleSeconds(r->commit - r->making)},
+                 {"opening", absl::ToDoubleSeconds(r->opening)}}},
                {"total_seconds", absl::ToDoubleSeconds(r->total)}});
     return kExitOk;
   }
