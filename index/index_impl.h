@@ -130,6 +130,8 @@ class IndexImpl : public Index {
   // even that fails, which map is durable is unknown and the process stops
   // (abort) rather than serve either.
   absl::Status SaveMapOrOld(const CellMap& next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(map_mu_);
+  // SaveMapOrOld, then makes `next` the map requests route on. Its epoch.
+  absl::StatusOr<uint64_t> CommitMap(CellMap next);
   // Removes cell directories and split leftovers of cells the map does not
   // name (a split that a crash interrupted: its children before the map
   // named them, or its parent after).

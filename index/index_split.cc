@@ -65,6 +65,14 @@ absl::Status CheckParentSeqs(const ChildStateReport& made, const std::vector<uin
 
 }  // namespace
 
+absl::StatusOr<uint64_t> IndexImpl::CommitMap(CellMap next) {
+  absl::MutexLock lock(&map_mu_);
+  if (absl::Status s = SaveMapOrOld(next); !s.ok()) return s;
+  map_ = std::move(next);
+  PublishMapLocked();
+  return map_.epoch();
+}
+
 absl::Status IndexImpl::SaveMapOrOld(const CellMap& next) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   const std::string path = options_.store_dir + "/" + kCellMapFile;
@@ -208,13 +216,9 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
     }
     report.making = absl::Now() - made_start;
     hook(SplitEvent::kChildrenMade);
-    {
-      absl::MutexLock lock(&map_mu_);
-      if (absl::Status s = SaveMapOrOld(next); !s.ok()) return undo(s);
-      map_ = std::move(next);
-      report.epoch = map_.epoch();
-      PublishMapLocked();
-    }
+    absl::StatusOr<uint64_t> epoch = CommitMap(std::move(next));
+    if (!epoch.ok()) return undo(epoch.status());
+    report.epoch = *epoch;
     hook(SplitEvent::kMapSaved);
     return absl::OkStatus();
   };
@@ -323,13 +327,9 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
       return undo(s);
     }
     hook(SplitEvent::kChildrenMade);
-    {
-      absl::MutexLock lock(&map_mu_);
-      if (absl::Status s = SaveMapOrOld(next); !s.ok()) return undo(s);
-      map_ = std::move(next);
-      report.epoch = map_.epoch();
-      PublishMapLocked();
-    }
+    absl::StatusOr<uint64_t> epoch = CommitMap(std::move(next));
+    if (!epoch.ok()) return undo(epoch.status());
+    report.epoch = *epoch;
     hook(SplitEvent::kMapSaved);
     return absl::OkStatus();
   };

@@ -125,7 +125,10 @@ std::string Describe(const std::string& bucket, const ListOptions& o) {
                       " token=", o.continuation_token.empty() ? "no" : "yes");
 }
 
-TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
+// The randomized model test; with `reshape`, cells also split (at their
+// median) and merge (with their right neighbour) between the pages of a
+// listing, as the index does by itself when cells grow and shrink.
+void ListingModel(bool reshape) {
   testing::ScratchDir dir;
   const std::vector<std::string> buckets = {"alpha", "bravo"};
   // Six cells, with boundaries inside groups the delimiters form.
@@ -170,11 +173,12 @@ TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
     }
   };
 
-  int lists = 0, pages = 0;
-  for (int op = 0; op < 5000; ++op) {
+  int lists = 0, pages = 0, splits = 0, merges = 0;
+  const int ops = reshape ? 800 : 5000;  // each split or merge checkpoints its cells
+  for (int op = 0; op < ops; ++op) {
     if (pick(5) > 0) {
       mutate();
-      if (HasFatalFailure()) return;
+      if (::testing::Test::HasFatalFailure()) return;
       continue;
     }
     ++lists;
@@ -215,12 +219,41 @@ TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) {
       // Writes between pages: the next page continues after the last entry.
       if (pick(8) == 0) {
         mutate();
-        if (HasFatalFailure()) return;
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+      if (reshape && pick(8) == 0) {
+        const CellMap map = index->cell_map();
+        const size_t c = pick(map.cells().size());
+        if (pick(2) == 0 || c + 1 == map.cells().size()) {
+          SplitRequest split;
+          split.cell = map.cells()[c].id;
+          absl::StatusOr<SplitReport> r = index->SplitCell(split);
+          // A cell with fewer than two records has no median.
+          ASSERT_TRUE(r.ok() || absl::IsFailedPrecondition(r.status())) << r.status();
+          splits += r.ok();
+        } else {
+          MergeRequest merge;
+          merge.left = map.cells()[c].id;
+          merge.right = map.cells()[c + 1].id;
+          absl::StatusOr<MergeReport> r = index->MergeCells(merge);
+          ASSERT_TRUE(r.ok()) << r.status();
+          ++merges;
+        }
       }
     }
   }
-  EXPECT_GT(lists, 300);
-  EXPECT_GT(pages, 1000);
+  EXPECT_GT(lists, ops / 16);
+  EXPECT_GT(pages, ops / 5);
+  if (reshape) {
+    EXPECT_GT(splits, 3);
+    EXPECT_GT(merges, 3);
+  }
+}
+
+TEST(ListingTest, RandomizedAgainstReferenceAcrossCells) { ListingModel(/*reshape=*/false); }
+
+TEST(ListingTest, RandomizedAgainstReferenceWhileCellsSplitAndMerge) {
+  ListingModel(/*reshape=*/true);
 }
 
 TEST(ListingTest, EmptyBucket) {

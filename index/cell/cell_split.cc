@@ -91,14 +91,16 @@ absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* re
     if (!it->status().ok()) return FromRocks(it->status(), "scan the reverse index");
   }
 
-  // The count: what is left of the records.
+  // The count: what is left of the records, read within the child's range
+  // only (not stepping over the other half's deleted records).
   uint64_t records = 0;
   {
     rocksdb::ReadOptions ro;
-    const rocksdb::Slice upper(records_end);
+    const std::string child_end = range.hi_unbounded ? records_end : RecordKey(range.hi);
+    const rocksdb::Slice upper(child_end);
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-    for (it->Seek(records_begin); it->Valid(); it->Next()) ++records;
+    for (it->Seek(RecordKey(range.lo)); it->Valid(); it->Next()) ++records;
     if (!it->status().ok()) return FromRocks(it->status(), "count the child's records");
   }
   absl::StatusOr<StoredState> state = ReadState(db, rocksdb::ReadOptions());
@@ -118,6 +120,37 @@ absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* re
     return s;
   }
   return records;
+}
+
+// Opens the closed state in `dir`, which must be `owner`'s, and links its
+// files into `staging` (a RocksDB checkpoint: hard links, nothing copied).
+// Returns the state it holds.
+absl::StatusOr<StoredState> LinkState(const Options& options, const CellResources& resources,
+                                      const std::string& dir, const CellIdentity& owner,
+                                      const std::string& staging) {
+  OpenDb p;
+  if (absl::Status s = Open(options, resources, dir, &p); !s.ok()) return s;
+  if (absl::Status s = CheckIdentity(p.db.get(), p.locations.get(), owner, rocksdb::WriteOptions());
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<StoredState> state = ReadState(p.db.get(), rocksdb::ReadOptions());
+  if (!state.ok()) return state.status();
+  rocksdb::Checkpoint* raw = nullptr;
+  if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(p.db.get(), &raw),
+                                 "start a checkpoint of the parent");
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // The WAL is off: log_size_for_flush 0 flushes first (nothing is in the
+  // memtable of a state just opened, but a checkpoint must not depend on it).
+  if (absl::Status s = FromRocks(checkpoint->CreateCheckpoint(staging, 0),
+                                 "link the parent's files for the child");
+      !s.ok()) {
+    return s;
+  }
+  return state;
 }
 
 }  // namespace
@@ -154,30 +187,10 @@ absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
   ChildStateReport report;
   const absl::Time start = absl::Now();
   {
-    OpenDb p;
-    if (absl::Status s = Open(options, resources, parent_dir, &p); !s.ok()) return s;
-    if (absl::Status s = CheckIdentity(p.db.get(), p.locations.get(), parent, rocksdb::WriteOptions());
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<StoredState> state = ReadState(p.db.get(), rocksdb::ReadOptions());
+    absl::StatusOr<StoredState> state = LinkState(options, resources, parent_dir, parent, staging);
     if (!state.ok()) return state.status();
     report.applied_seq = state->applied_seq;
     report.parent_seqs = {state->applied_seq};
-    rocksdb::Checkpoint* raw = nullptr;
-    if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(p.db.get(), &raw),
-                                   "start the parent's checkpoint");
-        !s.ok()) {
-      return s;
-    }
-    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-    // The WAL is off: log_size_for_flush 0 flushes first (nothing is in the
-    // memtable of a state just opened, but a checkpoint must not depend on it).
-    if (absl::Status s = FromRocks(checkpoint->CreateCheckpoint(staging, 0),
-                                   "link the parent's files for the child");
-        !s.ok()) {
-      return s;
-    }
   }
   report.link_time = absl::Now() - start;
 
@@ -235,27 +248,9 @@ absl::StatusOr<ChildStateReport> MakeMergedState(const Options& options,
   const absl::Time start = absl::Now();
   StoredState left_state;
   {
-    OpenDb p;
-    if (absl::Status s = Open(options, resources, left_dir, &p); !s.ok()) return s;
-    if (absl::Status s = CheckIdentity(p.db.get(), p.locations.get(), left, rocksdb::WriteOptions());
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<StoredState> state = ReadState(p.db.get(), rocksdb::ReadOptions());
+    absl::StatusOr<StoredState> state = LinkState(options, resources, left_dir, left, staging);
     if (!state.ok()) return state.status();
     left_state = *state;
-    rocksdb::Checkpoint* raw = nullptr;
-    if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(p.db.get(), &raw),
-                                   "start the left parent's checkpoint");
-        !s.ok()) {
-      return s;
-    }
-    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-    if (absl::Status s = FromRocks(checkpoint->CreateCheckpoint(staging, 0),
-                                   "link the left parent's files for the child");
-        !s.ok()) {
-      return s;
-    }
   }
   report.link_time = absl::Now() - start;
 
