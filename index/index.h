@@ -65,6 +65,14 @@ struct SplitReport {
   // parent; making the children's states (and journals); then saving the
   // map (commit - making); opening the children.
   absl::Duration closing, making, commit, opening;
+  // The children are made on the parent's host (hard links). When another
+  // host of its pool holds at least two cells fewer, the right child then
+  // moves there (as a rebalance moves a cell), so that a growing range
+  // spreads its load: the host it went to (empty: it stayed) and how long
+  // it did not serve, or why the move failed (the split stands either way).
+  std::string right_moved_to;
+  absl::Duration move_unavailable;
+  std::string move_error;
 };
 
 // Index::MergeCells.

@@ -125,6 +125,9 @@ class IndexImpl : public Index {
   // The split itself (SplitCell holds capacity_mu_).
   absl::StatusOr<SplitReport> SplitImpl(const SplitRequest& request);
   absl::StatusOr<MergeReport> MergeImpl(const MergeRequest& request);
+  // After a split: moves its right child to a less loaded host of the
+  // parent's pool, if there is one (LessLoadedHost), saying so in `report`.
+  void SpreadChild(SplitReport* report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(capacity_mu_);
   // Saves `next` as the cell map (the commit of a split or merge). When
   // that fails, saves map_ (the old one) again and returns the error; when
   // even that fails, which map is durable is unknown and the process stops

@@ -41,6 +41,7 @@
 #include "index/model/object_key.h"
 #include "recovery/cell_recovery.h"
 #include "recovery/checkpoint.h"
+#include "recovery/placement.h"
 #include "recovery/store/cell_map_file.h"
 #include "recovery/store/layout.h"
 #include "rocksdb/file_system.h"
@@ -117,6 +118,7 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
   begin["outcome"] = "started";
   if (absl::Status s = Audit(request.user, begin); !s.ok()) return s;
   absl::StatusOr<SplitReport> r = SplitImpl(request);
+  if (r.ok()) SpreadChild(&*r);
   if (r.ok()) {
     entry["outcome"] = "done";
     entry["left"] = r->left;
@@ -128,6 +130,11 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
                               {"making", absl::ToDoubleMilliseconds(r->making)},
                               {"saving", absl::ToDoubleMilliseconds(r->commit - r->making)},
                               {"opening", absl::ToDoubleMilliseconds(r->opening)}};
+    if (!r->right_moved_to.empty()) {
+      entry["right_moved_to"] = r->right_moved_to;
+      entry["move_unavailable_ms"] = absl::ToDoubleMilliseconds(r->move_unavailable);
+    }
+    if (!r->move_error.empty()) entry["move_error"] = r->move_error;
   } else {
     entry["outcome"] = std::string(r.status().message());
   }
@@ -136,6 +143,34 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
   NoteCapacityChange();  // a rebalance planned on the old map stops
   RequestStatusPage();
   return r;
+}
+
+void IndexImpl::SpreadChild(SplitReport* report) {
+  std::optional<std::string> to;
+  std::optional<size_t> i;
+  {
+    absl::MutexLock lock(&map_mu_);
+    i = map_.IndexOf(report->right);
+    if (!i || inventory_.hosts.size() < 2) return;
+    const std::string& from = map_.cells()[*i].host;
+    const std::string pool = inventory_.PoolOf(from);
+    std::vector<std::string> peers;
+    for (const auto& [host, dir] : inventory_.hosts) {
+      if (inventory_.PoolOf(host) == pool) peers.push_back(host);
+    }
+    const Pool* limits = inventory_.FindPool(pool);
+    to = LessLoadedHost(map_, from, peers, limits ? limits->max_cells_per_host : 0);
+  }
+  if (!to) return;
+  // The child serves and has its checkpoint (SplitImpl took it): the move
+  // restores it from there on the other host, as a rebalance would.
+  absl::StatusOr<absl::Duration> window = DrainCell(*i, *to);
+  if (window.ok()) {
+    report->right_moved_to = *to;
+    report->move_unavailable = *window;
+  } else {
+    report->move_error = std::string(window.status().message());
+  }
 }
 
 absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {

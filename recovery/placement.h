@@ -3,6 +3,7 @@
 #define CELLINDEX_RECOVERY_PLACEMENT_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,15 @@ namespace cellindex {
 // `hosts` count toward its load; `hosts` must not be empty.
 void PlaceOnLeastLoaded(CellMap* map, const std::vector<size_t>& cells,
                         const std::vector<std::string>& hosts);
+
+// Where one more cell of `from` should go instead: the host of `hosts` with
+// the fewest of the map's cells (ties: the first by name), if it holds at
+// least two fewer than `from` (so that the move evens the two out rather
+// than trading places) and fewer than `max_cells` (0: no limit). nullopt:
+// stay on `from`.
+std::optional<std::string> LessLoadedHost(const CellMap& map, const std::string& from,
+                                          const std::vector<std::string>& hosts,
+                                          size_t max_cells = 0);
 
 }  // namespace cellindex
 

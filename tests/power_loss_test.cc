@@ -28,7 +28,7 @@ using ::testing::HasSubstr;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr int kDefaultRounds = 30;
 #else
-constexpr int kDefaultRounds = 150;
+constexpr int kDefaultRounds = 60;
 #endif
 
 int Rounds() {

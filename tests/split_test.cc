@@ -228,6 +228,63 @@ TEST(SplitTest, RequestsDuringASplitSucceedAndListingsPageAcrossIt) {
   EXPECT_EQ(paged, all);
 }
 
+// Locate pages by key, not by cell: a lookup paged 3 objects at a time, with
+// a split of the cell it is in and then a merge of it with its neighbour
+// between pages, finds every object on the volume once, in key order, with
+// its extent on that volume.
+TEST(SplitTest, LocateStaysExactAcrossASplitAndAMerge) {
+  testing::ScratchDir dir;
+  std::unique_ptr<Index> index = testing::OpenIndexOrFail(testing::FourCells(dir));
+  ASSERT_NE(index, nullptr);
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);
+  // Every record is on node-1/vol-1; one more elsewhere must not be found.
+  ObjectRecord elsewhere = testing::Rec(777);
+  elsewhere.locations = {{"node-2", "vol-2", 0, 778}};
+  ASSERT_TRUE(index->Put({"bucket", "k040x"}, elsewhere).ok());
+
+  std::vector<std::string> found;
+  LocateOptions o{"vol-1", "", "", 3};
+  int reshaped = 0;
+  for (int page = 0; page < 1000; ++page) {
+    absl::StatusOr<LocateResult> r = index->Locate(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (const LocatedObject& obj : r->objects) {
+      EXPECT_EQ(obj.key.bucket, "bucket");
+      const std::optional<ObjectRecord>& rec = want[obj.key.key];
+      ASSERT_TRUE(rec.has_value()) << obj.key.key << " is not live";
+      EXPECT_EQ(obj.size, rec->size) << obj.key.key;
+      ASSERT_EQ(obj.extents.size(), 1u) << obj.key.key;
+      EXPECT_EQ(obj.extents[0].volume, "vol-1");
+      found.push_back(obj.key.key);
+    }
+    if (!r->is_truncated) break;
+    o.continuation_token = r->next_continuation_token;
+    // The cell of the last object found: split it (page 3), then merge the
+    // left child it became with its right neighbour (page 6).
+    const CellId cell = index->CellFor({"bucket", found.back()});
+    if (page == 3) {
+      SplitRequest split;
+      split.cell = cell;
+      split.at = ObjectKey{"bucket", found.back() + "!"};  // just after the last one found
+      absl::StatusOr<SplitReport> s = index->SplitCell(split);
+      ASSERT_TRUE(s.ok()) << s.status();
+      ++reshaped;
+    } else if (page == 6) {
+      const CellMap map = index->cell_map();
+      const size_t i = *map.IndexOf(cell);
+      ASSERT_LT(i + 1, map.cells().size());
+      MergeRequest merge;
+      merge.left = cell;
+      merge.right = map.cells()[i + 1].id;
+      absl::StatusOr<MergeReport> m = index->MergeCells(merge);
+      ASSERT_TRUE(m.ok()) << m.status();
+      ++reshaped;
+    }
+  }
+  EXPECT_EQ(reshaped, 2);
+  EXPECT_EQ(found, LiveKeys(want));
+}
+
 // The crash points: SplitEvent values.
 constexpr SplitEvent kSplitSteps[] = {SplitEvent::kStart, SplitEvent::kParentClosed,
                                       SplitEvent::kChildrenMade, SplitEvent::kMapSaved,
@@ -488,6 +545,73 @@ TEST(MergeTest, CellsOnTwoHostsMergeOntoTheLeftOnesHost) {
   testing::ExpectExactly(*index, want);
 }
 
+// A split makes its children on the parent's host; the right one then moves
+// to the least loaded host of the parent's pool when that evens them out,
+// and never to a host of another pool.
+TEST(SplitTest, TheRightChildMovesToTheLeastLoadedHostOfItsPool) {
+  testing::ScratchDir dir;
+  Options o = testing::FourCells(dir);
+  o.host_dirs = {{"h1", dir / "hosts/h1"}, {"h2", dir / "hosts/h2"}};
+  std::unique_ptr<Index> index = testing::OpenIndexOrFail(o);
+  ASSERT_NE(index, nullptr);
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);
+  auto cells_on = [&](const std::string& host) {
+    const CellMap map = index->cell_map();
+    return std::count_if(map.cells().begin(), map.cells().end(),
+                         [&](const CellRange& c) { return c.host == host; });
+  };
+  ASSERT_EQ(cells_on("h1"), 2);
+  ASSERT_EQ(cells_on("h2"), 2);
+  // An empty host in another pool is no place for the children.
+  ASSERT_TRUE(index->AddHost("x1", dir / "hosts/x1", "other").ok());
+
+  // h2 has 3 cells after the split, h1 2: moving would only trade places.
+  const std::string host = index->cell_map().cells()[1].host;
+  const std::string peer = host == "h1" ? "h2" : "h1";
+  SplitRequest request;
+  request.cell = 1;
+  absl::StatusOr<SplitReport> r = index->SplitCell(request);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->right_moved_to, "");
+  EXPECT_EQ(r->move_error, "");
+  EXPECT_EQ(cells_on(host), 3);
+  EXPECT_EQ(cells_on("x1"), 0);
+
+  // A second split there: 4 against 2, so the right child goes to the peer.
+  request.cell = r->right;
+  r = index->SplitCell(request);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->right_moved_to, peer);
+  EXPECT_EQ(r->move_error, "");
+  EXPECT_EQ(cells_on(host), 3);
+  EXPECT_EQ(cells_on(peer), 3);
+  EXPECT_EQ(cells_on("x1"), 0);
+  const CellMap map = index->cell_map();
+  EXPECT_EQ(map.cells()[*map.IndexOf(r->left)].host, host);
+  EXPECT_EQ(map.cells()[*map.IndexOf(r->right)].host, peer);
+  // Its state is on the peer now, not on the parent's host, and it serves.
+  const std::string right_dir = absl::StrFormat("%05d", r->right);
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir / "hosts") / peer / "cells" /
+                                      right_dir));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir / "hosts") / host / "cells" /
+                                       right_dir));
+  testing::ExpectExactly(*index, want);
+  ASSERT_TRUE(index->Put({"bucket", "k049"}, testing::Rec(4949)).ok());
+  want["k049"] = *index->Get({"bucket", "k049"});
+  EXPECT_EQ(index->CellFor({"bucket", "k049"}), r->right);
+  // The audit log says where it went.
+  absl::StatusOr<std::vector<std::string>> audit = index->AuditLog();
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_EQ(nlohmann::json::parse(audit->back())["right_moved_to"], peer);
+
+  // Reopened: the map keeps the place, and every record is there.
+  index.reset();
+  index = testing::OpenIndexOrFail(o);
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(cells_on(peer), 3);
+  testing::ExpectExactly(*index, want);
+}
+
 TEST(MergeTest, CellsThatAreNotNeighboursInOrderAreRefused) {
   testing::ScratchDir dir;
   std::unique_ptr<Index> index = testing::OpenIndexOrFail(testing::FourCells(dir));
@@ -573,12 +697,24 @@ TEST(ResizeTest, CellsThatGrowPastTheThresholdSplitByThemselves) {
   EXPECT_GE(index->cell_map().cells().size(), 8u);
   testing::ExpectExactly(*index, want);
   EXPECT_EQ(ListAll(*index, 4), LiveKeys(want));
-  // Each split is in the audit log, by the index itself.
-  absl::StatusOr<std::vector<std::string>> audit = index->AuditLog();
-  ASSERT_TRUE(audit.ok());
-  int automatic = 0;
-  for (const std::string& line : *audit) automatic += line.find("automatic: ") != std::string::npos;
-  EXPECT_GE(automatic, 2 * 4);
+  // Each split is in the audit log, by the index itself: started before
+  // it changed anything, done (written after its children serve) with its
+  // children. Merges are off, so every cell past the first four is a split.
+  const size_t splits = index->cell_map().cells().size() - 4;
+  auto automatic = [&](const std::string& outcome) {
+    absl::StatusOr<std::vector<std::string>> audit = index->AuditLog();
+    EXPECT_TRUE(audit.ok()) << audit.status();
+    size_t n = 0;
+    for (const std::string& line : audit.ok() ? *audit : std::vector<std::string>{}) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      n += j["op"] == "split-cell" && j["outcome"] == outcome &&
+           j["arguments"].get<std::string>().rfind("automatic: ", 0) == 0;
+    }
+    return n;
+  };
+  EXPECT_TRUE(testing::WaitUntil([&] { return automatic("done") == splits; }))
+      << automatic("done") << " of " << splits;
+  EXPECT_EQ(automatic("started"), splits);
 }
 
 TEST(ResizeTest, NeighboursThatStaySmallMergeByThemselves) {

@@ -107,6 +107,13 @@ int RunSplit(const GlobalFlags& flags, uint32_t cell, const std::string& at,
   absl::StatusOr<SplitReport> r = (*index)->SplitCell(request);
   if (!r.ok()) return ReportError(r.status());
   if (flags.json) {
+    Json moved = nullptr;
+    if (!r->right_moved_to.empty()) {
+      moved = {{"to", r->right_moved_to},
+               {"unavailable_seconds", absl::ToDoubleSeconds(r->move_unavailable)}};
+    } else if (!r->move_error.empty()) {
+      moved = {{"error", r->move_error}};
+    }
     PrintJson({{"parent", r->parent},
                {"left", r->left},
                {"right", r->right},
@@ -121,7 +128,8 @@ int RunSplit(const GlobalFlags& flags, uint32_t cell, const std::string& at,
                  {"making", absl::ToDoubleSeconds(r->making)},
                  {"saving", absl::ToDoubleSeconds(r->commit - r->making)},
                  {"opening", absl::ToDoubleSeconds(r->opening)}}},
-               {"total_seconds", absl::ToDoubleSeconds(r->total)}});
+               {"total_seconds", absl::ToDoubleSeconds(r->total)},
+               {"right_moved", moved}});
     return kExitOk;
   }
   std::cout << absl::StrFormat(
@@ -129,6 +137,13 @@ int RunSplit(const GlobalFlags& flags, uint32_t cell, const std::string& at,
       "split in %s; map epoch %d\n",
       r->parent, r->at, r->parent_seq, r->left, r->left_records, r->right, r->right_records,
       HumanDuration(r->held), HumanDuration(r->total), r->epoch);
+  if (!r->right_moved_to.empty()) {
+    std::cout << absl::StrFormat("cell %d moved to host %s (not serving for %s)\n", r->right,
+                                 r->right_moved_to, HumanDuration(r->move_unavailable));
+  } else if (!r->move_error.empty()) {
+    std::cout << absl::StrFormat("cell %d stays on its parent's host: its move failed: %s\n",
+                                 r->right, r->move_error);
+  }
   return kExitOk;
 }
 

@@ -46,6 +46,11 @@ rocksdb::Options MakeCellDbOptions(const Options& options, const CellResources& 
   o.write_buffer_size = options.cell_write_buffer_bytes;
   o.max_background_jobs = std::max(2, options.flush_threads + options.compaction_threads);
   o.max_open_files = 512;
+  // At open, RocksDB loads the table files' handles on this many threads,
+  // started afresh for each column family of each open (by default 16: 30
+  // threads created per cell). A cell holds a few files, and the index opens
+  // and restores cells in parallel already: one thread, the opener's.
+  o.max_file_opening_threads = 1;
   o.keep_log_file_num = 2;
   // The cell's journal is the log: RocksDB's WAL is off on every write, and a
   // clean close must flush the memtables.
