@@ -4,6 +4,7 @@
 #ifndef CELLINDEX_INDEX_INDEX_IMPL_H_
 #define CELLINDEX_INDEX_INDEX_IMPL_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -122,7 +123,17 @@ class IndexImpl : public Index {
   // changed since. At most kMaxReroutes times.
   bool RetryOnNewMap(const absl::Status& status, const CellMap& map, int attempt) const;
   static constexpr int kMaxReroutes = 8;
-  // The split itself (SplitCell holds capacity_mu_).
+  // A split or merge around its `change` (run under capacity_mu_, after
+  // the "started" audit line; it returns the children): the parents'
+  // checkpoints before (outside capacity_mu_; a parent that cannot be
+  // checkpointed is not changed), the children's after (outside it too),
+  // then `finish` (under capacity_mu_ again, filling in the audit line),
+  // the collection of retired cells' files, and the "done" audit line.
+  absl::Status Reshape(const std::string& user, nlohmann::ordered_json entry,
+                       const std::vector<CellId>& parents,
+                       const std::function<absl::StatusOr<std::vector<CellId>>()>& change,
+                       const std::function<void(nlohmann::ordered_json*)>& finish);
+  // The split itself (steps 2 to 5; under capacity_mu_).
   absl::StatusOr<SplitReport> SplitImpl(const SplitRequest& request);
   absl::StatusOr<MergeReport> MergeImpl(const MergeRequest& request);
   // After a split: moves its right child to a less loaded host of the

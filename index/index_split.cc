@@ -16,6 +16,8 @@
 //      S + 1, the parent's checkpoint and journal covering what is below),
 //      the parent is retired and its held requests go to the children;
 //   6. each child is checkpointed, while it serves.
+// Steps 1 and 6 run outside capacity_mu_ (Reshape), so that a host lost
+// during a split is recovered at once, not after its checkpoints.
 // A crash before 4 leaves the parent (the children's directories are
 // removed at the next open); after it, both children, from their local
 // states or, if the host is gone too, from the parent's checkpoint and
@@ -106,43 +108,95 @@ const char* SplitEventName(SplitEvent event) {
   return "unknown";
 }
 
-absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
+absl::Status IndexImpl::Reshape(const std::string& user, Json entry,
+                               const std::vector<CellId>& parents,
+                               const std::function<absl::StatusOr<std::vector<CellId>>()>& change,
+                               const std::function<void(Json*)>& finish) {
+  // Step 1, each parent checkpointed (validated) while it serves, before
+  // capacity_mu_ is taken: a host lost meanwhile is recovered at once, not
+  // after this copy. A parent that cannot be checkpointed is not changed.
+  // (A cell the map does not name is refused by `change`, by name.)
+  absl::Status checkpointed;
+  for (CellId p : parents) {
+    {
+      absl::MutexLock lock(&map_mu_);
+      if (!map_.IndexOf(p)) break;
+    }
+    if (absl::StatusOr<CheckpointReport> c = cells_->Checkpoint(p, /*wait_for_validation=*/true);
+        !c.ok()) {
+      checkpointed = c.status();
+      break;
+    }
+  }
+  absl::StatusOr<std::vector<CellId>> children;
+  {
+    absl::MutexLock capacity_lock(&capacity_mu_);
+    // Recorded before anything changes, so no split or merge goes
+    // unrecorded.
+    Json begin = entry;
+    begin["outcome"] = "started";
+    if (absl::Status s = Audit(user, begin); !s.ok()) return s;
+    children = checkpointed.ok() ? change() : checkpointed;
+    if (!children.ok()) {
+      entry["outcome"] = std::string(children.status().message());
+      (void)Audit(user, entry);
+      return children.status();
+    }
+    NoteCapacityChange();  // a rebalance planned on the old map stops
+  }
+  // Checkpoints of their own, now that they serve (until then the parents'
+  // files cover them; a failure here only delays it to the background's).
+  // Outside capacity_mu_ too.
+  for (CellId c : *children) (void)cells_->Checkpoint(c, /*wait_for_validation=*/true);
+  if (internal_.split_hook) internal_.split_hook(parents.front(), SplitEvent::kChildrenServing);
   absl::MutexLock capacity_lock(&capacity_mu_);
+  entry["outcome"] = "done";
+  finish(&entry);
+  (void)CollectRetiredCells();
+  // The change happened whether or not it can be recorded.
+  (void)Audit(user, entry);
+  RequestStatusPage();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
+  const absl::Time start = absl::Now();
   Json entry;
   entry["op"] = "split-cell";
   if (!request.arguments.empty()) entry["arguments"] = request.arguments;
   entry["cell"] = request.cell;
   if (request.at) entry["at"] = absl::StrCat(request.at->bucket, "/", request.at->key);
-  // Recorded before anything changes, so no split goes unrecorded.
-  Json begin = entry;
-  begin["outcome"] = "started";
-  if (absl::Status s = Audit(request.user, begin); !s.ok()) return s;
-  absl::StatusOr<SplitReport> r = SplitImpl(request);
-  if (r.ok()) SpreadChild(&*r);
-  if (r.ok()) {
-    entry["outcome"] = "done";
-    entry["left"] = r->left;
-    entry["right"] = r->right;
-    entry["boundary"] = r->at;
-    entry["parent_seq"] = r->parent_seq;
-    entry["held_ms"] = absl::ToDoubleMilliseconds(r->held);
-    entry["held_parts_ms"] = {{"closing", absl::ToDoubleMilliseconds(r->closing)},
-                              {"making", absl::ToDoubleMilliseconds(r->making)},
-                              {"saving", absl::ToDoubleMilliseconds(r->commit - r->making)},
-                              {"opening", absl::ToDoubleMilliseconds(r->opening)}};
-    if (!r->right_moved_to.empty()) {
-      entry["right_moved_to"] = r->right_moved_to;
-      entry["move_unavailable_ms"] = absl::ToDoubleMilliseconds(r->move_unavailable);
-    }
-    if (!r->move_error.empty()) entry["move_error"] = r->move_error;
-  } else {
-    entry["outcome"] = std::string(r.status().message());
-  }
-  // The split happened (or not) whether or not it can be recorded.
-  (void)Audit(request.user, entry);
-  NoteCapacityChange();  // a rebalance planned on the old map stops
-  RequestStatusPage();
-  return r;
+  SplitReport report;
+  absl::Status done = Reshape(
+      request.user, std::move(entry), {request.cell},
+      [&]() -> absl::StatusOr<std::vector<CellId>> {
+        absl::StatusOr<SplitReport> r = SplitImpl(request);
+        if (!r.ok()) return r.status();
+        report = *std::move(r);
+        return std::vector<CellId>{report.left, report.right};
+      },
+      [&](Json* e) {
+        SpreadChild(&report);
+        report.total = absl::Now() - start;
+        Json& entry = *e;
+        entry["left"] = report.left;
+        entry["right"] = report.right;
+        entry["boundary"] = report.at;
+        entry["parent_seq"] = report.parent_seq;
+        entry["held_ms"] = absl::ToDoubleMilliseconds(report.held);
+        entry["held_parts_ms"] = {
+            {"closing", absl::ToDoubleMilliseconds(report.closing)},
+            {"making", absl::ToDoubleMilliseconds(report.making)},
+            {"saving", absl::ToDoubleMilliseconds(report.commit - report.making)},
+            {"opening", absl::ToDoubleMilliseconds(report.opening)}};
+        if (!report.right_moved_to.empty()) {
+          entry["right_moved_to"] = report.right_moved_to;
+          entry["move_unavailable_ms"] = absl::ToDoubleMilliseconds(report.move_unavailable);
+        }
+        if (!report.move_error.empty()) entry["move_error"] = report.move_error;
+      });
+  if (!done.ok()) return done;
+  return report;
 }
 
 void IndexImpl::SpreadChild(SplitReport* report) {
@@ -175,7 +229,6 @@ void IndexImpl::SpreadChild(SplitReport* report) {
 
 absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
   rocksdb::FileSystem& fs = *internal_.file_system;
-  const absl::Time start = absl::Now();
   const CellId id = request.cell;
   CellIdentity parent;
   std::string host_dir;
@@ -235,16 +288,21 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
       return why;
     };
     const absl::Time made_start = absl::Now();
+    std::vector<ChildPlace> places;
     for (size_t k = 0; k < 2; ++k) {
-      CellIdentity child;
-      child.index_id = parent.index_id;
-      child.range = next.cells()[*next.IndexOf(k == 0 ? left : right)];
-      absl::StatusOr<ChildStateReport> made =
-          MakeChildState(options_, *resources_, parent_dir, parent, child_dirs[k], child);
-      if (!made.ok()) return undo(made.status());
-      if (absl::Status s = CheckParentSeqs(*made, seqs); !s.ok()) return undo(s);
-      (k == 0 ? report.left_records : report.right_records) = made->records;
-      if (absl::Status s = StartChildJournal(child, report.parent_seq, options_, *resources_, *store_);
+      ChildPlace& place = places.emplace_back();
+      place.dir = child_dirs[k];
+      place.identity.index_id = parent.index_id;
+      place.identity.range = next.cells()[*next.IndexOf(k == 0 ? left : right)];
+    }
+    absl::StatusOr<std::vector<ChildStateReport>> made =
+        MakeChildStates(options_, *resources_, parent_dir, parent, places);
+    if (!made.ok()) return undo(made.status());
+    for (size_t k = 0; k < 2; ++k) {
+      if (absl::Status s = CheckParentSeqs((*made)[k], seqs); !s.ok()) return undo(s);
+      (k == 0 ? report.left_records : report.right_records) = (*made)[k].records;
+      if (absl::Status s = StartChildJournal(places[k].identity, report.parent_seq, options_,
+                                             *resources_, *store_);
           !s.ok()) {
         return undo(s);
       }
@@ -267,44 +325,38 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
   // The parent's state is in the store (its checkpoint and journal); a
   // directory that cannot go now goes at the next open.
   (void)RemoveAll(fs, parent_dir);
-  // Checkpoints of their own, now that they serve (until then the parent's
-  // files cover them; a failure here only delays it to the background's).
-  for (CellId child : {left, right}) (void)cells_->Checkpoint(child, /*wait_for_validation=*/true);
-  hook(SplitEvent::kChildrenServing);
-  (void)CollectRetiredCells();
-  report.total = absl::Now() - start;
   return report;
 }
 
 absl::StatusOr<MergeReport> IndexImpl::MergeCells(const MergeRequest& request) {
-  absl::MutexLock capacity_lock(&capacity_mu_);
+  const absl::Time start = absl::Now();
   Json entry;
   entry["op"] = "merge-cells";
   if (!request.arguments.empty()) entry["arguments"] = request.arguments;
   entry["left"] = request.left;
   entry["right"] = request.right;
-  Json begin = entry;
-  begin["outcome"] = "started";
-  if (absl::Status s = Audit(request.user, begin); !s.ok()) return s;
-  absl::StatusOr<MergeReport> r = MergeImpl(request);
-  if (r.ok()) {
-    entry["outcome"] = "done";
-    entry["child"] = r->child;
-    entry["left_seq"] = r->left_seq;
-    entry["right_seq"] = r->right_seq;
-    entry["held_ms"] = absl::ToDoubleMilliseconds(r->held);
-  } else {
-    entry["outcome"] = std::string(r.status().message());
-  }
-  (void)Audit(request.user, entry);
-  NoteCapacityChange();
-  RequestStatusPage();
-  return r;
+  MergeReport report;
+  absl::Status done = Reshape(
+      request.user, std::move(entry), {request.left, request.right},
+      [&]() -> absl::StatusOr<std::vector<CellId>> {
+        absl::StatusOr<MergeReport> r = MergeImpl(request);
+        if (!r.ok()) return r.status();
+        report = *std::move(r);
+        return std::vector<CellId>{report.child};
+      },
+      [&](Json* e) {
+        report.total = absl::Now() - start;
+        (*e)["child"] = report.child;
+        (*e)["left_seq"] = report.left_seq;
+        (*e)["right_seq"] = report.right_seq;
+        (*e)["held_ms"] = absl::ToDoubleMilliseconds(report.held);
+      });
+  if (!done.ok()) return done;
+  return report;
 }
 
 absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
   rocksdb::FileSystem& fs = *internal_.file_system;
-  const absl::Time start = absl::Now();
   CellIdentity left, right;
   std::string left_host_dir, right_host_dir;
   CellId child_id = 0;
@@ -374,10 +426,6 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
   report.held = held->held;
   (void)RemoveAll(fs, left_dir);
   (void)RemoveAll(fs, right_dir);
-  (void)cells_->Checkpoint(child_id, /*wait_for_validation=*/true);
-  hook(SplitEvent::kChildrenServing);
-  (void)CollectRetiredCells();
-  report.total = absl::Now() - start;
   return report;
 }
 
@@ -508,6 +556,9 @@ absl::Status IndexImpl::CollectRetiredCells() {
   std::string index_id;
   {
     absl::MutexLock lock(&map_mu_);
+    // Ids are given out in order and never again: with as many cells as
+    // ids, none was retired, and the store need not be listed.
+    if (map_.next_cell_id() == map_.cells().size()) return absl::OkStatus();
     index_id = map_.index_id();
     for (const CellRange& c : map_.cells()) {
       live.insert(c.id);

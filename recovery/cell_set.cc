@@ -560,14 +560,6 @@ absl::StatusOr<CellSet::ReplaceTimes> CellSet::Replace(
     const std::vector<CellId>& parents, const std::vector<CellId>& children,
     const std::function<absl::Status(const std::vector<uint64_t>& parent_seqs)>& commit,
     absl::Duration hold_timeout) {
-  // Each parent checkpointed (validated first) while it still serves: a
-  // child restored before it has checkpoints of its own starts from it, and
-  // replays only the parent's journal written from now until the hold.
-  for (CellId p : parents) {
-    if (absl::StatusOr<CheckpointReport> c = Checkpoint(p, /*wait_for_validation=*/true); !c.ok()) {
-      return c.status();
-    }
-  }
   const absl::Time hold_start = absl::Now();
   std::vector<std::shared_ptr<Cell>> held;
   auto unhold = [&] {  // before anything is closed: the parents serve again

@@ -96,7 +96,9 @@ class CellSet {
   bool Retired(CellId id) const;
 
   // Replaces the serving cells `parents` by the new cells `children` (a
-  // split: one parent, two children; a merge: the reverse). Holds the
+  // split: one parent, two children; a merge: the reverse). The caller
+  // has checkpointed the parents (a child restored before it has
+  // checkpoints of its own starts from the parent's). Holds the
   // parents' requests (they wait, up to `hold_timeout`), closes the parents
   // with a flush once no request holds them, and calls `commit` with each
   // parent's last applied seq: it makes the children's local states and

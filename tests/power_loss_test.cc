@@ -25,11 +25,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int kDefaultRounds = 30;
-#else
-constexpr int kDefaultRounds = 60;
-#endif
+constexpr int kDefaultRounds = testing::kUnderSanitizer ? 30 : 60;
 
 int Rounds() {
   const char* env = std::getenv("CELLINDEX_POWER_LOSS_ROUNDS");

@@ -56,6 +56,15 @@ inline absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
 
 namespace cellindex::testing {
 
+// Built with ASan or TSan: every step runs several times slower there, so
+// the longest randomized and table-driven tests run a smaller share of
+// their cases (each says which); as built, all of them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kUnderSanitizer = true;
+#else
+inline constexpr bool kUnderSanitizer = false;
+#endif
+
 class ScratchDir {
  public:
   // In the temporary directory, or below `base` when given.

@@ -7,16 +7,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 jobs=$(nproc)
+# Tests wait on fsync, child processes and each other about half the time:
+# twice as many at once as there are cores keeps the cores busy.
+test_jobs=$((jobs * 2))
 
 echo "== build and test =="
+start=$SECONDS
 bash tools/build.sh build
-(cd build && ctest -j "$jobs" --output-on-failure)
+echo "(build: $((SECONDS - start)) s)"
+start=$SECONDS
+(cd build && ctest -j "$test_jobs" --output-on-failure)
+echo "(tests: $((SECONDS - start)) s)"
 
 echo "== build and test under ASan + UBSan =="
+start=$SECONDS
 bash tools/build.sh build-asan -DCELLINDEX_SANITIZER=address -DCELLINDEX_BUILD_BENCH=OFF
+echo "(ASan build: $((SECONDS - start)) s)"
+start=$SECONDS
 (export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
- cd build-asan && ctest -j "$jobs" --output-on-failure)
+ cd build-asan && ctest -j "$test_jobs" --output-on-failure)
+echo "(ASan tests: $((SECONDS - start)) s)"
 
 echo "== build the concurrency tests under TSan and run them =="
 # Only the tests labelled "concurrency" (tests/CMakeLists.txt). Every report

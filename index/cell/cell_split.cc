@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -123,11 +124,11 @@ absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* re
 }
 
 // Opens the closed state in `dir`, which must be `owner`'s, and links its
-// files into `staging` (a RocksDB checkpoint: hard links, nothing copied).
-// Returns the state it holds.
+// files into each of `stagings` (RocksDB checkpoints: hard links, nothing
+// copied). Returns the state it holds.
 absl::StatusOr<StoredState> LinkState(const Options& options, const CellResources& resources,
                                       const std::string& dir, const CellIdentity& owner,
-                                      const std::string& staging) {
+                                      const std::vector<std::string>& stagings) {
   OpenDb p;
   if (absl::Status s = Open(options, resources, dir, &p); !s.ok()) return s;
   if (absl::Status s = CheckIdentity(p.db.get(), p.locations.get(), owner, rocksdb::WriteOptions());
@@ -145,15 +146,98 @@ absl::StatusOr<StoredState> LinkState(const Options& options, const CellResource
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   // The WAL is off: log_size_for_flush 0 flushes first (nothing is in the
   // memtable of a state just opened, but a checkpoint must not depend on it).
-  if (absl::Status s = FromRocks(checkpoint->CreateCheckpoint(staging, 0),
-                                 "link the parent's files for the child");
-      !s.ok()) {
-    return s;
+  for (const std::string& staging : stagings) {
+    if (absl::Status s = FromRocks(checkpoint->CreateCheckpoint(staging, 0),
+                                   "link the parent's files for the child");
+        !s.ok()) {
+      return s;
+    }
   }
   return state;
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<ChildStateReport>> MakeChildStates(
+    const Options& options, const CellResources& resources, const std::string& parent_dir,
+    const CellIdentity& parent, const std::vector<ChildPlace>& children) {
+  rocksdb::FileSystem& fs = *resources.fs;
+  for (const ChildPlace& c : children) {
+    if (c.identity.index_id != parent.index_id) {
+      return absl::InvalidArgumentError(absl::StrCat(c.identity.Describe(),
+                                                     " is not of the index of ", parent.Describe()));
+    }
+    if (c.identity.range.id == parent.range.id || !RangeWithin(c.identity.range, parent.range)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          c.identity.Describe(), " is not a child of ", parent.Describe(), ": its range or id"));
+    }
+    if (PathExists(fs, c.dir)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the child's state directory ", c.dir, " exists already"));
+    }
+  }
+  // Opening a missing state would create an empty one: refuse first.
+  if (!PathExists(fs, parent_dir + "/CURRENT")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no cell state in ", parent_dir, " to make its children from"));
+  }
+  // Staged beside each child's directory; an earlier attempt's leftovers go.
+  std::vector<std::string> stagings;
+  for (const ChildPlace& c : children) {
+    stagings.push_back(c.dir + ".split-staging");
+    if (absl::Status s = RemoveAll(fs, stagings.back()); !s.ok()) return s;
+    if (absl::Status s = CreateDirs(fs, ParentDir(c.dir)); !s.ok()) return s;
+  }
+
+  // The parent is opened once (RocksDB locks its directory) and linked into
+  // every staging directory.
+  std::vector<ChildStateReport> reports(children.size());
+  const absl::Time start = absl::Now();
+  {
+    absl::StatusOr<StoredState> state =
+        LinkState(options, resources, parent_dir, parent, stagings);
+    if (!state.ok()) return state.status();
+    for (ChildStateReport& r : reports) {
+      r.applied_seq = state->applied_seq;
+      r.parent_seqs = {state->applied_seq};
+    }
+  }
+  const absl::Duration link_time = absl::Now() - start;
+
+  // Then each child trims its copy on a thread of its own: the scan of the
+  // reverse index and the flush are most of a split's hold, and the
+  // children share nothing.
+  std::vector<absl::Status> done(children.size());
+  auto trim = [&](size_t k) {
+    const absl::Time trim_start = absl::Now();
+    reports[k].link_time = link_time;
+    {
+      OpenDb c;
+      if (absl::Status s = Open(options, resources, stagings[k], &c); !s.ok()) {
+        done[k] = s;
+        return;
+      }
+      absl::StatusOr<uint64_t> records = Trim(c, children[k].identity, &reports[k].reverse_deleted);
+      if (!records.ok()) {
+        done[k] = records.status();
+        return;
+      }
+      reports[k].records = *records;
+    }
+    // Whole, synced (RocksDB synced its files at the flush): into place.
+    done[k] = SyncDir(fs, stagings[k]);
+    if (done[k].ok()) done[k] = RenameDurably(fs, stagings[k], children[k].dir);
+    reports[k].trim_time = absl::Now() - trim_start;
+  };
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < children.size(); ++k) threads.emplace_back(trim, k);
+  if (!children.empty()) trim(0);
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& s : done) {
+    if (!s.ok()) return s;
+  }
+  return reports;
+}
 
 absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
                                                 const CellResources& resources,
@@ -161,52 +245,10 @@ absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
                                                 const CellIdentity& parent,
                                                 const std::string& child_dir,
                                                 const CellIdentity& child) {
-  if (child.index_id != parent.index_id) {
-    return absl::InvalidArgumentError(absl::StrCat(child.Describe(), " is not of the index of ",
-                                                   parent.Describe()));
-  }
-  if (child.range.id == parent.range.id || !RangeWithin(child.range, parent.range)) {
-    return absl::InvalidArgumentError(absl::StrCat(child.Describe(), " is not a child of ",
-                                                   parent.Describe(), ": its range or id"));
-  }
-  rocksdb::FileSystem& fs = *resources.fs;
-  if (PathExists(fs, child_dir)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the child's state directory ", child_dir, " exists already"));
-  }
-  // Opening a missing state would create an empty one: refuse first.
-  if (!PathExists(fs, parent_dir + "/CURRENT")) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no cell state in ", parent_dir, " to make ", child.Describe(), " from"));
-  }
-  // Staged beside the child's directory; an earlier attempt's leftovers go.
-  const std::string staging = child_dir + ".split-staging";
-  if (absl::Status s = RemoveAll(fs, staging); !s.ok()) return s;
-  if (absl::Status s = CreateDirs(fs, ParentDir(child_dir)); !s.ok()) return s;
-
-  ChildStateReport report;
-  const absl::Time start = absl::Now();
-  {
-    absl::StatusOr<StoredState> state = LinkState(options, resources, parent_dir, parent, staging);
-    if (!state.ok()) return state.status();
-    report.applied_seq = state->applied_seq;
-    report.parent_seqs = {state->applied_seq};
-  }
-  report.link_time = absl::Now() - start;
-
-  const absl::Time trim_start = absl::Now();
-  {
-    OpenDb c;
-    if (absl::Status s = Open(options, resources, staging, &c); !s.ok()) return s;
-    absl::StatusOr<uint64_t> records = Trim(c, child, &report.reverse_deleted);
-    if (!records.ok()) return records.status();
-    report.records = *records;
-  }
-  // Whole, synced (RocksDB synced its files at the flush): into place.
-  if (absl::Status s = SyncDir(fs, staging); !s.ok()) return s;
-  if (absl::Status s = RenameDurably(fs, staging, child_dir); !s.ok()) return s;
-  report.trim_time = absl::Now() - trim_start;
-  return report;
+  absl::StatusOr<std::vector<ChildStateReport>> r =
+      MakeChildStates(options, resources, parent_dir, parent, {{child_dir, child}});
+  if (!r.ok()) return r.status();
+  return std::move(r->front());
 }
 
 absl::StatusOr<ChildStateReport> MakeMergedState(const Options& options,
@@ -248,7 +290,7 @@ absl::StatusOr<ChildStateReport> MakeMergedState(const Options& options,
   const absl::Time start = absl::Now();
   StoredState left_state;
   {
-    absl::StatusOr<StoredState> state = LinkState(options, resources, left_dir, left, staging);
+    absl::StatusOr<StoredState> state = LinkState(options, resources, left_dir, left, {staging});
     if (!state.ok()) return state.status();
     left_state = *state;
   }

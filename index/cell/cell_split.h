@@ -1,6 +1,5 @@
 // A child's local state made from its parent's: the first half of splitting
-// (or, with two parents, merging) a cell. Groundwork for online split and
-// merge (issue 10); nothing calls it from the index yet.
+// (or, with two parents, merging) a cell.
 //
 // How, and why this way. A child of a split holds a contiguous part of its
 // parent's range, and its parent's files already hold every record of it.
@@ -58,6 +57,20 @@ absl::StatusOr<ChildStateReport> MakeChildState(const Options& options,
                                                 const CellIdentity& parent,
                                                 const std::string& child_dir,
                                                 const CellIdentity& child);
+
+// Where a child of a split goes, and who it is.
+struct ChildPlace {
+  std::string dir;
+  CellIdentity identity;
+};
+
+// MakeChildState for several children of one parent at once (a split's
+// two): the parent is opened and linked once, and the children are trimmed
+// in parallel, each on a thread of its own. On error, a child that was made
+// may be in place: the caller removes the children's directories.
+absl::StatusOr<std::vector<ChildStateReport>> MakeChildStates(
+    const Options& options, const CellResources& resources, const std::string& parent_dir,
+    const CellIdentity& parent, const std::vector<ChildPlace>& children);
 
 // Makes `child_dir` (which must not exist) hold the merge of the closed
 // local states of neighbours `left` (in `left_dir`) and `right` (in
