@@ -230,6 +230,8 @@ TEST_F(CliTest, ExitCodeAndMessageForEachClassOfError) {
 TEST_F(CliTest, NumericFlagsAreStrictAndARefusedPutStoresNothing) {
   ASSERT_EQ(Run({"put", "bucket", "old", "--size", "5"}).code, 0);
   const Json old = RunJson({"get", "bucket", "old"});
+  // Checked once after each group of refusals: a refused put that stored
+  // anything (a new key, or a change of "old") would still show then.
   auto expect_unchanged = [&] {
     EXPECT_EQ(RunJson({"get", "bucket", "old"}), old);
     ExpectError({"get", "bucket", "new"}, 1, "not found");
@@ -239,8 +241,8 @@ TEST_F(CliTest, NumericFlagsAreStrictAndARefusedPutStoresNothing) {
     SCOPED_TRACE("--size \"" + bad + "\"");
     ExpectError({"put", "bucket", "new", "--size", bad}, 2, "invalid --size \"" + bad + "\"");
     ExpectError({"put", "bucket", "old", "--size", bad}, 2, "invalid --size");
-    expect_unchanged();
   }
+  expect_unchanged();
   ExpectError({"put", "bucket", "new", "--size", "-1"}, 2, "not a decimal number");
   ExpectError({"put", "bucket", "new", "--size", "18446744073709551616"}, 2,
               "out of range (0 to 18446744073709551615)");
@@ -251,8 +253,8 @@ TEST_F(CliTest, NumericFlagsAreStrictAndARefusedPutStoresNothing) {
                 "invalid --location \"n:v:" + bad + ":5\": invalid OFFSET");
     ExpectError({"put", "bucket", "new", "--location", "n:v:0:" + bad}, 2,
                 "invalid --location \"n:v:0:" + bad + "\": invalid LENGTH");
-    expect_unchanged();
   }
+  expect_unchanged();
   // The edges of the range are accepted.
   ASSERT_EQ(Run({"put", "bucket", "max", "--size", "18446744073709551615"}).code, 0);
   EXPECT_EQ(RunJson({"get", "bucket", "max"})["Size"].get<uint64_t>(), ~uint64_t{0});
@@ -319,6 +321,10 @@ TEST_F(CliTest, RepeatedOrMalformedMetaAndOverlappingLocationsAreRefused) {
       args.insert(args.end(), flags.begin(), flags.end());
       ExpectError(args, 2, message);
     }
+  };
+  // Checked once after the refusals: one that stored anything (a new key,
+  // or a change of "old") would still show then.
+  auto expect_unchanged = [&] {
     EXPECT_EQ(RunJson({"get", "bucket", "old"}), old);
     ExpectError({"get", "bucket", "new"}, 1, "not found");
   };
@@ -339,6 +345,7 @@ TEST_F(CliTest, RepeatedOrMalformedMetaAndOverlappingLocationsAreRefused) {
                  "invalid --location \"n:v:0:10\": overlaps --location \"n:v:0:10\"");
   expect_refused({"--location", "n:v:0:10", "--location", "n:v:9:1"}, "overlaps");
   expect_refused({"--location", "n:v:0:10", "--location", "m:v:5:10"}, "on volume \"v\"");
+  expect_unchanged();
 
   Json put = RunJson({"put", "bucket", "new", "--meta", "a=", "--meta", "b=x=y", "--meta",
                       "c=\xc3\xa9t\xc3\xa9", "--location", "n:v:0:10", "--location", "n:v:10:10",

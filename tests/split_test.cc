@@ -66,6 +66,13 @@ std::set<std::string> CellDirNames(const testing::ScratchDir& dir) {
   return names;
 }
 
+// The four cells on two hosts, h1 and h2.
+Options FourCellsOnTwoHosts(const testing::ScratchDir& dir) {
+  Options o = testing::FourCells(dir);
+  o.host_dirs = {{"h1", dir / "hosts/h1"}, {"h2", dir / "hosts/h2"}};
+  return o;
+}
+
 TEST(SplitTest, BothChildrenHoldTheirHalfAndServeIt) {
   testing::ScratchDir dir;
   std::unique_ptr<Index> index = testing::OpenIndexOrFail(testing::FourCells(dir));
@@ -525,8 +532,7 @@ TEST(MergeTest, NeighboursBecomeOneCellHoldingBoth) {
 
 TEST(MergeTest, CellsOnTwoHostsMergeOntoTheLeftOnesHost) {
   testing::ScratchDir dir;
-  Options o = testing::FourCells(dir);
-  o.host_dirs = {{"h1", dir / "hosts/h1"}, {"h2", dir / "hosts/h2"}};
+  const Options o = FourCellsOnTwoHosts(dir);
   std::unique_ptr<Index> index = testing::OpenIndexOrFail(o);
   ASSERT_NE(index, nullptr);
   std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);
@@ -550,8 +556,7 @@ TEST(MergeTest, CellsOnTwoHostsMergeOntoTheLeftOnesHost) {
 // and never to a host of another pool.
 TEST(SplitTest, TheRightChildMovesToTheLeastLoadedHostOfItsPool) {
   testing::ScratchDir dir;
-  Options o = testing::FourCells(dir);
-  o.host_dirs = {{"h1", dir / "hosts/h1"}, {"h2", dir / "hosts/h2"}};
+  const Options o = FourCellsOnTwoHosts(dir);
   std::unique_ptr<Index> index = testing::OpenIndexOrFail(o);
   ASSERT_NE(index, nullptr);
   std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);

@@ -2,7 +2,7 @@
 # Install what is missing, build, and run the whole test suite twice: once as
 # built, once under AddressSanitizer + UndefinedBehaviorSanitizer; then the
 # concurrency tests under ThreadSanitizer, and each decoder's fuzz target for
-# 20 s (tools/fuzz.sh).
+# 10 s (tools/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -54,10 +54,10 @@ fi
 echo "(TSan step: $((SECONDS - start)) s)"
 [ "$status" -eq 0 ] || exit "$status"
 
-echo "== fuzz the decoders, 20 s per target =="
+echo "== fuzz the decoders, 10 s per target =="
 start=$SECONDS
 if command -v clang++ >/dev/null 2>&1; then
-  bash tools/fuzz.sh
+  bash tools/fuzz.sh --seconds 10
 else
   echo "skipped: clang++ is not installed (tools/install-deps.sh installs clang)"
 fi
