@@ -125,12 +125,14 @@ class IndexImpl : public Index {
   static constexpr int kMaxReroutes = 8;
   // A split or merge around its `change` (run under capacity_mu_, after
   // the "started" audit line; it returns the children): the parents'
-  // checkpoints before (outside capacity_mu_; a parent that cannot be
-  // checkpointed is not changed), the children's after (outside it too),
+  // checkpoints before (outside capacity_mu_, and only when `check`, the
+  // request's validation on the map as it is, passes; a parent that cannot
+  // be checkpointed is not changed), the children's after (outside it too),
   // then `finish` (under capacity_mu_ again, filling in the audit line),
   // the collection of retired cells' files, and the "done" audit line.
   absl::Status Reshape(const std::string& user, nlohmann::ordered_json entry,
                        const std::vector<CellId>& parents,
+                       const std::function<absl::Status()>& check,
                        const std::function<absl::StatusOr<std::vector<CellId>>()>& change,
                        const std::function<void(nlohmann::ordered_json*)>& finish);
   // The split itself (steps 2 to 5; under capacity_mu_).

@@ -110,22 +110,22 @@ const char* SplitEventName(SplitEvent event) {
 
 absl::Status IndexImpl::Reshape(const std::string& user, Json entry,
                                const std::vector<CellId>& parents,
+                               const std::function<absl::Status()>& check,
                                const std::function<absl::StatusOr<std::vector<CellId>>()>& change,
                                const std::function<void(Json*)>& finish) {
   // Step 1, each parent checkpointed (validated) while it serves, before
   // capacity_mu_ is taken: a host lost meanwhile is recovered at once, not
   // after this copy. A parent that cannot be checkpointed is not changed.
-  // (A cell the map does not name is refused by `change`, by name.)
+  // A request `check` refuses is not checkpointed for: `change` refuses it
+  // again below, with its reason, and nothing changes.
   absl::Status checkpointed;
-  for (CellId p : parents) {
-    {
-      absl::MutexLock lock(&map_mu_);
-      if (!map_.IndexOf(p)) break;
-    }
-    if (absl::StatusOr<CheckpointReport> c = cells_->Checkpoint(p, /*wait_for_validation=*/true);
-        !c.ok()) {
-      checkpointed = c.status();
-      break;
+  if (check().ok()) {
+    for (CellId p : parents) {
+      absl::StatusOr<CheckpointReport> c = cells_->Checkpoint(p, /*wait_for_validation=*/true);
+      if (!c.ok()) {
+        checkpointed = c.status();
+        break;
+      }
     }
   }
   absl::StatusOr<std::vector<CellId>> children;
@@ -169,6 +169,13 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
   SplitReport report;
   absl::Status done = Reshape(
       request.user, std::move(entry), {request.cell},
+      [&]() -> absl::Status {
+        absl::MutexLock lock(&map_mu_);
+        if (!map_.IndexOf(request.cell)) return absl::InvalidArgumentError("no such cell");
+        if (!request.at) return absl::OkStatus();  // the median: found under the lock
+        if (absl::Status s = ValidateObjectKey(*request.at); !s.ok()) return s;
+        return map_.Split(request.cell, EncodeKey(*request.at), 0, absl::Now()).status();
+      },
       [&]() -> absl::StatusOr<std::vector<CellId>> {
         absl::StatusOr<SplitReport> r = SplitImpl(request);
         if (!r.ok()) return r.status();
@@ -338,6 +345,10 @@ absl::StatusOr<MergeReport> IndexImpl::MergeCells(const MergeRequest& request) {
   MergeReport report;
   absl::Status done = Reshape(
       request.user, std::move(entry), {request.left, request.right},
+      [&]() -> absl::Status {
+        absl::MutexLock lock(&map_mu_);
+        return map_.Merge(request.left, request.right, 0, 0, absl::Now()).status();
+      },
       [&]() -> absl::StatusOr<std::vector<CellId>> {
         absl::StatusOr<MergeReport> r = MergeImpl(request);
         if (!r.ok()) return r.status();

@@ -160,6 +160,8 @@ TEST(SplitTest, BadRequestsAreRefusedAndChangeNothing) {
   ASSERT_NE(index, nullptr);
   std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);
   const std::string before = index->cell_map().Encode();
+  // Not even a checkpoint is taken for a refused request.
+  const uint64_t checkpoints = index->Stats().cells[1].checkpoints_taken;
   struct Case {
     const char* name;
     CellId cell;
@@ -182,6 +184,7 @@ TEST(SplitTest, BadRequestsAreRefusedAndChangeNothing) {
     EXPECT_EQ(r.status().code(), c.code) << c.name << ": " << r.status();
     EXPECT_EQ(index->cell_map().Encode(), before) << c.name;
   }
+  EXPECT_EQ(index->Stats().cells[1].checkpoints_taken, checkpoints);
   // A cell with fewer than two records has no median.
   testing::ScratchDir empty_dir;
   std::unique_ptr<Index> empty = testing::OpenIndexOrFail(testing::FourCells(empty_dir));
@@ -623,6 +626,12 @@ TEST(MergeTest, CellsThatAreNotNeighboursInOrderAreRefused) {
   ASSERT_NE(index, nullptr);
   std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(*index);
   const std::string before = index->cell_map().Encode();
+  auto checkpoints = [&] {
+    std::vector<uint64_t> taken;
+    for (const CellStats& c : index->Stats().cells) taken.push_back(c.checkpoints_taken);
+    return taken;
+  };
+  const std::vector<uint64_t> checkpoints_before = checkpoints();
   for (auto [left, right] : {std::pair(0, 2), std::pair(2, 1), std::pair(1, 1), std::pair(3, 9),
                              std::pair(9, 0)}) {
     MergeRequest request;
@@ -632,6 +641,8 @@ TEST(MergeTest, CellsThatAreNotNeighboursInOrderAreRefused) {
     EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << left << "," << right << ": " << r.status();
     EXPECT_EQ(index->cell_map().Encode(), before);
   }
+  // Not even a checkpoint was taken for them.
+  EXPECT_EQ(checkpoints(), checkpoints_before);
   testing::ExpectExactly(*index, want);
 }
 
