@@ -48,7 +48,7 @@ status=0
 (export TSAN_OPTIONS="log_path=$PWD/build-tsan/tsan-logs/tsan:suppressions=$PWD/tests/tsan/tsan.supp:history_size=7"
  cd build-tsan
  ctest_status=0
- ctest -j "$test_jobs" -L concurrency --repeat until-pass:2 --output-on-failure || ctest_status=$?
+ ctest -j "$jobs" -L concurrency --repeat until-pass:2 --output-on-failure || ctest_status=$?
  exit "$ctest_status") || status=$?
 if compgen -G "build-tsan/tsan-logs/tsan.*" >/dev/null; then
   echo "ThreadSanitizer reported:"
