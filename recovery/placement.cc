@@ -37,10 +37,11 @@ std::optional<std::string> LessLoadedHost(const CellMap& map, const std::string&
                                           const std::vector<std::string>& hosts,
                                           size_t max_cells) {
   std::map<std::string, size_t> load = Loads(map, hosts);
-  load.erase(from);
+  auto it = load.find(from);
+  if (it == load.end()) return std::nullopt;
+  const size_t from_load = it->second;
+  load.erase(it);
   if (load.empty()) return std::nullopt;
-  size_t from_load = 0;
-  for (const CellRange& c : map.cells()) from_load += c.host == from;
   auto least = Least(load);
   if (least->second + 2 > from_load) return std::nullopt;
   if (max_cells != 0 && least->second >= max_cells) return std::nullopt;

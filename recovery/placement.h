@@ -18,11 +18,11 @@ namespace cellindex {
 void PlaceOnLeastLoaded(CellMap* map, const std::vector<size_t>& cells,
                         const std::vector<std::string>& hosts);
 
-// Where one more cell of `from` should go instead: the host of `hosts` with
-// the fewest of the map's cells (ties: the first by name), if it holds at
-// least two fewer than `from` (so that the move evens the two out rather
-// than trading places) and fewer than `max_cells` (0: no limit). nullopt:
-// stay on `from`.
+// Where one more cell of `from` (one of `hosts`) should go instead: the
+// other host of `hosts` with the fewest of the map's cells (ties: the first
+// by name), if it holds at least two fewer than `from` (so that the move
+// evens the two out rather than trading places) and fewer than `max_cells`
+// (0: no limit). nullopt: stay on `from`.
 std::optional<std::string> LessLoadedHost(const CellMap& map, const std::string& from,
                                           const std::vector<std::string>& hosts,
                                           size_t max_cells = 0);
