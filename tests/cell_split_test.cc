@@ -132,8 +132,9 @@ TEST_F(CellSplitTest, BothHalvesHoldExactlyTheParentsRecordsOfTheirRange) {
     absl::StatusOr<ChildStateReport> report = Make(*child, child_dir);
     ASSERT_TRUE(report.ok()) << report.status();
     EXPECT_EQ(report->applied_seq, parent_state_.applied_seq);
-    // Each record has two reverse entries (vol-1, node-1); the other half's go.
-    EXPECT_EQ(report->reverse_deleted, 2 * (parent_state_.count - report->records));
+    // One range tombstone each over the records, vol-1's and node-1's
+    // entries: the other half's side of each.
+    EXPECT_EQ(report->ranges_deleted, 3u);
     EXPECT_FALSE(std::filesystem::exists(child_dir + ".split-staging"));
     total += report->records;
 
@@ -146,6 +147,56 @@ TEST_F(CellSplitTest, BothHalvesHoldExactlyTheParentsRecordsOfTheirRange) {
   std::unique_ptr<Index> index = testing::OpenIndexOrFail(options_);
   ASSERT_NE(index, nullptr);
   testing::ExpectExactly(*index, want_);
+}
+
+// The reverse index is trimmed by ranges under each location name: with
+// many names, some a prefix of another, objects of each on both sides, and
+// a child bounded on both sides, every entry left names an object of the
+// child, and every location of the child's objects has its entry.
+TEST_F(CellSplitTest, AMiddleChildKeepsExactlyItsReverseEntriesUnderEveryName) {
+  const std::vector<std::string> volumes = {"v", "v1", "v10", "w"};
+  const std::vector<std::string> nodes = {"n", "n2", "n20"};
+  std::map<std::string, ObjectRecord> written;  // encoded key -> record
+  {
+    std::unique_ptr<Index> index = testing::OpenIndexOrFail(options_);
+    ASSERT_NE(index, nullptr);
+    for (int i = 0; i < 100; ++i) {
+      ObjectRecord r = testing::SizedRecord(i + 1);
+      r.locations.clear();
+      for (int e = 0; e <= i % 3; ++e) {
+        r.locations.push_back({nodes[(i + e) % nodes.size()], volumes[(i * 7 + e) % volumes.size()],
+                               static_cast<uint64_t>(e) * 10, 5});
+      }
+      ASSERT_TRUE(index->Put({"bucket", testing::Key(i)}, r).ok());
+      written[EncodeKey({"bucket", testing::Key(i)})] = r;
+    }
+  }
+  const CellIdentity middle = Child(1, EncodeKey({"bucket", testing::Key(30)}),
+                                    EncodeKey({"bucket", testing::Key(70)}));
+  const std::string child_dir = CellDbDir(scratch_ / "host", 1);
+  absl::StatusOr<ChildStateReport> report = Make(middle, child_dir);
+  ASSERT_TRUE(report.ok()) << report.status();
+  // Both sides of the records and of each of the 7 names.
+  EXPECT_EQ(report->ranges_deleted, 2u * (1 + volumes.size() + nodes.size()));
+  EXPECT_EQ(report->records, 40u);
+
+  std::set<std::string> want;
+  for (const auto& [encoded, rec] : written) {
+    if (!middle.range.Contains(encoded)) continue;
+    for (const Extent& e : rec.locations) {
+      want.insert(ReverseKey(kVolumePrefix, e.volume, encoded));
+      want.insert(ReverseKey(kNodePrefix, e.node, encoded));
+    }
+  }
+  testing::RawCellDb raw(child_dir);
+  ASSERT_NE(raw.db, nullptr);
+  std::set<std::string> got;
+  std::unique_ptr<rocksdb::Iterator> it(
+      raw.db->NewIterator(rocksdb::ReadOptions(), raw.locations.get()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) got.insert(it->key().ToString());
+  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
+  EXPECT_EQ(got, want);
+  EXPECT_GT(want.size(), 40u);
 }
 
 TEST_F(CellSplitTest, RefusesWhatIsNotAChildAndNeverOverwrites) {

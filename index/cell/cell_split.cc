@@ -18,8 +18,9 @@
 namespace cellindex {
 namespace {
 
-// Reverse-index deletes per batch: bounds the memtable one batch fills.
-constexpr int kDeletesPerBatch = 4096;
+// Entries per batch when a merge copies the right parent's: bounds the
+// memtable one batch fills.
+constexpr int kEntriesPerBatch = 4096;
 
 // Whether [inner.lo, inner.hi) is not empty and lies inside [outer.lo, outer.hi).
 bool RangeWithin(const CellRange& inner, const CellRange& outer) {
@@ -43,54 +44,62 @@ absl::Status Open(const Options& options, const CellResources& resources, const 
                    absl::StrCat("open the cell state in ", dir));
 }
 
-// Deletes the records of `db` outside `range` (two range tombstones), drops
-// the reverse entries naming objects outside it, and writes the identity
-// and state of the child. Returns the records the child holds.
-absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* reverse_deleted) {
+// Deletes the records of `db` outside the child's range and the reverse
+// entries naming objects outside it, all as range tombstones, and writes
+// the identity and state of the child. Returns the records the child holds.
+//
+// A reverse key is prefix + location name + NUL + encoded object key, and
+// location names hold no NUL: under each name the objects sort as the
+// records do, so the other half's entries of one name are at most two
+// contiguous runs. One seek per name finds the names; nothing is read entry
+// by entry, and the flush writes a few tombstones, not one per entry.
+absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* ranges_deleted) {
   const rocksdb::WriteOptions wo;  // unsynced: the flush below makes it durable
   const CellRange& range = child.range;
   rocksdb::DB* db = d.db.get();
   // Records are 'r' + encoded key; the state keys ('m') sort below them.
   const std::string records_begin(1, kRecordPrefix);
   const std::string records_end(1, static_cast<char>(kRecordPrefix + 1));
-  rocksdb::WriteBatch bounds;
-  if (!range.lo.empty()) {
-    rocksdb::Status s = bounds.DeleteRange(records_begin, RecordKey(range.lo));
-    if (!s.ok()) return FromRocks(s, "delete the records left of the child");
-  }
-  if (!range.hi_unbounded) {
-    rocksdb::Status s = bounds.DeleteRange(RecordKey(range.hi), records_end);
-    if (!s.ok()) return FromRocks(s, "delete the records right of the child");
-  }
-  if (absl::Status s = FromRocks(db->Write(wo, &bounds), "trim the child's records"); !s.ok()) {
+  rocksdb::WriteBatch batch;
+  // [begin, end) of one key space, cut to what lies outside the child.
+  auto drop_outside = [&](rocksdb::ColumnFamilyHandle* family, const std::string& space,
+                          const std::string& space_end) -> absl::Status {
+    if (!range.lo.empty()) {
+      rocksdb::Status s = batch.DeleteRange(family, space, space + range.lo);
+      if (!s.ok()) return FromRocks(s, "delete what is left of the child");
+      ++*ranges_deleted;
+    }
+    if (!range.hi_unbounded) {
+      rocksdb::Status s = batch.DeleteRange(family, space + range.hi, space_end);
+      if (!s.ok()) return FromRocks(s, "delete what is right of the child");
+      ++*ranges_deleted;
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = drop_outside(db->DefaultColumnFamily(), records_begin, records_end);
+      !s.ok()) {
     return s;
   }
-
-  rocksdb::WriteBatch batch;
-  int pending = 0;
   {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), d.locations.get()));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    for (it->SeekToFirst(); it->Valid();) {
       const absl::string_view k(it->key().data(), it->key().size());
       absl::string_view object;
       if (!ReverseKeyObject(k, &object)) {
         return absl::DataLossError(absl::StrCat("the parent's reverse index holds a malformed key ",
                                                 absl::CHexEscape(k)));
       }
-      if (range.Contains(object)) continue;
-      rocksdb::Status s = batch.Delete(d.locations.get(), it->key());
-      if (!s.ok()) return FromRocks(s, "drop another cell's reverse entry");
-      ++*reverse_deleted;
-      if (++pending == kDeletesPerBatch) {
-        if (absl::Status w = FromRocks(db->Write(wo, &batch), "drop reverse entries"); !w.ok()) {
-          return w;
-        }
-        batch.Clear();
-        pending = 0;
-      }
+      // prefix + name + NUL, and the first key past every entry of the name.
+      const std::string space(k.substr(0, k.size() - object.size()));
+      std::string space_end = space;
+      space_end.back() = '\1';
+      if (absl::Status s = drop_outside(d.locations.get(), space, space_end); !s.ok()) return s;
+      it->Seek(space_end);
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scan the reverse index");
   }
+  if (absl::Status s = FromRocks(db->Write(wo, &batch), "trim the child"); !s.ok()) return s;
+  batch.Clear();
 
   // The count: what is left of the records, read within the child's range
   // only (not stepping over the other half's deleted records).
@@ -217,7 +226,7 @@ absl::StatusOr<std::vector<ChildStateReport>> MakeChildStates(
         done[k] = s;
         return;
       }
-      absl::StatusOr<uint64_t> records = Trim(c, children[k].identity, &reports[k].reverse_deleted);
+      absl::StatusOr<uint64_t> records = Trim(c, children[k].identity, &reports[k].ranges_deleted);
       if (!records.ok()) {
         done[k] = records.status();
         return;
@@ -316,7 +325,7 @@ absl::StatusOr<ChildStateReport> MakeMergedState(const Options& options,
                    const rocksdb::Slice& v) -> absl::Status {
       rocksdb::Status s = batch.Put(family, k, v);
       if (!s.ok()) return FromRocks(s, "copy the right parent's entry");
-      if (++pending < kDeletesPerBatch) return absl::OkStatus();
+      if (++pending < kEntriesPerBatch) return absl::OkStatus();
       pending = 0;
       rocksdb::Status w = to.db->Write(wo, &batch);
       batch.Clear();

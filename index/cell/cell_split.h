@@ -39,7 +39,9 @@ struct ChildStateReport {
   uint64_t applied_seq = 0;       // the parent's, carried over (a merge: the larger)
   std::vector<uint64_t> parent_seqs;  // each parent's state's applied_seq, as read
   uint64_t records = 0;           // records the child holds
-  uint64_t reverse_deleted = 0;   // reverse-index entries of other cells dropped
+  // Range tombstones that dropped the other cells' records and reverse
+  // entries (one or two per key space: records, each location name).
+  uint64_t ranges_deleted = 0;
   absl::Duration link_time;       // the checkpoint by hard links
   absl::Duration trim_time;       // deletes, count, identity, flush
 };
