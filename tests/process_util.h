@@ -3,8 +3,12 @@
 #ifndef CELLINDEX_TESTS_PROCESS_UTIL_H_
 #define CELLINDEX_TESTS_PROCESS_UTIL_H_
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +89,91 @@ inline std::string KilledOrWhy(int status) {
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) return "";
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
   return "exited with " + std::to_string(WEXITSTATUS(status));
+}
+
+// A real server a test starts (etcd, a host process): it runs until the
+// test stops it, and is killed if the test process dies first
+// (PR_SET_PDEATHSIG) or when the object goes. Its stdout and stderr go to
+// `log_path`.
+class BackgroundProcess {
+ public:
+  BackgroundProcess() = default;
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  ~BackgroundProcess() { Kill(); }
+
+  // args[0] is found on PATH. False when it could not be started.
+  bool Start(std::vector<std::string> args, const std::string& log_path) {
+    Kill();
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) std::_Exit(127);  // the test died already
+      const int i = ::open("/dev/null", O_RDONLY);
+      const int o = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(i, 0);
+      ::dup2(o, 1);
+      ::dup2(o, 2);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      std::_Exit(127);
+    }
+    pid_ = pid;
+    return true;
+  }
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // Sends `sig` (SIGSTOP, SIGCONT, ...) without waiting.
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  // SIGKILL, then reaps it. Returns its wait status (-1: none was running).
+  int Kill() { return StopWith(SIGKILL); }
+  // SIGTERM, and waits for it to exit; returns its wait status.
+  int Terminate() { return StopWith(SIGTERM); }
+  // Whether it has exited (reaped); *status gets its wait status.
+  bool Exited(int* status) {
+    if (pid_ <= 0) return true;
+    if (::waitpid(pid_, status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    return true;
+  }
+
+ private:
+  int StopWith(int sig) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    if (sig != SIGKILL && sig != SIGCONT) ::kill(pid_, SIGCONT);  // a stopped one too
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  pid_t pid_ = -1;
+};
+
+// A TCP port on 127.0.0.1 that nothing listened on a moment ago (the
+// kernel's pick for port 0). 0 when none could be found.
+inline int FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
 }
 
 }  // namespace cellindex::testing

@@ -6,7 +6,9 @@ set -euo pipefail
 # chromium-headless-shell. prometheus-cpp-dev: Index::Metrics (its core
 # library, no HTTP); prometheus: promtool, which the metrics tests run on the
 # text. cpp-httplib and libssl (libcrypto) build cellindex-s3; boto3, the AWS
-# CLI, s3cmd and rclone are the S3 clients its tests drive.
+# CLI, s3cmd and rclone are the S3 clients its tests drive. etcd-server and
+# etcd-client (etcdctl): the coordination of host processes, each test
+# starting its own etcd on loopback.
 packages=(cmake g++ make pkg-config
           librocksdb-dev libabsl-dev libxxhash-dev
           libgtest-dev libgmock-dev libbenchmark-dev
@@ -15,7 +17,8 @@ packages=(cmake g++ make pkg-config
           chromium-headless-shell
           prometheus-cpp-dev prometheus
           libcpp-httplib-dev libssl-dev
-          python3-boto3 awscli s3cmd rclone)
+          python3-boto3 awscli s3cmd rclone
+          etcd-server etcd-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

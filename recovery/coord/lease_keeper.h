@@ -1,0 +1,87 @@
+// Keeps one etcd lease alive, and says until when its holder may act on it.
+//
+// A host's right to acknowledge writes for its cells ends with its lease.
+// etcd expires a lease TTL after the last renewal *it* received, by its own
+// clock; the holder cannot see that moment, only when it *sent* a renewal
+// that came back. So the holder's view of the lease ends at
+//
+//     sent + TTL * (1 - margin)
+//
+// for the last renewal that succeeded, `sent` read before the request
+// left: etcd received it later, so its expiry is later still, and `margin`
+// covers the two clocks running at different rates over one TTL. Until that
+// instant, no other process can have been given the lease's cells (a new
+// owner waits for the key to go, which is after etcd's expiry); from it on,
+// the holder must not acknowledge anything (Valid() is false).
+//
+// Renewals go every TTL / 3 on a thread of the keeper's. A renewal that
+// fails is retried at the same pace: the lease is valid again only if one
+// succeeds before its view ends. Once etcd says the lease is gone
+// (NotFound), it is lost for good: Lost() is true and `on_lost` runs once,
+// on the keeper's thread. A lost lease is never renewed or replaced here;
+// the holder starts over (a new lease, its cells claimed anew).
+#ifndef CELLINDEX_RECOVERY_COORD_LEASE_KEEPER_H_
+#define CELLINDEX_RECOVERY_COORD_LEASE_KEEPER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "recovery/coord/etcd_client.h"
+
+namespace cellindex {
+
+class LeaseKeeper {
+ public:
+  struct Options {
+    absl::Duration ttl = absl::Seconds(5);  // whole seconds, at least 1
+    // The share of the TTL given up for clock-rate differences and the
+    // renewal's own latency, in [0, 0.5].
+    double margin = 0.2;
+    // Called once when the lease is found gone (or never renewed in time
+    // and then found gone), on the keeper's thread.
+    std::function<void()> on_lost;
+  };
+
+  // Grants a lease and starts keeping it. InvalidArgument on bad options;
+  // the client's error when etcd cannot grant it.
+  static absl::StatusOr<std::unique_ptr<LeaseKeeper>> Start(EtcdClient& etcd,
+                                                            const Options& options);
+  // Stops renewing. The lease is left to expire (Revoke ends it at once).
+  ~LeaseKeeper();
+
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+  int64_t id() const { return id_; }
+  // Whether the holder may still act on the lease now.
+  bool Valid() const;
+  // The end of the holder's view of the lease (see above).
+  absl::Time ValidUntil() const;
+  // Whether etcd has said the lease is gone.
+  bool Lost() const;
+  // Stops renewing and revokes the lease (its keys go at once): a clean
+  // shutdown. Valid() is false from the call on.
+  absl::Status Revoke();
+
+ private:
+  LeaseKeeper(EtcdClient& etcd, const Options& options, int64_t id, absl::Time valid_until);
+  void Run();
+
+  EtcdClient& etcd_;
+  const Options options_;
+  const int64_t id_;
+  mutable absl::Mutex mu_;
+  absl::Time valid_until_ ABSL_GUARDED_BY(mu_);
+  bool lost_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_RECOVERY_COORD_LEASE_KEEPER_H_
