@@ -12,6 +12,7 @@
 # Defaults: build, 200000, 1000000, 10000. The sizes (1M and 10M)
 # take about an hour on 2 cores: bench/split_scaling.sh build 1000000 10000000 50000
 set -euo pipefail
+shopt -s inherit_errexit  # a drill that fails inside $(...) stops the script
 build=${1:-build}
 small=${2:-200000}
 large=${3:-1000000}
@@ -41,7 +42,8 @@ def row(name, j, objects):
     tput = int(objects) / j["load_seconds"]
     print(f"{name:>28}: cells {j['cells_created']} -> {j['cells_after_load']}, hosts {j['hosts']}, "
           f"lost-host recovery (full) {j['time_to_full_availability_seconds']*1000:.0f} ms, "
-          f"load {tput:,.0f} objects/s, lost writes {j['acknowledged_writes_lost']}")
+          f"load {tput:,.0f} objects/s ({j.get('load_retries', 0)} batches retried), "
+          f"lost writes {j['acknowledged_writes_lost']}")
     return tput
 print(f"split threshold {split} objects; 8 cells at creation")
 row(f"{small} objects", a, small)

@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 
 namespace cellindex::tools {
 namespace {
@@ -15,14 +16,23 @@ constexpr size_t kBatchOps = 256;    // ops per WriteBatch (one journal record)
 // Writes `batch` (puts only). A batch gathered for one cell may span two
 // once that cell has split: its puts are then grouped by the cells of now
 // and written again (puts of the same records: the repeat is harmless).
-absl::Status WriteLoadBatch(Index& index, const WriteBatch& batch, int depth = 0) {
+absl::Status WriteLoadBatch(Index& index, const WriteBatch& batch,
+                            std::atomic<uint64_t>* retries, int depth = 0) {
   absl::Status s = index.Write(batch).status();
+  const absl::Time give_up = absl::Now() + kLoadRetryFor;
+  absl::Duration backoff = absl::Milliseconds(10);
+  while (absl::IsUnavailable(s) && absl::Now() + backoff < give_up) {
+    if (retries != nullptr) ++*retries;
+    absl::SleepFor(backoff);  // a client's backoff before it tries again
+    backoff = std::min(backoff * 2, absl::Seconds(1));
+    s = index.Write(batch).status();
+  }
   if (!absl::IsInvalidArgument(s) || depth >= 4) return s;
   absl::flat_hash_map<CellId, WriteBatch> parts;
   for (const WriteOp& op : batch.ops()) parts[index.CellFor(op.key)].Put(op.key, op.record);
   if (parts.size() < 2) return s;  // not a split: the batch itself is wrong
   for (const auto& [cell, part] : parts) {
-    if (absl::Status p = WriteLoadBatch(index, part, depth + 1); !p.ok()) return p;
+    if (absl::Status p = WriteLoadBatch(index, part, retries, depth + 1); !p.ok()) return p;
   }
   return absl::OkStatus();
 }
@@ -30,7 +40,8 @@ absl::Status WriteLoadBatch(Index& index, const WriteBatch& batch, int depth = 0
 }  // namespace
 
 absl::Status BulkLoad(Index& index, const Workload& workload, uint64_t first, uint64_t count,
-                      int threads, std::atomic<uint64_t>* done) {
+                      int threads, std::atomic<uint64_t>* done,
+                      std::atomic<uint64_t>* retries) {
   const uint64_t end = first + count;
   std::atomic<uint64_t> next{first};
   std::atomic<bool> failed{false};
@@ -41,7 +52,7 @@ absl::Status BulkLoad(Index& index, const Workload& workload, uint64_t first, ui
     absl::flat_hash_map<CellId, WriteBatch> batches;
     auto flush = [&](WriteBatch& batch) {
       if (batch.empty()) return;
-      absl::Status s = WriteLoadBatch(index, batch);
+      absl::Status s = WriteLoadBatch(index, batch, retries);
       *done += batch.size();
       batch.Clear();
       if (!s.ok()) {

@@ -74,11 +74,11 @@ absl::Status Drill::SetUp() {
 
 absl::Status Drill::Load() {
   const absl::Time start = absl::Now();
-  std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> done{0}, retries{0};
   std::atomic<bool> finished{false};
   absl::Status load_status;  // the loader's until `finished`, then ours
   std::thread loader([&] {
-    load_status = BulkLoad(*holder_.Get(), workload_, 0, d_.objects, 0, &done);
+    load_status = BulkLoad(*holder_.Get(), workload_, 0, d_.objects, 0, &done, &retries);
     finished = true;
   });
   Progress progress("loading", d_.objects);
@@ -88,6 +88,7 @@ absl::Status Drill::Load() {
   }
   loader.join();
   r_.load_time = absl::Now() - start;
+  r_.load_retries = retries.load();
   r_.cells_created = static_cast<size_t>(d_.cells);
   r_.cells_after_load = holder_.Get()->cell_map().cells().size();
   return load_status;

@@ -65,6 +65,7 @@ Json DrillJson(const DrillOptions& d, const DrillResult& r, const Outcomes& outc
   j["cells_after_load"] = r.cells_after_load;  // more than created: cells split during the load
   j["split_keys"] = d.split_keys;
   j["load_seconds"] = Seconds(r.load_time);
+  j["load_retries"] = r.load_retries;
   j["checkpoint_seconds"] = Seconds(r.checkpoint_time);
   j["checkpoint_bytes"] = r.checkpoint_bytes;
   if (d.all) j["close_seconds"] = Seconds(r.close_time);
@@ -107,8 +108,12 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
       std::cout << absl::StrFormat("  cells split during the load: %d -> %d (split at %d objects)\n",
                                    r.cells_created, r.cells_after_load, d.split_keys);
     }
-    std::cout << absl::StrFormat("  %-28s %10s\n", "load", HumanDuration(r.load_time))
-              << absl::StrFormat("  %-28s %10s  %s copied\n", "checkpoint (all cells)",
+    std::cout << absl::StrFormat("  %-28s %10s\n", "load", HumanDuration(r.load_time));
+    if (r.load_retries > 0) {
+      std::cout << absl::StrFormat("  %-28s %10d  (batches refused Unavailable, written again)\n",
+                                   "load retries", r.load_retries);
+    }
+    std::cout << absl::StrFormat("  %-28s %10s  %s copied\n", "checkpoint (all cells)",
                                  HumanDuration(r.checkpoint_time), HumanBytes(r.checkpoint_bytes));
     if (d.all) {
       std::cout << absl::StrFormat("  %-28s %10s\n", "close (before cold start)",
