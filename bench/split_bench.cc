@@ -249,7 +249,11 @@ int main(int argc, char** argv) {
     const double baseline = (phases[k - 1].rate() + phases[k + 1].rate()) / 2;
     ratios.push_back(baseline > 0 ? phases[k].rate() / baseline : 0);
   }
-  const double ratio = Percentile(ratios, 0.5);
+  // The median (of an even count, the mean of the middle two).
+  std::vector<double> sorted = ratios;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t m = sorted.size() / 2;
+  const double ratio = sorted.size() % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
 
   Json out = {{"records", records},
               {"cells_before", cells},

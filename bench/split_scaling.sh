@@ -42,7 +42,7 @@ def row(name, j, objects):
     tput = int(objects) / j["load_seconds"]
     print(f"{name:>28}: cells {j['cells_created']} -> {j['cells_after_load']}, hosts {j['hosts']}, "
           f"lost-host recovery (full) {j['time_to_full_availability_seconds']*1000:.0f} ms, "
-          f"load {tput:,.0f} objects/s ({j.get('load_retries', 0)} batches retried), "
+          f"load {tput:,.0f} objects/s ({j.get('load_retries', 0)} load retries), "
           f"lost writes {j['acknowledged_writes_lost']}")
     return tput
 print(f"split threshold {split} objects; 8 cells at creation")

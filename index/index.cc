@@ -114,12 +114,18 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
 }
 
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::string>& hosts) {
+  // A capacity change under way (a split moving its child, a drain step)
+  // finishes first; the audit line says how long the loss waited for it.
+  const absl::Time asked = absl::Now();
   absl::MutexLock capacity_lock(&capacity_mu_);
+  const absl::Time locked = absl::Now();
   absl::StatusOr<std::vector<CellId>> moved = LoseHostsImpl(hosts);
   NoteCapacityChange();
   nlohmann::ordered_json entry;
   entry["op"] = "lose-hosts";
   entry["hosts"] = hosts;
+  entry["waited_ms"] = absl::ToDoubleMilliseconds(locked - asked);
+  entry["took_ms"] = absl::ToDoubleMilliseconds(absl::Now() - locked);
   entry["outcome"] = moved.ok() ? "done" : std::string(moved.status().message());
   if (moved.ok()) entry["cells_moved"] = *moved;
   // The loss happened whether or not it could be recorded.

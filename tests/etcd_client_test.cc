@@ -165,11 +165,12 @@ TEST_F(EtcdClientTest, RevokingALeaseDeletesItsKeysAtOnce) {
 
 TEST_F(EtcdClientTest, EndpointsParseStrictly) {
   absl::StatusOr<std::vector<std::string>> ok =
-      EtcdClient::ParseEndpoints("127.0.0.1:2379, http://localhost:12/");
+      EtcdClient::ParseEndpoints("127.0.0.1:2379, http://localhost:12/,[::1]:3");
   ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(*ok, (std::vector<std::string>{"127.0.0.1:2379", "localhost:12"}));
+  EXPECT_EQ(*ok, (std::vector<std::string>{"127.0.0.1:2379", "localhost:12", "[::1]:3"}));
   for (const char* bad : {"", "127.0.0.1", ":2379", "h:", "h:0", "h:65536", "h:12x", "h:+1",
-                          "h:-1", "https://h:1", "h:1,", "a/b:1", "h:123456"}) {
+                          "h:-1", "https://h:1", "h:1,", "a/b:1", "h:123456", "h:1:2", "a b:1",
+                          "h?x:1", "::1:2", "[]:1"}) {
     absl::StatusOr<std::vector<std::string>> r = EtcdClient::ParseEndpoints(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << '"' << bad << "\": " << r.status();
   }

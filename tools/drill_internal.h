@@ -64,7 +64,7 @@ inline const CellStats* CellById(const IndexStats& s, CellId id) {
 struct DrillResult {
   absl::Duration load_time, checkpoint_time, close_time, verify_time;
   size_t cells_created = 0, cells_after_load = 0;  // more when cells split during the load
-  uint64_t load_retries = 0;  // load batches written again after Unavailable (BulkLoad)
+  uint64_t load_retries = 0;  // load writes tried again after Unavailable (BulkLoad)
   uint64_t checkpoint_bytes = 0;
   std::vector<std::string> lost_hosts;
   std::vector<CellId> recovering;  // the cells that had to come back

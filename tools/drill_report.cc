@@ -110,7 +110,7 @@ void ReportDrill(const DrillOptions& d, const DrillResult& r, const Outcomes& ou
     }
     std::cout << absl::StrFormat("  %-28s %10s\n", "load", HumanDuration(r.load_time));
     if (r.load_retries > 0) {
-      std::cout << absl::StrFormat("  %-28s %10d  (batches refused Unavailable, written again)\n",
+      std::cout << absl::StrFormat("  %-28s %10d  (writes refused Unavailable, tried again)\n",
                                    "load retries", r.load_retries);
     }
     std::cout << absl::StrFormat("  %-28s %10s  %s copied\n", "checkpoint (all cells)",

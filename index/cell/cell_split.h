@@ -8,10 +8,11 @@
 // as they are), then drops what lies outside its range:
 //   - records: one DeleteRange on each side of the range (two tombstones,
 //     whatever the number of keys; compaction reclaims the space later);
-//   - the reverse index: its keys start with a location, not the object
-//     key, so no range covers another cell's entries; they are found by one
-//     scan of that family and deleted one by one (the scan is the only cost
-//     that grows with the cell, and cells are kept small);
+//   - the reverse index: its keys are location name, NUL, object key, and
+//     names hold no NUL, so under each name the objects sort as the records
+//     do: one DeleteRange on each side of the range per name, the names
+//     found by one seek each (no entry is read one by one; the cost grows
+//     with the number of names, not of entries);
 //   - the state key keeps the parent's applied_seq (the child's journal
 //     continues from there) with the count of the records the child holds;
 //   - the identity becomes the child's (index, id, range), so the state can

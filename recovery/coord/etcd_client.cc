@@ -166,7 +166,13 @@ absl::StatusOr<std::string> ParseEndpoint(absl::string_view e) {
       !absl::SimpleAtoi(port, &p) || p == 0 || p > 65535) {
     return invalid("the port must be a number from 1 to 65535");
   }
-  if (absl::StrContains(host, '/')) return invalid("must be host:port");
+  // A name or an IPv4 address; an IPv6 address in brackets.
+  const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  for (char c : bracketed ? host.substr(1, host.size() - 2) : host) {
+    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                    (bracketed && c == ':');
+    if (!ok) return invalid("the host must be a name or an address");
+  }
   return std::string(e);
 }
 
@@ -247,7 +253,8 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const Options& op
 EtcdClient::EtcdClient(std::vector<std::string> endpoints, absl::Duration timeout)
     : endpoints_(std::move(endpoints)), timeout_(timeout) {}
 
-absl::StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::string& body) {
+absl::StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::string& body,
+                                             bool repeatable) {
   const int64_t micros = absl::ToInt64Microseconds(timeout_);
   const size_t first = preferred_.load();
   absl::Status last;
@@ -282,31 +289,49 @@ absl::StatusOr<std::string> EtcdClient::Call(const std::string& path, const std:
     if (!whole) {
       last = absl::UnavailableError(absl::StrCat("etcd at ", endpoints_[i], ": ",
                                                  httplib::to_string(res.error())));
-      continue;
+      if (repeatable || res.error() == httplib::Error::Connection) continue;
+      return absl::UnavailableError(
+          absl::StrCat(last.message(), "; the write may or may not have been applied"));
     }
     if (status == 200) {
-      preferred_.store(i);
-      return received;
+      // A stream's error comes in a 200 reply: {"error": {"grpc_code", ...}}.
+      absl::StatusOr<Json> reply = ParseReply(received);
+      bool stream_error = false;
+      if (reply.ok()) {
+        auto e = reply->find("error");
+        stream_error = e != reply->end() && e->is_object();
+      }
+      if (!stream_error) {
+        preferred_.store(i);
+        return received;
+      }
     }
-    // An error etcd returns: {"error", "message", "code"}, code a gRPC code.
+    // An error etcd returns: {"error", "message", "code"} (code a gRPC
+    // code), or on a stream {"error": {"grpc_code", "message"}}; else the
+    // HTTP status says what it can.
     absl::StatusOr<Json> reply = ParseReply(received);
-    absl::StatusCode code = absl::StatusCode::kUnknown;
+    absl::StatusCode code = status == 503   ? absl::StatusCode::kUnavailable
+                            : status == 504 ? absl::StatusCode::kDeadlineExceeded
+                                            : absl::StatusCode::kUnknown;
     std::string message = absl::StrCat("HTTP ", status);
     if (reply.ok()) {
-      absl::StatusOr<int64_t> c = Int64Field(*reply, "code");
+      const Json* e = &*reply;
+      auto nested = reply->find("error");
+      if (nested != reply->end() && nested->is_object()) e = &*nested;
+      absl::StatusOr<int64_t> c = Int64Field(*e, e == &*reply ? "code" : "grpc_code");
       if (c.ok() && *c > 0 && *c <= 16) code = static_cast<absl::StatusCode>(*c);
-      auto m = reply->find("message");
-      if (m != reply->end() && m->is_string()) message = m->get<std::string>();
+      auto m = e->find("message");
+      if (m != e->end() && m->is_string()) message = m->get<std::string>();
     }
     last = absl::Status(code, absl::StrCat("etcd at ", endpoints_[i], ": ", message));
-    // A member that cannot serve (no leader, stopping): try another.
-    if (code != absl::StatusCode::kUnavailable) return last;
+    // A member that cannot serve (no leader, stopping): a read tries another.
+    if (code != absl::StatusCode::kUnavailable || !repeatable) return last;
   }
   return last;
 }
 
 absl::StatusOr<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key) {
-  absl::StatusOr<std::string> body = Call("/v3/kv/range", RangeRequest(key, false).dump());
+  absl::StatusOr<std::string> body = Call("/v3/kv/range", RangeRequest(key, false).dump(), true);
   if (!body.ok()) return body.status();
   absl::StatusOr<Json> reply = ParseReply(*body);
   if (!reply.ok()) return reply.status();
@@ -318,7 +343,7 @@ absl::StatusOr<std::optional<EtcdKv>> EtcdClient::Get(const std::string& key) {
 
 absl::StatusOr<std::vector<EtcdKv>> EtcdClient::GetPrefix(const std::string& prefix,
                                                           int64_t* revision) {
-  absl::StatusOr<std::string> body = Call("/v3/kv/range", RangeRequest(prefix, true).dump());
+  absl::StatusOr<std::string> body = Call("/v3/kv/range", RangeRequest(prefix, true).dump(), true);
   if (!body.ok()) return body.status();
   absl::StatusOr<Json> reply = ParseReply(*body);
   if (!reply.ok()) return reply.status();
@@ -335,7 +360,7 @@ absl::StatusOr<std::vector<EtcdKv>> EtcdClient::GetPrefix(const std::string& pre
 absl::StatusOr<int64_t> EtcdClient::Put(const std::string& key, const std::string& value,
                                         int64_t lease) {
   Json request = OpJson(EtcdOp::Put(key, value, lease))["request_put"];
-  absl::StatusOr<std::string> body = Call("/v3/kv/put", request.dump());
+  absl::StatusOr<std::string> body = Call("/v3/kv/put", request.dump(), false);
   if (!body.ok()) return body.status();
   absl::StatusOr<Json> reply = ParseReply(*body);
   if (!reply.ok()) return reply.status();
@@ -345,7 +370,7 @@ absl::StatusOr<int64_t> EtcdClient::Put(const std::string& key, const std::strin
 }
 
 absl::StatusOr<int64_t> EtcdClient::Delete(const std::string& key, bool prefix) {
-  absl::StatusOr<std::string> body = Call("/v3/kv/deleterange", RangeRequest(key, prefix).dump());
+  absl::StatusOr<std::string> body = Call("/v3/kv/deleterange", RangeRequest(key, prefix).dump(), false);
   if (!body.ok()) return body.status();
   absl::StatusOr<Json> reply = ParseReply(*body);
   if (!reply.ok()) return reply.status();
@@ -360,7 +385,7 @@ absl::StatusOr<EtcdTxnResult> EtcdClient::Txn(const std::vector<EtcdCompare>& co
   for (const EtcdCompare& c : compares) request["compare"].push_back(CompareJson(c));
   for (const EtcdOp& op : success) request["success"].push_back(OpJson(op));
   for (const EtcdOp& op : failure) request["failure"].push_back(OpJson(op));
-  absl::StatusOr<std::string> body = Call("/v3/kv/txn", request.dump());
+  absl::StatusOr<std::string> body = Call("/v3/kv/txn", request.dump(), false);
   if (!body.ok()) return body.status();
   absl::StatusOr<Json> reply = ParseReply(*body);
   if (!reply.ok()) return reply.status();
@@ -396,7 +421,7 @@ absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
         absl::StrCat("a lease TTL must be whole seconds, at least 1: ", absl::FormatDuration(ttl)));
   }
   absl::StatusOr<std::string> body =
-      Call("/v3/lease/grant", Json({{"TTL", std::to_string(seconds)}}).dump());
+      Call("/v3/lease/grant", Json({{"TTL", std::to_string(seconds)}}).dump(), false);
   if (!body.ok()) return body.status();
   absl::StatusOr<Json> reply = ParseReply(*body);
   if (!reply.ok()) return reply.status();
@@ -408,7 +433,7 @@ absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
 
 absl::StatusOr<absl::Duration> EtcdClient::KeepAlive(int64_t lease) {
   absl::StatusOr<std::string> body =
-      Call("/v3/lease/keepalive", Json({{"ID", std::to_string(lease)}}).dump());
+      Call("/v3/lease/keepalive", Json({{"ID", std::to_string(lease)}}).dump(), true);
   if (!body.ok()) return body.status();
   absl::StatusOr<Json> reply = ParseReply(*body);
   if (!reply.ok()) return reply.status();
@@ -425,7 +450,7 @@ absl::StatusOr<absl::Duration> EtcdClient::KeepAlive(int64_t lease) {
 
 absl::Status EtcdClient::RevokeLease(int64_t lease) {
   absl::StatusOr<std::string> body =
-      Call("/v3/lease/revoke", Json({{"ID", std::to_string(lease)}}).dump());
+      Call("/v3/lease/revoke", Json({{"ID", std::to_string(lease)}}).dump(), true);
   if (absl::IsNotFound(body.status())) return absl::OkStatus();
   return body.status();
 }

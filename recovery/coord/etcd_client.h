@@ -11,11 +11,14 @@
 // nlohmann-json). The coordination traffic (leases, claims, the map) is a
 // few requests a second, so HTTP's cost does not matter.
 //
-// Errors: an endpoint that does not answer is Unavailable, and the request
-// goes to the next endpoint (one that answered stays first); an error etcd
-// returns keeps its gRPC code (absl's codes are the same numbers), e.g.
-// NotFound for an expired lease. Thread-safe: each request has its own
-// connection.
+// Errors: an endpoint that cannot be connected to is Unavailable, and the
+// request goes to the next endpoint (one that answered stays first). A
+// read also goes on after a reply that did not come or an Unavailable from
+// etcd; a write does not, since it may have been applied: it returns
+// Unavailable saying its outcome is unknown, and the caller reads again
+// before deciding. An error etcd returns keeps its gRPC code (absl's codes
+// are the same numbers), e.g. NotFound for an expired lease. Thread-safe:
+// each request has its own connection.
 #ifndef CELLINDEX_RECOVERY_COORD_ETCD_CLIENT_H_
 #define CELLINDEX_RECOVERY_COORD_ETCD_CLIENT_H_
 
@@ -122,8 +125,11 @@ class EtcdClient {
  private:
   EtcdClient(std::vector<std::string> endpoints, absl::Duration timeout);
   // POSTs `body` to `path` on the first endpoint that answers; the JSON
-  // reply, or the error etcd or the endpoints gave.
-  absl::StatusOr<std::string> Call(const std::string& path, const std::string& body);
+  // reply, or the error etcd or the endpoints gave. `repeatable`: sending
+  // it twice does no harm (reads, renewals), so it may go to another
+  // endpoint after one that may have received it.
+  absl::StatusOr<std::string> Call(const std::string& path, const std::string& body,
+                                   bool repeatable);
 
   std::vector<std::string> endpoints_;  // "host:port"
   absl::Duration timeout_;

@@ -14,15 +14,21 @@
 // owner waits for the key to go, which is after etcd's expiry); from it on,
 // the holder must not acknowledge anything (Valid() is false).
 //
-// Renewals go every TTL / 3 on a thread of the keeper's. A renewal that
-// fails is retried at the same pace: the lease is valid again only if one
-// succeeds before its view ends. Once etcd says the lease is gone
+// Every instant here is read from the monotonic clock (steady_clock): a
+// wall clock stepped back by NTP must not stretch the view.
+//
+// Renewals go every TTL / 3 on a thread of the keeper's; one that fails is
+// retried after TTL / 10. A renewal that succeeds after the view has ended
+// makes the lease valid again: etcd still had it (it answered), so no other
+// process can have claimed what it covers. Once etcd says the lease is gone
 // (NotFound), it is lost for good: Lost() is true and `on_lost` runs once,
-// on the keeper's thread. A lost lease is never renewed or replaced here;
-// the holder starts over (a new lease, its cells claimed anew).
+// on the keeper's thread, unless Revoke or the destructor has begun. A lost
+// lease is never renewed or replaced here; the holder starts over (a new
+// lease, its cells claimed anew).
 #ifndef CELLINDEX_RECOVERY_COORD_LEASE_KEEPER_H_
 #define CELLINDEX_RECOVERY_COORD_LEASE_KEEPER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,8 +48,8 @@ class LeaseKeeper {
     // The share of the TTL given up for clock-rate differences and the
     // renewal's own latency, in [0, 0.5].
     double margin = 0.2;
-    // Called once when the lease is found gone (or never renewed in time
-    // and then found gone), on the keeper's thread.
+    // Called once when the lease is found gone, on the keeper's thread. It
+    // must not destroy the keeper or call Revoke (they wait for that thread).
     std::function<void()> on_lost;
   };
 
@@ -58,10 +64,12 @@ class LeaseKeeper {
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
   int64_t id() const { return id_; }
+  using Clock = std::chrono::steady_clock;
   // Whether the holder may still act on the lease now.
   bool Valid() const;
-  // The end of the holder's view of the lease (see above).
-  absl::Time ValidUntil() const;
+  // The end of the holder's view of the lease (see above); Clock's minimum
+  // once revoked or lost.
+  Clock::time_point ValidUntil() const;
   // Whether etcd has said the lease is gone.
   bool Lost() const;
   // Stops renewing and revokes the lease (its keys go at once): a clean
@@ -69,14 +77,15 @@ class LeaseKeeper {
   absl::Status Revoke();
 
  private:
-  LeaseKeeper(EtcdClient& etcd, const Options& options, int64_t id, absl::Time valid_until);
+  LeaseKeeper(EtcdClient& etcd, const Options& options, int64_t id,
+              Clock::time_point valid_until);
   void Run();
 
   EtcdClient& etcd_;
   const Options options_;
   const int64_t id_;
   mutable absl::Mutex mu_;
-  absl::Time valid_until_ ABSL_GUARDED_BY(mu_);
+  Clock::time_point valid_until_ ABSL_GUARDED_BY(mu_);
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -1,0 +1,170 @@
+#include "recovery/coord/cluster_coord.h"
+
+#include <utility>
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+
+namespace cellindex {
+namespace {
+
+constexpr size_t kMaxNameBytes = 64;
+constexpr absl::string_view kOwners = "owners/";
+
+absl::Status ValidateName(absl::string_view what, absl::string_view name) {
+  if (name.empty() || name.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ", what, " \"", absl::CHexEscape(name), "\": must be 1 to ",
+                     kMaxNameBytes, " bytes"));
+  }
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid ", what, " \"", absl::CHexEscape(name),
+                       "\": only letters, digits, '-', '_' and '.'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ClusterCoord> ClusterCoord::Create(EtcdClient& etcd, const std::string& cluster) {
+  if (absl::Status s = ValidateName("cluster name", cluster); !s.ok()) return s;
+  return ClusterCoord(etcd, absl::StrCat("/cellindex/", cluster, "/"));
+}
+
+std::string ClusterCoord::OwnerKey(uint32_t cell) const {
+  // Zero-padded: the keys sort as the cells do.
+  return absl::StrFormat("%s%s%010u", prefix_, kOwners, cell);
+}
+
+absl::Status ClusterCoord::RegisterHost(const std::string& name, const std::string& address,
+                                        int64_t lease) {
+  if (absl::Status s = ValidateName("host name", name); !s.ok()) return s;
+  const std::string key = absl::StrCat(prefix_, "hosts/", name);
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn({EtcdCompare::Absent(key)},
+                                               {EtcdOp::Put(key, address, lease)},
+                                               {EtcdOp::Get(key)});
+  if (!r.ok()) return r.status();
+  if (r->succeeded) return absl::OkStatus();
+  if (r->gets.size() == 1 && r->gets[0].size() == 1 && r->gets[0][0].lease == lease) {
+    // Ours already: only the address changes, compared on the lease's key.
+    absl::StatusOr<EtcdTxnResult> again = etcd_->Txn(
+        {EtcdCompare::ModRevisionIs(key, r->gets[0][0].mod_revision)},
+        {EtcdOp::Put(key, address, lease)}, {});
+    if (!again.ok()) return again.status();
+    if (again->succeeded) return absl::OkStatus();
+  }
+  return absl::AlreadyExistsError(
+      absl::StrCat("a live host is registered as ", name, " already"));
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ClusterCoord::Hosts() {
+  const std::string hosts = absl::StrCat(prefix_, "hosts/");
+  absl::StatusOr<std::vector<EtcdKv>> kvs = etcd_->GetPrefix(hosts);
+  if (!kvs.ok()) return kvs.status();
+  std::map<std::string, std::string> out;
+  for (EtcdKv& kv : *kvs) out[kv.key.substr(hosts.size())] = std::move(kv.value);
+  return out;
+}
+
+absl::StatusOr<int64_t> ClusterCoord::ClaimCell(uint32_t cell, const std::string& host,
+                                                int64_t lease) {
+  if (absl::Status s = ValidateName("host name", host); !s.ok()) return s;
+  const std::string key = OwnerKey(cell);
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
+      {EtcdCompare::Absent(key)}, {EtcdOp::Put(key, host, lease), EtcdOp::Get(key)},
+      {EtcdOp::Get(key)});
+  if (!r.ok()) return r.status();
+  if (r->gets.size() != 1 || r->gets[0].size() != 1) {
+    // Failed, and the holder went between the compare and the read: none
+    // is named, and the caller may try again.
+    return absl::FailedPreconditionError(
+        absl::StrCat("cell ", cell, " was claimed by another host"));
+  }
+  const EtcdKv& owner = r->gets[0][0];
+  if (!r->succeeded) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cell ", cell, " is owned by ", owner.value, " (owner epoch ", owner.create_revision, ")"));
+  }
+  return owner.create_revision;
+}
+
+absl::Status ClusterCoord::ReleaseCell(uint32_t cell, int64_t epoch) {
+  const std::string key = OwnerKey(cell);
+  EtcdCompare same;
+  same.key = key;
+  same.target = EtcdCompare::Target::kCreateRevision;
+  same.number = epoch;
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn({same}, {EtcdOp::Delete(key)}, {});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cell ", cell, " is not held under owner epoch ", epoch));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<CellOwner>> ClusterCoord::Owner(uint32_t cell) {
+  absl::StatusOr<std::optional<EtcdKv>> kv = etcd_->Get(OwnerKey(cell));
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) return std::nullopt;
+  return CellOwner{(*kv)->value, (*kv)->create_revision, (*kv)->lease};
+}
+
+absl::StatusOr<std::map<uint32_t, CellOwner>> ClusterCoord::Owners() {
+  const std::string owners = absl::StrCat(prefix_, kOwners);
+  absl::StatusOr<std::vector<EtcdKv>> kvs = etcd_->GetPrefix(owners);
+  if (!kvs.ok()) return kvs.status();
+  std::map<uint32_t, CellOwner> out;
+  for (EtcdKv& kv : *kvs) {
+    const absl::string_view id(kv.key.data() + owners.size(), kv.key.size() - owners.size());
+    uint32_t cell = 0;
+    if (id.size() != 10 || !absl::c_all_of(id, absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(id, &cell)) {
+      return absl::DataLossError(absl::StrCat("etcd holds a malformed owner key ",
+                                              absl::CHexEscape(kv.key)));
+    }
+    out[cell] = CellOwner{std::move(kv.value), kv.create_revision, kv.lease};
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ClusterCoord::Elect(const std::string& host, int64_t lease) {
+  if (absl::Status s = ValidateName("host name", host); !s.ok()) return s;
+  const std::string key = absl::StrCat(prefix_, "controller");
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
+      {EtcdCompare::Absent(key)}, {EtcdOp::Put(key, host, lease)}, {EtcdOp::Get(key)});
+  if (!r.ok()) return r.status();
+  if (r->succeeded) return host;
+  if (r->gets.size() == 1 && r->gets[0].size() == 1) return r->gets[0][0].value;
+  return std::string();  // the controller went meanwhile: none now
+}
+
+absl::StatusOr<Versioned> ClusterCoord::ReadMap() {
+  absl::StatusOr<std::optional<EtcdKv>> kv = etcd_->Get(absl::StrCat(prefix_, "map"));
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) return Versioned{};
+  return Versioned{(*kv)->value, (*kv)->mod_revision};
+}
+
+absl::StatusOr<int64_t> ClusterCoord::WriteMap(const std::string& map, int64_t read_revision) {
+  const std::string key = absl::StrCat(prefix_, "map");
+  const EtcdCompare unchanged = read_revision == 0 ? EtcdCompare::Absent(key)
+                                                   : EtcdCompare::ModRevisionIs(key, read_revision);
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn({unchanged}, {EtcdOp::Put(key, map)}, {});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) {
+    return absl::AbortedError(absl::StrCat("the cell map has changed since revision ",
+                                           read_revision, ": read it again"));
+  }
+  return r->revision;
+}
+
+}  // namespace cellindex

@@ -1,0 +1,93 @@
+// What host processes agree on through etcd, and the transactions that
+// change it. Every key is under /cellindex/<cluster>/:
+//
+//   hosts/<name>     a live host: its address; bound to the host's lease,
+//                    so it goes when the host stops renewing
+//   owners/<cell>    who serves the cell (host name); bound to the owner's
+//                    lease. Claimed only if absent: two processes never
+//                    hold one cell. The claim's revision (create_revision)
+//                    is the owner epoch, which only grows: a journal opened
+//                    by a later owner outranks records of an earlier one.
+//   controller       the elected controller (host name), bound to its lease
+//   map              the cell map with its epoch (the store's CELLMAP
+//                    format); changed only by a transaction that compares
+//                    the revision it was read at
+//
+// Fencing rests on leases: a host acts on what it owns only while its
+// LeaseKeeper says the lease is valid, which ends before etcd can expire
+// it; a claim succeeds only once the previous owner's key is gone, which
+// is at or after that expiry.
+#ifndef CELLINDEX_RECOVERY_COORD_CLUSTER_COORD_H_
+#define CELLINDEX_RECOVERY_COORD_CLUSTER_COORD_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "recovery/coord/etcd_client.h"
+
+namespace cellindex {
+
+// A cell's owner as etcd holds it.
+struct CellOwner {
+  std::string host;
+  int64_t epoch = 0;  // the claim's revision
+  int64_t lease = 0;
+};
+
+// A value and the revision it was last written at (0: absent).
+struct Versioned {
+  std::string value;
+  int64_t revision = 0;
+};
+
+class ClusterCoord {
+ public:
+  // `cluster` names the cluster: letters, digits, '-', '_' and '.', 1 to 64
+  // bytes (InvalidArgument otherwise).
+  static absl::StatusOr<ClusterCoord> Create(EtcdClient& etcd, const std::string& cluster);
+
+  // Registers host `name` (same rule as cluster names) at `address`, bound
+  // to `lease`. AlreadyExists when a live host has the name (its lease
+  // holds); the same lease registering again just updates the address.
+  absl::Status RegisterHost(const std::string& name, const std::string& address, int64_t lease);
+  // Live hosts: name -> address.
+  absl::StatusOr<std::map<std::string, std::string>> Hosts();
+
+  // Claims `cell` for `host` under `lease`. Returns the owner epoch.
+  // FailedPrecondition naming the owner when another claim holds.
+  absl::StatusOr<int64_t> ClaimCell(uint32_t cell, const std::string& host, int64_t lease);
+  // Gives up the claim of epoch `epoch`. FailedPrecondition when the cell's
+  // claim is another (a later owner's, or none).
+  absl::Status ReleaseCell(uint32_t cell, int64_t epoch);
+  // The cell's owner, nullopt when none.
+  absl::StatusOr<std::optional<CellOwner>> Owner(uint32_t cell);
+  // Every owned cell.
+  absl::StatusOr<std::map<uint32_t, CellOwner>> Owners();
+
+  // Becomes the controller if there is none: returns the controller's name
+  // after the attempt (`host` when it won).
+  absl::StatusOr<std::string> Elect(const std::string& host, int64_t lease);
+
+  // The map as last written (revision 0: none yet).
+  absl::StatusOr<Versioned> ReadMap();
+  // Writes `map` if the map is still at `read_revision` (0: there is
+  // none). Returns the new revision; Aborted when it has changed since
+  // (read it again, decide again).
+  absl::StatusOr<int64_t> WriteMap(const std::string& map, int64_t read_revision);
+
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  ClusterCoord(EtcdClient& etcd, std::string prefix) : etcd_(&etcd), prefix_(std::move(prefix)) {}
+  std::string OwnerKey(uint32_t cell) const;
+
+  EtcdClient* etcd_;
+  std::string prefix_;  // "/cellindex/<cluster>/"
+};
+
+}  // namespace cellindex
+
+#endif  // CELLINDEX_RECOVERY_COORD_CLUSTER_COORD_H_

@@ -1,0 +1,161 @@
+// ClusterCoord against a real etcd on loopback: hosts registered under
+// their leases, cells claimed by one host at a time with owner epochs that
+// only grow, one controller elected and replaced when its lease goes, and
+// the map changed only by writers that read its latest revision.
+#include "recovery/coord/cluster_coord.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "tests/etcd_server.h"
+#include "tests/test_util.h"
+
+namespace cellindex {
+namespace {
+
+class ClusterCoordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::Status s = server_.Start();
+    ASSERT_TRUE(s.ok()) << s << "\n" << testing::ReadWholeFile(server_.log_path());
+    absl::StatusOr<std::unique_ptr<EtcdClient>> c =
+        EtcdClient::Create({{server_.endpoint()}, absl::Seconds(2)});
+    ASSERT_TRUE(c.ok()) << c.status();
+    etcd_ = *std::move(c);
+    absl::StatusOr<ClusterCoord> coord = ClusterCoord::Create(*etcd_, "test-cluster");
+    ASSERT_TRUE(coord.ok()) << coord.status();
+    coord_ = std::make_unique<ClusterCoord>(*coord);
+  }
+
+  int64_t Lease() {
+    absl::StatusOr<int64_t> l = etcd_->GrantLease(absl::Seconds(60));
+    EXPECT_TRUE(l.ok()) << l.status();
+    return l.ok() ? *l : 0;
+  }
+
+  testing::ScratchDir dir_;
+  testing::EtcdServer server_{dir_.path()};
+  std::unique_ptr<EtcdClient> etcd_;
+  std::unique_ptr<ClusterCoord> coord_;
+};
+
+TEST_F(ClusterCoordTest, AHostNameIsHeldByOneLiveLease) {
+  const int64_t a = Lease(), b = Lease();
+  ASSERT_TRUE(coord_->RegisterHost("h1", "127.0.0.1:7001", a).ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(coord_->RegisterHost("h1", "127.0.0.1:7002", b)));
+  ASSERT_TRUE(coord_->RegisterHost("h1", "127.0.0.1:7003", a).ok());  // its own: updated
+  ASSERT_TRUE(coord_->RegisterHost("h2", "127.0.0.1:7004", b).ok());
+  absl::StatusOr<std::map<std::string, std::string>> hosts = coord_->Hosts();
+  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  EXPECT_EQ(*hosts, (std::map<std::string, std::string>{{"h1", "127.0.0.1:7003"},
+                                                        {"h2", "127.0.0.1:7004"}}));
+  // h1's lease ends: the name is free for another.
+  ASSERT_TRUE(etcd_->RevokeLease(a).ok());
+  hosts = coord_->Hosts();
+  ASSERT_TRUE(hosts.ok());
+  EXPECT_EQ(hosts->count("h1"), 0u);
+  EXPECT_TRUE(coord_->RegisterHost("h1", "127.0.0.1:7005", b).ok());
+  for (const char* bad : {"", "a/b", "h 1", "h\n", "x/../y"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(coord_->RegisterHost(bad, "x", b))) << bad;
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(ClusterCoord::Create(*etcd_, "a/b").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(ClusterCoord::Create(*etcd_, std::string(65, 'c')).status()));
+}
+
+// Eight threads race to claim one cell: exactly one wins. Its lease goes:
+// the next claim wins with a larger owner epoch, and a release under the
+// old epoch is refused (it cannot take the new owner's claim away).
+TEST_F(ClusterCoordTest, OneHostAtATimeOwnsACellAndEpochsOnlyGrow) {
+  std::vector<int64_t> leases;
+  for (int k = 0; k < 8; ++k) leases.push_back(Lease());
+  std::atomic<int> won{0}, refused{0};
+  std::atomic<int64_t> epoch{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 8; ++k) {
+    threads.emplace_back([&, k] {
+      absl::StatusOr<int64_t> e = coord_->ClaimCell(7, absl::StrCat("h", k), leases[k]);
+      if (e.ok()) {
+        ++won;
+        epoch = *e;
+      } else if (absl::IsFailedPrecondition(e.status())) {
+        ++refused;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(won.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
+  absl::StatusOr<std::optional<CellOwner>> owner = coord_->Owner(7);
+  ASSERT_TRUE(owner.ok() && owner->has_value()) << owner.status();
+  EXPECT_EQ((*owner)->epoch, epoch.load());
+  const std::string first = (*owner)->host;
+  const int64_t first_lease = (*owner)->lease;
+
+  ASSERT_TRUE(etcd_->RevokeLease(first_lease).ok());
+  const int64_t next_lease = Lease();
+  absl::StatusOr<int64_t> second = coord_->ClaimCell(7, "h-next", next_lease);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_GT(*second, epoch.load());
+  EXPECT_TRUE(absl::IsFailedPrecondition(coord_->ReleaseCell(7, epoch.load())));
+  owner = coord_->Owner(7);
+  ASSERT_TRUE(owner.ok() && owner->has_value());
+  EXPECT_EQ((*owner)->host, "h-next");
+
+  ASSERT_TRUE(coord_->ClaimCell(12, "h-next", next_lease).ok());
+  absl::StatusOr<std::map<uint32_t, CellOwner>> all = coord_->Owners();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->begin()->first, 7u);
+  EXPECT_EQ(all->rbegin()->first, 12u);
+  ASSERT_TRUE(coord_->ReleaseCell(7, *second).ok());
+  owner = coord_->Owner(7);
+  ASSERT_TRUE(owner.ok());
+  EXPECT_FALSE(owner->has_value());
+}
+
+TEST_F(ClusterCoordTest, OneControllerUntilItsLeaseGoes) {
+  const int64_t a = Lease(), b = Lease();
+  absl::StatusOr<std::string> first = coord_->Elect("h1", a);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, "h1");
+  absl::StatusOr<std::string> second = coord_->Elect("h2", b);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, "h1");  // not h2: h1 holds it
+  ASSERT_TRUE(etcd_->RevokeLease(a).ok());
+  second = coord_->Elect("h2", b);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, "h2");
+}
+
+// Two writers read the map at the same revision; only the first write
+// lands, the second is Aborted, and after reading again it lands.
+TEST_F(ClusterCoordTest, TheMapChangesOnlyFromItsLatestRevision) {
+  absl::StatusOr<Versioned> none = coord_->ReadMap();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->revision, 0);
+  absl::StatusOr<int64_t> r1 = coord_->WriteMap("epoch 1", 0);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_TRUE(absl::IsAborted(coord_->WriteMap("another epoch 1", 0).status()));
+
+  absl::StatusOr<Versioned> seen = coord_->ReadMap();
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->value, "epoch 1");
+  EXPECT_EQ(seen->revision, *r1);
+  absl::StatusOr<int64_t> r2 = coord_->WriteMap("epoch 2 (writer A)", seen->revision);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  absl::Status stale = coord_->WriteMap("epoch 2 (writer B)", seen->revision).status();
+  EXPECT_TRUE(absl::IsAborted(stale)) << stale;
+  seen = coord_->ReadMap();
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->value, "epoch 2 (writer A)");
+  absl::StatusOr<int64_t> r3 = coord_->WriteMap("epoch 3 (writer B)", seen->revision);
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  EXPECT_GT(*r3, *r2);
+}
+
+}  // namespace
+}  // namespace cellindex
