@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tests/etcd_server.h"
-#include "tests/test_util.h"
+#include "tests/scratch_dir.h"
 
 namespace cellindex {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "tests/etcd_server.h"
-#include "tests/test_util.h"
+#include "tests/scratch_dir.h"
 
 namespace cellindex {
 namespace {

@@ -22,6 +22,7 @@
 #include "recovery/store/durable_store.h"
 #include "index/base/file_util.h"
 #include "rocksdb/file_system.h"
+#include "tests/scratch_dir.h"
 
 namespace cellindex {
 
@@ -64,26 +65,6 @@ inline constexpr bool kUnderSanitizer = true;
 #else
 inline constexpr bool kUnderSanitizer = false;
 #endif
-
-class ScratchDir {
- public:
-  // In the temporary directory, or below `base` when given.
-  explicit ScratchDir(const std::string& base = "") {
-    const std::filesystem::path parent =
-        base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base);
-    std::string tmpl = (parent / "cellindex-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // A directory in memory when the machine has one (/dev/shm), else the
 // temporary directory: for tests whose durability a fault-injecting file

@@ -28,8 +28,13 @@ start=$SECONDS
  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
  cd build-asan
  # The S3 clients other than boto3 drive the same server code (tested under
- # ASan through boto3 and its own unit tests) and run as built above.
- ctest -j "$test_jobs" --output-on-failure -E '^S3Clients\.(awscli|s3cmd|rclone)$')
+ # ASan through boto3 and its own unit tests) and run as built above. Of
+ # the capacity commands' tests, each of which runs the command many times,
+ # the refusal table and the health guard run here; the others drive the
+ # same library calls that the drain and rebalance tests cover under ASan,
+ # and run as built.
+ ctest -j "$test_jobs" --output-on-failure \
+   -E '^(S3Clients\.(awscli|s3cmd|rclone)|CapacityCliTest\.(AddsAHostToItsPoolAndRebalancesOntoIt|PlansShowsPoolsAndAuditsASafeRemoval|StatusDirIsItsOwnAndThePageFollowsTheCommand))$')
 echo "(ASan tests: $((SECONDS - start)) s)"
 
 echo "== build the concurrency tests under TSan and run them =="
@@ -48,7 +53,12 @@ status=0
 (export TSAN_OPTIONS="log_path=$PWD/build-tsan/tsan-logs/tsan:suppressions=$PWD/tests/tsan/tsan.supp:history_size=7"
  cd build-tsan
  ctest_status=0
- ctest -j "$jobs" -L concurrency --repeat until-pass:2 --output-on-failure || ctest_status=$?
+ # The kill-at-every-step matrices and the power-loss rounds are crash
+ # tests: each step is a child killed at a chosen moment, with little
+ # concurrency of its own to check. They run as built and under ASan;
+ # here the kill tests of CrashTest stand for them.
+ ctest -j "$jobs" -L concurrency --repeat until-pass:2 --output-on-failure \
+   -E 'SigkillAtEach|SigkillDuringAMove|PowerLossTest' || ctest_status=$?
  exit "$ctest_status") || status=$?
 if compgen -G "build-tsan/tsan-logs/tsan.*" >/dev/null; then
   echo "ThreadSanitizer reported:"
