@@ -136,6 +136,9 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
     const std::vector<std::string>& hosts) {
   rocksdb::FileSystem& fs = *internal_.file_system;
+  // A split's child moving meanwhile (outside capacity_mu_) does not go to
+  // them.
+  const LeavingHosts leaving(this, hosts);
   std::vector<size_t> lost;  // positions in map_ (no split meanwhile: capacity_mu_)
   std::vector<CellId> lost_ids;
   std::vector<std::string> dirs;

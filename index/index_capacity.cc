@@ -256,7 +256,7 @@ absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceReq
     }
     if (error.empty()) {
       if (internal_.move_hook) internal_.move_hook(m.cell, MoveEvent::kStart);
-      absl::StatusOr<absl::Duration> window = DrainCell(*i, m.to);
+      absl::StatusOr<absl::Duration> window = DrainCell(m.cell, m.to);
       if (window.ok()) {
         plan->unavailable.push_back(*window);
         error = AwaitHealthy(*i, std::max(request.health_wait, absl::Seconds(30)));
@@ -285,21 +285,44 @@ absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceReq
   return absl::OkStatus();
 }
 
-absl::StatusOr<absl::Duration> IndexImpl::DrainCell(size_t i, const std::string& to) {
+IndexImpl::LeavingHosts::LeavingHosts(IndexImpl* index, std::vector<std::string> hosts)
+    : index_(index), hosts_(std::move(hosts)) {
+  absl::MutexLock lock(&index_->map_mu_);
+  index_->leaving_hosts_.insert(hosts_.begin(), hosts_.end());
+}
+
+IndexImpl::LeavingHosts::~LeavingHosts() {
+  absl::MutexLock lock(&index_->map_mu_);
+  for (const std::string& h : hosts_) index_->leaving_hosts_.erase(index_->leaving_hosts_.find(h));
+}
+
+absl::StatusOr<absl::Duration> IndexImpl::DrainCell(CellId id, const std::string& to,
+                                                    const std::string& from) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   std::string old_dir;
-  const CellId id = map_.cells()[i].id;  // under capacity_mu_: no split meanwhile
   auto switch_place = [&]() -> absl::Status {
     if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kBeforeSwitch);
     absl::MutexLock lock(&map_mu_);
-    auto it = inventory_.hosts.find(map_.cells()[i].host);
+    // Found again: a split's child moves outside capacity_mu_, so the map
+    // may have changed since the move was chosen.
+    const std::optional<size_t> i = map_.IndexOf(id);
+    if (!i) return absl::FailedPreconditionError(absl::StrCat("cell ", id, " left the map"));
+    const std::string& host = map_.cells()[*i].host;
+    if (!from.empty() && host != from) {
+      return absl::AbortedError(absl::StrCat("cell ", id, " moved from ", from, " to ", host,
+                                             " meanwhile"));
+    }
+    if (!inventory_.hosts.count(to) || leaving_hosts_.count(to)) {
+      return absl::UnavailableError(absl::StrCat("host ", to, " is gone or leaving"));
+    }
+    auto it = inventory_.hosts.find(host);
     if (it != inventory_.hosts.end()) old_dir = CellDbDir(it->second, id);
     CellMap next = map_;
-    next.MoveCell(i, to);
+    next.MoveCell(*i, to);
     if (absl::Status s = SaveCellMap(fs, options_.store_dir + "/" + kCellMapFile, next); !s.ok()) {
       return s;
     }
-    map_.MoveCell(i, to);
+    map_.MoveCell(*i, to);
     PublishMapLocked();
     return absl::OkStatus();
   };
@@ -318,6 +341,7 @@ absl::StatusOr<absl::Duration> IndexImpl::DrainCell(size_t i, const std::string&
 absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& request) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   plan->executed = true;
+  const LeavingHosts leaving(this, plan->hosts);
   for (size_t s = 0; s < plan->steps.size(); ++s) {
     RemovalStepReport report;
     report.hosts = plan->steps[s];
@@ -330,7 +354,7 @@ absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& req
       size_t i = 0;
       while (i < map_.cells().size() && map_.cells()[i].id != m.cell) ++i;
       if (internal_.move_hook) internal_.move_hook(m.cell, MoveEvent::kStart);
-      absl::StatusOr<absl::Duration> window = DrainCell(i, m.to);
+      absl::StatusOr<absl::Duration> window = DrainCell(m.cell, m.to);
       if (!window.ok()) {
         report.error = absl::StrCat("cell ", m.cell, " to ", m.to, ": ", window.status().message());
         break;

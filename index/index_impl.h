@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,8 +94,25 @@ class IndexImpl : public Index {
   // Empty once cell `i` serves and has validated (waiting up to `wait`);
   // else what it is doing.
   std::string AwaitHealthy(size_t i, absl::Duration wait) const;
-  // Drains cell `i` to host `to`: its window without service.
-  absl::StatusOr<absl::Duration> DrainCell(size_t i, const std::string& to);
+  // Drains cell `id` to host `to`: its window without service. Refused at
+  // the switch, the cell serving again where it was, when `to` is gone or
+  // leaving (leaving_hosts_) or, with `from` given, the cell is no longer
+  // on `from`.
+  absl::StatusOr<absl::Duration> DrainCell(CellId id, const std::string& to,
+                                           const std::string& from = "");
+  // Marks hosts as leaving (lost or being removed) while it lives: no move
+  // goes to them meanwhile.
+  class LeavingHosts {
+   public:
+    LeavingHosts(IndexImpl* index, std::vector<std::string> hosts);
+    ~LeavingHosts();
+    LeavingHosts(const LeavingHosts&) = delete;
+    LeavingHosts& operator=(const LeavingHosts&) = delete;
+
+   private:
+    IndexImpl* const index_;
+    const std::vector<std::string> hosts_;
+  };
   // Appends `entry` to the audit log, with the time and `user` (empty: the
   // process's user) first.
   absl::Status Audit(const std::string& user, const nlohmann::ordered_json& entry) const;
@@ -128,19 +146,24 @@ class IndexImpl : public Index {
   // checkpoints before (outside capacity_mu_, and only when `check`, the
   // request's validation on the map as it is, passes; a parent that cannot
   // be checkpointed is not changed), the children's after (outside it too),
-  // then `finish` (under capacity_mu_ again, filling in the audit line),
-  // the collection of retired cells' files, and the "done" audit line.
+  // then `after` (if any, outside it too), then `finish` (under
+  // capacity_mu_ again, filling in the audit line), the collection of
+  // retired cells' files, and the "done" audit line.
   absl::Status Reshape(const std::string& user, nlohmann::ordered_json entry,
                        const std::vector<CellId>& parents,
                        const std::function<absl::Status()>& check,
                        const std::function<absl::StatusOr<std::vector<CellId>>()>& change,
+                       const std::function<void()>& after,
                        const std::function<void(nlohmann::ordered_json*)>& finish);
   // The split itself (steps 2 to 5; under capacity_mu_).
   absl::StatusOr<SplitReport> SplitImpl(const SplitRequest& request);
   absl::StatusOr<MergeReport> MergeImpl(const MergeRequest& request);
   // After a split: moves its right child to a less loaded host of the
   // parent's pool, if there is one (LessLoadedHost), saying so in `report`.
-  void SpreadChild(SplitReport* report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(capacity_mu_);
+  // Outside capacity_mu_: a host lost during the move (checkpoint,
+  // restore) is recovered at once, not after it (DrainCell refuses a
+  // target that left meanwhile).
+  void SpreadChild(SplitReport* report) ABSL_LOCKS_EXCLUDED(capacity_mu_);
   // Saves `next` as the cell map (the commit of a split or merge). When
   // that fails, saves map_ (the old one) again and returns the error; when
   // even that fails, which map is durable is unknown and the process stops
@@ -177,14 +200,19 @@ class IndexImpl : public Index {
   mutable absl::Mutex changes_mu_;
   uint64_t capacity_changes_ ABSL_GUARDED_BY(changes_mu_) = 0;
   // The cell map: hosts change (LoseHosts, RemoveHosts, Rebalance), and
-  // cells (SplitCell), always under capacity_mu_ too. Requests route on
-  // routing_, a snapshot published after each change.
+  // cells (SplitCell), under capacity_mu_ too; except that a split's right
+  // child may change host (SpreadChild) under map_mu_ alone, so a cell's
+  // position and id may be read under capacity_mu_ alone, its host only
+  // under map_mu_. Requests route on routing_, a snapshot published after
+  // each change.
   mutable absl::Mutex map_mu_ ABSL_ACQUIRED_BEFORE(routing_mu_);
   CellMap map_;
   mutable absl::Mutex routing_mu_;
   std::shared_ptr<const CellMap> routing_ ABSL_GUARDED_BY(routing_mu_);
   // The hosts (name -> directory) and pools, as kept in the store.
   Inventory inventory_ ABSL_GUARDED_BY(map_mu_);
+  // Hosts being lost or removed (LeavingHosts): no move goes to them.
+  std::multiset<std::string> leaving_hosts_ ABSL_GUARDED_BY(map_mu_);
   // The last recovery of many cells (the open, a host loss): when it
   // began and which cells it brought back.
   absl::Time last_recovery_start_ ABSL_GUARDED_BY(map_mu_);

@@ -17,7 +17,9 @@
 //      the parent is retired and its held requests go to the children;
 //   6. each child is checkpointed, while it serves.
 // Steps 1 and 6 run outside capacity_mu_ (Reshape), so that a host lost
-// during a split is recovered at once, not after its checkpoints.
+// during a split is recovered at once, not after its checkpoints; so does
+// the move of the right child to a less loaded host that follows
+// (SpreadChild).
 // A crash before 4 leaves the parent (the children's directories are
 // removed at the next open); after it, both children, from their local
 // states or, if the host is gone too, from the parent's checkpoint and
@@ -112,6 +114,7 @@ absl::Status IndexImpl::Reshape(const std::string& user, Json entry,
                                const std::vector<CellId>& parents,
                                const std::function<absl::Status()>& check,
                                const std::function<absl::StatusOr<std::vector<CellId>>()>& change,
+                               const std::function<void()>& after,
                                const std::function<void(Json*)>& finish) {
   // Step 1, each parent checkpointed (validated) while it serves, before
   // capacity_mu_ is taken: a host lost meanwhile is recovered at once, not
@@ -149,6 +152,7 @@ absl::Status IndexImpl::Reshape(const std::string& user, Json entry,
   // Outside capacity_mu_ too.
   for (CellId c : *children) (void)cells_->Checkpoint(c, /*wait_for_validation=*/true);
   if (internal_.split_hook) internal_.split_hook(parents.front(), SplitEvent::kChildrenServing);
+  if (after) after();
   absl::MutexLock capacity_lock(&capacity_mu_);
   entry["outcome"] = "done";
   finish(&entry);
@@ -182,8 +186,8 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
         report = *std::move(r);
         return std::vector<CellId>{report.left, report.right};
       },
+      [&] { SpreadChild(&report); },
       [&](Json* e) {
-        SpreadChild(&report);
         report.total = absl::Now() - start;
         Json& entry = *e;
         entry["left"] = report.left;
@@ -208,24 +212,27 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
 
 void IndexImpl::SpreadChild(SplitReport* report) {
   std::optional<std::string> to;
-  std::optional<size_t> i;
+  std::string from;
   {
     absl::MutexLock lock(&map_mu_);
-    i = map_.IndexOf(report->right);
+    const std::optional<size_t> i = map_.IndexOf(report->right);
     if (!i || inventory_.hosts.size() < 2) return;
-    const std::string& from = map_.cells()[*i].host;
+    from = map_.cells()[*i].host;
     const std::string pool = inventory_.PoolOf(from);
     std::vector<std::string> peers;
     for (const auto& [host, dir] : inventory_.hosts) {
-      if (inventory_.PoolOf(host) == pool) peers.push_back(host);
+      if (inventory_.PoolOf(host) == pool && (host == from || !leaving_hosts_.count(host))) {
+        peers.push_back(host);
+      }
     }
     const Pool* limits = inventory_.FindPool(pool);
     to = LessLoadedHost(map_, from, peers, limits ? limits->max_cells_per_host : 0);
   }
   if (!to) return;
   // The child serves and has its checkpoint (SplitImpl took it): the move
-  // restores it from there on the other host, as a rebalance would.
-  absl::StatusOr<absl::Duration> window = DrainCell(*i, *to);
+  // restores it from there on the other host, as a rebalance would. Only
+  // if it is still where the split left it, and the target is not leaving.
+  absl::StatusOr<absl::Duration> window = DrainCell(report->right, *to, from);
   if (window.ok()) {
     report->right_moved_to = *to;
     report->move_unavailable = *window;
@@ -355,6 +362,7 @@ absl::StatusOr<MergeReport> IndexImpl::MergeCells(const MergeRequest& request) {
         report = *std::move(r);
         return std::vector<CellId>{report.child};
       },
+      /*after=*/nullptr,
       [&](Json* e) {
         report.total = absl::Now() - start;
         (*e)["child"] = report.child;

@@ -12,11 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "index/internal_options.h"
 #include "nlohmann/json.hpp"
 #include "recovery/store/layout.h"
@@ -618,6 +620,69 @@ TEST(SplitTest, TheRightChildMovesToTheLeastLoadedHostOfItsPool) {
   ASSERT_NE(index, nullptr);
   EXPECT_EQ(cells_on(peer), 3);
   testing::ExpectExactly(*index, want);
+}
+
+// The right child's move (a checkpoint, then a restore on the other host)
+// runs outside capacity_mu_: a host lost meanwhile is recovered at once,
+// not after the move; and the move, whose target was that host, is refused
+// at its switch, the child serving again where the split left it.
+TEST(SplitTest, AHostLostWhileTheRightChildMovesIsRecoveredAtOnce) {
+  testing::ScratchDir dir;
+  absl::Notification at_switch, release;
+  InternalOptions in;
+  in.move_hook = [&](uint32_t, MoveEvent e) {
+    if (e != MoveEvent::kBeforeSwitch || at_switch.HasBeenNotified()) return;
+    at_switch.Notify();
+    // Bounded, so that a loss that waits for the move fails the test
+    // rather than hanging it.
+    release.WaitForNotificationWithTimeout(absl::Seconds(60));
+  };
+  auto opened = OpenIndex(FourCellsOnTwoHosts(dir), in);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Index& index = **opened;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(index);
+  const std::string host = index.cell_map().cells()[1].host;
+  const std::string peer = host == "h1" ? "h2" : "h1";
+  // The first split leaves 3 cells against 2 (no move), the second 4
+  // against 2: its right child moves to the peer.
+  SplitRequest request;
+  request.cell = 1;
+  absl::StatusOr<SplitReport> first = index.SplitCell(request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->right_moved_to, "");
+  request.cell = first->right;
+  absl::StatusOr<SplitReport> second;
+  std::thread splitter([&] { second = index.SplitCell(request); });
+  ASSERT_TRUE(at_switch.WaitForNotificationWithTimeout(absl::Seconds(60)));
+
+  // The move's target is lost while the move is held before its switch.
+  absl::Notification lost;
+  absl::StatusOr<std::vector<CellId>> moved;
+  std::thread loser([&] {
+    moved = index.LoseHosts({peer});
+    lost.Notify();
+  });
+  const bool lost_while_held = lost.WaitForNotificationWithTimeout(absl::Seconds(30));
+  release.Notify();
+  loser.join();
+  splitter.join();
+  EXPECT_TRUE(lost_while_held) << "the loss waited for the split's move";
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->size(), 2u);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->right_moved_to, "");
+  EXPECT_THAT(second->move_error, ::testing::HasSubstr("gone or leaving"));
+
+  // Every cell is on the survivor, serves, and holds what it held.
+  index.WaitForRecovery();
+  for (const CellRange& c : index.cell_map().cells()) EXPECT_EQ(c.host, host) << c.id;
+  testing::ExpectExactly(index, want);
+  ASSERT_TRUE(index.Put({"bucket", "k049"}, testing::Rec(4949)).ok());
+  want["k049"] = *index.Get({"bucket", "k049"});
+  opened->reset();
+  std::unique_ptr<Index> reopened = testing::OpenIndexOrFail(FourCellsOnTwoHosts(dir));
+  ASSERT_NE(reopened, nullptr);
+  testing::ExpectExactly(*reopened, want);
 }
 
 TEST(MergeTest, CellsThatAreNotNeighboursInOrderAreRefused) {

@@ -160,16 +160,21 @@ absl::Status RenameDurably(rocksdb::FileSystem& fs, const std::string& from,
 }
 
 absl::Status RemoveAll(rocksdb::FileSystem& fs, const std::string& path) {
+  // What is already gone counts as removed: two removals of one tree may
+  // overlap (a moved cell's old directory, and its host lost meanwhile).
+  auto gone_ok = [](absl::Status s) { return absl::IsNotFound(s) ? absl::OkStatus() : s; };
   absl::StatusOr<bool> dir = IsDirectory(fs, path);
   if (absl::IsNotFound(dir.status())) return absl::OkStatus();
   if (!dir.ok()) return dir.status();
-  if (!*dir) return FromIO(fs.DeleteFile(path, IO(), nullptr), absl::StrCat("delete ", path));
+  if (!*dir) {
+    return gone_ok(FromIO(fs.DeleteFile(path, IO(), nullptr), absl::StrCat("delete ", path)));
+  }
   absl::StatusOr<std::vector<std::string>> names = ListDir(fs, path);
-  if (!names.ok()) return names.status();
+  if (!names.ok()) return gone_ok(names.status());
   for (const std::string& name : *names) {
     if (absl::Status s = RemoveAll(fs, path + "/" + name); !s.ok()) return s;
   }
-  return FromIO(fs.DeleteDir(path, IO(), nullptr), absl::StrCat("rmdir ", path));
+  return gone_ok(FromIO(fs.DeleteDir(path, IO(), nullptr), absl::StrCat("rmdir ", path)));
 }
 
 }  // namespace cellindex
