@@ -119,13 +119,15 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::
   const absl::Time asked = absl::Now();
   absl::MutexLock capacity_lock(&capacity_mu_);
   const absl::Time locked = absl::Now();
-  absl::StatusOr<std::vector<CellId>> moved = LoseHostsImpl(hosts);
+  nlohmann::ordered_json parts = nlohmann::ordered_json::object();
+  absl::StatusOr<std::vector<CellId>> moved = LoseHostsImpl(hosts, &parts);
   NoteCapacityChange();
   nlohmann::ordered_json entry;
   entry["op"] = "lose-hosts";
   entry["hosts"] = hosts;
   entry["waited_ms"] = absl::ToDoubleMilliseconds(locked - asked);
   entry["took_ms"] = absl::ToDoubleMilliseconds(absl::Now() - locked);
+  entry["took_parts_ms"] = std::move(parts);
   entry["outcome"] = moved.ok() ? "done" : std::string(moved.status().message());
   if (moved.ok()) entry["cells_moved"] = *moved;
   // The loss happened whether or not it could be recorded.
@@ -134,11 +136,14 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::
 }
 
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
-    const std::vector<std::string>& hosts) {
+    const std::vector<std::string>& hosts, nlohmann::ordered_json* parts) {
+  absl::Time part_start = absl::Now();
+  auto part_done = [&](const char* name) {
+    const absl::Time now = absl::Now();
+    (*parts)[name] = absl::ToDoubleMilliseconds(now - part_start);
+    part_start = now;
+  };
   rocksdb::FileSystem& fs = *internal_.file_system;
-  // A split's child moving meanwhile (outside capacity_mu_) does not go to
-  // them.
-  const LeavingHosts leaving(this, hosts);
   std::vector<size_t> lost;  // positions in map_ (no split meanwhile: capacity_mu_)
   std::vector<CellId> lost_ids;
   std::vector<std::string> dirs;
@@ -173,10 +178,9 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
   }
   // Own each lost cell's next recovery (waiting for one under way, which may
   // be writing into a directory about to vanish), and close it.
+  part_done("checking");
   cells_->TakeOver(lost_ids);
-  for (const std::string& dir : dirs) {
-    if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
-  }
+  part_done("taking_over");
   std::vector<CellId> moved;
   {
     absl::MutexLock lock(&map_mu_);
@@ -194,7 +198,14 @@ absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHostsImpl(
     last_recovery_start_ = absl::Now();
     last_recovery_cells_ = lost_ids;
   }
+  part_done("saving");
   cells_->ScheduleRecovery(lost_ids, /*force_restore=*/true, UINT64_MAX, /*after_damage=*/false);
+  // The lost hosts' directories go once their cells restore elsewhere (no
+  // cell opens there any more: they left the inventory above).
+  for (const std::string& dir : dirs) {
+    if (absl::Status s = RemoveAll(fs, dir); !s.ok()) return s;
+  }
+  part_done("removing");
   return moved;
 }
 
@@ -271,7 +282,8 @@ absl::StatusOr<std::vector<uint64_t>> IndexImpl::WriteImpl(const WriteBatch& bat
     absl::StatusOr<std::shared_ptr<Cell>> target = cells_->Serving(id);
     if (!target.ok()) {
       if (RetryOnNewMap(target.status(), *map, attempt)) continue;
-      return target.status();
+      // Refused before the cell's journal: nothing applied.
+      return MarkNotApplied(target.status());
     }
     return (*target)->Write(ops);
   }

@@ -8,7 +8,8 @@
 //
 // Errors are absl::Status codes a caller can branch on: InvalidArgument (bad
 // input; nothing changed), NotFound, FailedPrecondition (a precondition did
-// not hold; nothing changed), Unavailable (the key's cell is not serving),
+// not hold; nothing changed), Unavailable (the key's cell is not serving:
+// a write refused so carries WasNotApplied, index/model/write_batch.h),
 // DataLoss (stored state is damaged; never a wrong answer instead).
 //
 // All methods are thread-safe. Writers to different cells run in parallel;

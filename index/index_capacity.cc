@@ -256,7 +256,7 @@ absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceReq
     }
     if (error.empty()) {
       if (internal_.move_hook) internal_.move_hook(m.cell, MoveEvent::kStart);
-      absl::StatusOr<absl::Duration> window = DrainCell(m.cell, m.to);
+      absl::StatusOr<absl::Duration> window = DrainCell(m.cell, m.to, m.from);
       if (window.ok()) {
         plan->unavailable.push_back(*window);
         error = AwaitHealthy(*i, std::max(request.health_wait, absl::Seconds(30)));
@@ -285,26 +285,16 @@ absl::Status IndexImpl::ExecuteRebalance(RebalancePlan* plan, const RebalanceReq
   return absl::OkStatus();
 }
 
-IndexImpl::LeavingHosts::LeavingHosts(IndexImpl* index, std::vector<std::string> hosts)
-    : index_(index), hosts_(std::move(hosts)) {
-  absl::MutexLock lock(&index_->map_mu_);
-  index_->leaving_hosts_.insert(hosts_.begin(), hosts_.end());
-}
-
-IndexImpl::LeavingHosts::~LeavingHosts() {
-  absl::MutexLock lock(&index_->map_mu_);
-  for (const std::string& h : hosts_) index_->leaving_hosts_.erase(index_->leaving_hosts_.find(h));
-}
-
 absl::StatusOr<absl::Duration> IndexImpl::DrainCell(CellId id, const std::string& to,
-                                                    const std::string& from) {
+                                                    const std::string& from,
+                                                    bool lock_capacity) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   std::string old_dir;
   auto switch_place = [&]() -> absl::Status {
     if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kBeforeSwitch);
     absl::MutexLock lock(&map_mu_);
-    // Found again: a split's child moves outside capacity_mu_, so the map
-    // may have changed since the move was chosen.
+    // Found again: a split's child is chosen to move outside capacity_mu_,
+    // so the map may have changed since.
     const std::optional<size_t> i = map_.IndexOf(id);
     if (!i) return absl::FailedPreconditionError(absl::StrCat("cell ", id, " left the map"));
     const std::string& host = map_.cells()[*i].host;
@@ -312,8 +302,8 @@ absl::StatusOr<absl::Duration> IndexImpl::DrainCell(CellId id, const std::string
       return absl::AbortedError(absl::StrCat("cell ", id, " moved from ", from, " to ", host,
                                              " meanwhile"));
     }
-    if (!inventory_.hosts.count(to) || leaving_hosts_.count(to)) {
-      return absl::UnavailableError(absl::StrCat("host ", to, " is gone or leaving"));
+    if (!inventory_.hosts.count(to)) {
+      return absl::UnavailableError(absl::StrCat("host ", to, " is gone"));
     }
     auto it = inventory_.hosts.find(host);
     if (it != inventory_.hosts.end()) old_dir = CellDbDir(it->second, id);
@@ -326,7 +316,8 @@ absl::StatusOr<absl::Duration> IndexImpl::DrainCell(CellId id, const std::string
     PublishMapLocked();
     return absl::OkStatus();
   };
-  absl::StatusOr<absl::Duration> window = cells_->Move(id, switch_place, kMoveHold);
+  absl::StatusOr<absl::Duration> window =
+      cells_->Move(id, switch_place, kMoveHold, lock_capacity ? &capacity_mu_ : nullptr);
   if (internal_.move_hook) internal_.move_hook(id, MoveEvent::kAfterOpen);
   if (window.ok() && !old_dir.empty()) {
     // The state left behind is stale now; the journal and checkpoint in
@@ -341,7 +332,6 @@ absl::StatusOr<absl::Duration> IndexImpl::DrainCell(CellId id, const std::string
 absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& request) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   plan->executed = true;
-  const LeavingHosts leaving(this, plan->hosts);
   for (size_t s = 0; s < plan->steps.size(); ++s) {
     RemovalStepReport report;
     report.hosts = plan->steps[s];
@@ -351,8 +341,12 @@ absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& req
     std::vector<size_t> moved;
     for (const CellMove& m : plan->moves) {
       if (m.step != s || !report.error.empty()) continue;
-      size_t i = 0;
-      while (i < map_.cells().size() && map_.cells()[i].id != m.cell) ++i;
+      const std::optional<size_t> found = map_.IndexOf(m.cell);  // under capacity_mu_
+      if (!found) {
+        report.error = absl::StrCat("cell ", m.cell, " is no longer in the cell map");
+        break;
+      }
+      const size_t i = *found;
       if (internal_.move_hook) internal_.move_hook(m.cell, MoveEvent::kStart);
       absl::StatusOr<absl::Duration> window = DrainCell(m.cell, m.to);
       if (!window.ok()) {

@@ -72,7 +72,10 @@ class IndexImpl : public Index {
   // Removes the cell directories a host holds for cells the map places
   // elsewhere (left by a move that a crash interrupted).
   absl::Status RemoveStaleCellDirs();
-  absl::StatusOr<std::vector<CellId>> LoseHostsImpl(const std::vector<std::string>& hosts);
+  // Fills `parts` with the milliseconds of its parts (taking the lost cells
+  // over, removing the hosts' directories, saving the map and inventory).
+  absl::StatusOr<std::vector<CellId>> LoseHostsImpl(const std::vector<std::string>& hosts,
+                                                    nlohmann::ordered_json* parts);
   absl::StatusOr<std::vector<uint64_t>> WriteImpl(const WriteBatch& batch, size_t* cell);
   // Each cell's bytes and health for the capacity guard, after waiting up
   // to `wait` for cells recovering or validating to settle.
@@ -95,24 +98,14 @@ class IndexImpl : public Index {
   // else what it is doing.
   std::string AwaitHealthy(size_t i, absl::Duration wait) const;
   // Drains cell `id` to host `to`: its window without service. Refused at
-  // the switch, the cell serving again where it was, when `to` is gone or
-  // leaving (leaving_hosts_) or, with `from` given, the cell is no longer
-  // on `from`.
+  // the switch, the cell serving again where it was, when `to` is no longer
+  // a host or, with `from` given, the cell is no longer on `from`. Called
+  // under capacity_mu_, or with `lock_capacity`: then capacity_mu_ is taken
+  // for the switch only (from the hold until the restore is scheduled), not
+  // for the checkpoint before nor the restore after.
   absl::StatusOr<absl::Duration> DrainCell(CellId id, const std::string& to,
-                                           const std::string& from = "");
-  // Marks hosts as leaving (lost or being removed) while it lives: no move
-  // goes to them meanwhile.
-  class LeavingHosts {
-   public:
-    LeavingHosts(IndexImpl* index, std::vector<std::string> hosts);
-    ~LeavingHosts();
-    LeavingHosts(const LeavingHosts&) = delete;
-    LeavingHosts& operator=(const LeavingHosts&) = delete;
-
-   private:
-    IndexImpl* const index_;
-    const std::vector<std::string> hosts_;
-  };
+                                           const std::string& from = "",
+                                           bool lock_capacity = false);
   // Appends `entry` to the audit log, with the time and `user` (empty: the
   // process's user) first.
   absl::Status Audit(const std::string& user, const nlohmann::ordered_json& entry) const;
@@ -156,13 +149,15 @@ class IndexImpl : public Index {
                        const std::function<void()>& after,
                        const std::function<void(nlohmann::ordered_json*)>& finish);
   // The split itself (steps 2 to 5; under capacity_mu_).
-  absl::StatusOr<SplitReport> SplitImpl(const SplitRequest& request);
+  // `median`: the split key when the request names none (found before
+  // capacity_mu_ was taken); empty: found here.
+  absl::StatusOr<SplitReport> SplitImpl(const SplitRequest& request, const std::string& median);
   absl::StatusOr<MergeReport> MergeImpl(const MergeRequest& request);
   // After a split: moves its right child to a less loaded host of the
   // parent's pool, if there is one (LessLoadedHost), saying so in `report`.
-  // Outside capacity_mu_: a host lost during the move (checkpoint,
-  // restore) is recovered at once, not after it (DrainCell refuses a
-  // target that left meanwhile).
+  // Outside capacity_mu_ but for the switch (DrainCell's lock_capacity): a
+  // host lost during the move's checkpoint or restore is recovered at
+  // once, not after them; a target lost before the switch is refused.
   void SpreadChild(SplitReport* report) ABSL_LOCKS_EXCLUDED(capacity_mu_);
   // Saves `next` as the cell map (the commit of a split or merge). When
   // that fails, saves map_ (the old one) again and returns the error; when
@@ -200,19 +195,14 @@ class IndexImpl : public Index {
   mutable absl::Mutex changes_mu_;
   uint64_t capacity_changes_ ABSL_GUARDED_BY(changes_mu_) = 0;
   // The cell map: hosts change (LoseHosts, RemoveHosts, Rebalance), and
-  // cells (SplitCell), under capacity_mu_ too; except that a split's right
-  // child may change host (SpreadChild) under map_mu_ alone, so a cell's
-  // position and id may be read under capacity_mu_ alone, its host only
-  // under map_mu_. Requests route on routing_, a snapshot published after
-  // each change.
+  // cells (SplitCell), always under capacity_mu_ too. Requests route on
+  // routing_, a snapshot published after each change.
   mutable absl::Mutex map_mu_ ABSL_ACQUIRED_BEFORE(routing_mu_);
   CellMap map_;
   mutable absl::Mutex routing_mu_;
   std::shared_ptr<const CellMap> routing_ ABSL_GUARDED_BY(routing_mu_);
   // The hosts (name -> directory) and pools, as kept in the store.
   Inventory inventory_ ABSL_GUARDED_BY(map_mu_);
-  // Hosts being lost or removed (LeavingHosts): no move goes to them.
-  std::multiset<std::string> leaving_hosts_ ABSL_GUARDED_BY(map_mu_);
   // The last recovery of many cells (the open, a host loss): when it
   // began and which cells it brought back.
   absl::Time last_recovery_start_ ABSL_GUARDED_BY(map_mu_);

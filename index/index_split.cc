@@ -171,17 +171,32 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
   entry["cell"] = request.cell;
   if (request.at) entry["at"] = absl::StrCat(request.at->bucket, "/", request.at->key);
   SplitReport report;
+  // The median record's key, found before capacity_mu_ is taken (a scan of
+  // the whole cell; a host lost meanwhile must not wait for it). Writes
+  // until the split move it a little off the middle, no more.
+  std::string median;
   absl::Status done = Reshape(
       request.user, std::move(entry), {request.cell},
       [&]() -> absl::Status {
+        if (!request.at) {
+          {
+            absl::MutexLock lock(&map_mu_);
+            if (!map_.IndexOf(request.cell)) return absl::InvalidArgumentError("no such cell");
+          }
+          absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(request.cell);
+          if (!cell.ok()) return cell.status();
+          absl::StatusOr<std::string> m = MedianRecordKey(**cell);
+          if (!m.ok()) return m.status();
+          median = *std::move(m);
+          return absl::OkStatus();
+        }
         absl::MutexLock lock(&map_mu_);
         if (!map_.IndexOf(request.cell)) return absl::InvalidArgumentError("no such cell");
-        if (!request.at) return absl::OkStatus();  // the median: found under the lock
         if (absl::Status s = ValidateObjectKey(*request.at); !s.ok()) return s;
         return map_.Split(request.cell, EncodeKey(*request.at), 0, absl::Now()).status();
       },
       [&]() -> absl::StatusOr<std::vector<CellId>> {
-        absl::StatusOr<SplitReport> r = SplitImpl(request);
+        absl::StatusOr<SplitReport> r = SplitImpl(request, median);
         if (!r.ok()) return r.status();
         report = *std::move(r);
         return std::vector<CellId>{report.left, report.right};
@@ -221,9 +236,7 @@ void IndexImpl::SpreadChild(SplitReport* report) {
     const std::string pool = inventory_.PoolOf(from);
     std::vector<std::string> peers;
     for (const auto& [host, dir] : inventory_.hosts) {
-      if (inventory_.PoolOf(host) == pool && (host == from || !leaving_hosts_.count(host))) {
-        peers.push_back(host);
-      }
+      if (inventory_.PoolOf(host) == pool) peers.push_back(host);
     }
     const Pool* limits = inventory_.FindPool(pool);
     to = LessLoadedHost(map_, from, peers, limits ? limits->max_cells_per_host : 0);
@@ -231,9 +244,12 @@ void IndexImpl::SpreadChild(SplitReport* report) {
   if (!to) return;
   // The child serves and has its checkpoint (SplitImpl took it): the move
   // restores it from there on the other host, as a rebalance would. Only
-  // if it is still where the split left it, and the target is not leaving.
-  absl::StatusOr<absl::Duration> window = DrainCell(report->right, *to, from);
+  // if it is still where the split left it, and the target still a host.
+  if (internal_.move_hook) internal_.move_hook(report->right, MoveEvent::kStart);
+  absl::StatusOr<absl::Duration> window =
+      DrainCell(report->right, *to, from, /*lock_capacity=*/true);
   if (window.ok()) {
+    NoteCapacityChange();  // a rebalance planned before it stops
     report->right_moved_to = *to;
     report->move_unavailable = *window;
   } else {
@@ -241,7 +257,8 @@ void IndexImpl::SpreadChild(SplitReport* report) {
   }
 }
 
-absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
+absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request,
+                                                 const std::string& median) {
   rocksdb::FileSystem& fs = *internal_.file_system;
   const CellId id = request.cell;
   CellIdentity parent;
@@ -259,6 +276,8 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request) {
   if (request.at) {
     if (absl::Status s = ValidateObjectKey(*request.at); !s.ok()) return s;
     at = EncodeKey(*request.at);
+  } else if (!median.empty()) {
+    at = median;
   } else {
     absl::StatusOr<std::shared_ptr<Cell>> cell = cells_->Serving(id);
     if (!cell.ok()) return cell.status();

@@ -1,6 +1,7 @@
 #include "recovery/cell_set.h"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -234,20 +235,29 @@ bool CellSet::ClaimRecovery(CellId i, const Cell* expected) {
 }
 
 void CellSet::TakeOver(const std::vector<CellId>& cells) {
+  std::vector<std::shared_ptr<Cell>> old;
   for (CellId i : cells) {
     Slot& slot = SlotOf(i);
-    std::shared_ptr<Cell> old;
-    {
-      absl::MutexLock lock(&slot.mu);
-      slot.mu.Await(absl::Condition(
-          +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
-      slot.recovery_owned = true;
-      if (slot.cell != nullptr) --serving_count_;
-      old = std::move(slot.cell);
-      slot.phase = CellPhase::kQueued;
-    }
-    Drain(std::move(old));
+    absl::MutexLock lock(&slot.mu);
+    slot.mu.Await(absl::Condition(
+        +[](Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->recovery_owned; }, &slot));
+    slot.recovery_owned = true;
+    if (slot.cell != nullptr) --serving_count_;
+    // Its state is about to be deleted: no flush at close (its journal,
+    // shipped as it closes, holds every write).
+    if (slot.cell != nullptr) slot.cell->CloseWithoutFlush();
+    old.push_back(std::move(slot.cell));
+    slot.phase = CellPhase::kQueued;
   }
+  // They wait for their requests (and checkpoint or validation) in flight
+  // together, so that the loss waits for the slowest, not for their sum.
+  for (;;) {
+    bool held = false;
+    for (const std::shared_ptr<Cell>& cell : old) held |= cell != nullptr && cell.use_count() > 1;
+    if (!held) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  for (std::shared_ptr<Cell>& cell : old) Drain(std::move(cell));
 }
 
 void CellSet::ScheduleRecovery(const std::vector<CellId>& cells, bool force_restore,
@@ -505,13 +515,18 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(CellId i, bool wait_if_he
 
 absl::StatusOr<absl::Duration> CellSet::Move(CellId i,
                                               const std::function<absl::Status()>& switch_place,
-                                              absl::Duration hold_timeout) {
+                                              absl::Duration hold_timeout,
+                                              absl::Mutex* switch_lock) {
   // The checkpoint the target opens from: what it replays is only what is
   // written from now until the hold.
   if (absl::StatusOr<CheckpointReport> c = Checkpoint(i, /*wait_for_validation=*/true); !c.ok()) {
     return c.status();
   }
   Slot& slot = SlotOf(i);
+  // Taken before the cell is owned (recovery_owned): one who holds it may
+  // wait for this cell's recovery (TakeOver), never the other way round.
+  std::optional<absl::MutexLock> switching;
+  if (switch_lock != nullptr) switching.emplace(switch_lock);
   std::shared_ptr<Cell> old;
   absl::Time hold_start;
   {
@@ -538,6 +553,7 @@ absl::StatusOr<absl::Duration> CellSet::Move(CellId i,
   // Restored on the target from the checkpoint (or, if the switch failed,
   // reopened where it was from its local state).
   ScheduleRecovery({i}, /*force_restore=*/switched.ok(), UINT64_MAX, /*after_damage=*/false);
+  switching.reset();
   absl::Status result;
   absl::Duration window;
   {

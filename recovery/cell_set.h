@@ -143,8 +143,11 @@ class CellSet {
   // serves. Returns how long the cell was out of service. When the cell
   // does not serve at the end, its status (the hold is released either way).
   // When `switch_place` fails the cell is reopened where it was.
+  // `switch_lock`, if given, is held from before the hold until the restore
+  // is scheduled (not during the checkpoint, nor while the restore runs).
   absl::StatusOr<absl::Duration> Move(CellId id, const std::function<absl::Status()>& switch_place,
-                                      absl::Duration hold_timeout);
+                                      absl::Duration hold_timeout,
+                                      absl::Mutex* switch_lock = nullptr);
   // Whether cell `id` serves and has passed (or skipped) validation; else
   // what it is doing, in `*condition`.
   bool Healthy(CellId id, std::string* condition) const;

@@ -623,16 +623,17 @@ TEST(SplitTest, TheRightChildMovesToTheLeastLoadedHostOfItsPool) {
 }
 
 // The right child's move (a checkpoint, then a restore on the other host)
-// runs outside capacity_mu_: a host lost meanwhile is recovered at once,
-// not after the move; and the move, whose target was that host, is refused
-// at its switch, the child serving again where the split left it.
+// runs outside capacity_mu_ but for its switch: a host lost meanwhile is
+// recovered at once, not after the move; and the move, whose target was
+// that host, is refused at its switch, the child serving again where the
+// split left it.
 TEST(SplitTest, AHostLostWhileTheRightChildMovesIsRecoveredAtOnce) {
   testing::ScratchDir dir;
-  absl::Notification at_switch, release;
+  absl::Notification at_start, release;
   InternalOptions in;
   in.move_hook = [&](uint32_t, MoveEvent e) {
-    if (e != MoveEvent::kBeforeSwitch || at_switch.HasBeenNotified()) return;
-    at_switch.Notify();
+    if (e != MoveEvent::kStart || at_start.HasBeenNotified()) return;
+    at_start.Notify();
     // Bounded, so that a loss that waits for the move fails the test
     // rather than hanging it.
     release.WaitForNotificationWithTimeout(absl::Seconds(60));
@@ -650,28 +651,33 @@ TEST(SplitTest, AHostLostWhileTheRightChildMovesIsRecoveredAtOnce) {
   absl::StatusOr<SplitReport> first = index.SplitCell(request);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->right_moved_to, "");
+  ASSERT_FALSE(at_start.HasBeenNotified());
   request.cell = first->right;
   absl::StatusOr<SplitReport> second;
   std::thread splitter([&] { second = index.SplitCell(request); });
-  ASSERT_TRUE(at_switch.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  const bool started = at_start.WaitForNotificationWithTimeout(absl::Seconds(60));
 
-  // The move's target is lost while the move is held before its switch.
+  // The move's target is lost while the move is held before it starts.
   absl::Notification lost;
-  absl::StatusOr<std::vector<CellId>> moved;
-  std::thread loser([&] {
-    moved = index.LoseHosts({peer});
-    lost.Notify();
-  });
-  const bool lost_while_held = lost.WaitForNotificationWithTimeout(absl::Seconds(30));
+  absl::StatusOr<std::vector<CellId>> moved = absl::UnknownError("not run");
+  std::thread loser;
+  if (started) {
+    loser = std::thread([&] {
+      moved = index.LoseHosts({peer});
+      lost.Notify();
+    });
+  }
+  const bool lost_while_held = started && lost.WaitForNotificationWithTimeout(absl::Seconds(30));
   release.Notify();
-  loser.join();
+  if (loser.joinable()) loser.join();
   splitter.join();
+  ASSERT_TRUE(started) << "the right child never started to move";
   EXPECT_TRUE(lost_while_held) << "the loss waited for the split's move";
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_EQ(moved->size(), 2u);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->right_moved_to, "");
-  EXPECT_THAT(second->move_error, ::testing::HasSubstr("gone or leaving"));
+  EXPECT_THAT(second->move_error, ::testing::HasSubstr("is gone"));
 
   // Every cell is on the survivor, serves, and holds what it held.
   index.WaitForRecovery();
@@ -681,6 +687,82 @@ TEST(SplitTest, AHostLostWhileTheRightChildMovesIsRecoveredAtOnce) {
   want["k049"] = *index.Get({"bucket", "k049"});
   opened->reset();
   std::unique_ptr<Index> reopened = testing::OpenIndexOrFail(FourCellsOnTwoHosts(dir));
+  ASSERT_NE(reopened, nullptr);
+  testing::ExpectExactly(*reopened, want);
+}
+
+// The same while the child is restored on its new host: the loss of
+// another host does not wait for that restore either.
+TEST(SplitTest, AHostLostWhileTheMovedChildIsRestoredIsRecoveredAtOnce) {
+  testing::ScratchDir dir;
+  std::atomic<bool> armed{false};
+  absl::Notification at_fetch, release;
+  InternalOptions in;
+  in.recovery_hook = [&](uint32_t, RecoveryEvent e) {
+    if (!armed || e != RecoveryEvent::kFetch || at_fetch.HasBeenNotified()) return;
+    at_fetch.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(60));
+  };
+  Options o = FourCellsOnTwoHosts(dir);
+  o.host_dirs["h3"] = dir / "hosts/h3";
+  auto opened = OpenIndex(o, in);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Index& index = **opened;
+  index.WaitForRecovery();
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(index);
+  // A cell of the host with the most cells: after its split that host has
+  // two more than another, so the right child moves.
+  const CellMap before = index.cell_map();
+  std::map<std::string, int> load;
+  for (const CellRange& c : before.cells()) ++load[c.host];
+  CellId parent = before.cells()[0].id;
+  for (const CellRange& c : before.cells()) {
+    if (load[c.host] > load[before.cells()[*before.IndexOf(parent)].host]) parent = c.id;
+  }
+  const std::string host = before.cells()[*before.IndexOf(parent)].host;
+  SplitRequest request;
+  request.cell = parent;
+  armed = true;
+  absl::StatusOr<SplitReport> split;
+  std::thread splitter([&] { split = index.SplitCell(request); });
+  const bool fetching = at_fetch.WaitForNotificationWithTimeout(absl::Seconds(60));
+  // The third host: neither the parent's nor the move's target (the right
+  // child, the newest cell, is on its target once its restore starts).
+  std::string other;
+  if (fetching) {
+    const CellMap now = index.cell_map();
+    const CellRange* right = &now.cells()[0];
+    for (const CellRange& c : now.cells()) {
+      if (c.id > right->id) right = &c;
+    }
+    for (const char* h : {"h1", "h2", "h3"}) {
+      if (h != host && h != right->host) other = h;
+    }
+  }
+  absl::Notification lost;
+  absl::StatusOr<std::vector<CellId>> moved = absl::UnknownError("not run");
+  std::thread loser;
+  if (!other.empty()) {
+    loser = std::thread([&] {
+      moved = index.LoseHosts({other});
+      lost.Notify();
+    });
+  }
+  const bool lost_while_held =
+      !other.empty() && lost.WaitForNotificationWithTimeout(absl::Seconds(30));
+  release.Notify();
+  if (loser.joinable()) loser.join();
+  splitter.join();
+  ASSERT_TRUE(fetching) << "the moved child was never restored";
+  ASSERT_NE(other, "") << "the right child did not move";
+  EXPECT_TRUE(lost_while_held) << "the loss waited for the moved child's restore";
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_NE(split->right_moved_to, "");
+  index.WaitForRecovery();
+  testing::ExpectExactly(index, want);
+  opened->reset();
+  std::unique_ptr<Index> reopened = testing::OpenIndexOrFail(o);
   ASSERT_NE(reopened, nullptr);
   testing::ExpectExactly(*reopened, want);
 }

@@ -221,6 +221,11 @@ int main(int argc, char** argv) {
   AddNumber(checkpoint_cmd, "--cell", &checkpoint_cell, 0, std::numeric_limits<uint32_t>::max(),
             "only this cell");
   CLI::App* stat_cmd = app.add_subcommand("stat", "the index as a whole");
+  std::string listen;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "serve the index over gRPC (index/rpc/cellindex.proto) until SIGTERM or SIGINT");
+  serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free one)")
+      ->required();
   uint32_t split_cell = 0;
   std::string split_at;
   CLI::App* split_cmd = app.add_subcommand(
@@ -388,6 +393,7 @@ int main(int argc, char** argv) {
   if (cells_cmd->parsed()) return RunCells(flags);
   if (checkpoint_cmd->parsed()) return RunCheckpoint(flags, checkpoint_cell);
   if (stat_cmd->parsed()) return RunStat(flags);
+  if (serve_cmd->parsed()) return RunServe(flags, listen);
   if (load_cmd->parsed()) return RunLoad(flags, load);
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string arguments = absl::StrJoin(args, " ");

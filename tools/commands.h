@@ -70,6 +70,9 @@ int RunLoad(const GlobalFlags& flags, const LoadFlags& load);
 
 // `cellindex status --status-dir DIR`: writes the status page and prints its path.
 int RunStatus(const GlobalFlags& flags);
+// `cellindex serve --listen HOST:PORT`: serves the index over gRPC until
+// SIGTERM or SIGINT (tools/serve_command.cc).
+int RunServe(const GlobalFlags& flags, const std::string& listen);
 // `cellindex metrics`: Index::Metrics(), Prometheus text.
 int RunMetrics(const GlobalFlags& flags);
 // `cellindex audit`: the audit log (JSON lines as stored; --json: an array).

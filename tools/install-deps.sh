@@ -8,7 +8,8 @@ set -euo pipefail
 # text. cpp-httplib and libssl (libcrypto) build cellindex-s3; boto3, the AWS
 # CLI, s3cmd and rclone are the S3 clients its tests drive. etcd-server and
 # etcd-client (etcdctl): the coordination of host processes, each test
-# starting its own etcd on loopback.
+# starting its own etcd on loopback. gRPC C++ and protobuf (with protoc and
+# gRPC's plugin): the index's own RPCs (index/rpc/cellindex.proto).
 packages=(cmake g++ make pkg-config
           librocksdb-dev libabsl-dev libxxhash-dev
           libgtest-dev libgmock-dev libbenchmark-dev
@@ -18,7 +19,8 @@ packages=(cmake g++ make pkg-config
           prometheus-cpp-dev prometheus
           libcpp-httplib-dev libssl-dev
           python3-boto3 awscli s3cmd rclone
-          etcd-server etcd-client)
+          etcd-server etcd-client
+          libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,11 @@
 # built, once under AddressSanitizer + UndefinedBehaviorSanitizer; then the
 # concurrency tests under ThreadSanitizer, and each decoder's fuzz target for
 # 5 s (tools/fuzz.sh).
+#
+# Each sanitizer build runs at the lowest CPU priority (nice 19) while the
+# previous step's tests run: the tests wait on fsync, child processes and
+# each other much of the time, and the build takes the cores they leave idle
+# without slowing them. Its output goes to <dir>.log, printed if it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -11,18 +16,61 @@ jobs=$(nproc)
 # twice as many at once as there are cores keeps the cores busy.
 test_jobs=$((jobs * 2))
 
+# background_build DIR CMAKE-ARGS... [-- TARGET]: starts the build of DIR in
+# the background at nice 19; wait_build DIR waits for it and fails the run,
+# printing its log, if it failed.
+declare -A build_pid build_start
+background_build() {
+  local dir=$1; shift
+  local target=()
+  local args=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--" ]; then target=(--target "$2"); break; fi
+    args+=("$1"); shift
+  done
+  build_start[$dir]=$SECONDS
+  ( nice -n 19 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" >/dev/null &&
+    nice -n 19 cmake --build "$dir" "${target[@]}" -j "$jobs" ) > "$dir.log" 2>&1 &
+  build_pid[$dir]=$!
+}
+wait_build() {
+  local dir=$1
+  local pid=${build_pid[$dir]}
+  unset "build_pid[$dir]"
+  if ! wait "$pid"; then
+    echo "the build of $dir failed:"
+    tail -n 60 "$dir.log"
+    exit 1
+  fi
+  echo "($dir build done $((SECONDS - build_start[$dir])) s after it started)"
+}
+# A failed step ends the run: no build is left running behind it.
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" || true); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+stop_builds() {
+  local pid
+  for pid in "${build_pid[@]}"; do kill_tree "$pid"; done
+}
+trap stop_builds EXIT
+
 echo "== build and test =="
 start=$SECONDS
 bash tools/build.sh build
 echo "(build: $((SECONDS - start)) s)"
+background_build build-asan -DCELLINDEX_SANITIZER=address -DCELLINDEX_BUILD_BENCH=OFF
 start=$SECONDS
 (cd build && ctest -j "$test_jobs" --output-on-failure)
 echo "(tests: $((SECONDS - start)) s)"
 
 echo "== build and test under ASan + UBSan =="
 start=$SECONDS
-bash tools/build.sh build-asan -DCELLINDEX_SANITIZER=address -DCELLINDEX_BUILD_BENCH=OFF
-echo "(ASan build: $((SECONDS - start)) s)"
+wait_build build-asan
+echo "(waited for the ASan build: $((SECONDS - start)) s)"
+background_build build-tsan -DCELLINDEX_SANITIZER=thread -DCELLINDEX_BUILD_BENCH=OFF \
+  -- concurrency_tests
 start=$SECONDS
 (export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -43,10 +91,14 @@ echo "== build the concurrency tests under TSan and run them =="
 # tests may drop) and fails the step. A test that fails without a report is
 # run again once (TSan runs them several times slower).
 start=$SECONDS
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCELLINDEX_SANITIZER=thread \
-  -DCELLINDEX_BUILD_BENCH=OFF >/dev/null
-cmake --build build-tsan --target concurrency_tests -j "$jobs"
-echo "(TSan build: $((SECONDS - start)) s)"
+wait_build build-tsan
+echo "(waited for the TSan build: $((SECONDS - start)) s)"
+if command -v clang++ >/dev/null 2>&1; then
+  # The fuzz targets' build (as tools/fuzz.sh configures it), meanwhile.
+  CC=clang CXX=clang++ background_build build-fuzz -DCELLINDEX_BUILD_FUZZ=ON \
+    -DCELLINDEX_BUILD_TOOLS=OFF -DCELLINDEX_BUILD_BENCH=OFF -- fuzz_targets
+fi
+start=$SECONDS
 rm -rf build-tsan/tsan-logs
 mkdir -p build-tsan/tsan-logs
 status=0
@@ -65,12 +117,13 @@ if compgen -G "build-tsan/tsan-logs/tsan.*" >/dev/null; then
   cat build-tsan/tsan-logs/tsan.*
   status=1
 fi
-echo "(TSan step: $((SECONDS - start)) s)"
+echo "(TSan tests: $((SECONDS - start)) s)"
 [ "$status" -eq 0 ] || exit "$status"
 
 echo "== fuzz the decoders, 5 s per target =="
 start=$SECONDS
 if command -v clang++ >/dev/null 2>&1; then
+  wait_build build-fuzz
   bash tools/fuzz.sh --seconds 5
 else
   echo "skipped: clang++ is not installed (tools/install-deps.sh installs clang)"

@@ -119,4 +119,11 @@ Digest128 Hash128(absl::string_view data) {
   return Digest128{h.low64, h.high64};
 }
 
+std::string PrefixSuccessor(absl::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty() && static_cast<unsigned char>(s.back()) == 0xff) s.pop_back();
+  if (!s.empty()) s.back() = static_cast<char>(static_cast<unsigned char>(s.back()) + 1);
+  return s;
+}
+
 }  // namespace cellindex

@@ -114,6 +114,10 @@ class Hasher128 {
 };
 Digest128 Hash128(absl::string_view data);
 
+// The smallest string greater than every string that starts with `prefix`;
+// empty when there is none (`prefix` is empty or all 0xff bytes).
+std::string PrefixSuccessor(absl::string_view prefix);
+
 }  // namespace cellindex
 
 #endif  // CELLINDEX_INDEX_BASE_CODING_H_

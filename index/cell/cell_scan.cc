@@ -6,13 +6,6 @@
 
 namespace cellindex {
 
-std::string PrefixSuccessor(absl::string_view prefix) {
-  std::string s(prefix);
-  while (!s.empty() && static_cast<unsigned char>(s.back()) == 0xff) s.pop_back();
-  if (!s.empty()) s.back() = static_cast<char>(static_cast<unsigned char>(s.back()) + 1);
-  return s;
-}
-
 namespace {
 
 // A cell that cannot be read is Unavailable to a scan, whatever failed it,

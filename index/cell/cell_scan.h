@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "index/base/coding.h"  // PrefixSuccessor, for the scans' callers
 #include "index/model/cell_map.h"
 #include "index/cell/serving_cell.h"
 #include "rocksdb/db.h"
@@ -29,10 +30,6 @@
 namespace cellindex {
 
 class Cell;
-
-// The smallest string greater than every string that starts with `prefix`;
-// empty when there is none (`prefix` is empty or all 0xff bytes).
-std::string PrefixSuccessor(absl::string_view prefix);
 
 class CellScan {
  public:

@@ -6,6 +6,9 @@
 #include <optional>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 #include "index/model/object_key.h"
 #include "index/model/object_record.h"
 
@@ -47,6 +50,20 @@ class WriteBatch {
  private:
   std::vector<WriteOp> ops_;
 };
+
+// A write's error may say that nothing was applied: the write was refused
+// before it reached its cell's journal (the cell did not serve: Unavailable).
+// Sending it again then cannot apply it twice. Without the mark, an error
+// after the write reached the journal leaves its outcome to the cell's next
+// open. The mark is an absl::Status payload under this type URL.
+inline constexpr absl::string_view kNotAppliedPayload = "cellindex/not-applied";
+inline absl::Status MarkNotApplied(absl::Status s) {
+  if (!s.ok()) s.SetPayload(kNotAppliedPayload, absl::Cord("1"));
+  return s;
+}
+inline bool WasNotApplied(const absl::Status& s) {
+  return !s.ok() && s.GetPayload(kNotAppliedPayload).has_value();
+}
 
 }  // namespace cellindex
 

@@ -82,11 +82,11 @@ absl::StatusOr<int64_t> ClusterCoord::ClaimCell(uint32_t cell, const std::string
       {EtcdCompare::Absent(key)}, {EtcdOp::Put(key, host, lease), EtcdOp::Get(key)},
       {EtcdOp::Get(key)});
   if (!r.ok()) return r.status();
+  // Either branch reads the key, in the same transaction as the compare:
+  // it is there (ours, or the owner that failed the compare).
   if (r->gets.size() != 1 || r->gets[0].size() != 1) {
-    // Failed, and the holder went between the compare and the read: none
-    // is named, and the caller may try again.
-    return absl::FailedPreconditionError(
-        absl::StrCat("cell ", cell, " was claimed by another host"));
+    return absl::InternalError(
+        absl::StrCat("etcd's reply to the claim of cell ", cell, " names no owner"));
   }
   const EtcdKv& owner = r->gets[0][0];
   if (!r->succeeded) {
@@ -98,11 +98,8 @@ absl::StatusOr<int64_t> ClusterCoord::ClaimCell(uint32_t cell, const std::string
 
 absl::Status ClusterCoord::ReleaseCell(uint32_t cell, int64_t epoch) {
   const std::string key = OwnerKey(cell);
-  EtcdCompare same;
-  same.key = key;
-  same.target = EtcdCompare::Target::kCreateRevision;
-  same.number = epoch;
-  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn({same}, {EtcdOp::Delete(key)}, {});
+  absl::StatusOr<EtcdTxnResult> r =
+      etcd_->Txn({EtcdCompare::CreateRevisionIs(key, epoch)}, {EtcdOp::Delete(key)}, {});
   if (!r.ok()) return r.status();
   if (!r->succeeded) {
     return absl::FailedPreconditionError(

@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "httplib.h"
+#include "index/base/coding.h"
+#include "index/base/host_port.h"
 #include "nlohmann/json.hpp"
 
 namespace cellindex {
@@ -22,10 +24,8 @@ std::string B64(absl::string_view s) { return absl::Base64Escape(s); }
 // etcd's range end for "every key starting with `prefix`": the prefix with
 // its last byte that is not 0xff raised by one; "\0" (every key) when none.
 std::string RangeEnd(absl::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (end.empty()) return std::string(1, '\0');
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  std::string end = PrefixSuccessor(prefix);
+  if (end.empty()) return std::string(1, '\0');  // etcd's "to the end of the keys"
   return end;
 }
 
@@ -157,41 +157,32 @@ absl::StatusOr<std::string> ParseEndpoint(absl::string_view e) {
   if (absl::StartsWith(e, "https://")) return invalid("TLS is not supported");
   absl::ConsumePrefix(&e, "http://");
   absl::ConsumeSuffix(&e, "/");
-  const size_t colon = e.rfind(':');
-  if (colon == absl::string_view::npos || colon == 0) return invalid("must be host:port");
-  const absl::string_view host = e.substr(0, colon);
-  const absl::string_view port = e.substr(colon + 1);
-  uint32_t p = 0;
-  if (port.empty() || port.size() > 5 || !absl::c_all_of(port, absl::ascii_isdigit) ||
-      !absl::SimpleAtoi(port, &p) || p == 0 || p > 65535) {
-    return invalid("the port must be a number from 1 to 65535");
-  }
-  // A name or an IPv4 address; an IPv6 address in brackets.
-  const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-  for (char c : bracketed ? host.substr(1, host.size() - 2) : host) {
-    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-                    (bracketed && c == ':');
-    if (!ok) return invalid("the host must be a name or an address");
-  }
+  if (absl::Status s = ValidateHostPort(e); !s.ok()) return invalid(s.message());
   return std::string(e);
 }
 
 }  // namespace
 
-EtcdCompare EtcdCompare::Absent(std::string key) {
+namespace {
+EtcdCompare RevisionCompare(std::string key, EtcdCompare::Target target, int64_t revision) {
   EtcdCompare c;
   c.key = std::move(key);
-  c.target = Target::kCreateRevision;
-  c.number = 0;
+  c.target = target;
+  c.number = revision;
   return c;
+}
+}  // namespace
+
+EtcdCompare EtcdCompare::Absent(std::string key) {
+  return RevisionCompare(std::move(key), Target::kCreateRevision, 0);
 }
 
 EtcdCompare EtcdCompare::ModRevisionIs(std::string key, int64_t revision) {
-  EtcdCompare c;
-  c.key = std::move(key);
-  c.target = Target::kModRevision;
-  c.number = revision;
-  return c;
+  return RevisionCompare(std::move(key), Target::kModRevision, revision);
+}
+
+EtcdCompare EtcdCompare::CreateRevisionIs(std::string key, int64_t revision) {
+  return RevisionCompare(std::move(key), Target::kCreateRevision, revision);
 }
 
 EtcdCompare EtcdCompare::ValueIs(std::string key, std::string value) {

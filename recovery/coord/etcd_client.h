@@ -59,6 +59,8 @@ struct EtcdCompare {
   static EtcdCompare Absent(std::string key);
   // The key was last written at `revision` (0: it does not exist).
   static EtcdCompare ModRevisionIs(std::string key, int64_t revision);
+  // The key was created at `revision` (and not deleted since).
+  static EtcdCompare CreateRevisionIs(std::string key, int64_t revision);
   static EtcdCompare ValueIs(std::string key, std::string value);
 };
 
