@@ -134,8 +134,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     out << "\nSummary (medians): client / index, and the client's extra time per call\n";
     for (const char* op : {"get", "put"}) {
       for (int threads : {1, 8}) {
-        const std::optional<double> c = Rate(absl::StrCat(op, "/client/", threads));
-        const std::optional<double> i = Rate(absl::StrCat(op, "/index/", threads));
+        const std::optional<double> c = Rate(absl::StrCat(op, "/client/threads:", threads));
+        const std::optional<double> i = Rate(absl::StrCat(op, "/index/threads:", threads));
         if (!c || !i || *c <= 0 || *i <= 0) continue;
         out << absl::StrFormat(
             "  %s, %d thread(s): client %9.0f/s, index %9.0f/s, ratio %.3f, +%.1f us per call\n",
