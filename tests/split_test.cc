@@ -681,7 +681,8 @@ TEST(SplitTest, AHostLostWhileTheRightChildMovesIsRecoveredAtOnce) {
 
   // Every cell is on the survivor, serves, and holds what it held.
   index.WaitForRecovery();
-  for (const CellRange& c : index.cell_map().cells()) EXPECT_EQ(c.host, host) << c.id;
+  const CellMap after = index.cell_map();
+  for (const CellRange& c : after.cells()) EXPECT_EQ(c.host, host) << c.id;
   testing::ExpectExactly(index, want);
   ASSERT_TRUE(index.Put({"bucket", "k049"}, testing::Rec(4949)).ok());
   want["k049"] = *index.Get({"bucket", "k049"});
