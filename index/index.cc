@@ -60,6 +60,7 @@ CellSet::Place IndexImpl::PlaceOf(CellId id) const {
     return place;
   }
   place.identity.range = map_.cells()[*i];
+  if (auto e = owner_epochs_.find(id); e != owner_epochs_.end()) place.owner_epoch = e->second;
   auto it = inventory_.hosts.find(map_.cells()[*i].host);
   const std::string& base = it != inventory_.hosts.end() ? it->second : options_.data_dir;
   place.db_dir = CellDbDir(base, id);
@@ -83,14 +84,64 @@ bool IndexImpl::MapChangedSince(const CellMap& map) const {
 
 void IndexImpl::WaitForRecovery() { cells_->WaitForRecovery(); }
 
+absl::Status IndexImpl::RefuseInCluster() const {
+  if (!options_.cluster_member) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "this index is a cluster member: splits, merges and capacity changes of the whole map "
+      "are the controller's");
+}
+
+bool IndexImpl::MayAcknowledge() const {
+  return !options_.may_acknowledge || options_.may_acknowledge();
+}
+
+absl::Status IndexImpl::Fenced(CellId cell, bool may_have_applied) {
+  return absl::UnavailableError(absl::StrCat(
+      "this host may no longer own cell ", cell, " (its lease may have expired)",
+      may_have_applied ? ": the write may or may not have been applied" : ""));
+}
+
+absl::Status IndexImpl::Adopt(CellId cell, uint64_t owner_epoch) {
+  if (!options_.cluster_member) {
+    return absl::FailedPreconditionError(
+        "Adopt: the index is not a cluster member (Options::cluster_member)");
+  }
+  if (owner_epoch == 0) return absl::InvalidArgumentError("Adopt: owner epoch 0");
+  {
+    absl::MutexLock lock(&map_mu_);
+    if (!map_.IndexOf(cell)) return absl::InvalidArgumentError(absl::StrCat("no cell ", cell));
+    auto [it, added] = owner_epochs_.emplace(cell, owner_epoch);
+    if (!added) return absl::OkStatus();  // adopted already
+  }
+  return cells_->Adopt(cell);
+}
+
+absl::Status IndexImpl::Release(CellId cell) {
+  if (!options_.cluster_member) {
+    return absl::FailedPreconditionError(
+        "Release: the index is not a cluster member (Options::cluster_member)");
+  }
+  cells_->Release(cell);
+  absl::MutexLock lock(&map_mu_);
+  owner_epochs_.erase(cell);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optional<CellId> cell) {
   std::vector<CheckpointReport> out;
   absl::Status first_error;
   bool found = false;
   const std::shared_ptr<const CellMap> map = Routing();  // kept alive through the loop
+  std::set<CellId> adopted;
+  if (options_.cluster_member) {
+    absl::MutexLock lock(&map_mu_);
+    for (const auto& [id, epoch] : owner_epochs_) adopted.insert(id);
+  }
   for (const CellRange& c : map->cells()) {
     if (cell.has_value() && c.id != *cell) continue;
     found = true;
+    // A cluster member checkpoints the cells it serves.
+    if (options_.cluster_member && !cell.has_value() && !adopted.count(c.id)) continue;
     absl::StatusOr<CheckpointReport> r = cells_->Checkpoint(c.id, /*wait_for_validation=*/true);
     if (r.ok()) {
       out.push_back(*r);
@@ -104,8 +155,9 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
     return absl::InvalidArgumentError(absl::StrCat("no cell ", *cell));
   }
   // New checkpoints may be what retired cells were kept for. Skipped while
-  // a capacity change runs (it collects when it ends).
-  if (capacity_mu_.TryLock()) {
+  // a capacity change runs (it collects when it ends), and in a cluster
+  // member (the store is shared).
+  if (!options_.cluster_member && capacity_mu_.TryLock()) {
     (void)CollectRetiredCells();
     capacity_mu_.Unlock();
   }
@@ -114,6 +166,7 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
 }
 
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::string>& hosts) {
+  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
   // A capacity change under way (a split moving its child, a drain step)
   // finishes first; the audit line says how long the loss waited for it.
   const absl::Time asked = absl::Now();
@@ -285,7 +338,12 @@ absl::StatusOr<std::vector<uint64_t>> IndexImpl::WriteImpl(const WriteBatch& bat
       // Refused before the cell's journal: nothing applied.
       return MarkNotApplied(target.status());
     }
-    return (*target)->Write(ops);
+    if (!MayAcknowledge()) return MarkNotApplied(Fenced(id, /*may_have_applied=*/false));
+    absl::StatusOr<std::vector<uint64_t>> written = (*target)->Write(ops);
+    // Journaled, but not to be acknowledged: a later owner may have taken
+    // the cell (and never reads the record, or has already read it).
+    if (!MayAcknowledge()) return Fenced(id, /*may_have_applied=*/true);
+    return written;
   }
 }
 
@@ -312,7 +370,9 @@ absl::StatusOr<ObjectRecord> IndexImpl::Get(const ObjectKey& key) {
         if (RetryOnNewMap(cell.status(), *map, attempt)) continue;
         return cell.status();
       }
-      return (*cell)->Get(encoded);
+      absl::StatusOr<ObjectRecord> got = (*cell)->Get(encoded);
+      if (!MayAcknowledge()) return Fenced(id, false);
+      return got;
     }
   }();
   requests_->Record(routed, RequestOp::kGet, r.status(), absl::Now() - start);
@@ -329,6 +389,9 @@ absl::StatusOr<ListResult> IndexImpl::List(absl::string_view bucket,
                     bucket, options);
     if (r.ok() || !RetryOnNewMap(r.status(), *map, attempt)) break;
   }
+  if (r.ok() && !MayAcknowledge()) {
+    r = absl::UnavailableError("this host may no longer own its cells (its lease may have expired)");
+  }
   requests_->Record(SIZE_MAX, RequestOp::kList, r.status(), absl::Now() - start);
   return r;
 }
@@ -341,6 +404,9 @@ absl::StatusOr<LocateResult> IndexImpl::Locate(const LocateOptions& options) {
     r = LocateObjects(*map, [this, map](size_t i) { return cells_->Serving(map->cells()[i].id); },
                       options);
     if (r.ok() || !RetryOnNewMap(r.status(), *map, attempt)) break;
+  }
+  if (r.ok() && !MayAcknowledge()) {
+    r = absl::UnavailableError("this host may no longer own its cells (its lease may have expired)");
   }
   requests_->Record(SIZE_MAX, RequestOp::kLocate, r.status(), absl::Now() - start);
   return r;

@@ -234,6 +234,21 @@ class Index {
   // in that order.
   virtual absl::StatusOr<MergeReport> MergeCells(const MergeRequest& request) = 0;
 
+  // ---- A member of a cluster (Options::cluster_member) --------------------
+  // Starts serving `cell`, which this process now owns with `owner_epoch`
+  // (its claim's revision in etcd, greater than any earlier owner's): it is
+  // restored from the store, its journal opened with that epoch, which
+  // fences the earlier owner off. Returns at once (Stats and WaitForRecovery
+  // say when it serves). Nothing if it is adopted already.
+  // FailedPrecondition when the index is not a cluster member;
+  // InvalidArgument for an unknown cell or an epoch of 0.
+  virtual absl::Status Adopt(CellId cell, uint64_t owner_epoch) = 0;
+  // Stops serving adopted `cell` (it moves to another process): waits for
+  // the requests under way, closes it and seals its journal. Call it while
+  // the ownership holds; release the claim after. Nothing when it is not
+  // adopted; FailedPrecondition when the index is not a cluster member.
+  virtual absl::Status Release(CellId cell) = 0;
+
   // ---- Health -----------------------------------------------------------
   // The index's metrics in the Prometheus text exposition format: per cell
   // its state, keys, bytes, journal bytes since its checkpoint, checkpoint

@@ -114,6 +114,7 @@ std::vector<CellLoad> IndexImpl::CellLoads(absl::Duration wait) const {
 }
 
 absl::StatusOr<RemovalPlan> IndexImpl::RemoveHosts(const HostRemoval& request) {
+  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
   absl::MutexLock capacity_lock(&capacity_mu_);
   std::vector<CellLoad> loads = CellLoads(request.health_wait);
   absl::StatusOr<RemovalPlan> plan = [&] {
@@ -184,6 +185,7 @@ uint64_t IndexImpl::capacity_changes() const {
 }
 
 absl::StatusOr<RebalancePlan> IndexImpl::Rebalance(const RebalanceRequest& request) {
+  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
   absl::StatusOr<RebalancePlan> plan;
   uint64_t changes = 0;
   {
@@ -394,6 +396,7 @@ absl::Status IndexImpl::ExecuteRemoval(RemovalPlan* plan, const HostRemoval& req
 
 absl::Status IndexImpl::AddHost(const std::string& name, const std::string& dir,
                                 const std::string& pool, const std::string& user) {
+  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
   absl::MutexLock capacity_lock(&capacity_mu_);
   rocksdb::FileSystem& fs = *internal_.file_system;
   absl::Status result = [&]() -> absl::Status {
@@ -445,6 +448,7 @@ absl::Status IndexImpl::AddHost(const std::string& name, const std::string& dir,
 }
 
 absl::Status IndexImpl::SetPool(const Pool& pool, const std::string& user) {
+  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
   absl::MutexLock capacity_lock(&capacity_mu_);
   absl::Status result = [&]() -> absl::Status {
     if (absl::Status s = ValidatePool(pool); !s.ok()) return s;

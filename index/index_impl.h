@@ -39,6 +39,8 @@ class IndexImpl : public Index {
   // Checks the directories, takes the store's lock, loads (or creates) the
   // cell map, places cells whose host is gone, and starts the recoveries.
   absl::Status Init();
+  // Init for Options::cluster_member.
+  absl::Status InitMember();
 
   absl::StatusOr<uint64_t> Put(const ObjectKey& key, const ObjectRecord& record,
                                const Precondition& precondition) override;
@@ -57,6 +59,8 @@ class IndexImpl : public Index {
   absl::Status SetPool(const Pool& pool, const std::string& user) override;
   absl::StatusOr<SplitReport> SplitCell(const SplitRequest& request) override;
   absl::StatusOr<MergeReport> MergeCells(const MergeRequest& request) override;
+  absl::Status Adopt(CellId cell, uint64_t owner_epoch) override;
+  absl::Status Release(CellId cell) override;
   Inventory inventory() const override;
   std::vector<PoolCapacity> PoolCapacities() const override;
   absl::StatusOr<std::vector<std::string>> AuditLog() const override;
@@ -122,6 +126,13 @@ class IndexImpl : public Index {
   void RequestStatusPage() const;
   absl::Status WriteStatusPage();
   void StopStatusPage();
+  // FailedPrecondition for the operations a cluster member leaves to the
+  // controller (they change the whole map); OK otherwise.
+  absl::Status RefuseInCluster() const;
+  // Options::may_acknowledge, or true when unset.
+  bool MayAcknowledge() const;
+  // Unavailable, saying that this host may no longer own cell `cell`.
+  static absl::Status Fenced(CellId cell, bool may_have_applied);
   // Who cell `id` is and where it lives now.
   CellSet::Place PlaceOf(CellId id) const;
   // Publishes map_ for routing (map_mu_ held): after every change of it.
@@ -207,6 +218,8 @@ class IndexImpl : public Index {
   // began and which cells it brought back.
   absl::Time last_recovery_start_ ABSL_GUARDED_BY(map_mu_);
   std::vector<CellId> last_recovery_cells_ ABSL_GUARDED_BY(map_mu_);
+  // Options::cluster_member: the owner epoch of each adopted cell.
+  std::map<CellId, uint64_t> owner_epochs_ ABSL_GUARDED_BY(map_mu_);
   std::unique_ptr<RequestMetrics> requests_;
   // The status page's writer.
   mutable absl::Mutex status_mu_;

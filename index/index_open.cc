@@ -132,6 +132,7 @@ absl::Status IndexImpl::Init() {
   if (absl::Status s = CreateDirs(fs, options_.store_dir); !s.ok()) return s;
 
   const std::string lock_path = options_.store_dir + "/" + kLockFile;
+  if (options_.cluster_member) return InitMember();
   if (rocksdb::IOStatus s = fs.LockFile(lock_path, rocksdb::IOOptions(), &lock_, nullptr);
       !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -230,6 +231,44 @@ absl::Status IndexImpl::Init() {
   if (options_.wait_for_recovery) cells_->WaitForRecovery();
   background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
   StartResizing();
+  open_time_ = absl::Now() - open_start_;
+  return absl::OkStatus();
+}
+
+absl::Status IndexImpl::InitMember() {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  // Other processes share the store: nothing in it is created, placed,
+  // saved or removed here, but each adopted cell's own files.
+  resources_ = std::make_unique<CellResources>(MakeCellResources(options_, internal_.file_system));
+  store_ = NewLocalDirStore(&fs, options_.store_dir);
+  {
+    absl::MutexLock map_lock(&map_mu_);
+    absl::StatusOr<CellMap> stored = LoadCellMap(fs, options_.store_dir + "/" + kCellMapFile);
+    if (absl::IsNotFound(stored.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "no index in ", options_.store_dir,
+          " (a cluster member serves an index made by a single-process open)"));
+    }
+    if (!stored.ok()) return stored.status();
+    map_ = *std::move(stored);
+    // No hosts: every cell adopted here lives in data_dir.
+    inventory_.hosts.clear();
+    last_recovery_start_ = open_start_;
+    PublishMapLocked();
+  }
+  std::vector<CellId> ids;
+  for (const CellRange& c : map_.cells()) ids.push_back(c.id);
+  requests_ = std::make_unique<RequestMetrics>();
+  CellSet::Deps deps;
+  deps.options = &options_;
+  deps.resources = resources_.get();
+  deps.store = store_.get();
+  deps.place = [this](CellId id) { return PlaceOf(id); };
+  deps.on_event = internal_.recovery_hook;
+  deps.on_settled = [this] { RequestStatusPage(); };
+  deps.adopt_only = true;
+  cells_ = std::make_unique<CellSet>(ids, std::move(deps), open_start_);
+  background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
   open_time_ = absl::Now() - open_start_;
   return absl::OkStatus();
 }

@@ -164,6 +164,7 @@ absl::Status IndexImpl::Reshape(const std::string& user, Json entry,
 }
 
 absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
+  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
   const absl::Time start = absl::Now();
   Json entry;
   entry["op"] = "split-cell";
@@ -362,6 +363,7 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request,
 }
 
 absl::StatusOr<MergeReport> IndexImpl::MergeCells(const MergeRequest& request) {
+  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
   const absl::Time start = absl::Now();
   Json entry;
   entry["op"] = "merge-cells";

@@ -155,6 +155,7 @@ absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellIdentity& identity,
   hooks.on_phase = recovery.on_phase;
   hooks.on_failure = recovery.on_failure;
   hooks.must_reach = must_reach;
+  hooks.writer_epoch = recovery.owner_epoch;
   absl::StatusOr<CellResources> resources =
       ResourcesFor(paths.db_dir, index_resources, store, recovery, &hooks);
   if (!resources.ok()) return resources.status();

@@ -51,6 +51,8 @@ struct CellRecoveryOptions {
   // declared records missing that no checkpoint covers yet.
   uint64_t epoch = 0;
   int checkpoints_to_keep = 2;
+  // The owner epoch the cell's journal is opened with (CellOpenHooks).
+  uint64_t owner_epoch = 0;
 };
 
 using CellRecoveryReport = RecoveryReport;

@@ -72,6 +72,8 @@ struct CellSet::Slot {
   std::string last_checkpoint_error ABSL_GUARDED_BY(mu);
   // Replaced by the cells a split or merge made of it: never serves again.
   bool retired ABSL_GUARDED_BY(mu) = false;
+  // Deps::adopt_only: not adopted (yet), so not served here.
+  bool away ABSL_GUARDED_BY(mu) = false;
   // One checkpoint of the cell at a time.
   absl::Mutex checkpoint_mu;
 };
@@ -82,6 +84,11 @@ CellSet::CellSet(const std::vector<CellId>& ids, Deps deps, absl::Time open_star
   {
     absl::MutexLock lock(&slots_mu_);
     for (CellId id : ids) slots_[id] = std::make_unique<Slot>();
+  }
+  for (CellId id : ids) {
+    Slot& slot = SlotOf(id);
+    absl::MutexLock slot_lock(&slot.mu);
+    slot.away = deps_.adopt_only;
   }
   live_count_ = n;
   const Options& o = *deps_.options;
@@ -220,6 +227,35 @@ void CellSet::RecoverAll() {
   ScheduleRecovery(all, /*force_restore=*/false, UINT64_MAX, /*after_damage=*/false);
 }
 
+absl::Status CellSet::Adopt(CellId id) {
+  Slot* slot = FindSlot(id);
+  if (slot == nullptr) return absl::NotFoundError(absl::StrCat("no cell ", id));
+  {
+    absl::MutexLock lock(&slot->mu);
+    if (slot->retired) return absl::NotFoundError(absl::StrCat("cell ", id, " was retired"));
+    if (!slot->away) return absl::OkStatus();
+    slot->away = false;
+    slot->recovery_owned = true;
+  }
+  ScheduleRecovery({id}, /*force_restore=*/true, UINT64_MAX, /*after_damage=*/false);
+  return absl::OkStatus();
+}
+
+void CellSet::Release(CellId id) {
+  Slot* slot = FindSlot(id);
+  if (slot == nullptr) return;
+  {
+    absl::MutexLock lock(&slot->mu);
+    if (slot->away || slot->retired) return;
+  }
+  TakeOver({id});
+  absl::MutexLock lock(&slot->mu);
+  slot->away = true;
+  slot->recovery_owned = false;
+  slot->error = absl::OkStatus();
+  slot->serving_since = absl::InfinitePast();
+}
+
 void CellSet::WaitForRecovery() { recovery_->WaitIdle(); }
 
 bool CellSet::ClaimRecovery(CellId i, const Cell* expected) {
@@ -305,6 +341,7 @@ void CellSet::RecoverSlot(CellId i, bool force_restore, uint64_t below_checkpoin
   ro.force_restore = force_restore;
   ro.below_checkpoint = below_checkpoint;
   ro.epoch = place.epoch;
+  ro.owner_epoch = place.owner_epoch;
   ro.checkpoints_to_keep = options.checkpoints_to_keep;
   ro.on_phase = [this, &slot, id](CellPhase phase) {
     {
@@ -501,6 +538,9 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(CellId i, bool wait_if_he
     if (slot.retired) {
       return absl::UnavailableError(
           absl::StrCat("cell ", i, " was split or merged: the cell map has changed"));
+    }
+    if (slot.away) {
+      return absl::UnavailableError(absl::StrCat("cell ", i, " is not served by this host"));
     }
     error = slot.error;
     phase = slot.phase;
@@ -726,6 +766,11 @@ absl::Time CellSet::ServingSince(CellId i) const {
 absl::StatusOr<CheckpointReport> CellSet::Checkpoint(CellId i, bool wait_for_validation) {
   absl::StatusOr<std::shared_ptr<Cell>> cell = Serving(i);
   if (!cell.ok()) return cell.status();
+  // A process that may no longer own the cell publishes nothing for it.
+  if (deps_.options->may_acknowledge && !deps_.options->may_acknowledge()) {
+    return absl::UnavailableError(
+        absl::StrCat("cell ", i, ": this host may no longer own it; no checkpoint"));
+  }
   Slot& slot = SlotOf(i);
   // Never checkpoint a state that has not passed validation: damage would
   // become the newest checkpoint.

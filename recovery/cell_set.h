@@ -50,6 +50,7 @@ class CellSet {
     CellIdentity identity;
     std::string db_dir;
     uint64_t epoch = 0;
+    uint64_t owner_epoch = 0;  // the journal's (CellRecoveryOptions::owner_epoch)
   };
   struct Deps {
     const Options* options = nullptr;
@@ -62,6 +63,9 @@ class CellSet {
     // Optional: called after a recovery has ended and the cell serves (or
     // has failed), under no lock of the set's.
     std::function<void()> on_settled;
+    // A member of a cluster of host processes: no cell is served until it
+    // is adopted (Adopt); the others answer Unavailable, not served here.
+    bool adopt_only = false;
   };
 
   // The cells `ids`, none recovering yet. `open_start` is when the index
@@ -74,6 +78,16 @@ class CellSet {
 
   // Queues the first recovery of every cell, most urgent first.
   void RecoverAll();
+  // With Deps::adopt_only: starts serving cell `id`, restored from the
+  // store (its checkpoint and journal: the state of another process that
+  // owned it before). Nothing when it is adopted already. NotFound for a
+  // cell the set does not know or has retired.
+  absl::Status Adopt(CellId id);
+  // With Deps::adopt_only: stops serving adopted cell `id` (another process
+  // takes it next): waits for a recovery under way, then closes it, without
+  // a flush, once no request holds it; its journal is sealed as it closes.
+  // Nothing when it is not adopted.
+  void Release(CellId id);
   // Blocks until no cell is waiting for or running recovery.
   void WaitForRecovery();
   // Stops validating (a running check finishes), lets every recovery queued

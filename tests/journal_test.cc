@@ -735,6 +735,128 @@ TEST(JournalTest, RotateLetsTrimDropWhatACheckpointCoversAndOpenSkipsIt) {
   EXPECT_THAT(again.seqs, ElementsAreArray(Seqs(11, 15)));
 }
 
+// Opens the journal in `root` as an owner of epoch `epoch` (0: none) and
+// starts appending after what it holds.
+absl::StatusOr<std::unique_ptr<Journal>> OpenAsOwner(const std::string& root, uint64_t epoch,
+                                                     Replayed* out) {
+  JournalOptions o = OptionsIn(root);
+  o.writer_epoch = epoch;
+  JournalOpenReport report;
+  absl::StatusOr<std::unique_ptr<Journal>> j = Journal::Open(
+      o, 0,
+      [out](uint64_t seq, absl::string_view body) {
+        out->seqs.push_back(seq);
+        out->bodies.emplace_back(body);
+        return absl::OkStatus();
+      },
+      &report);
+  if (!j.ok()) return j;
+  if (!report.extent_verified) return absl::DataLossError(report.extent_problem);
+  if (absl::Status s = (*j)->StartAppending(report.last_seq + 1); !s.ok()) return s;
+  return j;
+}
+
+// Two processes owning a cell in turn (host processes coordinated through
+// etcd): the old one, frozen past its lease, wakes and appends. Nothing it
+// writes after the new owner opened the journal is ever read.
+TEST(JournalTest, AnEarlierOwnersLateAppendsAreNeverRead) {
+  testing::ScratchDir dir;
+  Replayed first;
+  auto old_owner = OpenAsOwner(dir.path(), 5, &first);
+  ASSERT_TRUE(old_owner.ok()) << old_owner.status();
+  // The owner's segment is written as it opens, before any append.
+  EXPECT_TRUE(PathExists(Segment(dir.path(), 1)));
+  AppendRange(old_owner->get(), 1, 3);
+
+  // The new owner takes the journal while the old one is still open.
+  Replayed taken;
+  auto new_owner = OpenAsOwner(dir.path(), 9, &taken);
+  ASSERT_TRUE(new_owner.ok()) << new_owner.status();
+  EXPECT_THAT(taken.seqs, ElementsAreArray(Seqs(1, 3)));
+  EXPECT_TRUE(PathExists(Segment(dir.path(), 4)));  // fenced before it serves
+
+  // The old owner's late appends go to its own segment, past the end the
+  // new owner's segment gives it. A reader before the new owner's first
+  // append sees none of them.
+  std::vector<Journal::Entry> late = {{4, "late 4"}, {5, "late 5"}};
+  ASSERT_TRUE((*old_owner)->Append(late, true).ok());
+  {
+    Replayed r;
+    JournalOpenReport rep;
+    ASSERT_TRUE(ReadJournal(dir.path(), 0, &r, &rep).ok());
+    EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 3)));
+  }
+  std::vector<Journal::Entry> mine = {{4, "new owner's 4"}};
+  ASSERT_TRUE((*new_owner)->Append(mine, true).ok());
+  new_owner->reset();
+  Replayed r;
+  JournalOpenReport rep;
+  ASSERT_TRUE(ReadJournal(dir.path(), 0, &r, &rep).ok());
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 4)));
+  EXPECT_EQ(r.bodies.back(), "new owner's 4");
+
+  // An owner of an earlier epoch cannot take it back.
+  Replayed again;
+  EXPECT_EQ(OpenAsOwner(dir.path(), 5, &again).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A writer with no epoch (one process, the store's lock held) carries on
+  // the newest epoch.
+  {
+    Replayed plain;
+    auto j = OpenAsOwner(dir.path(), 0, &plain);
+    ASSERT_TRUE(j.ok()) << j.status();
+    AppendRange(j->get(), 5, 6);
+  }
+  Replayed all;
+  ASSERT_TRUE(ReadJournal(dir.path(), 0, &all, &rep).ok()) << rep.extent_problem;
+  EXPECT_THAT(all.seqs, ElementsAreArray(Seqs(1, 6)));
+}
+
+TEST(JournalTest, AnEarlierOwnersRotationCannotReplaceALaterOwnersSegment) {
+  testing::ScratchDir dir;
+  Replayed r1, r2;
+  auto old_owner = OpenAsOwner(dir.path(), 5, &r1);
+  ASSERT_TRUE(old_owner.ok());
+  AppendRange(old_owner->get(), 1, 3);
+  auto new_owner = OpenAsOwner(dir.path(), 9, &r2);
+  ASSERT_TRUE(new_owner.ok());
+  const std::string taken = *ReadFileToString(Segment(dir.path(), 4));
+  // The old owner's next segment would have the new owner's segment's name.
+  EXPECT_EQ((*old_owner)->Rotate().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadFileToString(Segment(dir.path(), 4)), taken);
+  std::vector<Journal::Entry> mine = {{4, "new owner's 4"}};
+  ASSERT_TRUE((*new_owner)->Append(mine, true).ok());
+  new_owner->reset();
+  Replayed r;
+  JournalOpenReport rep;
+  ASSERT_TRUE(ReadJournal(dir.path(), 0, &r, &rep).ok());
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 4)));
+}
+
+TEST(JournalTest, ASegmentOfAnEarlierOwnerAfterALaterOnesIsDataLoss) {
+  testing::ScratchDir dir;
+  Replayed r1, r2;
+  auto old_owner = OpenAsOwner(dir.path(), 5, &r1);
+  ASSERT_TRUE(old_owner.ok());
+  AppendRange(old_owner->get(), 1, 2);
+  {
+    auto new_owner = OpenAsOwner(dir.path(), 9, &r2);
+    ASSERT_TRUE(new_owner.ok());
+    AppendRange(new_owner->get(), 3, 4);
+  }
+  // The late owner appends, then starts a segment of a name the new owner
+  // has not used.
+  AppendRange(old_owner->get(), 3, 5);
+  ASSERT_TRUE((*old_owner)->Rotate().ok());
+  ASSERT_TRUE(PathExists(Segment(dir.path(), 6)));
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = ReadJournal(dir.path(), 0, &r, &rep);
+  ASSERT_EQ(j.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("owner epoch 5 after epoch 9"));
+  EXPECT_TRUE(PathExists(Segment(dir.path(), 3)));  // the evidence stays
+}
+
 // The reader alone: on any prefix of a segment it returns exactly the whole
 // records in that prefix, never a partial or damaged one.
 TEST(JournalReaderTest, EveryPrefixYieldsOnlyWholeRecords) {

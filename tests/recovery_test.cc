@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <set>
@@ -449,6 +450,90 @@ TEST(RecoveryTest, LosingAHostMovesItsCellsToTheSurvivors) {
   ASSERT_TRUE(reopened.ok());
   for (const CellStats& c : (*reopened)->Stats().cells) EXPECT_EQ(c.recovery.source, RecoverySource::kLocal);
   ExpectExactly(**reopened, want);
+}
+
+
+// Two index processes sharing one store as cluster members (in one test
+// process here; `cellindex host` runs them as processes coordinated through
+// etcd, host_test). A member serves only what it adopted; once its lease
+// may have lapsed it answers nothing; the next owner restores every
+// acknowledged write, and a write the old owner journaled after the new
+// owner took the cell is never read by anyone.
+TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
+  // 0: the lease holds; 1: it may have lapsed; 2: a write frozen between
+  // its check and its journal append (true once, then false).
+  std::atomic<int> a_lease{0};
+  Options oa = FourCells(dir);
+  oa.data_dir = dir / "host-a";
+  oa.cell_boundaries.clear();
+  oa.cluster_member = true;
+  oa.may_acknowledge = [&a_lease] {
+    int mode = a_lease.load();
+    if (mode == 2) return a_lease.compare_exchange_strong(mode, 1);
+    return mode == 0;
+  };
+  auto a = Index::Open(oa);
+  ASSERT_TRUE(a.ok()) << a.status();
+  // Nothing is served before it is adopted, and a write says it did nothing.
+  absl::Status refused = (*a)->Put({"bucket", Key(2)}, testing::Rec(1)).status();
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("not served by this host"));
+  EXPECT_TRUE(WasNotApplied(refused));
+  EXPECT_EQ((*a)->SplitCell({}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*a)->Adopt(99, 1).code(), absl::StatusCode::kInvalidArgument);
+  const CellMap map = (*a)->cell_map();
+  for (const CellRange& c : map.cells()) ASSERT_TRUE((*a)->Adopt(c.id, 10).ok());
+  (*a)->WaitForRecovery();
+  ExpectExactly(**a, want);
+  for (int i = 0; i < 100; i += 5) {
+    ASSERT_TRUE((*a)->Put({"bucket", Key(i)}, testing::Rec(1000 + i)).ok());
+    want[Key(i)] = *(*a)->Get({"bucket", Key(i)});
+  }
+
+  // A's lease may have lapsed: it refuses everything, writes unapplied.
+  a_lease = 1;
+  absl::Status fenced = (*a)->Put({"bucket", Key(3)}, testing::Rec(7)).status();
+  EXPECT_TRUE(absl::IsUnavailable(fenced)) << fenced;
+  EXPECT_TRUE(WasNotApplied(fenced));
+  EXPECT_TRUE(absl::IsUnavailable((*a)->Get({"bucket", Key(0)}).status()));
+  EXPECT_TRUE(absl::IsUnavailable((*a)->List("bucket").status()));
+  EXPECT_TRUE(absl::IsUnavailable((*a)->Checkpoint().status()));
+
+  // B takes every cell with a later epoch, from the store.
+  Options ob = oa;
+  ob.data_dir = dir / "host-b";
+  ob.may_acknowledge = nullptr;
+  auto b = Index::Open(ob);
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (const CellRange& c : map.cells()) ASSERT_TRUE((*b)->Adopt(c.id, 20).ok());
+  (*b)->WaitForRecovery();
+  ExpectExactly(**b, want);
+
+  // A wakes inside a write: it passes the first check, reaches its journal,
+  // and is refused at the second, its outcome unknown to the caller.
+  a_lease = 2;
+  absl::Status late = (*a)->Put({"bucket", "late"}, testing::Rec(5)).status();
+  EXPECT_TRUE(absl::IsUnavailable(late)) << late;
+  EXPECT_FALSE(WasNotApplied(late));
+  EXPECT_TRUE(absl::IsNotFound((*b)->Get({"bucket", "late"}).status()));
+  ASSERT_TRUE((*b)->Put({"bucket", Key(1)}, testing::Rec(4242)).ok());
+  want[Key(1)] = *(*b)->Get({"bucket", Key(1)});
+  b->reset();
+  // A third owner (a restart of B, say) restores B's writes and never A's
+  // late one.
+  Options oc = ob;
+  oc.data_dir = dir / "host-c";
+  auto c = Index::Open(oc);
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (const CellRange& cell : map.cells()) ASSERT_TRUE((*c)->Adopt(cell.id, 30).ok());
+  (*c)->WaitForRecovery();
+  ExpectExactly(**c, want);
+  EXPECT_TRUE(absl::IsNotFound((*c)->Get({"bucket", "late"}).status()));
+  for (const CellStats& cell : (*c)->Stats().cells) {
+    EXPECT_EQ(cell.state, CellPhase::kServing) << cell.id << ": " << cell.error;
+  }
 }
 
 }  // namespace

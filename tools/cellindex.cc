@@ -19,7 +19,7 @@ namespace {
 
 constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok, 1 not found, 2 invalid input or usage, 3 precondition failed,\n"
-    "4 unavailable, 5 data loss, 6 any other error.\n"
+    "4 unavailable, 5 data loss, 6 any other error, 7 (host) its lease was lost.\n"
     "hosts remove refused (nothing changed, one audit line): 10 unknown host, 11 --match\n"
     "matched another number of hosts, 12 a pool below its minimum, 13 survivors cannot hold\n"
     "the cells, 14 an unhealthy cell, 15 a step too large; 16 an executed removal stopped.\n"
@@ -226,6 +226,18 @@ int main(int argc, char** argv) {
       "serve", "serve the index over gRPC (index/rpc/cellindex.proto) until SIGTERM or SIGINT");
   serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free one)")
       ->required();
+  HostFlags host;
+  CLI::App* host_cmd = app.add_subcommand(
+      "host", "one host process of a cluster: serves the cells etcd assigns it, over gRPC");
+  host_cmd->add_option("--name", host.name, "this host's name in the cluster")->required();
+  host_cmd->add_option("--etcd", host.etcd, "etcd endpoints, HOST:PORT[,HOST:PORT...]")
+      ->required();
+  host_cmd->add_option("--listen", host.listen, "HOST:PORT to listen on (port 0: any free one)")
+      ->required();
+  host_cmd->add_option("--cluster", host.cluster, "the cluster's name in etcd")
+      ->capture_default_str();
+  AddNumber(host_cmd, "--lease-ttl", &host.lease_ttl, 1, 60,
+            "seconds, 1 to 60: how long etcd keeps the host's lease after its last renewal");
   uint32_t split_cell = 0;
   std::string split_at;
   CLI::App* split_cmd = app.add_subcommand(
@@ -394,6 +406,7 @@ int main(int argc, char** argv) {
   if (checkpoint_cmd->parsed()) return RunCheckpoint(flags, checkpoint_cell);
   if (stat_cmd->parsed()) return RunStat(flags);
   if (serve_cmd->parsed()) return RunServe(flags, listen);
+  if (host_cmd->parsed()) return RunHost(flags, host);
   if (load_cmd->parsed()) return RunLoad(flags, load);
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string arguments = absl::StrJoin(args, " ");

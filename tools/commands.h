@@ -73,6 +73,16 @@ int RunStatus(const GlobalFlags& flags);
 // `cellindex serve --listen HOST:PORT`: serves the index over gRPC until
 // SIGTERM or SIGINT (tools/serve_command.cc).
 int RunServe(const GlobalFlags& flags, const std::string& listen);
+struct HostFlags {
+  std::string name;             // this host's name in the cluster
+  std::string etcd;             // etcd endpoints, "host:port,..."
+  std::string listen;           // HOST:PORT for gRPC (port 0: any free one)
+  std::string cluster = "default";
+  int lease_ttl = 3;            // seconds
+};
+// `cellindex host --name N --store S --etcd E --listen ADDR`: one host
+// process of a cluster coordinated through etcd (tools/host_command.cc).
+int RunHost(const GlobalFlags& flags, const HostFlags& host);
 // `cellindex metrics`: Index::Metrics(), Prometheus text.
 int RunMetrics(const GlobalFlags& flags);
 // `cellindex audit`: the audit log (JSON lines as stored; --json: an array).

@@ -15,6 +15,7 @@ enum ExitCode : int {
   kExitUnavailable = 4,    // the cell is not serving
   kExitDataLoss = 5,
   kExitOther = 6,
+  kExitLeaseLost = 7,      // `host`: its etcd lease is gone (or may be): it stopped at once
   // `hosts remove` refused (RemovalRefusal): nothing changed, one audit line.
   kExitUnknownHost = 10,       // a named host is not in the inventory
   kExitMatchCount = 11,        // --match matched another number of hosts than --expect

@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
   cell->SetState(State::kReplaying);
   if (hooks.on_phase) hooks.on_phase(CellPhase::kReplay);
   if (absl::Status s = cell->ReplayJournal(paths, options, resources, stored->applied_seq,
-                                           hooks.must_reach);
+                                           hooks.must_reach, hooks.writer_epoch);
       !s.ok()) {
     return in_cell(s);
   }
@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<Cell>> Cell::Open(const CellIdentity& identity,
 
 absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
                                  const CellResources& resources, uint64_t applied,
-                                 uint64_t must_reach) {
+                                 uint64_t must_reach, uint64_t writer_epoch) {
   const absl::Time start = absl::Now();
   // The journal above `applied`, in RocksDB batches.
   rocksdb::WriteBatch batch;
@@ -149,6 +149,7 @@ absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
   jo.index_id = index_id_;
   jo.cell_id = range_.id;
   jo.segment_bytes = options.journal_segment_bytes;
+  jo.writer_epoch = writer_epoch;
   JournalOpenReport& report = journal_report_;
   absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(
       jo, applied,

@@ -91,6 +91,9 @@ struct CellOpenHooks {
   bool legacy_journal_body = false;
   // Started when the cell serves; the cell owns it.
   std::shared_ptr<CellCompanion> companion;
+  // The owner epoch the journal is opened with (JournalOptions::writer_epoch;
+  // 0: this process owns the cell for good).
+  uint64_t writer_epoch = 0;
 };
 
 class Cell {
@@ -199,7 +202,7 @@ class Cell {
   // Replays the journal above `applied` into the state (Open's second half).
   absl::Status ReplayJournal(const Paths& paths, const Options& options,
                              const CellResources& resources, uint64_t applied,
-                             uint64_t must_reach);
+                             uint64_t must_reach, uint64_t writer_epoch);
   // Adds the mutations of one journal record's ops to `batch`. Ops that
   // carry what the key held are applied without reads (and set
   // *reads_pending: an older-kind op after them must not run before the

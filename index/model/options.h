@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -159,6 +160,22 @@ struct Options {
   // checkpoint. A cell is not checkpointed until its validation has passed
   // (so damage is never published); with this off, checkpoints do not wait.
   bool validate_after_recovery = true;
+
+  // ---- A member of a cluster of host processes (`cellindex host`) --------
+  // Several processes share one store, each serving the cells it owns, as
+  // etcd says (recovery/coord). The store's cell map must exist (made by a
+  // single-process open first); the store is not locked (ownership is per
+  // cell, fenced by owner epochs in the journals); no cell serves until
+  // Index::Adopt; splits, merges and capacity changes are refused (they
+  // need the whole map). Every cell is placed in data_dir.
+  bool cluster_member = false;
+  // With cluster_member: asked before a write is journaled, and again after
+  // any request before it is answered. False once the process may no
+  // longer own its cells (its lease may have expired): the request is
+  // answered Unavailable, and a write that reached the journal is reported
+  // as of unknown outcome (a later owner decides: the journal's owner
+  // epochs make sure the late record is never read).
+  std::function<bool()> may_acknowledge;
 };
 
 }  // namespace cellindex

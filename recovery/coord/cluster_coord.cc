@@ -15,8 +15,22 @@ namespace {
 
 constexpr size_t kMaxNameBytes = 64;
 constexpr absl::string_view kOwners = "owners/";
+constexpr absl::string_view kAssigned = "assigned/";
 
-absl::Status ValidateName(absl::string_view what, absl::string_view name) {
+// The cell id at the end of `key` (after `prefix`), as CellKey writes it.
+absl::StatusOr<uint32_t> CellOfKey(const std::string& key, const std::string& prefix) {
+  const absl::string_view id(key.data() + prefix.size(), key.size() - prefix.size());
+  uint32_t cell = 0;
+  if (id.size() != 10 || !absl::c_all_of(id, absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(id, &cell)) {
+    return absl::DataLossError(absl::StrCat("etcd holds a malformed key ", absl::CHexEscape(key)));
+  }
+  return cell;
+}
+
+}  // namespace
+
+absl::Status ValidateClusterName(absl::string_view what, absl::string_view name) {
   if (name.empty() || name.size() > kMaxNameBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid ", what, " \"", absl::CHexEscape(name), "\": must be 1 to ",
@@ -32,21 +46,21 @@ absl::Status ValidateName(absl::string_view what, absl::string_view name) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::StatusOr<ClusterCoord> ClusterCoord::Create(EtcdClient& etcd, const std::string& cluster) {
-  if (absl::Status s = ValidateName("cluster name", cluster); !s.ok()) return s;
+  if (absl::Status s = ValidateClusterName("cluster name", cluster); !s.ok()) return s;
   return ClusterCoord(etcd, absl::StrCat("/cellindex/", cluster, "/"));
 }
 
-std::string ClusterCoord::OwnerKey(uint32_t cell) const {
+std::string ClusterCoord::CellKey(absl::string_view kind, uint32_t cell) const {
   // Zero-padded: the keys sort as the cells do.
-  return absl::StrFormat("%s%s%010u", prefix_, kOwners, cell);
+  return absl::StrFormat("%s%s%010u", prefix_, kind, cell);
 }
+
+std::string ClusterCoord::OwnerKey(uint32_t cell) const { return CellKey(kOwners, cell); }
 
 absl::Status ClusterCoord::RegisterHost(const std::string& name, const std::string& address,
                                         int64_t lease) {
-  if (absl::Status s = ValidateName("host name", name); !s.ok()) return s;
+  if (absl::Status s = ValidateClusterName("host name", name); !s.ok()) return s;
   const std::string key = absl::StrCat(prefix_, "hosts/", name);
   absl::StatusOr<EtcdTxnResult> r = etcd_->Txn({EtcdCompare::Absent(key)},
                                                {EtcdOp::Put(key, address, lease)},
@@ -76,7 +90,7 @@ absl::StatusOr<std::map<std::string, std::string>> ClusterCoord::Hosts() {
 
 absl::StatusOr<int64_t> ClusterCoord::ClaimCell(uint32_t cell, const std::string& host,
                                                 int64_t lease) {
-  if (absl::Status s = ValidateName("host name", host); !s.ok()) return s;
+  if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
   const std::string key = OwnerKey(cell);
   absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
       {EtcdCompare::Absent(key)}, {EtcdOp::Put(key, host, lease), EtcdOp::Get(key)},
@@ -121,20 +135,42 @@ absl::StatusOr<std::map<uint32_t, CellOwner>> ClusterCoord::Owners() {
   if (!kvs.ok()) return kvs.status();
   std::map<uint32_t, CellOwner> out;
   for (EtcdKv& kv : *kvs) {
-    const absl::string_view id(kv.key.data() + owners.size(), kv.key.size() - owners.size());
-    uint32_t cell = 0;
-    if (id.size() != 10 || !absl::c_all_of(id, absl::ascii_isdigit) ||
-        !absl::SimpleAtoi(id, &cell)) {
-      return absl::DataLossError(absl::StrCat("etcd holds a malformed owner key ",
-                                              absl::CHexEscape(kv.key)));
-    }
-    out[cell] = CellOwner{std::move(kv.value), kv.create_revision, kv.lease};
+    absl::StatusOr<uint32_t> cell = CellOfKey(kv.key, owners);
+    if (!cell.ok()) return cell.status();
+    out[*cell] = CellOwner{std::move(kv.value), kv.create_revision, kv.lease};
+  }
+  return out;
+}
+
+absl::Status ClusterCoord::Assign(uint32_t cell, const std::string& host,
+                                  const std::string& controller) {
+  if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
+  const std::string key = absl::StrCat(prefix_, "controller");
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
+      {EtcdCompare::ValueIs(key, controller)}, {EtcdOp::Put(CellKey(kAssigned, cell), host)}, {});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(controller, " is no longer the controller; cell ", cell, " not assigned"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<uint32_t, std::string>> ClusterCoord::Assignments() {
+  const std::string assigned = absl::StrCat(prefix_, kAssigned);
+  absl::StatusOr<std::vector<EtcdKv>> kvs = etcd_->GetPrefix(assigned);
+  if (!kvs.ok()) return kvs.status();
+  std::map<uint32_t, std::string> out;
+  for (EtcdKv& kv : *kvs) {
+    absl::StatusOr<uint32_t> cell = CellOfKey(kv.key, assigned);
+    if (!cell.ok()) return cell.status();
+    out[*cell] = std::move(kv.value);
   }
   return out;
 }
 
 absl::StatusOr<std::string> ClusterCoord::Elect(const std::string& host, int64_t lease) {
-  if (absl::Status s = ValidateName("host name", host); !s.ok()) return s;
+  if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
   const std::string key = absl::StrCat(prefix_, "controller");
   absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
       {EtcdCompare::Absent(key)}, {EtcdOp::Put(key, host, lease)}, {EtcdOp::Get(key)});

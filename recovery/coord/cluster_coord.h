@@ -8,6 +8,8 @@
 //                    hold one cell. The claim's revision (create_revision)
 //                    is the owner epoch, which only grows: a journal opened
 //                    by a later owner outranks records of an earlier one.
+//   assigned/<cell>  the host the controller wants to serve the cell; that
+//                    host claims it (owners/<cell>) once it is free
 //   controller       the elected controller (host name), bound to its lease
 //   map              the cell map with its epoch (the store's CELLMAP
 //                    format); changed only by a transaction that compares
@@ -26,9 +28,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "recovery/coord/etcd_client.h"
 
 namespace cellindex {
+
+// OK when `name` (a cluster or host name; `what` says which, for the
+// message) is 1 to 64 bytes of letters, digits, '-', '_' and '.';
+// InvalidArgument otherwise.
+absl::Status ValidateClusterName(absl::string_view what, absl::string_view name);
 
 // A cell's owner as etcd holds it.
 struct CellOwner {
@@ -67,6 +75,12 @@ class ClusterCoord {
   // Every owned cell.
   absl::StatusOr<std::map<uint32_t, CellOwner>> Owners();
 
+  // As controller `controller`: wants `host` to serve `cell`. Written only
+  // while `controller` is the controller (FailedPrecondition otherwise).
+  absl::Status Assign(uint32_t cell, const std::string& host, const std::string& controller);
+  // Every assignment: cell -> host.
+  absl::StatusOr<std::map<uint32_t, std::string>> Assignments();
+
   // Becomes the controller if there is none: returns the controller's name
   // after the attempt (`host` when it won).
   absl::StatusOr<std::string> Elect(const std::string& host, int64_t lease);
@@ -82,6 +96,7 @@ class ClusterCoord {
 
  private:
   ClusterCoord(EtcdClient& etcd, std::string prefix) : etcd_(&etcd), prefix_(std::move(prefix)) {}
+  std::string CellKey(absl::string_view kind, uint32_t cell) const;
   std::string OwnerKey(uint32_t cell) const;
 
   EtcdClient* etcd_;

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "index/base/coding.h"
 #include "index/base/file_util.h"
+#include "recovery/journal/journal_reader.h"
 #include "recovery/journal/journal_segments.h"
 #include "rocksdb/file_system.h"
 
@@ -100,10 +101,22 @@ absl::Status Journal::StartAppending(uint64_t next_seq) {
     closed_segment_bytes_ += newest_.file_size;
   }
   if (next_seq > link.prev_last_seq + 1) link.gap_end = std::max(link.gap_end, next_seq - 1);
+  if (options_.writer_epoch > 0 && newest_.exists &&
+      newest_.header.writer_epoch > options_.writer_epoch) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journal ", options_.dir, ": owner epoch ", newest_.header.writer_epoch,
+        " has taken it; this owner's epoch is ", options_.writer_epoch));
+  }
+  // Without an epoch of its own, a writer carries on the last owner's (a
+  // single process opening a store that host processes served).
+  epoch_ = options_.writer_epoch > 0 ? options_.writer_epoch
+                                     : (newest_.exists ? newest_.header.writer_epoch : 0);
   pending_ = Pending{next_seq, link};
   last_seq_ = next_seq - 1;
   synced_seq_ = last_seq_;
   gap_end_ = link.gap_end;
+  // An owner of an epoch fences its predecessor before it serves.
+  if (options_.writer_epoch > 0) return StartPendingLocked();
   return absl::OkStatus();
 }
 
@@ -140,6 +153,23 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
   // truncating it in place would let a crash leave an empty segment that the
   // head names, and would change the file under any copy that shares it.
   const bool replace = fs.FileExists(seg->path, IO(), nullptr).ok();
+  if (replace && options_.writer_epoch > 0) {
+    // A late owner must not replace a later owner's segment of that name.
+    absl::StatusOr<std::string> there = ReadFileToString(fs, seg->path);
+    const std::string bytes_there = there.ok() ? *std::move(there) : std::string();
+    journal::Reader reader(bytes_there);
+    absl::string_view record;
+    std::string scratch;
+    if (reader.ReadRecord(&record, &scratch)) {
+      absl::StatusOr<journal::RecordView> other = journal::DecodeRecord(record);
+      if (other.ok() && other->kind == journal::RecordView::Kind::kHeader &&
+          other->header.writer_epoch > options_.writer_epoch) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "journal segment ", seg->path, " belongs to owner epoch ",
+            other->header.writer_epoch, "; this owner's epoch is ", options_.writer_epoch));
+      }
+    }
+  }
   const std::string create_path = replace ? seg->path + ".new" : seg->path;
   if (rocksdb::IOStatus s =
           fs.NewWritableFile(create_path, PlainFileOptions(), &seg->file, nullptr);
@@ -154,6 +184,7 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
   h.prev_end = link.prev_end;
   h.prev_last_seq = link.prev_last_seq;
   h.gap_end = link.gap_end;
+  h.writer_epoch = epoch_;
   h.created = absl::Now();
   absl::BitGen gen;
   h.salt = absl::Uniform<uint64_t>(gen);

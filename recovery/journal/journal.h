@@ -46,6 +46,20 @@ struct JournalOptions {
   // are reserved 1 MiB ahead of the appends (fallocate, keeping the file's
   // size), so the disk holds up to 1 MiB more per segment than it reports.
   uint64_t segment_bytes = 64 << 20;
+  // Fencing between processes that own the cell in turn (host processes
+  // coordinated through etcd): the owner epoch, which grows with each new
+  // owner (0: one process owns the journal for good, as in one index).
+  // With an epoch, StartAppending writes its new segment at once, before
+  // the cell serves: that segment's header says where the previous
+  // owner's last segment ends, so bytes a late previous owner appends
+  // after it are never read. A segment written by a lower epoch than its
+  // predecessor's is damage (DataLoss), and a journal whose newest segment
+  // has a higher epoch is refused (FailedPrecondition: a later owner has
+  // it). A writer without an epoch carries on the newest segment's. A late
+  // owner's rotation does not replace a later owner's segment of the same
+  // name (FailedPrecondition); one of a new name breaks the chain, which
+  // the next open finds (DataLoss), never reads as records.
+  uint64_t writer_epoch = 0;
 };
 
 // What Journal::Open found.
@@ -107,6 +121,7 @@ class Journal {
   // append, before its records: a cell that opens and serves reads writes
   // nothing to its journal (four fsyncs fewer on every restore), and a
   // crash before the first append leaves the journal as Open found it.
+  // With options.writer_epoch, the segment is written now (see there).
   absl::Status StartAppending(uint64_t next_seq);
   // Starts the journal in `options.dir`, which must hold no segment, at
   // `first_seq`: its first segment, declaring the seqs before it missing
@@ -184,6 +199,8 @@ class Journal {
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t synced_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t gap_end_ ABSL_GUARDED_BY(mu_) = 0;
+  // The owner epoch its segments carry (see JournalOptions::writer_epoch).
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   // The newest segment Open read, before StartAppending: how to link to it.
   struct Newest {
     bool exists = false;

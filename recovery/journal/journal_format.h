@@ -34,7 +34,8 @@
 //                          (its last data record, or its first_seq - 1)
 //            gap_end       the highest seq the journal declared missing so far
 //                          (see below); 0: none
-//            writer_epoch  reserved for fencing (0)
+//            writer_epoch  the owner epoch of the process that wrote it (0:
+//                          no fencing; see JournalOptions::writer_epoch)
 //            created       fixed64, Unix microseconds
 //            salt          fixed64, random: the seed of every later fragment's
 //                          checksum. A record's payload holds bytes clients

@@ -122,6 +122,18 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
   }
   // (The first segment read may link to a predecessor that was trimmed, or
   // that is damaged: nothing in it is needed, so it is not checked.)
+  // A segment of an earlier owner after a later owner's: the earlier one
+  // wrote after it had lost the cell (fencing). Said first, since its
+  // links and lengths are wrong too.
+  uint64_t newest_epoch = 0;
+  for (const ReadSegment& seg : chain) {
+    if (seg.header.writer_epoch < newest_epoch) {
+      return Damaged(seg.file.path,
+                     absl::StrCat("was written by owner epoch ", seg.header.writer_epoch,
+                                  " after epoch ", newest_epoch, " had taken the journal"));
+    }
+    newest_epoch = seg.header.writer_epoch;
+  }
   uint64_t extent = chain.empty() ? 0 : chain.front().header.prev_last_seq;
   bool any_data = false;
   std::string scratch;

@@ -1,0 +1,340 @@
+// Host processes coordinated through etcd: a real etcd and real `cellindex
+// host` processes on loopback, called through cellindex::Client, routed by
+// the owners etcd holds. Every process a test starts is stopped by it (and
+// killed if the test dies: BackgroundProcess).
+//
+//   - SIGKILL of a host: its lease expires, the controller reassigns its
+//     cells, the survivor claims and restores them, and every
+//     acknowledged write reads back there; SIGTERM of the survivor
+//     releases its cells and revokes its lease.
+//   - SIGSTOP past the lease (fencing): the frozen host's cells move; woken
+//     with SIGCONT it acknowledges nothing and exits (its lease is gone),
+//     and nothing it could have written is read.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "index/rpc/client.h"
+#include "nlohmann/json.hpp"
+#include "recovery/coord/cluster_coord.h"
+#include "tests/etcd_server.h"
+#include "tests/four_cells.h"
+#include "tests/process_util.h"
+#include "tests/scratch_dir.h"
+#include "tests/test_util.h"
+
+namespace cellindex {
+namespace {
+
+using testing::Key;
+
+constexpr int kLeaseTtl = 2;  // seconds
+
+// One `cellindex host` process.
+class Host {
+ public:
+  Host(const testing::ScratchDir& dir, std::string name, std::string etcd)
+      : dir_(dir), name_(std::move(name)), etcd_(std::move(etcd)) {}
+
+  // Starts it and waits (up to 60 s) for its "serving" event. Its address
+  // (empty on failure).
+  std::string Start() {
+    log_ = dir_ / (name_ + ".log");
+    if (!process_.Start({CELLINDEX_CLI_PATH, "--data", dir_ / ("host-" + name_), "--store",
+                         dir_ / "store", "--json", "host", "--name", name_, "--etcd", etcd_,
+                         "--listen", "127.0.0.1:0", "--lease-ttl",
+                         std::to_string(kLeaseTtl)},
+                        log_)) {
+      return "";
+    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      for (const nlohmann::json& e : Events()) {
+        if (e.value("event", "") == "serving") return address_ = e["address"];
+      }
+      int status = 0;
+      if (process_.Exited(&status)) return "";
+      absl::SleepFor(absl::Milliseconds(10));  // polling the log for the line
+    }
+    return "";
+  }
+  // The JSON events it has printed.
+  std::vector<nlohmann::json> Events() const {
+    std::vector<nlohmann::json> out;
+    for (absl::string_view line : absl::StrSplit(testing::ReadWholeFile(log_), '\n')) {
+      if (!absl::StartsWith(line, "{")) continue;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_discarded()) out.push_back(std::move(j));
+    }
+    return out;
+  }
+  std::string log() const { return testing::ReadWholeFile(log_); }
+  const std::string& name() const { return name_; }
+  const std::string& address() const { return address_; }
+  testing::BackgroundProcess& process() { return process_; }
+
+ private:
+  const testing::ScratchDir& dir_;
+  const std::string name_, etcd_;
+  std::string log_, address_;
+  testing::BackgroundProcess process_;
+};
+
+// The test's view of the cluster: etcd's owners and hosts, the cell map,
+// and a client per host.
+class Cluster {
+ public:
+  explicit Cluster(const std::string& etcd_endpoint) {
+    etcd_ = *EtcdClient::Create({{etcd_endpoint}, absl::Seconds(2)});
+    coord_.emplace(*ClusterCoord::Create(*etcd_, "default"));
+  }
+  ClusterCoord& coord() { return *coord_; }
+
+  // Waits until the owners satisfy `done`, up to `within`; the owners then.
+  std::map<uint32_t, CellOwner> AwaitOwners(
+      const std::function<bool(const std::map<uint32_t, CellOwner>&)>& done,
+      absl::Duration within) {
+    const absl::Time deadline = absl::Now() + within;
+    std::map<uint32_t, CellOwner> owners;
+    while (absl::Now() < deadline) {
+      absl::StatusOr<std::map<uint32_t, CellOwner>> o = coord_->Owners();
+      if (o.ok()) {
+        owners = *o;
+        if (done(owners)) return owners;
+      }
+      absl::SleepFor(absl::Milliseconds(20));  // polling etcd; the deadline bounds it
+    }
+    return owners;
+  }
+  // Waits until all four cells are owned by hosts of `hosts`.
+  std::map<uint32_t, CellOwner> AwaitOwners(const std::set<std::string>& hosts,
+                                            absl::Duration within) {
+    return AwaitOwners(
+        [&](const std::map<uint32_t, CellOwner>& owners) {
+          bool all = owners.size() == 4;
+          for (const auto& [cell, owner] : owners) all &= hosts.count(owner.host) > 0;
+          return all;
+        },
+        within);
+  }
+
+  Client* ClientFor(const std::string& address) {
+    std::unique_ptr<Client>& c = clients_[address];
+    if (c == nullptr) c = *Client::Connect(address);
+    return c.get();
+  }
+  // The client of the host that owns `key`'s cell now (null: none).
+  Client* Route(const std::string& key, const std::vector<CellRange>& map) {
+    const std::string encoded = EncodeKey({"bucket", key});
+    absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord_->Owners();
+    absl::StatusOr<std::map<std::string, std::string>> hosts = coord_->Hosts();
+    if (!owners.ok() || !hosts.ok()) return nullptr;
+    for (const CellRange& c : map) {
+      if (!c.Contains(encoded)) continue;
+      auto owner = owners->find(c.id);
+      if (owner == owners->end()) return nullptr;
+      auto host = hosts->find(owner->second.host);
+      return host == hosts->end() ? nullptr : ClientFor(host->second);
+    }
+    return nullptr;
+  }
+
+ private:
+  std::unique_ptr<EtcdClient> etcd_;
+  std::optional<ClusterCoord> coord_;
+  std::map<std::string, std::unique_ptr<Client>> clients_;
+};
+
+void ExpectEveryRecord(Client& client,
+                       const std::map<std::string, std::optional<ObjectRecord>>& want) {
+  for (const auto& [key, rec] : want) {
+    absl::StatusOr<ObjectRecord> r = client.Get({"bucket", key});
+    if (rec.has_value()) {
+      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;
+    } else {
+      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
+    }
+  }
+}
+
+TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  Host a(dir, "a", etcd.endpoint()), b(dir, "b", etcd.endpoint());
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  ASSERT_FALSE(b.Start().empty()) << b.log();
+  Cluster cluster(etcd.endpoint());
+  // The controller spreads the cells: two each, once b has joined.
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
+      [](const std::map<uint32_t, CellOwner>& owners) {
+        std::map<std::string, int> per_host;
+        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
+        return owners.size() == 4 && per_host["a"] == 2 && per_host["b"] == 2;
+      },
+      absl::Seconds(30));
+  std::map<std::string, int> per_host;
+  for (const auto& [cell, owner] : owners) ++per_host[owner.host];
+  ASSERT_EQ(per_host["a"], 2) << a.log() << b.log();
+  ASSERT_EQ(per_host["b"], 2) << a.log() << b.log();
+
+  absl::StatusOr<RemoteCellMap> map = cluster.ClientFor(a.address())->CellMap();
+  ASSERT_TRUE(map.ok()) << map.status();
+  // Each key through the host that owns its cell; the other refuses it.
+  for (int i = 0; i < 100; i += 4) {
+    Client* owner = cluster.Route(Key(i), map->cells);
+    ASSERT_NE(owner, nullptr);
+    absl::StatusOr<uint64_t> v = owner->Put({"bucket", Key(i)}, testing::Rec(5000 + i));
+    ASSERT_TRUE(v.ok()) << Key(i) << ": " << v.status();
+    want[Key(i)] = *owner->Get({"bucket", Key(i)});
+    Client* other = cluster.ClientFor(owner == cluster.ClientFor(a.address()) ? b.address()
+                                                                             : a.address());
+    ClientOptions quick;
+    quick.deadline = absl::Milliseconds(300);
+    absl::Status refused =
+        (*Client::Connect(other->address(), quick))->Get({"bucket", Key(i)}).status();
+    EXPECT_TRUE(absl::IsUnavailable(refused) || absl::IsDeadlineExceeded(refused)) << refused;
+  }
+
+  const absl::Time killed = absl::Now();
+  ASSERT_EQ(testing::KilledOrWhy(a.process().Kill()), "");
+  owners = cluster.AwaitOwners({"b"}, absl::Seconds(30));
+  const absl::Duration moved = absl::Now() - killed;
+  for (const auto& [cell, owner] : owners) EXPECT_EQ(owner.host, "b") << cell << b.log();
+  // Not before the lease could expire: the claims wait for a's keys to go.
+  EXPECT_GE(moved, absl::Seconds(kLeaseTtl) - absl::Milliseconds(500));
+  ExpectEveryRecord(*cluster.ClientFor(b.address()), want);
+  // Writes go on there.
+  Client* survivor = cluster.Route(Key(1), map->cells);
+  ASSERT_EQ(survivor, cluster.ClientFor(b.address()));
+  ASSERT_TRUE(survivor->Put({"bucket", Key(1)}, testing::Rec(9001)).ok());
+
+  // SIGTERM: a clean stop releases the cells and the lease at once.
+  const int status = b.process().Terminate();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << b.log();
+  EXPECT_TRUE(cluster.coord().Owners()->empty());
+  EXPECT_TRUE(cluster.coord().Hosts()->empty());
+}
+
+TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  Host a(dir, "a", etcd.endpoint());
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  Cluster cluster(etcd.endpoint());
+  ASSERT_EQ(cluster.AwaitOwners({"a"}, absl::Seconds(30)).size(), 4u) << a.log();
+  // Acknowledged by a while it owns every cell (b's arrival moves some).
+  Client* frozen = cluster.ClientFor(a.address());
+  ASSERT_TRUE(frozen->Put({"bucket", Key(10)}, testing::Rec(777)).ok());
+  want[Key(10)] = *frozen->Get({"bucket", Key(10)});
+  Host b(dir, "b", etcd.endpoint());
+  ASSERT_FALSE(b.Start().empty()) << b.log();
+
+  a.process().Signal(SIGSTOP);
+  ASSERT_EQ(cluster.AwaitOwners({"b"}, absl::Seconds(30)).size(), 4u) << b.log();
+  Client* owner = cluster.ClientFor(b.address());
+  ExpectEveryRecord(*owner, want);
+  ASSERT_TRUE(owner->Put({"bucket", Key(11)}, testing::Rec(888)).ok());
+  want[Key(11)] = *owner->Get({"bucket", Key(11)});
+
+  // Woken, the old owner must not acknowledge a write nor answer a read:
+  // its view of the lease ended before etcd expired it.
+  a.process().Signal(SIGCONT);
+  ClientOptions quick;
+  quick.deadline = absl::Seconds(1);
+  std::unique_ptr<Client> late = *Client::Connect(a.address(), quick);
+  absl::StatusOr<uint64_t> put = late->Put({"bucket", Key(12)}, testing::Rec(999));
+  EXPECT_FALSE(put.ok());
+  EXPECT_FALSE(late->Get({"bucket", Key(10)}).ok());
+  // Its keeper finds the lease gone: it exits at once, without closing.
+  int status = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!a.process().Exited(&status) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));  // polling for its exit; the deadline bounds it
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) << status << a.log();
+  EXPECT_THAT(a.log(), ::testing::HasSubstr("lease is gone"));
+  // Nothing it wrote is read: the new owner, and one after it, read exactly
+  // what was acknowledged.
+  ExpectEveryRecord(*owner, want);
+  ASSERT_TRUE(WIFEXITED(b.process().Terminate()));
+  Host c(dir, "c", etcd.endpoint());
+  ASSERT_FALSE(c.Start().empty()) << c.log();
+  ASSERT_EQ(cluster.AwaitOwners({"c"}, absl::Seconds(30)).size(), 4u) << c.log();
+  ExpectEveryRecord(*cluster.ClientFor(c.address()), want);
+  EXPECT_TRUE(WIFEXITED(c.process().Terminate()));
+}
+
+// Bad flags are refused before etcd is asked or a directory made: one
+// stderr line each, exit code 2.
+TEST(HostTest, BadFlagsAreRefusedWithOneLine) {
+  testing::ScratchDir dir;
+  const std::string data = dir / "data", store = dir / "store";
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<std::string> good = {"--name", "a", "--etcd", "127.0.0.1:1", "--listen",
+                                         "127.0.0.1:0"};
+  auto with = [&](const std::string& flag, const std::string& value) {
+    std::vector<std::string> args = good;
+    bool replaced = false;
+    for (size_t i = 0; i + 1 < args.size(); i += 2) {
+      if (args[i] == flag) args[i + 1] = value, replaced = true;
+    }
+    if (!replaced) args.insert(args.end(), {flag, value});
+    return args;
+  };
+  const std::vector<Case> cases = {
+      {with("--name", "a/b"), "invalid host name"},
+      {with("--name", ""), "invalid host name"},
+      {with("--cluster", "x y"), "invalid cluster name"},
+      {with("--lease-ttl", "0"), "--lease-ttl"},
+      {with("--lease-ttl", "61"), "--lease-ttl"},
+      {with("--lease-ttl", "3s"), "--lease-ttl"},
+      {with("--listen", "nowhere"), "nowhere"},
+      {with("--etcd", "127.0.0.1:99999"), "99999"},
+      {with("--etcd", ""), "etcd"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {CELLINDEX_CLI_PATH, "--data", data, "--store", store,
+                                     "host"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    testing::ProcessResult r = testing::RunProcess(args, dir.path(), 30);
+    SCOPED_TRACE(absl::StrJoin(c.args, " "));
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_THAT(r.err, ::testing::HasSubstr(c.says));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(PathExists(store)) << "refused, yet the store was made";
+  }
+  // Without --store: there is no shared store to serve.
+  testing::ProcessResult r = testing::RunProcess(
+      {CELLINDEX_CLI_PATH, "--data", data, "host", "--name", "a", "--etcd", "127.0.0.1:1",
+       "--listen", "127.0.0.1:0"},
+      dir.path(), 30);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr("--store is required"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+}  // namespace
+}  // namespace cellindex
