@@ -113,7 +113,12 @@ absl::Status IndexImpl::Adopt(CellId cell, uint64_t owner_epoch) {
     auto [it, added] = owner_epochs_.emplace(cell, owner_epoch);
     if (!added) return absl::OkStatus();  // adopted already
   }
-  return cells_->Adopt(cell);
+  absl::Status s = cells_->Adopt(cell);
+  if (!s.ok()) {
+    absl::MutexLock lock(&map_mu_);
+    owner_epochs_.erase(cell);
+  }
+  return s;
 }
 
 absl::Status IndexImpl::Release(CellId cell) {

@@ -785,8 +785,9 @@ absl::StatusOr<CheckpointReport> CellSet::Checkpoint(CellId i, bool wait_for_val
     }
   }
   absl::MutexLock checkpoint_lock(&slot.checkpoint_mu);
-  absl::StatusOr<CheckpointReport> r = TakeCheckpoint(**cell, *deps_.store, deps_.place(i).epoch,
-                                                      deps_.options->checkpoints_to_keep);
+  absl::StatusOr<CheckpointReport> r =
+      TakeCheckpoint(**cell, *deps_.store, deps_.place(i).epoch,
+                     deps_.options->checkpoints_to_keep, deps_.options->may_acknowledge);
   // DataLoss here is local damage (a file that no longer matches what
   // RocksDB wrote): the cell is restored from the store.
   if (absl::IsDataLoss(r.status())) (*cell)->ReportDamage(r.status());

@@ -112,7 +112,13 @@ absl::Status CheckCheckpointFiles(DurableStore& store, const CheckpointManifest&
 }
 
 absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store, uint64_t epoch,
-                                                int keep) {
+                                                int keep,
+                                                const std::function<bool()>& still_owner) {
+  auto fenced = [&](absl::string_view what) -> absl::Status {
+    if (!still_owner || still_owner()) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat("cell ", cell.range().id, ": ", what,
+                                               " skipped: this host may no longer own it"));
+  };
   keep = std::max(keep, 2);
   const CellId id = cell.range().id;
   const std::string& index_id = cell.index_id();
@@ -232,12 +238,14 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
     }
     listed.erase(existing);
   }
+  if (absl::Status s = fenced("publishing the checkpoint"); !s.ok()) return s;
   if (absl::Status s = store.Put(CheckpointManifestName(id, m.applied_seq), m.Encode()); !s.ok()) {
     return s;
   }
   report.taken = true;
   cell.NoteCheckpoint();
 
+  if (absl::Status s = fenced("removing old checkpoints"); !s.ok()) return s;
   // Retention: the newest `keep` valid checkpoints and the files they
   // reference; damaged manifests do not count.
   Listed self;
@@ -275,6 +283,7 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
       ++report.checkpoints_damaged;
     }
   }
+  if (absl::Status s = fenced("removing unreferenced files"); !s.ok()) return s;
   absl::StatusOr<std::vector<std::string>> files = store.List(file_prefix);
   if (!files.ok()) return files.status();
   for (const std::string& name : *files) {

@@ -11,6 +11,7 @@
 #define CELLINDEX_RECOVERY_CHECKPOINT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,13 @@ namespace cellindex {
 // that decodes but whose files are incomplete stays, with its files. Each
 // SST file uploaded is checked against the checksum RocksDB recorded when it
 // wrote it: DataLoss when the local file has changed since. Not to be
-// called concurrently for one cell.
-absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store, uint64_t epoch,
-                                                int keep);
+// called concurrently for one cell. `still_owner`, when given, is asked
+// again right before the manifest is published and before anything is
+// deleted (a host process whose lease may have expired publishes and
+// deletes nothing: Unavailable).
+absl::StatusOr<CheckpointReport> TakeCheckpoint(
+    Cell& cell, DurableStore& store, uint64_t epoch, int keep,
+    const std::function<bool()>& still_owner = nullptr);
 
 // applied_seqs of the cell's checkpoints in the store, newest first.
 absl::StatusOr<std::vector<uint64_t>> ListCheckpoints(DurableStore& store, CellId id);

@@ -833,7 +833,7 @@ TEST(JournalTest, AnEarlierOwnersRotationCannotReplaceALaterOwnersSegment) {
   EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 4)));
 }
 
-TEST(JournalTest, ASegmentOfAnEarlierOwnerAfterALaterOnesIsDataLoss) {
+TEST(JournalTest, ASegmentAnEarlierOwnerStartsAfterALaterOnesIsSetAsideAndKept) {
   testing::ScratchDir dir;
   Replayed r1, r2;
   auto old_owner = OpenAsOwner(dir.path(), 5, &r1);
@@ -844,17 +844,59 @@ TEST(JournalTest, ASegmentOfAnEarlierOwnerAfterALaterOnesIsDataLoss) {
     ASSERT_TRUE(new_owner.ok());
     AppendRange(new_owner->get(), 3, 4);
   }
-  // The late owner appends, then starts a segment of a name the new owner
-  // has not used.
+  // The late owner appends, starts a segment of a name the new owner has
+  // not used, appends to it, and closes (writing its own head).
   AppendRange(old_owner->get(), 3, 5);
   ASSERT_TRUE((*old_owner)->Rotate().ok());
   ASSERT_TRUE(PathExists(Segment(dir.path(), 6)));
+  std::vector<Journal::Entry> late = {{6, "late 6"}};
+  ASSERT_TRUE((*old_owner)->Append(late, true).ok());
+  old_owner->reset();
+  // Read: exactly the later owner's records; the late segment kept aside.
   Replayed r;
   JournalOpenReport rep;
   auto j = ReadJournal(dir.path(), 0, &r, &rep);
-  ASSERT_EQ(j.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(j.status().message()), HasSubstr("owner epoch 5 after epoch 9"));
-  EXPECT_TRUE(PathExists(Segment(dir.path(), 3)));  // the evidence stays
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_TRUE(rep.extent_verified) << rep.extent_problem;
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 4)));
+  EXPECT_EQ(r.bodies[2], Body(3));  // the new owner's 3, not the late owner's
+  ASSERT_EQ(rep.fenced.size(), 1u);
+  EXPECT_EQ(rep.fenced[0], Segment(dir.path(), 6) + ".fenced");
+  EXPECT_TRUE(PathExists(rep.fenced[0]));  // the evidence stays
+  EXPECT_FALSE(PathExists(Segment(dir.path(), 6)));
+  j->reset();
+  // A third owner carries on from the later owner's end.
+  Replayed r3;
+  auto third = OpenAsOwner(dir.path(), 12, &r3);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_THAT(r3.seqs, ElementsAreArray(Seqs(1, 4)));
+  AppendRange(third->get(), 5, 6);
+  third->reset();
+  Replayed all;
+  ASSERT_TRUE(ReadJournal(dir.path(), 0, &all, &rep).ok());
+  EXPECT_THAT(all.seqs, ElementsAreArray(Seqs(1, 6)));
+}
+
+// A late owner's close writes its own head, never the later owner's: the
+// journal's end stays provable.
+TEST(JournalTest, ALateOwnersCloseDoesNotHideTheLaterOwnersHead) {
+  testing::ScratchDir dir;
+  Replayed r1, r2;
+  auto old_owner = OpenAsOwner(dir.path(), 5, &r1);
+  ASSERT_TRUE(old_owner.ok());
+  AppendRange(old_owner->get(), 1, 2);
+  auto new_owner = OpenAsOwner(dir.path(), 9, &r2);
+  ASSERT_TRUE(new_owner.ok());
+  AppendRange(new_owner->get(), 3, 4);
+  new_owner->reset();      // closed: its head says where the journal ends
+  old_owner->reset();      // the late close seals its segment, writes its head
+  Replayed r;
+  JournalOpenReport rep;
+  auto j = ReadJournal(dir.path(), 0, &r, &rep);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_TRUE(rep.extent_verified) << rep.extent_problem;
+  EXPECT_TRUE(rep.sealed);
+  EXPECT_THAT(r.seqs, ElementsAreArray(Seqs(1, 4)));
 }
 
 // The reader alone: on any prefix of a segment it returns exactly the whole

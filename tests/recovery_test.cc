@@ -23,6 +23,7 @@
 #include "recovery/checkpoint.h"
 #include "recovery/store/checkpoint_manifest.h"
 #include "recovery/store/durable_store.h"
+#include "recovery/store/layout.h"
 #include "index/base/file_util.h"
 #include "recovery/journal/journal.h"
 #include "rocksdb/db.h"
@@ -518,6 +519,22 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   EXPECT_TRUE(absl::IsUnavailable(late)) << late;
   EXPECT_FALSE(WasNotApplied(late));
   EXPECT_TRUE(absl::IsNotFound((*b)->Get({"bucket", "late"}).status()));
+  // A wakes inside a checkpoint of the cell holding its late write: it
+  // publishes no manifest and deletes no file.
+  CellId late_cell = 0;
+  for (const CellRange& c : map.cells()) {
+    if (c.Contains(EncodeKey({"bucket", "late"}))) late_cell = c.id;
+  }
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  const std::vector<uint64_t> manifests = *ListCheckpoints(*store, late_cell);
+  const std::vector<std::string> files = *store->List(CheckpointFilePrefix(late_cell));
+  a_lease = 2;
+  absl::Status checkpoint = (*a)->Checkpoint(late_cell).status();
+  EXPECT_TRUE(absl::IsUnavailable(checkpoint)) << checkpoint;
+  EXPECT_THAT(std::string(checkpoint.message()), HasSubstr("may no longer own"));
+  EXPECT_EQ(*ListCheckpoints(*store, late_cell), manifests);
+  // (It may have uploaded files of new names, which no manifest names.)
+  EXPECT_THAT(*store->List(CheckpointFilePrefix(late_cell)), ::testing::IsSupersetOf(files));
   ASSERT_TRUE((*b)->Put({"bucket", Key(1)}, testing::Rec(4242)).ok());
   want[Key(1)] = *(*b)->Get({"bucket", Key(1)});
   b->reset();

@@ -139,12 +139,16 @@ class HostProcess {
       if (name != host_.name || owned_.count(cell)) continue;
       absl::StatusOr<int64_t> epoch = coord.ClaimCell(cell, host_.name, lease);
       if (!epoch.ok()) continue;  // the last owner's key is still there
-      owned_[cell] = *epoch;
       if (absl::Status s = index.Adopt(cell, static_cast<uint64_t>(*epoch)); !s.ok()) {
+        // The claim goes again, so that a later pass (here or elsewhere)
+        // tries afresh.
+        (void)index.Release(cell);
+        (void)coord.ReleaseCell(cell, *epoch);
         Say("adopt-failed", {{"cell", cell}, {"error", s.message()}},
             absl::StrCat("cannot adopt cell ", cell, ": ", s.message()));
         continue;
       }
+      owned_[cell] = *epoch;
       adopted_at_[cell] = absl::Now();
       Say("adopted", {{"cell", cell}, {"owner_epoch", *epoch}},
           absl::StrCat("adopted cell ", cell, " (owner epoch ", *epoch, ")"));

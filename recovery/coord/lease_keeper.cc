@@ -1,5 +1,7 @@
 #include "recovery/coord/lease_keeper.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -7,6 +9,12 @@
 #include "absl/time/clock.h"
 
 namespace cellindex {
+
+BootClock::time_point BootClock::now() noexcept {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 absl::StatusOr<std::unique_ptr<LeaseKeeper>> LeaseKeeper::Start(EtcdClient& etcd,
                                                                 const Options& options) {

@@ -14,8 +14,10 @@
 // owner waits for the key to go, which is after etcd's expiry); from it on,
 // the holder must not acknowledge anything (Valid() is false).
 //
-// Every instant here is read from the monotonic clock (steady_clock): a
-// wall clock stepped back by NTP must not stretch the view.
+// Every instant here is read from CLOCK_BOOTTIME (BootClock): monotonic, so
+// a wall clock stepped back by NTP does not stretch the view, and, unlike
+// steady_clock (CLOCK_MONOTONIC), it keeps counting while the machine is
+// suspended, as etcd's clock does.
 //
 // Renewals go every TTL / 3 on a thread of the keeper's; one that fails is
 // retried after TTL / 10. A renewal that succeeds after the view has ended
@@ -41,6 +43,17 @@
 
 namespace cellindex {
 
+// A std::chrono clock reading CLOCK_BOOTTIME: monotonic, and counting the
+// time the machine spends suspended.
+struct BootClock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<BootClock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept;
+};
+
 class LeaseKeeper {
  public:
   struct Options {
@@ -64,7 +77,7 @@ class LeaseKeeper {
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
   int64_t id() const { return id_; }
-  using Clock = std::chrono::steady_clock;
+  using Clock = BootClock;
   // Whether the holder may still act on the lease now.
   bool Valid() const;
   // The end of the holder's view of the lease (see above); Clock's minimum

@@ -49,6 +49,10 @@ rocksdb::IOOptions IO() { return rocksdb::IOOptions(); }
 
 }  // namespace
 
+std::string HeadPathFor(const std::string& head_path, uint64_t epoch) {
+  return epoch == 0 ? head_path : absl::StrCat(head_path, ".", epoch);
+}
+
 std::string Journal::SegmentName(uint64_t first_seq) { return journal::SegmentFileName(first_seq); }
 
 Journal::Journal(JournalOptions options) : options_(std::move(options)) {}
@@ -75,7 +79,8 @@ Journal::~Journal() {
   head.closed = true;
   head.closed_end = current_->size;
   head.closed_last_seq = last_seq_;
-  (void)AtomicWriteFile(*options_.fs, options_.head_path, journal::EncodeHead(head));
+  (void)AtomicWriteFile(*options_.fs, HeadPathFor(options_.head_path, epoch_),
+                        journal::EncodeHead(head));
 }
 
 absl::Status Journal::StartAppending(uint64_t next_seq) {
@@ -170,7 +175,17 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
       }
     }
   }
-  const std::string create_path = replace ? seg->path + ".new" : seg->path;
+  // An owner with an epoch never creates a segment in place: another owner
+  // may be starting one of the same name at the same moment. It writes a
+  // file of its own and links it to the name, which fails if the name
+  // exists (link(2) never replaces).
+  const bool link_new = !replace && options_.writer_epoch > 0;
+  absl::BitGen gen;
+  const uint64_t salt = absl::Uniform<uint64_t>(gen);
+  const std::string create_path =
+      replace ? seg->path + ".new"
+              : link_new ? absl::StrCat(seg->path, ".", absl::Hex(salt, absl::kZeroPad16), ".new")
+                         : seg->path;
   if (rocksdb::IOStatus s =
           fs.NewWritableFile(create_path, PlainFileOptions(), &seg->file, nullptr);
       !s.ok()) {
@@ -186,14 +201,24 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
   h.gap_end = link.gap_end;
   h.writer_epoch = epoch_;
   h.created = absl::Now();
-  absl::BitGen gen;
-  h.salt = absl::Uniform<uint64_t>(gen);
+  h.salt = salt;
   std::string bytes;
   journal::Writer(0, 0).AddRecord(journal::EncodeSegmentHeader(h), &bytes);
   seg->Preallocate(bytes.size());
   rocksdb::IOStatus ws = seg->file->Append(rocksdb::Slice(bytes), IO(), nullptr);
   if (ws.ok()) ws = seg->file->Sync(IO(), nullptr);
   if (!ws.ok()) return FromIO(ws, absl::StrCat("write ", create_path));
+  if (link_new) {
+    rocksdb::IOStatus linked = fs.LinkFile(create_path, seg->path, IO(), nullptr);
+    (void)fs.DeleteFile(create_path, IO(), nullptr);
+    if (!linked.ok()) {
+      if (fs.FileExists(seg->path, IO(), nullptr).ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "journal segment ", seg->path, " was started by another owner at the same moment"));
+      }
+      return FromIO(linked, absl::StrCat("link ", create_path));
+    }
+  }
   if (replace) {
     if (rocksdb::IOStatus s = fs.RenameFile(create_path, seg->path, IO(), nullptr); !s.ok()) {
       return FromIO(s, absl::StrCat("rename ", create_path));
@@ -206,7 +231,8 @@ absl::Status Journal::StartSegment(uint64_t first_seq, const Link& link) {
   journal::Head head;
   head.cell_id = options_.cell_id;
   head.newest = first_seq;
-  if (absl::Status s = AtomicWriteFile(fs, options_.head_path, journal::EncodeHead(head));
+  if (absl::Status s =
+          AtomicWriteFile(fs, HeadPathFor(options_.head_path, epoch_), journal::EncodeHead(head));
       !s.ok()) {
     return s;
   }

@@ -57,10 +57,20 @@ struct JournalOptions {
   // has a higher epoch is refused (FailedPrecondition: a later owner has
   // it). A writer without an epoch carries on the newest segment's. A late
   // owner's rotation does not replace a later owner's segment of the same
-  // name (FailedPrecondition); one of a new name breaks the chain, which
-  // the next open finds (DataLoss), never reads as records.
+  // name (FailedPrecondition), and an owner with an epoch creates each
+  // segment by link(2), so two owners starting one name at once cannot
+  // both succeed. A segment of a new name that a late owner starts after
+  // a later owner's is set aside on open (renamed *.fenced, kept, never
+  // read: no write in it can have been acknowledged, since its writer's
+  // lease had ended before the later owner could claim the cell). Each
+  // epoch writes its own head file (HeadPathFor), so a late owner's head
+  // never hides the later owner's; open reads the newest segment's.
   uint64_t writer_epoch = 0;
 };
+
+// The head file of owner epoch `epoch`: `head_path` itself for epoch 0 (one
+// process), `head_path`.E otherwise.
+std::string HeadPathFor(const std::string& head_path, uint64_t epoch);
 
 // What Journal::Open found.
 struct JournalOpenReport {
@@ -89,6 +99,9 @@ struct JournalOpenReport {
   // Newest segments that held no valid header (a crash while one was being
   // started), renamed with a ".incomplete" suffix and no longer read.
   std::vector<std::string> set_aside;
+  // Of those, the segments a late owner started after a later owner's
+  // (JournalOptions::writer_epoch).
+  std::vector<std::string> fenced;
 };
 
 class Journal {

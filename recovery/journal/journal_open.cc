@@ -17,6 +17,7 @@ using journal::ListSegments;
 using journal::SegmentFile;
 
 constexpr absl::string_view kIncompleteSuffix = ".incomplete";
+constexpr absl::string_view kFencedSuffix = ".fenced";
 
 absl::Status Damaged(const std::string& path, absl::string_view why) {
   return absl::DataLossError(absl::StrCat("journal segment ", path, ": ", why));
@@ -122,17 +123,26 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
   }
   // (The first segment read may link to a predecessor that was trimmed, or
   // that is damaged: nothing in it is needed, so it is not checked.)
-  // A segment of an earlier owner after a later owner's: the earlier one
-  // wrote after it had lost the cell (fencing). Said first, since its
-  // links and lengths are wrong too.
-  uint64_t newest_epoch = 0;
-  for (const ReadSegment& seg : chain) {
-    if (seg.header.writer_epoch < newest_epoch) {
-      return Damaged(seg.file.path,
-                     absl::StrCat("was written by owner epoch ", seg.header.writer_epoch,
-                                  " after epoch ", newest_epoch, " had taken the journal"));
+  // A segment of an earlier owner after a later owner's was started by the
+  // earlier one after it had lost the cell (fencing): its writer's lease
+  // had ended (so it acknowledged nothing in it) before the later owner
+  // could claim the cell and start its own. It is set aside, kept, never
+  // read; the later owner's chain links past it.
+  {
+    uint64_t newest_epoch = 0;
+    std::vector<ReadSegment> kept;
+    for (ReadSegment& seg : chain) {
+      if (seg.header.writer_epoch < newest_epoch) {
+        const std::string aside = absl::StrCat(seg.file.path, kFencedSuffix);
+        if (absl::Status s = RenameDurably(fs, seg.file.path, aside); !s.ok()) return s;
+        report->set_aside.push_back(aside);
+        report->fenced.push_back(aside);
+        continue;
+      }
+      newest_epoch = seg.header.writer_epoch;
+      kept.push_back(std::move(seg));
     }
-    newest_epoch = seg.header.writer_epoch;
+    chain = std::move(kept);
   }
   uint64_t extent = chain.empty() ? 0 : chain.front().header.prev_last_seq;
   bool any_data = false;
@@ -241,7 +251,17 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
 
   // The head must name the newest segment (or the one before it, when the
   // newest was started but holds nothing yet).
-  absl::StatusOr<std::string> head_bytes = ReadFileToString(fs, options.head_path);
+  // Each owner epoch writes its own head: the newest segment's epoch's is
+  // read, or its predecessor's when the newest (of a new owner) holds
+  // nothing yet and its owner's head was not written before a crash.
+  const uint64_t head_epoch = chain.empty() ? 0 : chain.back().header.writer_epoch;
+  absl::StatusOr<std::string> head_bytes =
+      ReadFileToString(fs, HeadPathFor(options.head_path, head_epoch));
+  if (absl::IsNotFound(head_bytes.status()) && chain.size() >= 2 &&
+      chain[chain.size() - 2].header.writer_epoch != head_epoch) {
+    head_bytes = ReadFileToString(
+        fs, HeadPathFor(options.head_path, chain[chain.size() - 2].header.writer_epoch));
+  }
   auto unverified = [&](std::string why) {
     report->extent_verified = false;
     report->extent_problem = std::move(why);
