@@ -30,6 +30,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "index/rpc/client.h"
+#include "index/rpc/cluster/cluster_client.h"
 #include "nlohmann/json.hpp"
 #include "recovery/coord/cluster_coord.h"
 #include "tests/etcd_server.h"
@@ -213,11 +214,45 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
     EXPECT_TRUE(absl::IsUnavailable(refused) || absl::IsDeadlineExceeded(refused)) << refused;
   }
 
+  // The cluster client routes by etcd's owners: every key to its owner.
+  ClusterClientOptions cco;
+  cco.etcd_endpoints = {etcd.endpoint()};
+  cco.deadline = absl::Seconds(30);
+  std::unique_ptr<ClusterClient> routed = *ClusterClient::Connect(cco);
+  std::string a_key;  // a key of a cell of a's
+  for (int i = 2; i < 100; i += 4) {
+    absl::StatusOr<uint64_t> v = routed->Put({"bucket", Key(i)}, testing::Rec(7000 + i));
+    ASSERT_TRUE(v.ok()) << Key(i) << ": " << v.status();
+    want[Key(i)] = *routed->Get({"bucket", Key(i)});
+    EXPECT_EQ(want[Key(i)]->version, *v);
+    if (routed->CachedOwnerOf({"bucket", Key(i)}) == a.address()) a_key = Key(i);
+  }
+  ASSERT_FALSE(a_key.empty());
+  const uint64_t reads_before = routed->owner_reads();
+
+  // a is the controller (it started first; "assigned" is the controller's
+  // event): its death also tests the election of the next.
+  auto assigned_by = [](Host& h) {
+    int n = 0;
+    for (const nlohmann::json& e : h.Events()) n += e.value("event", "") == "assigned";
+    return n;
+  };
+  ASSERT_GT(assigned_by(a), 0) << a.log();
+  ASSERT_EQ(assigned_by(b), 0) << b.log();
   const absl::Time killed = absl::Now();
   ASSERT_EQ(testing::KilledOrWhy(a.process().Kill()), "");
+  // A client whose view names the dead host is redirected to the new
+  // owner: the read waits through the lease's expiry and the restore.
+  absl::StatusOr<ObjectRecord> moved_read = routed->Get({"bucket", a_key});
+  ASSERT_TRUE(moved_read.ok()) << moved_read.status();
+  EXPECT_EQ(EncodeRecord(*moved_read), EncodeRecord(*want[a_key]));
+  EXPECT_EQ(routed->CachedOwnerOf({"bucket", a_key}), b.address());
+  EXPECT_GT(routed->owner_reads(), reads_before);
   owners = cluster.AwaitOwners({"b"}, absl::Seconds(30));
   const absl::Duration moved = absl::Now() - killed;
   for (const auto& [cell, owner] : owners) EXPECT_EQ(owner.host, "b") << cell << b.log();
+  // b was elected and reassigned a's two cells.
+  EXPECT_EQ(assigned_by(b), 2) << b.log();
   // Not before the lease could expire: the claims wait for a's keys to go.
   EXPECT_GE(moved, absl::Seconds(kLeaseTtl) - absl::Milliseconds(500));
   ExpectEveryRecord(*cluster.ClientFor(b.address()), want);
@@ -225,6 +260,31 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   Client* survivor = cluster.Route(Key(1), map->cells);
   ASSERT_EQ(survivor, cluster.ClientFor(b.address()));
   ASSERT_TRUE(survivor->Put({"bucket", Key(1)}, testing::Rec(9001)).ok());
+  want[Key(1)] = *survivor->Get({"bucket", Key(1)});
+
+  // The command through the cluster (--cluster): put, get, rm routed to b.
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--cluster", etcd.endpoint(), "--json"});
+    return testing::RunProcess(args, dir.path(), 60);
+  };
+  testing::ProcessResult put = cli({"put", "bucket", a_key, "--size", "4321"});
+  ASSERT_EQ(put.code, 0) << put.err;
+  const uint64_t version = nlohmann::json::parse(put.out)["Version"];
+  testing::ProcessResult got = cli({"get", "bucket", a_key});
+  ASSERT_EQ(got.code, 0) << got.err;
+  EXPECT_EQ(nlohmann::json::parse(got.out)["Size"], 4321);
+  EXPECT_EQ(nlohmann::json::parse(got.out)["Version"], version);
+  EXPECT_EQ(cli({"rm", "bucket", a_key}).code, 0);
+  EXPECT_EQ(cli({"get", "bucket", a_key}).code, 1);  // not found
+  want[a_key] = std::nullopt;
+  ExpectEveryRecord(*cluster.ClientFor(b.address()), want);
+  testing::ProcessResult refused = cli({"cells"});
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get and rm only"));
+  refused = testing::RunProcess({CELLINDEX_CLI_PATH, "--cluster", "127.0.0.1:99999", "get",
+                                 "bucket", a_key},
+                                dir.path(), 60);
+  EXPECT_EQ(refused.code, 2) << refused.err;
 
   // SIGTERM: a clean stop releases the cells and the lease at once.
   const int status = b.process().Terminate();
@@ -307,7 +367,7 @@ TEST(HostTest, BadFlagsAreRefusedWithOneLine) {
   const std::vector<Case> cases = {
       {with("--name", "a/b"), "invalid host name"},
       {with("--name", ""), "invalid host name"},
-      {with("--cluster", "x y"), "invalid cluster name"},
+      {with("--cluster-name", "x y"), "invalid cluster name"},
       {with("--lease-ttl", "0"), "--lease-ttl"},
       {with("--lease-ttl", "61"), "--lease-ttl"},
       {with("--lease-ttl", "3s"), "--lease-ttl"},

@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
   AddNumber(&app, "--cells", &flags.cells, 1, 1024,
             "cells of a new index, 1 to 1024 (used only when the index is created)");
   app.add_flag("--json", flags.json, "machine-readable output");
+  app.add_option("--cluster", flags.cluster,
+                 "put, get, rm: the cluster of `host` processes whose etcd is at ENDPOINTS "
+                 "(HOST:PORT[,HOST:PORT...]), instead of --data and --store");
   app.add_option("--status-dir", flags.status_dir,
                  "write the status page (index.html) here while the index is open; a directory "
                  "of its own, outside --data, --store and the hosts");
@@ -234,7 +237,7 @@ int main(int argc, char** argv) {
       ->required();
   host_cmd->add_option("--listen", host.listen, "HOST:PORT to listen on (port 0: any free one)")
       ->required();
-  host_cmd->add_option("--cluster", host.cluster, "the cluster's name in etcd")
+  host_cmd->add_option("--cluster-name", host.cluster, "the cluster's name in etcd")
       ->capture_default_str();
   AddNumber(host_cmd, "--lease-ttl", &host.lease_ttl, 1, 60,
             "seconds, 1 to 60: how long etcd keeps the host's lease after its last renewal");
@@ -396,6 +399,10 @@ int main(int argc, char** argv) {
     drill.after = absl::Seconds(drill_after);
     drill.json = flags.json;
     return RunDrill(drill);
+  }
+  if (!flags.cluster.empty() && !put_cmd->parsed() && !get_cmd->parsed() && !rm_cmd->parsed()) {
+    return ReportError(absl::InvalidArgumentError(
+        "--cluster applies to put, get and rm only (the others need the index itself)"));
   }
   if (put_cmd->parsed()) return RunPut(flags, put);
   if (get_cmd->parsed()) return RunGet(flags, bucket, key);

@@ -24,6 +24,10 @@ struct GlobalFlags {
   // When set, the opened index writes its status page there (index.html),
   // while it is open and once more as it closes.
   std::string status_dir;
+  // put, get and rm: the cluster of host processes whose etcd is here
+  // (HOST:PORT[,...]), through ClusterClient, instead of --data/--store.
+  std::string cluster;
+  std::string cluster_name = "default";
 };
 
 struct PutFlags {

@@ -11,6 +11,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "index/rpc/cluster/cluster_client.h"
+#include "recovery/coord/etcd_client.h"
 #include "tools/command_util.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -106,15 +108,53 @@ std::string StorageClass(const std::string& c) { return c.empty() ? "STANDARD" :
 
 }  // namespace
 
+namespace {
+
+// Where put, get and rm go: the index in --data/--store, or the cluster of
+// host processes (--cluster) through ClusterClient.
+struct OneKeyTarget {
+  std::unique_ptr<Index> index;
+  std::unique_ptr<ClusterClient> cluster;
+
+  absl::StatusOr<uint64_t> Put(const ObjectKey& k, const ObjectRecord& r, const Precondition& p) {
+    return cluster ? cluster->Put(k, r, p) : index->Put(k, r, p);
+  }
+  absl::StatusOr<ObjectRecord> Get(const ObjectKey& k) {
+    return cluster ? cluster->Get(k) : index->Get(k);
+  }
+  absl::Status Delete(const ObjectKey& k) { return cluster ? cluster->Delete(k) : index->Delete(k); }
+};
+
+absl::StatusOr<OneKeyTarget> OpenTarget(const GlobalFlags& flags, bool create) {
+  OneKeyTarget t;
+  if (flags.cluster.empty()) {
+    absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, create);
+    if (!index.ok()) return index.status();
+    t.index = *std::move(index);
+    return t;
+  }
+  absl::StatusOr<std::vector<std::string>> endpoints = EtcdClient::ParseEndpoints(flags.cluster);
+  if (!endpoints.ok()) return endpoints.status();
+  ClusterClientOptions o;
+  o.etcd_endpoints = *endpoints;
+  o.cluster = flags.cluster_name;
+  absl::StatusOr<std::unique_ptr<ClusterClient>> c = ClusterClient::Connect(o);
+  if (!c.ok()) return c.status();
+  t.cluster = *std::move(c);
+  return t;
+}
+
+}  // namespace
+
 int RunPut(const GlobalFlags& flags, const PutFlags& put) {
   absl::StatusOr<ObjectRecord> record = RecordFromFlags(put);
   if (!record.ok()) return ReportError(record.status());
   Precondition precondition;
   precondition.if_version_match = put.if_match;
   precondition.if_none_match = put.if_none_match;
-  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/true);
+  absl::StatusOr<OneKeyTarget> index = OpenTarget(flags, /*create=*/true);
   if (!index.ok()) return ReportError(index.status());
-  absl::StatusOr<uint64_t> version = (*index)->Put({put.bucket, put.key}, *record, precondition);
+  absl::StatusOr<uint64_t> version = index->Put({put.bucket, put.key}, *record, precondition);
   if (!version.ok()) return ReportError(version.status());
   if (flags.json) {
     PrintJson({{"Bucket", put.bucket}, {"Key", put.key}, {"Version", *version}});
@@ -125,9 +165,9 @@ int RunPut(const GlobalFlags& flags, const PutFlags& put) {
 }
 
 int RunGet(const GlobalFlags& flags, const std::string& bucket, const std::string& key) {
-  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  absl::StatusOr<OneKeyTarget> index = OpenTarget(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
-  absl::StatusOr<ObjectRecord> r = (*index)->Get({bucket, key});
+  absl::StatusOr<ObjectRecord> r = index->Get({bucket, key});
   if (!r.ok()) return ReportError(r.status());
   if (flags.json) {
     PrintJson({{"Bucket", bucket},
@@ -160,9 +200,9 @@ int RunGet(const GlobalFlags& flags, const std::string& bucket, const std::strin
 }
 
 int RunRm(const GlobalFlags& flags, const std::string& bucket, const std::string& key) {
-  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  absl::StatusOr<OneKeyTarget> index = OpenTarget(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
-  if (absl::Status s = (*index)->Delete({bucket, key}); !s.ok()) return ReportError(s);
+  if (absl::Status s = index->Delete({bucket, key}); !s.ok()) return ReportError(s);
   if (flags.json) PrintJson({{"Bucket", bucket}, {"Key", key}, {"Deleted", true}});
   return kExitOk;
 }
