@@ -49,8 +49,9 @@ constexpr int kLeaseTtl = 2;  // seconds
 // One `cellindex host` process.
 class Host {
  public:
-  Host(const testing::ScratchDir& dir, std::string name, std::string etcd)
-      : dir_(dir), name_(std::move(name)), etcd_(std::move(etcd)) {}
+  Host(const testing::ScratchDir& dir, std::string name, std::string etcd,
+       int lease_ttl = kLeaseTtl)
+      : dir_(dir), name_(std::move(name)), etcd_(std::move(etcd)), lease_ttl_(lease_ttl) {}
 
   // Starts it and waits (up to 60 s) for its "serving" event. Its address
   // (empty on failure).
@@ -59,7 +60,7 @@ class Host {
     if (!process_.Start({CELLINDEX_CLI_PATH, "--data", dir_ / ("host-" + name_), "--store",
                          dir_ / "store", "--json", "host", "--name", name_, "--etcd", etcd_,
                          "--listen", "127.0.0.1:0", "--lease-ttl",
-                         std::to_string(kLeaseTtl)},
+                         std::to_string(lease_ttl_)},
                         log_)) {
       return "";
     }
@@ -92,6 +93,7 @@ class Host {
  private:
   const testing::ScratchDir& dir_;
   const std::string name_, etcd_;
+  const int lease_ttl_;
   std::string log_, address_;
   testing::BackgroundProcess process_;
 };
@@ -342,6 +344,85 @@ TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {
   ASSERT_EQ(cluster.AwaitOwners({"c"}, absl::Seconds(30)).size(), 4u) << c.log();
   ExpectEveryRecord(*cluster.ClientFor(c.address()), want);
   EXPECT_TRUE(WIFEXITED(c.process().Terminate()));
+}
+
+// etcd killed and restarted while the hosts take writes: each host serves
+// what it owns while its lease holds (no renewal reaches etcd), and after
+// the restart both carry on with the same cells, owners and epochs.
+TEST(HostTest, EtcdRestartedUnderLoadTheHostsServeOnAndCarryOn) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  constexpr int kTtl = 6;  // the view lasts 4.8 s after the last renewal
+  Host a(dir, "a", etcd.endpoint(), kTtl), b(dir, "b", etcd.endpoint(), kTtl);
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  ASSERT_FALSE(b.Start().empty()) << b.log();
+  Cluster cluster(etcd.endpoint());
+  const std::map<uint32_t, CellOwner> before = cluster.AwaitOwners(
+      [](const std::map<uint32_t, CellOwner>& owners) {
+        std::map<std::string, int> per_host;
+        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
+        return owners.size() == 4 && per_host["a"] == 2 && per_host["b"] == 2;
+      },
+      absl::Seconds(30));
+  ASSERT_EQ(before.size(), 4u) << a.log() << b.log();
+  absl::StatusOr<RemoteCellMap> map = cluster.ClientFor(a.address())->CellMap();
+  ASSERT_TRUE(map.ok()) << map.status();
+  std::map<std::string, Client*> route;
+  for (int i = 0; i < 100; i += 5) route[Key(i)] = cluster.Route(Key(i), map->cells);
+
+  etcd.Kill();
+  // Writes and reads go on at both hosts while etcd is away: for 3 s, past
+  // a renewal (every TTL / 3) that fails, within the lease's view.
+  const absl::Time down = absl::Now();
+  std::set<Client*> hosts_written;
+  int writes = 0;
+  while (absl::Now() - down < absl::Seconds(3)) {
+    for (const auto& [key, owner] : route) {
+      ASSERT_NE(owner, nullptr) << key;
+      absl::StatusOr<uint64_t> v = owner->Put({"bucket", key}, testing::Rec(6000 + writes++));
+      ASSERT_TRUE(v.ok()) << key << ": " << v.status() << a.log() << b.log();
+      absl::StatusOr<ObjectRecord> r = owner->Get({"bucket", key});
+      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+      want[key] = *r;
+      hosts_written.insert(owner);
+    }
+  }
+  EXPECT_EQ(hosts_written.size(), 2u);
+  ASSERT_TRUE(etcd.Start().ok());
+
+  // Both hosts are alive and hold the same cells under the same epochs.
+  int status = 0;
+  EXPECT_FALSE(a.process().Exited(&status)) << status << a.log();
+  EXPECT_FALSE(b.process().Exited(&status)) << status << b.log();
+  absl::StatusOr<std::map<uint32_t, CellOwner>> after = cluster.coord().Owners();
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->size(), 4u);
+  for (const auto& [cell, owner] : before) {
+    EXPECT_EQ(after->at(cell).host, owner.host) << cell;
+    EXPECT_EQ(after->at(cell).epoch, owner.epoch) << cell;
+  }
+  EXPECT_EQ(cluster.coord().Hosts()->size(), 2u);
+  // And they carry on: writes through the cluster client, every record.
+  ClusterClientOptions cco;
+  cco.etcd_endpoints = {etcd.endpoint()};
+  std::unique_ptr<ClusterClient> routed = *ClusterClient::Connect(cco);
+  for (int i = 1; i < 100; i += 7) {
+    ASSERT_TRUE(routed->Put({"bucket", Key(i)}, testing::Rec(8000 + i)).ok()) << Key(i);
+    want[Key(i)] = *routed->Get({"bucket", Key(i)});
+  }
+  for (const auto& [key, rec] : want) {
+    absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
+    if (rec.has_value()) {
+      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;
+    } else {
+      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
+    }
+  }
+  EXPECT_EQ(WEXITSTATUS(a.process().Terminate()), 0) << a.log();
+  EXPECT_EQ(WEXITSTATUS(b.process().Terminate()), 0) << b.log();
 }
 
 // Bad flags are refused before etcd is asked or a directory made: one
