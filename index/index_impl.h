@@ -41,6 +41,9 @@ class IndexImpl : public Index {
   absl::Status Init();
   // Init for Options::cluster_member.
   absl::Status InitMember();
+  // The cell set over map_'s cells (adopt_only: CellSet::Deps), and the
+  // request metrics; Init's and InitMember's last common step.
+  void MakeCells(bool adopt_only);
 
   absl::StatusOr<uint64_t> Put(const ObjectKey& key, const ObjectRecord& record,
                                const Precondition& precondition) override;

@@ -215,10 +215,19 @@ absl::Status IndexImpl::Init() {
   }
   if (absl::Status s = RemoveStaleCellDirs(); !s.ok()) return s;
   if (absl::Status s = RemoveRetiredCellDirs(); !s.ok()) return s;
+  MakeCells(/*adopt_only=*/false);
+  cells_->RecoverAll();
+  if (options_.wait_for_recovery) cells_->WaitForRecovery();
+  background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
+  StartResizing();
+  open_time_ = absl::Now() - open_start_;
+  return absl::OkStatus();
+}
+
+void IndexImpl::MakeCells(bool adopt_only) {
   std::vector<CellId> ids;
   for (const CellRange& c : map_.cells()) ids.push_back(c.id);
   requests_ = std::make_unique<RequestMetrics>();
-
   CellSet::Deps deps;
   deps.options = &options_;
   deps.resources = resources_.get();
@@ -226,13 +235,8 @@ absl::Status IndexImpl::Init() {
   deps.place = [this](CellId id) { return PlaceOf(id); };
   deps.on_event = internal_.recovery_hook;
   deps.on_settled = [this] { RequestStatusPage(); };
+  deps.adopt_only = adopt_only;
   cells_ = std::make_unique<CellSet>(ids, std::move(deps), open_start_);
-  cells_->RecoverAll();
-  if (options_.wait_for_recovery) cells_->WaitForRecovery();
-  background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
-  StartResizing();
-  open_time_ = absl::Now() - open_start_;
-  return absl::OkStatus();
 }
 
 absl::Status IndexImpl::InitMember() {
@@ -256,18 +260,7 @@ absl::Status IndexImpl::InitMember() {
     last_recovery_start_ = open_start_;
     PublishMapLocked();
   }
-  std::vector<CellId> ids;
-  for (const CellRange& c : map_.cells()) ids.push_back(c.id);
-  requests_ = std::make_unique<RequestMetrics>();
-  CellSet::Deps deps;
-  deps.options = &options_;
-  deps.resources = resources_.get();
-  deps.store = store_.get();
-  deps.place = [this](CellId id) { return PlaceOf(id); };
-  deps.on_event = internal_.recovery_hook;
-  deps.on_settled = [this] { RequestStatusPage(); };
-  deps.adopt_only = true;
-  cells_ = std::make_unique<CellSet>(ids, std::move(deps), open_start_);
+  MakeCells(/*adopt_only=*/true);
   background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
   open_time_ = absl::Now() - open_start_;
   return absl::OkStatus();

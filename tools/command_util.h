@@ -3,6 +3,8 @@
 #ifndef CELLINDEX_TOOLS_COMMAND_UTIL_H_
 #define CELLINDEX_TOOLS_COMMAND_UTIL_H_
 
+#include <signal.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,6 +61,13 @@ void PrintJson(const Json& j);
 std::string Iso8601(absl::Time t);
 // "1.5 GiB", "12 KiB", "512 B".
 std::string HumanBytes(uint64_t bytes);
+
+// For the long-running commands (serve, host): ignores SIGPIPE (a reader
+// of their lines that went away must not kill the stop) and blocks SIGTERM
+// and SIGINT, before the index starts its threads (which inherit the
+// mask), so that the signals wait for the command's sigwait rather than
+// kill the process. The set to wait on.
+sigset_t BlockStopSignals();
 
 }  // namespace cellindex::tools
 

@@ -203,12 +203,7 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
   if (!endpoints.ok()) return ReportError(endpoints.status());
   if (absl::Status s = CheckDirectoryFlags(flags); !s.ok()) return ReportError(s);
 
-  signal(SIGPIPE, SIG_IGN);
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = BlockStopSignals();
 
   EtcdClient::Options eo;
   eo.endpoints = *endpoints;

@@ -19,15 +19,7 @@ int RunServe(const GlobalFlags& flags, const std::string& listen) {
   // Checked before the index is opened (and made): bad input changes
   // nothing.
   if (absl::Status s = ValidateListenAddress(listen); !s.ok()) return ReportError(s);
-  // A reader of the lines below that went away must not kill the stop.
-  signal(SIGPIPE, SIG_IGN);
-  // Blocked before the index starts its threads, which inherit the mask:
-  // the signals wait for sigwait below rather than kill the process.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = BlockStopSignals();
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/true);
   if (!index.ok()) return ReportError(index.status());
   // Asked to stop while the index opened (recovery can take a while): it
