@@ -101,6 +101,10 @@ absl::Status IndexImpl::Fenced(CellId cell, bool may_have_applied) {
       may_have_applied ? ": the write may or may not have been applied" : ""));
 }
 
+absl::Status IndexImpl::FencedAll() {
+  return absl::UnavailableError("this host may no longer own its cells (its lease may have expired)");
+}
+
 absl::Status IndexImpl::Adopt(CellId cell, uint64_t owner_epoch) {
   if (!options_.cluster_member) {
     return absl::FailedPreconditionError(
@@ -395,7 +399,7 @@ absl::StatusOr<ListResult> IndexImpl::List(absl::string_view bucket,
     if (r.ok() || !RetryOnNewMap(r.status(), *map, attempt)) break;
   }
   if (r.ok() && !MayAcknowledge()) {
-    r = absl::UnavailableError("this host may no longer own its cells (its lease may have expired)");
+    r = FencedAll();
   }
   requests_->Record(SIZE_MAX, RequestOp::kList, r.status(), absl::Now() - start);
   return r;
@@ -411,7 +415,7 @@ absl::StatusOr<LocateResult> IndexImpl::Locate(const LocateOptions& options) {
     if (r.ok() || !RetryOnNewMap(r.status(), *map, attempt)) break;
   }
   if (r.ok() && !MayAcknowledge()) {
-    r = absl::UnavailableError("this host may no longer own its cells (its lease may have expired)");
+    r = FencedAll();
   }
   requests_->Record(SIZE_MAX, RequestOp::kLocate, r.status(), absl::Now() - start);
   return r;

@@ -136,6 +136,8 @@ class IndexImpl : public Index {
   bool MayAcknowledge() const;
   // Unavailable, saying that this host may no longer own cell `cell`.
   static absl::Status Fenced(CellId cell, bool may_have_applied);
+  // Unavailable for a request over many cells (List, Locate).
+  static absl::Status FencedAll();
   // Who cell `id` is and where it lives now.
   CellSet::Place PlaceOf(CellId id) const;
   // Publishes map_ for routing (map_mu_ held): after every change of it.

@@ -33,24 +33,36 @@ struct ClusterClient::Impl {
     if (!owners.ok()) return owners.status();
     absl::StatusOr<std::map<std::string, std::string>> hosts = coord->Hosts();
     if (!hosts.ok()) return hosts.status();
-    absl::MutexLock lock(&mu);
-    ++owner_reads;
-    owner_address.clear();
-    for (const auto& [cell, owner] : *owners) {
-      auto host = hosts->find(owner.host);
-      if (host != hosts->end()) owner_address[cell] = host->second;
+    std::vector<Client*> ask;  // for the map, if it is not known yet
+    {
+      absl::MutexLock lock(&mu);
+      ++owner_reads;
+      owner_address.clear();
+      for (const auto& [cell, owner] : *owners) {
+        auto host = hosts->find(owner.host);
+        if (host != hosts->end()) owner_address[cell] = host->second;
+      }
+      if (!cells.empty()) return absl::OkStatus();
+      for (const auto& [name, address] : *hosts) ask.push_back(ClientForLocked(address));
     }
-    if (!cells.empty()) return absl::OkStatus();
+    // Asked without the lock: the other calls route meanwhile (a Client,
+    // once made, lives as long as this).
     absl::Status last = absl::UnavailableError("no host is registered");
-    for (const auto& [name, address] : *hosts) {
-      absl::StatusOr<RemoteCellMap> map = ClientForLocked(address)->CellMap();
+    for (Client* host : ask) {
+      absl::StatusOr<RemoteCellMap> map = host->CellMap();
       if (map.ok()) {
+        absl::MutexLock lock(&mu);
         cells = map->cells;
         return absl::OkStatus();
       }
       last = map.status();
     }
     return last;
+  }
+
+  bool MapKnown() const {
+    absl::MutexLock lock(&mu);
+    return !cells.empty();
   }
 
   Client* ClientForLocked(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
@@ -91,11 +103,7 @@ struct ClusterClient::Impl {
     const absl::Time deadline = absl::Now() + options.deadline;
     absl::Duration backoff = options.initial_backoff;
     absl::Status last = absl::UnavailableError("no owner known yet");
-    bool refresh = false;
-    {
-      absl::MutexLock lock(&mu);
-      refresh = cells.empty();
-    }
+    bool refresh = !MapKnown();
     for (;;) {
       if (refresh) {
         if (absl::Status s = Refresh(); !s.ok()) last = s;
@@ -108,9 +116,8 @@ struct ClusterClient::Impl {
         // A write is sent again only when it applied nothing.
         if (write && !WasNotApplied(s)) return r;
         last = s;
-      } else {
-        absl::MutexLock lock(&mu);
-        if (!cells.empty()) last = absl::UnavailableError("no host owns the key's cell now");
+      } else if (MapKnown()) {
+        last = absl::UnavailableError("no host owns the key's cell now");
       }
       const absl::Duration left = deadline - absl::Now();
       if (left <= absl::ZeroDuration()) {
@@ -176,12 +183,7 @@ absl::StatusOr<std::vector<uint64_t>> ClusterClient::Write(const WriteBatch& bat
   const std::string first = EncodeKey(batch.ops().front().key);
   {
     // One cell: the map is needed to tell.
-    bool known = false;
-    {
-      absl::MutexLock lock(&impl_->mu);
-      known = !impl_->cells.empty();
-    }
-    if (!known) (void)impl_->Refresh();
+    if (!impl_->MapKnown()) (void)impl_->Refresh();
     absl::MutexLock lock(&impl_->mu);
     if (!impl_->cells.empty()) {
       const std::optional<CellId> cell = impl_->CellOfLocked(first);
