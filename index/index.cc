@@ -176,10 +176,14 @@ absl::StatusOr<std::vector<CheckpointReport>> IndexImpl::Checkpoint(std::optiona
 
 absl::StatusOr<std::vector<CellId>> IndexImpl::LoseHosts(const std::vector<std::string>& hosts) {
   if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
-  // A capacity change under way (a split moving its child, a drain step)
+  // A capacity change under way (a drain step, a split's opening children)
   // finishes first; the audit line says how long the loss waited for it.
+  // A split or merge still making its children gives way (LossWaiting).
   const absl::Time asked = absl::Now();
+  losses_waiting_.fetch_add(1);
+  if (internal_.loss_hook) internal_.loss_hook();
   absl::MutexLock capacity_lock(&capacity_mu_);
+  losses_waiting_.fetch_sub(1);
   const absl::Time locked = absl::Now();
   nlohmann::ordered_json parts = nlohmann::ordered_json::object();
   absl::StatusOr<std::vector<CellId>> moved = LoseHostsImpl(hosts, &parts);

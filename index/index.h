@@ -66,6 +66,9 @@ struct SplitReport {
   // parent; making the children's states (and journals); then saving the
   // map (commit - making); opening the children.
   absl::Duration closing, making, commit, opening;
+  // Making, in its parts: the parent opened and linked once, then the
+  // children trimmed in parallel (the slower child's time).
+  absl::Duration linking, trimming;
   // The children are made on the parent's host (hard links). When another
   // host of its pool holds at least two cells fewer, the right child then
   // moves there (as a rebalance moves a cell), so that a growing range

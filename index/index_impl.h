@@ -4,6 +4,7 @@
 #ifndef CELLINDEX_INDEX_INDEX_IMPL_H_
 #define CELLINDEX_INDEX_INDEX_IMPL_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -206,6 +207,12 @@ class IndexImpl : public Index {
   absl::Duration open_time_;
   // One capacity change (remove, add, pool, loss, one rebalance move) at a time.
   absl::Mutex capacity_mu_ ABSL_ACQUIRED_BEFORE(map_mu_);
+  // Host losses waiting for capacity_mu_. A split or merge that has not
+  // committed gives way to them (Aborted, its parents serving again where
+  // they were): a loss waits for a cell to reopen, not for the children
+  // of a cell to be made.
+  std::atomic<int> losses_waiting_{0};
+  bool LossWaiting() const { return losses_waiting_.load() > 0; }
   // How many capacity changes there have been; a rebalance pausing between
   // moves waits on it.
   mutable absl::Mutex changes_mu_;

@@ -58,6 +58,13 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const Options& options,
         "options.merge_keys (", o.merge_keys, ") must be at most a quarter of options.split_keys (",
         o.split_keys, "), or merged cells would split again"));
   }
+  // RocksDB's rate limiter hands out a tenth of the rate every 100 ms: below
+  // 10 bytes a second that is nothing, and a copy could never land.
+  if (o.restore_copy_bytes_per_sec > 0 && o.restore_copy_bytes_per_sec < 10) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "options.restore_copy_bytes_per_sec (", o.restore_copy_bytes_per_sec,
+        ") must be 0 (unpaced) or at least 10"));
+  }
   if (o.merge_after < absl::ZeroDuration() || o.resize_check_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "options.merge_after and options.resize_check_interval must not be negative");

@@ -31,6 +31,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -48,6 +49,7 @@
 #include "recovery/placement.h"
 #include "recovery/store/cell_map_file.h"
 #include "recovery/store/layout.h"
+#include "recovery/store/store_backed_fs.h"
 #include "rocksdb/file_system.h"
 
 namespace cellindex {
@@ -66,6 +68,22 @@ absl::Status CheckParentSeqs(const ChildStateReport& made, const std::vector<uin
   return absl::DataLossError(absl::StrCat(
       "the parents' local states are at seq ", absl::StrJoin(made.parent_seqs, ","),
       " but they had applied seq ", absl::StrJoin(seqs, ","), " when they closed"));
+}
+
+// Why a split or merge that had not committed stopped (LossWaiting).
+absl::Status GiveWayToLoss() {
+  return absl::AbortedError(
+      "a host loss came first: nothing changed and the cells serve where they were; ask again");
+}
+
+// A cell restored in place reads some of its files from the store until
+// its copy lands them (recovery/store/store_backed_fs.h): its directory
+// alone is not its state, and no child can be made from it before then.
+absl::Status RefuseStoreBacked(rocksdb::FileSystem& fs, CellId id, const std::string& dir) {
+  if (!StoreBackedFs::HasList(fs, dir)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cell ", id, " still reads files from the store after an in-place restore: it can split ",
+      "or merge once they have landed on its host (cellindex cells shows the copy)"));
 }
 
 }  // namespace
@@ -216,6 +234,8 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
             {"making", absl::ToDoubleMilliseconds(report.making)},
             {"saving", absl::ToDoubleMilliseconds(report.commit - report.making)},
             {"opening", absl::ToDoubleMilliseconds(report.opening)}};
+        entry["making_parts_ms"] = {{"linking", absl::ToDoubleMilliseconds(report.linking)},
+                                    {"trimming", absl::ToDoubleMilliseconds(report.trimming)}};
         if (!report.right_moved_to.empty()) {
           entry["right_moved_to"] = report.right_moved_to;
           entry["move_unavailable_ms"] = absl::ToDoubleMilliseconds(report.move_unavailable);
@@ -309,6 +329,8 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request,
   const std::vector<std::string> child_dirs = {CellDbDir(host_dir, left), CellDbDir(host_dir, right)};
   auto commit = [&](const std::vector<uint64_t>& seqs) -> absl::Status {
     hook(SplitEvent::kParentClosed);
+    if (LossWaiting()) return GiveWayToLoss();
+    if (absl::Status s = RefuseStoreBacked(fs, id, parent_dir); !s.ok()) return s;
     report.parent_seq = seqs.at(0);
     CellMap next;
     {
@@ -330,11 +352,14 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request,
       place.identity.range = next.cells()[*next.IndexOf(k == 0 ? left : right)];
     }
     absl::StatusOr<std::vector<ChildStateReport>> made =
-        MakeChildStates(options_, *resources_, parent_dir, parent, places);
-    if (!made.ok()) return undo(made.status());
+        MakeChildStates(options_, *resources_, parent_dir, parent, places,
+                        [this] { return LossWaiting(); });
+    if (!made.ok()) return undo(absl::IsAborted(made.status()) ? GiveWayToLoss() : made.status());
     for (size_t k = 0; k < 2; ++k) {
       if (absl::Status s = CheckParentSeqs((*made)[k], seqs); !s.ok()) return undo(s);
       (k == 0 ? report.left_records : report.right_records) = (*made)[k].records;
+      report.linking = (*made)[k].link_time;
+      report.trimming = std::max(report.trimming, (*made)[k].trim_time);
       if (absl::Status s = StartChildJournal(places[k].identity, report.parent_seq, options_,
                                              *resources_, *store_);
           !s.ok()) {
@@ -427,6 +452,10 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
   const std::string child_dir = CellDbDir(left_host_dir, child_id);  // on the left's host
   auto commit = [&](const std::vector<uint64_t>& seqs) -> absl::Status {
     hook(SplitEvent::kParentClosed);
+    if (LossWaiting()) return GiveWayToLoss();
+    for (auto [id, dir] : {std::pair(request.left, left_dir), std::pair(request.right, right_dir)}) {
+      if (absl::Status s = RefuseStoreBacked(fs, id, dir); !s.ok()) return s;
+    }
     report.left_seq = seqs.at(0);
     report.right_seq = seqs.at(1);
     CellMap next;
@@ -507,6 +536,7 @@ int IndexImpl::ResizePass(std::map<CellId, absl::Time>* small_since) {
     std::string condition;
     if (!cells_->Healthy(c.id, &condition)) continue;
     const CellStats st = cells_->Stats(c.id);
+    if (st.store_files > 0) continue;  // not before its in-place restore has landed
     const bool by_keys = options_.split_keys > 0 && st.keys >= options_.split_keys;
     const bool by_bytes =
         options_.split_bytes > 0 && st.sst_bytes + st.memtable_bytes >= options_.split_bytes;
@@ -526,9 +556,10 @@ int IndexImpl::ResizePass(std::map<CellId, absl::Time>* small_since) {
   for (const CellRange& c : map->cells()) {
     std::string condition;
     const bool healthy = cells_->Healthy(c.id, &condition);
-    const uint64_t k = cells_->Stats(c.id).keys;
+    const CellStats st = cells_->Stats(c.id);
+    const uint64_t k = st.keys;
     keys.push_back(k);
-    if (!healthy || k >= options_.merge_keys) continue;
+    if (!healthy || k >= options_.merge_keys || st.store_files > 0) continue;
     auto it = small_since->find(c.id);
     still[c.id] = it != small_since->end() ? it->second : now;
   }

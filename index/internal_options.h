@@ -46,6 +46,9 @@ struct InternalOptions {
   // Called at each step of a split or merge, with the (left) parent's id;
   // may block.
   std::function<void(uint32_t parent, SplitEvent event)> split_hook;
+  // Called when a host loss starts to wait for capacity changes under way
+  // (a split or merge that has not committed gives way to it from then on).
+  std::function<void()> loss_hook;
   // Called at the start of ~Index, once background work has been told to
   // stop and before it is waited for.
   std::function<void()> shutdown_hook;

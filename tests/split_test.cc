@@ -768,6 +768,137 @@ TEST(SplitTest, AHostLostWhileTheMovedChildIsRestoredIsRecoveredAtOnce) {
   testing::ExpectExactly(*reopened, want);
 }
 
+// A host lost while a split (or merge) has closed its parents and not yet
+// committed: the split gives way (Aborted, nothing changed), so that the
+// loss waits for the parent to reopen, not for the children to be made.
+// Here the lost host is the parent's own.
+void LoseTheParentsHostWhileItsCellsAreReshaped(bool merge) {
+  testing::ScratchDir dir;
+  absl::Notification loss_waiting;
+  std::atomic<bool> armed{false};
+  Index* index_ptr = nullptr;
+  std::string lost_host;
+  absl::StatusOr<std::vector<CellId>> moved = absl::UnknownError("not run");
+  std::thread loser;
+  InternalOptions in;
+  in.loss_hook = [&] { loss_waiting.Notify(); };
+  in.split_hook = [&](uint32_t, SplitEvent e) {
+    if (e != SplitEvent::kParentClosed || !armed.exchange(false)) return;
+    loser = std::thread([&] { moved = index_ptr->LoseHosts({lost_host}); });
+    // Bounded: a loss that never comes fails the test below.
+    loss_waiting.WaitForNotificationWithTimeout(absl::Seconds(60));
+  };
+  // Restored by copy: asked again at once, the split or merge finds every
+  // file on the host (in place, it would wait for the copy: below).
+  Options o = FourCellsOnTwoHosts(dir);
+  o.restore_mode = RestoreMode::kCopy;
+  auto opened = OpenIndex(o, in);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Index& index = **opened;
+  index_ptr = &index;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(index);
+  const CellMap before = index.cell_map();
+  lost_host = before.cells()[1].host;
+  const std::string survivor = lost_host == "h1" ? "h2" : "h1";
+  armed = true;
+  absl::Status reshaped;
+  if (merge) {
+    MergeRequest request;
+    request.left = before.cells()[1].id;
+    request.right = before.cells()[2].id;
+    reshaped = index.MergeCells(request).status();
+  } else {
+    SplitRequest request;
+    request.cell = before.cells()[1].id;
+    reshaped = index.SplitCell(request).status();
+  }
+  if (loser.joinable()) loser.join();
+  ASSERT_TRUE(loss_waiting.HasBeenNotified()) << "the loss never came";
+  EXPECT_TRUE(absl::IsAborted(reshaped)) << reshaped;
+  EXPECT_THAT(reshaped.message(), ::testing::HasSubstr("a host loss came first"));
+  ASSERT_TRUE(moved.ok()) << moved.status();
+
+  // The map is the one before, but for the hosts: every cell on the survivor.
+  index.WaitForRecovery();
+  const CellMap after = index.cell_map();
+  ASSERT_EQ(after.cells().size(), before.cells().size());
+  for (size_t i = 0; i < after.cells().size(); ++i) {
+    EXPECT_EQ(after.cells()[i].id, before.cells()[i].id);
+    EXPECT_EQ(after.cells()[i].host, survivor) << after.cells()[i].id;
+  }
+  for (const CellStats& c : index.Stats().cells) EXPECT_EQ(c.state, CellPhase::kServing) << c.id;
+  testing::ExpectExactly(index, want);
+  // Asked again, the split or merge goes through.
+  if (merge) {
+    MergeRequest request;
+    request.left = before.cells()[1].id;
+    request.right = before.cells()[2].id;
+    absl::Status again = index.MergeCells(request).status();
+    EXPECT_TRUE(again.ok()) << again;
+  } else {
+    SplitRequest request;
+    request.cell = before.cells()[1].id;
+    absl::Status again = index.SplitCell(request).status();
+    EXPECT_TRUE(again.ok()) << again;
+  }
+  testing::ExpectExactly(index, want);
+  opened->reset();
+  std::unique_ptr<Index> reopened = testing::OpenIndexOrFail(o);
+  ASSERT_NE(reopened, nullptr);
+  testing::ExpectExactly(*reopened, want);
+}
+
+TEST(SplitTest, ASplitThatHasNotCommittedGivesWayToAHostLoss) {
+  LoseTheParentsHostWhileItsCellsAreReshaped(/*merge=*/false);
+}
+
+TEST(MergeTest, AMergeThatHasNotCommittedGivesWayToAHostLoss) {
+  LoseTheParentsHostWhileItsCellsAreReshaped(/*merge=*/true);
+}
+
+// A cell restored in place reads some files from the store until its copy
+// lands them: neither split nor merged until then (its directory alone is
+// not its state), with a clear error, and nothing changes.
+TEST(SplitTest, ACellStillReadingTheStoreIsNotSplitOrMergedUntilItsCopyLands) {
+  testing::ScratchDir dir;
+  Options o = FourCellsOnTwoHosts(dir);
+  o.restore_copy_bytes_per_sec = 100;  // the copy does not land in this test
+  auto opened = OpenIndex(o, InternalOptions());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Index& index = **opened;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::Populate(index);
+  ASSERT_TRUE(index.Checkpoint().ok());
+  const CellMap before = index.cell_map();
+  const std::string lost = before.cells()[1].host;
+  ASSERT_TRUE(index.LoseHosts({lost}).ok());
+  index.WaitForRecovery();
+  uint64_t store_files = 0;
+  for (const CellStats& c : index.Stats().cells) {
+    if (c.id == before.cells()[1].id) store_files = c.store_files;
+  }
+  ASSERT_GT(store_files, 0u) << "cell 1 was not restored in place";
+
+  SplitRequest split;
+  split.cell = before.cells()[1].id;
+  absl::Status s = index.SplitCell(split).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("still reads files from the store"));
+  MergeRequest merge;
+  merge.left = before.cells()[0].id;
+  merge.right = before.cells()[1].id;
+  s = index.MergeCells(merge).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("still reads files from the store"));
+
+  const CellMap after = index.cell_map();
+  ASSERT_EQ(after.cells().size(), before.cells().size());
+  for (size_t i = 0; i < after.cells().size(); ++i) {
+    EXPECT_EQ(after.cells()[i].id, before.cells()[i].id);
+  }
+  for (const CellStats& c : index.Stats().cells) EXPECT_EQ(c.state, CellPhase::kServing) << c.id;
+  testing::ExpectExactly(index, want);
+}
+
 TEST(MergeTest, CellsThatAreNotNeighboursInOrderAreRefused) {
   testing::ScratchDir dir;
   std::unique_ptr<Index> index = testing::OpenIndexOrFail(testing::FourCells(dir));
@@ -910,6 +1041,19 @@ TEST(ResizeTest, ThresholdsThatWouldAlternateAreRefused) {
   o.merge_keys = 25;
   o.merge_after = -absl::Seconds(1);
   EXPECT_TRUE(absl::IsInvalidArgument(Index::Open(o).status()));
+}
+
+// A copy pace RocksDB's rate limiter cannot hand out (a tenth of it every
+// 100 ms) is refused at open, not met by an assertion when a copy starts.
+TEST(ResizeTest, ACopyPaceTooSmallToHandOutIsRefused) {
+  testing::ScratchDir dir;
+  Options o = testing::FourCells(dir);
+  o.restore_copy_bytes_per_sec = 9;
+  absl::Status s = Index::Open(o).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("restore_copy_bytes_per_sec"));
+  o.restore_copy_bytes_per_sec = 10;
+  EXPECT_TRUE(Index::Open(o).ok());
 }
 
 #ifdef CELLINDEX_CLI_PATH

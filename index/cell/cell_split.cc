@@ -1,6 +1,7 @@
 #include "index/cell/cell_split.h"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -53,7 +54,9 @@ absl::Status Open(const Options& options, const CellResources& resources, const 
 // records do, so the other half's entries of one name are at most two
 // contiguous runs. One seek per name finds the names; nothing is read entry
 // by entry, and the flush writes a few tombstones, not one per entry.
-absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* ranges_deleted) {
+absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child,
+                               const std::function<absl::Status()>& stopped,
+                               uint64_t* ranges_deleted) {
   const rocksdb::WriteOptions wo;  // unsynced: the flush below makes it durable
   const CellRange& range = child.range;
   rocksdb::DB* db = d.db.get();
@@ -100,6 +103,7 @@ absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* ra
   }
   if (absl::Status s = FromRocks(db->Write(wo, &batch), "trim the child"); !s.ok()) return s;
   batch.Clear();
+  if (absl::Status s = stopped(); !s.ok()) return s;
 
   // The count: what is left of the records, read within the child's range
   // only (not stepping over the other half's deleted records).
@@ -113,6 +117,7 @@ absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child, uint64_t* ra
     for (it->Seek(RecordKey(range.lo)); it->Valid(); it->Next()) ++records;
     if (!it->status().ok()) return FromRocks(it->status(), "count the child's records");
   }
+  if (absl::Status s = stopped(); !s.ok()) return s;
   absl::StatusOr<StoredState> state = ReadState(db, rocksdb::ReadOptions());
   if (!state.ok()) return state.status();
   state->count = records;
@@ -169,8 +174,13 @@ absl::StatusOr<StoredState> LinkState(const Options& options, const CellResource
 
 absl::StatusOr<std::vector<ChildStateReport>> MakeChildStates(
     const Options& options, const CellResources& resources, const std::string& parent_dir,
-    const CellIdentity& parent, const std::vector<ChildPlace>& children) {
+    const CellIdentity& parent, const std::vector<ChildPlace>& children,
+    const std::function<bool()>& stop) {
   rocksdb::FileSystem& fs = *resources.fs;
+  auto stopped = [&stop]() -> absl::Status {
+    if (stop && stop()) return absl::AbortedError("stopped while making the children");
+    return absl::OkStatus();
+  };
   for (const ChildPlace& c : children) {
     if (c.identity.index_id != parent.index_id) {
       return absl::InvalidArgumentError(absl::StrCat(c.identity.Describe(),
@@ -212,6 +222,7 @@ absl::StatusOr<std::vector<ChildStateReport>> MakeChildStates(
     }
   }
   const absl::Duration link_time = absl::Now() - start;
+  if (absl::Status s = stopped(); !s.ok()) return s;
 
   // Then each child trims its copy on a thread of its own: the scan of the
   // reverse index and the flush are most of a split's hold, and the
@@ -226,7 +237,12 @@ absl::StatusOr<std::vector<ChildStateReport>> MakeChildStates(
         done[k] = s;
         return;
       }
-      absl::StatusOr<uint64_t> records = Trim(c, children[k].identity, &reports[k].ranges_deleted);
+      if (absl::Status s = stopped(); !s.ok()) {
+        done[k] = s;
+        return;
+      }
+      absl::StatusOr<uint64_t> records =
+          Trim(c, children[k].identity, stopped, &reports[k].ranges_deleted);
       if (!records.ok()) {
         done[k] = records.status();
         return;

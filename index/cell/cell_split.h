@@ -25,6 +25,7 @@
 #define CELLINDEX_INDEX_CELL_CELL_SPLIT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -69,11 +70,14 @@ struct ChildPlace {
 
 // MakeChildState for several children of one parent at once (a split's
 // two): the parent is opened and linked once, and the children are trimmed
-// in parallel, each on a thread of its own. On error, a child that was made
-// may be in place: the caller removes the children's directories.
+// in parallel, each on a thread of its own. `stop` (when set) is asked
+// between the steps; once it says so, the making ends with Aborted. On
+// error, a child that was made may be in place: the caller removes the
+// children's directories.
 absl::StatusOr<std::vector<ChildStateReport>> MakeChildStates(
     const Options& options, const CellResources& resources, const std::string& parent_dir,
-    const CellIdentity& parent, const std::vector<ChildPlace>& children);
+    const CellIdentity& parent, const std::vector<ChildPlace>& children,
+    const std::function<bool()>& stop = nullptr);
 
 // Makes `child_dir` (which must not exist) hold the merge of the closed
 // local states of neighbours `left` (in `left_dir`) and `right` (in
