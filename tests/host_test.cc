@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cctype>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
@@ -475,6 +477,91 @@ TEST(HostTest, BadFlagsAreRefusedWithOneLine) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_THAT(r.err, ::testing::HasSubstr("--store is required"));
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// Processes whose command line names `path`: what a drill there left running.
+std::vector<std::string> ProcessesNaming(const std::string& path) {
+  std::vector<std::string> found;
+  for (const std::filesystem::directory_entry& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = e.path().filename();
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
+    std::string cmdline = testing::ReadWholeFile(e.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (absl::StrContains(cmdline, path)) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
+// The drill with real processes: etcd and three hosts, a load through the
+// cluster client, one host SIGKILLed under it. The other cells answer every
+// request, the lost ones come back, nothing acknowledged is lost, and
+// nothing it started is left running.
+TEST(HostTest, TheProcessDrillKillsAHostUnderLoadAndLosesNothing) {
+  testing::ScratchDir dir;
+  const std::string data = dir / "data";
+  testing::ProcessResult r = testing::RunProcess(
+      {CELLINDEX_CLI_PATH, "--data", data, "--json", "drill", "--processes", "--objects", "20000",
+       "--cells", "6", "--hosts", "3", "--lease-ttl", "2", "--before", "1", "--after", "1",
+       "--writers", "2", "--readers", "1"},
+      dir.path(), 240);
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["hosts"], 3);
+  EXPECT_NE(j["killed_host"], "h0") << "the first host is the controller";
+  ASSERT_FALSE(j["lost_cells"].empty());
+  const double detection = j["kill_to_detection_seconds"];
+  const double claim = j["kill_to_claim_seconds"];
+  const double full = j["kill_to_full_availability_seconds"];
+  EXPECT_GT(detection, 0);
+  EXPECT_LE(detection, claim);
+  EXPECT_LE(claim, full);
+  EXPECT_EQ(j["kill_to_cell_serving_seconds"].size(), j["lost_cells"].size());
+  const nlohmann::json& other = j["requests"]["unaffected_cells"];
+  EXPECT_GT(other["total"].get<uint64_t>(), 0u);
+  EXPECT_EQ(other["failed"], 0);
+  EXPECT_GT(j["requests"]["lost_cells"]["total"].get<uint64_t>(), 0u);
+  EXPECT_GT(j["writes_acknowledged"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["acknowledged_writes_lost"], 0);
+  EXPECT_EQ(j["loaded_objects_checked"], 20000);
+  EXPECT_EQ(j["loaded_objects_wrong"], 0);
+  EXPECT_EQ(j["wrong_reads"], 0);
+  EXPECT_EQ(j["hosts_stopped_uncleanly"], 0);
+  EXPECT_THAT(ProcessesNaming(data), ::testing::IsEmpty());
+}
+
+// What applies to the in-process drill only, or makes no drill, is refused
+// with one line and exit code 2 before anything starts.
+TEST(HostTest, TheProcessDrillRefusesWhatDoesNotApply) {
+  testing::ScratchDir dir;
+  const std::string data = dir / "data";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--processes", "--lose", "2"}, "--lose does not apply"},
+      {{"--processes", "--split-keys", "10"}, "--split-keys does not apply"},
+      {{"--processes", "--hosts", "1"}, "--hosts 2 or more"},
+      {{"--processes", "--lease-ttl", "1.5"}, "whole seconds"},
+      {{"--processes", "--lease-ttl", "0"}, "--lease-ttl"},
+      {{"--lease-ttl", "2"}, "apply to drill --processes only"},
+      {{"--etcd-binary", "/bin/true"}, "apply to drill --processes only"},
+  };
+  for (const auto& [flags, says] : cases) {
+    std::vector<std::string> args = {CELLINDEX_CLI_PATH, "--data", data, "drill"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    testing::ProcessResult r = testing::RunProcess(args, dir.path(), 30);
+    SCOPED_TRACE(absl::StrJoin(flags, " "));
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_THAT(r.err, ::testing::HasSubstr(says));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(PathExists(data + "/drill-processes")) << "refused, yet it started";
+  }
+  // An etcd that does not start: a clear error, nothing left running.
+  testing::ProcessResult r = testing::RunProcess(
+      {CELLINDEX_CLI_PATH, "--data", data, "drill", "--processes", "--objects", "100", "--cells",
+       "2", "--hosts", "2", "--etcd-binary", "/nonexistent/etcd"},
+      dir.path(), 120);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("etcd"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_THAT(ProcessesNaming(data), ::testing::IsEmpty());
 }
 
 }  // namespace

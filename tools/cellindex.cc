@@ -13,6 +13,7 @@
 #include "tools/commands.h"
 #include "tools/demo.h"
 #include "tools/drill.h"
+#include "tools/drill_processes.h"
 #include "tools/exit_codes.h"
 
 namespace {
@@ -158,6 +159,19 @@ int main(int argc, char** argv) {
           "or copy (copy and verify every file first)")
       ->type_name("MODE")
       ->default_str("in_place");
+  bool drill_processes = false;
+  ProcessDrillOptions process_drill;
+  double lease_ttl = absl::ToDoubleSeconds(process_drill.lease_ttl);
+  drill_cmd->add_flag("--processes", drill_processes,
+                      "run etcd and --hosts `cellindex host` processes on loopback, load through "
+                      "the cluster client, and SIGKILL one host process under load");
+  AddSeconds(drill_cmd, "--lease-ttl", &lease_ttl, 1, 60,
+             "with --processes: the hosts' etcd lease TTL, 1 to 60 s (whole seconds)")
+      ->default_str(absl::StrCat(lease_ttl));
+  drill_cmd
+      ->add_option("--etcd-binary", process_drill.etcd_binary,
+                   "with --processes: the etcd server to start (default: etcd on PATH)")
+      ->type_name("PATH");
   drill_cmd
       ->add_option("--report", drill.report_dir,
                    "also write the report as a page with the drill's timeline (drill.html, "
@@ -392,6 +406,40 @@ int main(int argc, char** argv) {
     demo.write_for = absl::Seconds(demo_seconds);
     demo.json = flags.json;
     return RunDemo(demo);
+  }
+  if (drill_cmd->parsed() && drill_processes) {
+    // What only the in-process drill does.
+    for (const char* flag : {"--lose", "--all", "--recovery-parallelism", "--paranoid",
+                             "--split-keys", "--restore-mode", "--report"}) {
+      if (drill_cmd->count(flag) > 0) {
+        return ReportError(absl::InvalidArgumentError(
+            absl::StrCat(flag, " does not apply to drill --processes (it kills one host process)")));
+      }
+    }
+    if (lease_ttl != static_cast<double>(static_cast<int64_t>(lease_ttl))) {
+      return ReportError(absl::InvalidArgumentError(
+          absl::StrCat("invalid --lease-ttl ", lease_ttl, ": whole seconds")));
+    }
+    if (drill.hosts < 2) {
+      return ReportError(absl::InvalidArgumentError(
+          "drill --processes needs --hosts 2 or more (one is killed, the others take its cells)"));
+    }
+    process_drill.dir = flags.data_dir + "/drill-processes";
+    process_drill.hosts = drill.hosts;
+    process_drill.cells = drill.cells;
+    process_drill.objects = drill.objects;
+    process_drill.writers = drill.writers;
+    process_drill.readers = drill.readers;
+    process_drill.before = absl::Seconds(drill_before);
+    process_drill.after = absl::Seconds(drill_after);
+    process_drill.lease_ttl = absl::Seconds(lease_ttl);
+    process_drill.json = flags.json;
+    return RunProcessDrill(process_drill);
+  }
+  if (drill_cmd->parsed() && (drill_cmd->count("--lease-ttl") > 0 ||
+                              drill_cmd->count("--etcd-binary") > 0)) {
+    return ReportError(absl::InvalidArgumentError(
+        "--lease-ttl and --etcd-binary apply to drill --processes only"));
   }
   if (drill_cmd->parsed()) {
     drill.dir = flags.data_dir + "/drill";

@@ -180,6 +180,12 @@ absl::StatusOr<std::string> ClusterCoord::Elect(const std::string& host, int64_t
   return std::string();  // the controller went meanwhile: none now
 }
 
+absl::StatusOr<std::string> ClusterCoord::Controller() {
+  absl::StatusOr<std::optional<EtcdKv>> kv = etcd_->Get(absl::StrCat(prefix_, "controller"));
+  if (!kv.ok()) return kv.status();
+  return kv->has_value() ? (*kv)->value : std::string();
+}
+
 absl::StatusOr<Versioned> ClusterCoord::ReadMap() {
   absl::StatusOr<std::optional<EtcdKv>> kv = etcd_->Get(absl::StrCat(prefix_, "map"));
   if (!kv.ok()) return kv.status();

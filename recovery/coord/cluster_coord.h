@@ -85,6 +85,9 @@ class ClusterCoord {
   // after the attempt (`host` when it won).
   absl::StatusOr<std::string> Elect(const std::string& host, int64_t lease);
 
+  // The controller's name; empty when there is none.
+  absl::StatusOr<std::string> Controller();
+
   // The map as last written (revision 0: none yet).
   absl::StatusOr<Versioned> ReadMap();
   // Writes `map` if the map is still at `read_revision` (0: there is

@@ -200,6 +200,16 @@ absl::StatusOr<std::vector<uint64_t>> ClusterClient::Write(const WriteBatch& bat
       first, true, [&](Client& c) { return c.Write(batch); });
 }
 
+absl::StatusOr<uint32_t> ClusterClient::CellOf(const ObjectKey& key) {
+  if (!impl_->MapKnown()) {
+    if (absl::Status s = impl_->Refresh(); !s.ok()) return s;
+  }
+  absl::MutexLock lock(&impl_->mu);
+  std::optional<CellId> cell = impl_->CellOfLocked(EncodeKey(key));
+  if (!cell) return absl::UnavailableError("the cluster's cell map is not known");
+  return *cell;
+}
+
 std::string ClusterClient::CachedOwnerOf(const ObjectKey& key) const {
   absl::MutexLock lock(&impl_->mu);
   std::optional<CellId> cell = impl_->CellOfLocked(EncodeKey(key));

@@ -65,6 +65,10 @@ class ClusterClient {
   // nothing applied): a batch is atomic within its cell only.
   absl::StatusOr<std::vector<uint64_t>> Write(const WriteBatch& batch);
 
+  // The cell that holds `key` in the cluster's map (read from a host the
+  // first time). Unavailable when no host answers.
+  absl::StatusOr<uint32_t> CellOf(const ObjectKey& key);
+
   // The address of the host that owned `key`'s cell in the client's view
   // after its last call (empty: none known). For tools and tests.
   std::string CachedOwnerOf(const ObjectKey& key) const;

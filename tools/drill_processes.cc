@@ -1,0 +1,632 @@
+#include "tools/drill_processes.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "index/base/file_util.h"
+#include "index/rpc/cluster/cluster_client.h"
+#include "recovery/coord/cluster_coord.h"
+#include "recovery/coord/etcd_client.h"
+#include "rocksdb/file_system.h"
+#include "tools/bulk_load.h"
+#include "tools/command_util.h"
+#include "tools/exit_codes.h"
+#include "tools/progress.h"
+#include "tools/workload.h"
+
+namespace cellindex::tools {
+namespace {
+
+// How often the drill looks at etcd and the cells while it waits.
+constexpr absl::Duration kPoll = absl::Milliseconds(5);
+// Bounds on the waits, so that a drill that cannot finish says so.
+constexpr absl::Duration kEtcdStart = absl::Seconds(30);
+constexpr absl::Duration kSettle = absl::Seconds(300);
+constexpr absl::Duration kStop = absl::Seconds(20);
+// Loaded objects read back at the end, at most.
+constexpr uint64_t kSampleChecks = 20000;
+
+// A process the drill started. It dies with the drill (PR_SET_PDEATHSIG),
+// and is stopped (SIGTERM, then SIGKILL after kStop) when this goes.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { Stop(); }
+
+  // Starts `argv` with its output (both streams) in `log`.
+  absl::Status Start(const std::vector<std::string>& argv, const std::string& log) {
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+    if (pid == 0) {  // only async-signal-safe calls until exec
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+    return absl::OkStatus();
+  }
+
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = 0;
+      status_ = status;
+      return false;
+    }
+    return true;
+  }
+
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+    pid_ = 0;
+  }
+
+  // SIGTERM, then SIGKILL if it has not exited within kStop. Returns the
+  // wait status (or -1 when it had to be killed).
+  int Stop() {
+    if (pid_ <= 0) return status_;
+    ::kill(pid_, SIGTERM);
+    const absl::Time deadline = absl::Now() + kStop;
+    while (absl::Now() < deadline) {
+      if (!Running()) return status_;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    Kill();
+    return -1;
+  }
+
+  int status() const { return status_; }
+
+ private:
+  pid_t pid_ = 0;
+  int status_ = 0;
+};
+
+// This program, for the hosts to run.
+std::string ReadSelf() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("cellindex");
+}
+
+absl::StatusOr<int> FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  if (port < 0) return absl::InternalError("no free loopback port");
+  return port;
+}
+
+// Waits until `ready` says so, `alive` says not, or `within` has passed.
+absl::Status WaitFor(absl::string_view what, absl::Duration within,
+                     const std::function<bool()>& ready, const std::function<bool()>& alive) {
+  const absl::Time deadline = absl::Now() + within;
+  while (!ready()) {
+    if (!alive()) return absl::UnavailableError(absl::StrCat(what, ": a process it needs exited"));
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, " did not happen within ", absl::FormatDuration(within)));
+    }
+    absl::SleepFor(kPoll);
+  }
+  return absl::OkStatus();
+}
+
+// Requests of one kind (to the cells the kill took, or to the others).
+struct Requests {
+  std::atomic<uint64_t> ok{0}, failed{0};
+  std::atomic<int64_t> max_us{0};
+  void Record(bool success, absl::Duration took) {
+    (success ? ok : failed).fetch_add(1);
+    const int64_t us = absl::ToInt64Microseconds(took);
+    int64_t seen = max_us.load();
+    while (us > seen && !max_us.compare_exchange_weak(seen, us)) {
+    }
+  }
+  Json ToJson() const {
+    return {{"total", ok.load() + failed.load()},
+            {"ok", ok.load()},
+            {"failed", failed.load()},
+            {"max_latency_ms", max_us.load() / 1000.0}};
+  }
+};
+
+class ProcessDrill {
+ public:
+  explicit ProcessDrill(const ProcessDrillOptions& o) : o_(o) {}
+
+  int Run();
+
+ private:
+  absl::Status Preload();
+  absl::Status StartEtcd();
+  absl::Status StartHosts();
+  absl::Status FindProbes();
+  bool Settled();
+  bool AllRunning();
+  void Load(int thread, bool writer);
+  absl::Status KillAndWatch();
+  void Verify();
+  int Report();
+
+  const ProcessDrillOptions o_;
+  const Workload workload_;
+  std::string store_, endpoint_;
+  std::unique_ptr<Child> etcd_;
+  std::vector<std::unique_ptr<Child>> hosts_;
+  std::unique_ptr<EtcdClient> etcd_client_;
+  std::optional<ClusterCoord> coord_;
+  std::unique_ptr<ClusterClient> load_client_, probe_client_;
+  std::map<uint32_t, ObjectKey> probe_;  // a key in each cell
+
+  // The load.
+  std::atomic<bool> stop_load_{false};
+  absl::Mutex lost_mu_;
+  std::set<uint32_t> lost_cells_ ABSL_GUARDED_BY(lost_mu_);
+  Requests affected_, unaffected_;
+  std::atomic<uint64_t> wrong_reads_{0};
+  absl::Mutex acked_mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> acked_ ABSL_GUARDED_BY(acked_mu_);  // object, version
+
+  // What happened.
+  std::string victim_;
+  int victim_index_ = -1;
+  std::vector<uint32_t> lost_;
+  absl::Duration preload_, start_, detection_, claim_, full_, verify_;
+  std::map<uint32_t, absl::Duration> cell_back_;
+  uint64_t acked_checked_ = 0, acked_lost_ = 0, sample_checked_ = 0, sample_wrong_ = 0;
+  int unclean_stops_ = 0;
+};
+
+absl::Status ProcessDrill::Preload() {
+  const absl::Time start = absl::Now();
+  GlobalFlags f;
+  f.data_dir = o_.dir + "/seed";
+  f.store_dir = store_;
+  f.cells = o_.cells;
+  absl::StatusOr<std::unique_ptr<Index>> index =
+      OpenIndex(f, /*create=*/true, /*bulk=*/true,
+                workload_.Sample(std::max<uint64_t>(4096, o_.cells * 64)));
+  if (!index.ok()) return index.status();
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> finished{false};
+  absl::Status loaded;
+  {
+    Progress progress("loading", o_.objects);
+    std::thread loader([&] {
+      loaded = BulkLoad(**index, workload_, 0, o_.objects,
+                        std::max(1, static_cast<int>(std::thread::hardware_concurrency())), &done);
+      finished = true;
+    });
+    while (!finished) {
+      progress.Update(done.load());
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    loader.join();
+  }
+  if (!loaded.ok()) return loaded;
+  // Every cell checkpointed, so that a restore is its checkpoint and a
+  // short journal tail, as in the in-process drill.
+  if (absl::StatusOr<std::vector<CheckpointReport>> c = (*index)->Checkpoint(); !c.ok()) {
+    return c.status();
+  }
+  index->reset();
+  preload_ = absl::Now() - start;
+  return absl::OkStatus();
+}
+
+absl::Status ProcessDrill::StartEtcd() {
+  absl::StatusOr<int> client = FreePort(), peer = FreePort();
+  if (!client.ok()) return client.status();
+  if (!peer.ok()) return peer.status();
+  endpoint_ = absl::StrCat("127.0.0.1:", *client);
+  const std::string peer_url = absl::StrCat("http://127.0.0.1:", *peer);
+  etcd_ = std::make_unique<Child>();
+  if (absl::Status s = etcd_->Start(
+          {o_.etcd_binary, "--name", "drill", "--data-dir", o_.dir + "/etcd",
+           "--listen-client-urls", "http://" + endpoint_, "--advertise-client-urls",
+           "http://" + endpoint_, "--listen-peer-urls", peer_url,
+           "--initial-advertise-peer-urls", peer_url, "--initial-cluster",
+           "drill=" + peer_url, "--log-level", "error"},
+          o_.dir + "/etcd.log");
+      !s.ok()) {
+    return s;
+  }
+  EtcdClient::Options eo;
+  eo.endpoints = {endpoint_};
+  eo.timeout = absl::Milliseconds(500);
+  absl::StatusOr<std::unique_ptr<EtcdClient>> c = EtcdClient::Create(eo);
+  if (!c.ok()) return c.status();
+  etcd_client_ = *std::move(c);
+  absl::Status up = WaitFor(
+      "etcd's start", kEtcdStart, [&] { return etcd_client_->Get("/cellindex-drill").ok(); },
+      [&] { return etcd_->Running(); });
+  if (!up.ok()) {
+    return absl::UnavailableError(absl::StrCat(up.message(), " (", o_.etcd_binary, "; see ",
+                                               o_.dir, "/etcd.log)"));
+  }
+  absl::StatusOr<ClusterCoord> coord = ClusterCoord::Create(*etcd_client_, "default");
+  if (!coord.ok()) return coord.status();
+  coord_.emplace(*std::move(coord));
+  return absl::OkStatus();
+}
+
+bool ProcessDrill::AllRunning() {
+  if (!etcd_->Running()) return false;
+  for (auto& h : hosts_) {
+    if (!h->Running()) return false;
+  }
+  return true;
+}
+
+absl::Status ProcessDrill::StartHosts() {
+  const std::string self = o_.self.empty() ? ReadSelf() : o_.self;
+  for (int h = 0; h < o_.hosts; ++h) {
+    const std::string name = absl::StrCat("h", h);
+    auto child = std::make_unique<Child>();
+    if (absl::Status s = child->Start(
+            {self, "--data", absl::StrCat(o_.dir, "/", name), "--store", store_, "--json", "host",
+             "--name", name, "--etcd", endpoint_, "--listen", "127.0.0.1:0", "--lease-ttl",
+             absl::StrCat(absl::ToInt64Seconds(o_.lease_ttl))},
+            absl::StrCat(o_.dir, "/", name, ".log"));
+        !s.ok()) {
+      return s;
+    }
+    hosts_.push_back(std::move(child));
+    if (h == 0) {
+      // The first host is the controller: the others join it.
+      absl::Status s = WaitFor(
+          "the first host's election", kSettle,
+          [&] {
+            absl::StatusOr<std::string> c = coord_->Controller();
+            return c.ok() && *c == name;
+          },
+          [&] { return AllRunning(); });
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProcessDrill::FindProbes() {
+  // Reads of a key that need not exist: NotFound from a serving cell is
+  // an answer. Loaded objects first, then any key of the workload.
+  for (uint64_t i = 0; probe_.size() < static_cast<size_t>(o_.cells) && i < o_.objects + 1000000;
+       ++i) {
+    const ObjectKey key = workload_.Key(i);
+    absl::StatusOr<uint32_t> cell = probe_client_->CellOf(key);
+    if (!cell.ok()) return cell.status();
+    probe_.emplace(*cell, key);
+  }
+  if (probe_.size() < static_cast<size_t>(o_.cells)) {
+    return absl::InternalError("no workload key found for every cell");
+  }
+  return absl::OkStatus();
+}
+
+bool ProcessDrill::Settled() {
+  absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord_->Owners();
+  absl::StatusOr<std::map<std::string, std::string>> live = coord_->Hosts();
+  if (!owners.ok() || !live.ok()) return false;
+  if (owners->size() != static_cast<size_t>(o_.cells) ||
+      live->size() != static_cast<size_t>(o_.hosts)) {
+    return false;
+  }
+  std::map<std::string, int> per_host;
+  for (const auto& [host, address] : *live) per_host[host] = 0;
+  for (const auto& [cell, owner] : *owners) ++per_host[owner.host];
+  int lo = INT32_MAX, hi = 0;
+  for (const auto& [host, n] : per_host) {
+    lo = std::min(lo, n);
+    hi = std::max(hi, n);
+  }
+  // Balanced: the controller moves a cell while two hosts differ by two.
+  if (hi - lo > 1) return false;
+  if (probe_.empty() && !FindProbes().ok()) return false;
+  for (const auto& [cell, key] : probe_) {
+    absl::StatusOr<ObjectRecord> r = probe_client_->Get(key);
+    if (!r.ok() && !absl::IsNotFound(r.status())) return false;
+  }
+  return true;
+}
+
+void ProcessDrill::Load(int thread, bool writer) {
+  std::mt19937_64 rng(thread * 7919 + 1);
+  uint64_t next = o_.objects + thread;
+  while (!stop_load_.load()) {
+    const uint64_t i = writer ? next : rng() % o_.objects;
+    const ObjectKey key = workload_.Key(i);
+    const absl::Time start = absl::Now();
+    bool ok = false;
+    if (writer) {
+      absl::StatusOr<uint64_t> v = load_client_->Put(key, workload_.Record(i));
+      ok = v.ok();
+      if (ok) {
+        absl::MutexLock lock(&acked_mu_);
+        acked_.emplace_back(i, *v);
+      }
+      next += o_.writers;
+    } else {
+      absl::StatusOr<ObjectRecord> r = load_client_->Get(key);
+      ok = r.ok();
+      if (ok) {
+        ObjectRecord got = *r;
+        got.version = 0;
+        if (!(got == workload_.Record(i))) wrong_reads_.fetch_add(1);
+      } else if (absl::IsNotFound(r.status())) {
+        wrong_reads_.fetch_add(1);  // every loaded object exists
+        ok = true;                  // an answer, if a wrong one
+      }
+    }
+    const absl::Time end = absl::Now();
+    // Classed once it has ended: one that started before the kill and
+    // waited through it counts for the lost cells.
+    absl::StatusOr<uint32_t> cell = load_client_->CellOf(key);
+    bool affected = false;
+    if (cell.ok()) {
+      absl::MutexLock lock(&lost_mu_);
+      affected = lost_cells_.count(*cell) > 0;
+    }
+    (affected ? affected_ : unaffected_).Record(ok, end - start);
+  }
+}
+
+absl::Status ProcessDrill::KillAndWatch() {
+  // The victim: the newest host that is not the controller.
+  absl::StatusOr<std::string> controller = coord_->Controller();
+  if (!controller.ok()) return controller.status();
+  int v = o_.hosts - 1;
+  if (absl::StrCat("h", v) == *controller) --v;
+  victim_ = absl::StrCat("h", v);
+  victim_index_ = v;
+  absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord_->Owners();
+  if (!owners.ok()) return owners.status();
+  for (const auto& [cell, owner] : *owners) {
+    if (owner.host == victim_) lost_.push_back(cell);
+  }
+  {
+    absl::MutexLock lock(&lost_mu_);
+    lost_cells_.insert(lost_.begin(), lost_.end());
+  }
+  const absl::Time kill = absl::Now();
+  hosts_[v]->Kill();
+  std::optional<absl::Duration> detected, claimed;
+  std::set<uint32_t> waiting(lost_.begin(), lost_.end());
+  const absl::Duration bound = absl::Seconds(60) + 3 * o_.lease_ttl;
+  while (!waiting.empty()) {
+    if (absl::Now() - kill > bound) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          waiting.size(), " of the lost cells did not serve again within ",
+          absl::FormatDuration(bound), ": ", absl::StrJoin(waiting, ",")));
+    }
+    if (!detected) {
+      absl::StatusOr<std::map<std::string, std::string>> live = coord_->Hosts();
+      if (live.ok() && live->count(victim_) == 0) detected = absl::Now() - kill;
+    }
+    if (detected && !claimed) {
+      absl::StatusOr<std::map<uint32_t, CellOwner>> now = coord_->Owners();
+      if (now.ok() && std::all_of(lost_.begin(), lost_.end(), [&](uint32_t c) {
+            auto it = now->find(c);
+            return it != now->end() && it->second.host != victim_;
+          })) {
+        claimed = absl::Now() - kill;
+      }
+    }
+    if (detected) {
+      for (auto it = waiting.begin(); it != waiting.end();) {
+        absl::StatusOr<ObjectRecord> r = probe_client_->Get(probe_.at(*it));
+        if (r.ok() || absl::IsNotFound(r.status())) {
+          cell_back_[*it] = absl::Now() - kill;
+          it = waiting.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (!waiting.empty()) absl::SleepFor(kPoll);
+  }
+  detection_ = detected.value_or(absl::ZeroDuration());
+  full_ = absl::ZeroDuration();
+  for (const auto& [cell, back] : cell_back_) full_ = std::max(full_, back);
+  // Claimed between the last look at the owners and the probes that found
+  // every cell back: a cell that answers was claimed by then.
+  claim_ = std::min(claimed.value_or(full_), full_);
+  return absl::OkStatus();
+}
+
+void ProcessDrill::Verify() {
+  const absl::Time start = absl::Now();
+  std::vector<std::pair<uint64_t, uint64_t>> acked;
+  {
+    absl::MutexLock lock(&acked_mu_);
+    acked = acked_;
+  }
+  Progress progress("verifying", acked.size());
+  for (const auto& [i, version] : acked) {
+    ObjectRecord want = workload_.Record(i);
+    want.version = version;
+    absl::StatusOr<ObjectRecord> got = probe_client_->Get(workload_.Key(i));
+    ++acked_checked_;
+    if (!got.ok() || !(*got == want)) ++acked_lost_;
+    progress.Update(acked_checked_);
+  }
+  const uint64_t step = std::max<uint64_t>(1, o_.objects / kSampleChecks);
+  for (uint64_t i = 0; i < o_.objects; i += step) {
+    absl::StatusOr<ObjectRecord> got = probe_client_->Get(workload_.Key(i));
+    ++sample_checked_;
+    if (!got.ok()) {
+      ++sample_wrong_;
+      continue;
+    }
+    ObjectRecord g = *got;
+    g.version = 0;
+    if (!(g == workload_.Record(i))) ++sample_wrong_;
+  }
+  progress.Finish();
+  verify_ = absl::Now() - start;
+}
+
+int ProcessDrill::Run() {
+  if (absl::Status s = RemoveAll(*rocksdb::FileSystem::Default(), o_.dir); !s.ok()) {
+    return ReportError(s);
+  }
+  if (absl::Status s = CreateDirs(*rocksdb::FileSystem::Default(), o_.dir); !s.ok()) {
+    return ReportError(s);
+  }
+  store_ = o_.dir + "/store";
+  if (absl::Status s = Preload(); !s.ok()) return ReportError(s);
+  const absl::Time start = absl::Now();
+  if (absl::Status s = StartEtcd(); !s.ok()) return ReportError(s);
+  if (absl::Status s = StartHosts(); !s.ok()) return ReportError(s);
+  ClusterClientOptions co;
+  co.etcd_endpoints = {endpoint_};
+  absl::StatusOr<std::unique_ptr<ClusterClient>> c = ClusterClient::Connect(co);
+  if (!c.ok()) return ReportError(c.status());
+  load_client_ = *std::move(c);
+  // The probe: short attempts and backoff, so that a cell is seen back soon.
+  co.deadline = absl::Milliseconds(200);
+  co.attempt_deadline = absl::Milliseconds(100);
+  co.max_backoff = absl::Milliseconds(10);
+  c = ClusterClient::Connect(co);
+  if (!c.ok()) return ReportError(c.status());
+  probe_client_ = *std::move(c);
+  if (absl::Status s = WaitFor("every cell serving on balanced hosts", kSettle,
+                               [&] { return Settled(); }, [&] { return AllRunning(); });
+      !s.ok()) {
+    return ReportError(absl::Status(s.code(), absl::StrCat(s.message(), " (logs in ", o_.dir, ")")));
+  }
+  start_ = absl::Now() - start;
+
+  std::vector<std::thread> load;
+  for (int t = 0; t < o_.writers; ++t) load.emplace_back([this, t] { Load(t, true); });
+  for (int t = 0; t < o_.readers; ++t) load.emplace_back([this, t] { Load(t, false); });
+  absl::SleepFor(o_.before);
+  absl::Status watched = KillAndWatch();
+  if (watched.ok()) absl::SleepFor(o_.after);
+  stop_load_ = true;
+  for (std::thread& t : load) t.join();
+  if (!watched.ok()) return ReportError(watched);
+  Verify();
+  // SIGTERM: each survivor releases its cells and its lease, and exits 0.
+  for (size_t h = 0; h < hosts_.size(); ++h) {
+    if (static_cast<int>(h) != victim_index_ && hosts_[h]->Stop() != 0) ++unclean_stops_;
+  }
+  return Report();
+}
+
+int ProcessDrill::Report() {
+  const bool lost = acked_lost_ > 0 || sample_wrong_ > 0 || wrong_reads_.load() > 0;
+  const bool unavailable = unaffected_.failed.load() > 0;
+  if (o_.json) {
+    Json cells = Json::object();
+    for (const auto& [cell, back] : cell_back_) {
+      cells[absl::StrCat(cell)] = absl::ToDoubleSeconds(back);
+    }
+    PrintJson({{"hosts", o_.hosts},
+               {"cells", o_.cells},
+               {"objects", o_.objects},
+               {"lease_ttl_seconds", absl::ToDoubleSeconds(o_.lease_ttl)},
+               {"killed_host", victim_},
+               {"lost_cells", lost_},
+               {"preload_seconds", absl::ToDoubleSeconds(preload_)},
+               {"start_seconds", absl::ToDoubleSeconds(start_)},
+               {"kill_to_detection_seconds", absl::ToDoubleSeconds(detection_)},
+               {"kill_to_claim_seconds", absl::ToDoubleSeconds(claim_)},
+               {"kill_to_full_availability_seconds", absl::ToDoubleSeconds(full_)},
+               {"kill_to_cell_serving_seconds", cells},
+               {"requests",
+                {{"unaffected_cells", unaffected_.ToJson()}, {"lost_cells", affected_.ToJson()}}},
+               {"wrong_reads", wrong_reads_.load()},
+               {"writes_acknowledged", acked_checked_},
+               {"acknowledged_writes_lost", acked_lost_},
+               {"loaded_objects_checked", sample_checked_},
+               {"loaded_objects_wrong", sample_wrong_},
+               {"verify_seconds", absl::ToDoubleSeconds(verify_)},
+               {"hosts_stopped_uncleanly", unclean_stops_}});
+  } else {
+    auto requests = [](const Requests& r) {
+      return absl::StrFormat("%d ok, %d failed (slowest %.1f ms)", r.ok.load(), r.failed.load(),
+                             r.max_us.load() / 1000.0);
+    };
+    std::cout << absl::StrFormat(
+        "process drill: %d objects in %d cells on %d host processes (lease TTL %s); killed %s "
+        "(cells %s)\n",
+        o_.objects, o_.cells, o_.hosts, HumanDuration(o_.lease_ttl), victim_,
+        absl::StrJoin(lost_, ","));
+    std::cout << absl::StrFormat("  %-34s %10s\n", "preload and checkpoint", HumanDuration(preload_));
+    std::cout << absl::StrFormat("  %-34s %10s\n", "etcd and hosts up, cells serving",
+                                 HumanDuration(start_));
+    std::cout << absl::StrFormat("  %-34s %10s\n", "kill -> detection (lease expired)",
+                                 HumanDuration(detection_));
+    std::cout << absl::StrFormat("  %-34s %10s\n", "kill -> cells claimed", HumanDuration(claim_));
+    std::cout << absl::StrFormat("  %-34s %10s\n", "kill -> full availability",
+                                 HumanDuration(full_));
+    std::cout << "  requests to other cells:  " << requests(unaffected_) << "\n";
+    std::cout << "  requests to lost cells:   " << requests(affected_) << "\n";
+    std::cout << absl::StrFormat(
+        "  acknowledged writes: %d, lost %d; loaded objects checked: %d, wrong %d; wrong reads "
+        "during the load: %d\n",
+        acked_checked_, acked_lost_, sample_checked_, sample_wrong_, wrong_reads_.load());
+  }
+  if (lost) return kExitDataLoss;
+  if (unavailable || unclean_stops_ > 0) return kExitUnavailable;
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunProcessDrill(const ProcessDrillOptions& options) { return ProcessDrill(options).Run(); }
+
+}  // namespace cellindex::tools
