@@ -282,6 +282,8 @@ void CellSet::TakeOver(const std::vector<CellId>& cells) {
     // Its state is about to be deleted: no flush at close (its journal,
     // shipped as it closes, holds every write).
     if (slot.cell != nullptr) slot.cell->CloseWithoutFlush();
+    // Nor a validation of it to wait for: it is stopped at its next look.
+    if (slot.cell != nullptr) slot.cell->StopValidation();
     old.push_back(std::move(slot.cell));
     slot.phase = CellPhase::kQueued;
   }

@@ -138,6 +138,23 @@ TEST_F(CellReplayTest, ReplayWithoutReadsRebuildsExactlyTheStateTheWritesLeft) {
   EXPECT_TRUE(replayed == written) << "the replayed state differs from the written one";
 }
 
+// A validation stopped (its cell taken out of service) ends early with
+// Cancelled, not DataLoss: it found nothing wrong. Unstopped, the same
+// state validates.
+TEST_F(CellReplayTest, AStoppedValidationEndsCancelledNotDamaged) {
+  std::unique_ptr<Cell> cell = OpenCell(false);
+  ASSERT_NE(cell, nullptr);
+  RandomWrites(cell.get(), 3000);
+  uint64_t checked = 0;
+  ASSERT_TRUE(cell->Validate(&checked).ok());
+  EXPECT_EQ(checked, LiveKeys());
+  cell->StopValidation();
+  absl::Status s = cell->Validate(&checked);
+  EXPECT_TRUE(absl::IsCancelled(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("taken out of service"));
+  EXPECT_EQ(checked, 0u);
+}
+
 TEST_F(CellReplayTest, AJournalOfTheOlderBodyKindsStillReplays) {
   Dump written;
   {

@@ -167,7 +167,12 @@ class Cell {
   // snapshot: every record decodes (its checksum holds), every key lies
   // inside the cell's range, and the count of records equals the count the
   // state carries. DataLoss naming the first problem.
+  // Cancelled (not DataLoss: nothing was found wrong) once StopValidation
+  // was called, checked between files' checksums and scanned records.
   absl::Status Validate(uint64_t* records_checked = nullptr);
+  // Ends a validation under way, and any later one, early: for a cell taken
+  // out of service (its host lost), whose state no one will read again.
+  void StopValidation() { stop_validation_ = true; }
 
   // What the journal's open found (torn tail, seal, extent).
   const JournalOpenReport& journal_report() const { return journal_report_; }
@@ -273,6 +278,7 @@ class Cell {
   std::atomic<uint64_t> checkpoint_mark_{0};  // journal appended_bytes at last checkpoint
   JournalOpenReport journal_report_;
   std::atomic<bool> flush_on_close_{true};
+  std::atomic<bool> stop_validation_{false};
   const std::function<void(const Cell*, const absl::Status&)> on_failure_;
 };
 

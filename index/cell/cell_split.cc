@@ -114,7 +114,11 @@ absl::StatusOr<uint64_t> Trim(OpenDb& d, const CellIdentity& child,
     const rocksdb::Slice upper(child_end);
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-    for (it->Seek(RecordKey(range.lo)); it->Valid(); it->Next()) ++records;
+    for (it->Seek(RecordKey(range.lo)); it->Valid(); it->Next()) {
+      if (++records % 4096 == 0) {
+        if (absl::Status s = stopped(); !s.ok()) return s;
+      }
+    }
     if (!it->status().ok()) return FromRocks(it->status(), "count the child's records");
   }
   if (absl::Status s = stopped(); !s.ok()) return s;

@@ -11,8 +11,18 @@
 
 namespace cellindex {
 
+namespace {
+// Records scanned between two looks at the stop flag.
+constexpr uint64_t kStopCheckEvery = 1024;
+}  // namespace
+
 absl::Status Cell::Validate(uint64_t* records_checked) {
   if (records_checked != nullptr) *records_checked = 0;
+  auto stopped = [this] {
+    return absl::CancelledError(
+        absl::StrCat("cell ", range_.id, ": validation stopped (the cell was taken out of service)"));
+  };
+  if (stop_validation_) return stopped();
   {
     rocksdb::ReadOptions fro;
     fro.fill_cache = false;
@@ -23,6 +33,7 @@ absl::Status Cell::Validate(uint64_t* records_checked) {
                                               fs.ToString()));
     }
   }
+  if (stop_validation_) return stopped();
   const rocksdb::Snapshot* snap = db_->GetSnapshot();
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
@@ -49,6 +60,10 @@ absl::Status Cell::Validate(uint64_t* records_checked) {
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     for (it->Seek(lo); it->Valid(); it->Next()) {
+      if (seen % kStopCheckEvery == kStopCheckEvery - 1 && stop_validation_) {
+        result = stopped();
+        break;
+      }
       absl::string_view key(it->key().data() + 1, it->key().size() - 1);
       if (!range_.Contains(key)) {
         result = damaged(absl::StrCat("key ", Printable(key), " is outside ", range_.Describe()));
@@ -83,6 +98,10 @@ absl::Status Cell::Validate(uint64_t* records_checked) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, locations_.get()));
     uint64_t found = 0, found_sum = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (found % kStopCheckEvery == kStopCheckEvery - 1 && stop_validation_) {
+        result = stopped();
+        break;
+      }
       const absl::string_view k(it->key().data(), it->key().size());
       absl::string_view object;
       if (!ReverseKeyObject(k, &object) || !range_.Contains(object)) {
