@@ -521,7 +521,9 @@ TEST(HostTest, TheProcessDrillKillsAHostUnderLoadAndLosesNothing) {
   EXPECT_EQ(other["failed"], 0);
   EXPECT_GT(j["requests"]["lost_cells"]["total"].get<uint64_t>(), 0u);
   EXPECT_GT(j["writes_acknowledged"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["acknowledged_writes_checked"], j["writes_acknowledged"]);
   EXPECT_EQ(j["acknowledged_writes_lost"], 0);
+  EXPECT_EQ(j["unreadable_at_verify"], 0);
   EXPECT_EQ(j["loaded_objects_checked"], 20000);
   EXPECT_EQ(j["loaded_objects_wrong"], 0);
   EXPECT_EQ(j["wrong_reads"], 0);
@@ -538,6 +540,7 @@ TEST(HostTest, TheProcessDrillRefusesWhatDoesNotApply) {
       {{"--processes", "--lose", "2"}, "--lose does not apply"},
       {{"--processes", "--split-keys", "10"}, "--split-keys does not apply"},
       {{"--processes", "--hosts", "1"}, "--hosts 2 or more"},
+      {{"--processes", "--hosts", "4", "--cells", "3"}, "at least --hosts"},
       {{"--processes", "--lease-ttl", "1.5"}, "whole seconds"},
       {{"--processes", "--lease-ttl", "0"}, "--lease-ttl"},
       {{"--lease-ttl", "2"}, "apply to drill --processes only"},

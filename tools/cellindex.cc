@@ -424,6 +424,11 @@ int main(int argc, char** argv) {
       return ReportError(absl::InvalidArgumentError(
           "drill --processes needs --hosts 2 or more (one is killed, the others take its cells)"));
     }
+    if (drill.cells < drill.hosts) {
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+          "drill --processes needs --cells (", drill.cells, ") at least --hosts (", drill.hosts,
+          "): the killed host must serve a cell")));
+    }
     process_drill.dir = flags.data_dir + "/drill-processes";
     process_drill.hosts = drill.hosts;
     process_drill.cells = drill.cells;

@@ -97,6 +97,16 @@ absl::Status Drill::Load() {
 absl::Status Drill::CheckpointAll() {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::vector<CheckpointReport>> reports = holder_.Get()->Checkpoint();
+  // A cell the load's last split still holds (its children not yet open)
+  // is Unavailable for a moment: asked again, as the loader does, with
+  // backoff (the cells already done are not copied again).
+  const absl::Time give_up = absl::Now() + kLoadRetryFor;
+  absl::Duration backoff = absl::Milliseconds(10);
+  while (absl::IsUnavailable(reports.status()) && absl::Now() + backoff < give_up) {
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(1));
+    reports = holder_.Get()->Checkpoint();
+  }
   if (!reports.ok()) return reports.status();
   for (const CheckpointReport& c : *reports) r_.checkpoint_bytes += c.bytes_copied;
   r_.checkpoint_time = absl::Now() - start;

@@ -50,6 +50,8 @@ constexpr absl::Duration kSettle = absl::Seconds(300);
 constexpr absl::Duration kStop = absl::Seconds(20);
 // Loaded objects read back at the end, at most.
 constexpr uint64_t kSampleChecks = 20000;
+// Reads at the end that get no answer, at most, before the check stops.
+constexpr uint64_t kUnreadable = 20;
 
 // A process the drill started. It dies with the drill (PR_SET_PDEATHSIG),
 // and is stopped (SIGTERM, then SIGKILL after kStop) when this goes.
@@ -75,10 +77,9 @@ class Child {
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
+      if (fd < 0) ::_exit(127);  // not onto the drill's own output
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
       ::execvp(args[0], args.data());
       ::_exit(127);
     }
@@ -102,6 +103,11 @@ class Child {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status_, 0);
     pid_ = 0;
+  }
+
+  // Asks it to stop (SIGTERM); Stop() then waits.
+  void Terminate() {
+    if (pid_ > 0) ::kill(pid_, SIGTERM);
   }
 
   // SIGTERM, then SIGKILL if it has not exited within kStop. Returns the
@@ -227,6 +233,7 @@ class ProcessDrill {
   absl::Duration preload_, start_, detection_, claim_, full_, verify_;
   std::map<uint32_t, absl::Duration> cell_back_;
   uint64_t acked_checked_ = 0, acked_lost_ = 0, sample_checked_ = 0, sample_wrong_ = 0;
+  uint64_t unreadable_ = 0;  // reads at the end that got no answer (not counted as lost)
   int unclean_stops_ = 0;
 };
 
@@ -269,6 +276,9 @@ absl::Status ProcessDrill::Preload() {
 
 absl::Status ProcessDrill::StartEtcd() {
   absl::StatusOr<int> client = FreePort(), peer = FreePort();
+  for (int tries = 0; client.ok() && peer.ok() && *client == *peer && tries < 10; ++tries) {
+    peer = FreePort();
+  }
   if (!client.ok()) return client.status();
   if (!peer.ok()) return peer.status();
   endpoint_ = absl::StrCat("127.0.0.1:", *client);
@@ -374,7 +384,10 @@ bool ProcessDrill::Settled() {
   }
   // Balanced: the controller moves a cell while two hosts differ by two.
   if (hi - lo > 1) return false;
-  if (probe_.empty() && !FindProbes().ok()) return false;
+  if (probe_.size() < static_cast<size_t>(o_.cells) && !FindProbes().ok()) {
+    probe_.clear();
+    return false;
+  }
   for (const auto& [cell, key] : probe_) {
     absl::StatusOr<ObjectRecord> r = probe_client_->Get(key);
     if (!r.ok() && !absl::IsNotFound(r.status())) return false;
@@ -455,17 +468,25 @@ absl::Status ProcessDrill::KillAndWatch() {
       absl::StatusOr<std::map<std::string, std::string>> live = coord_->Hosts();
       if (live.ok() && live->count(victim_) == 0) detected = absl::Now() - kill;
     }
-    if (detected && !claimed) {
+    // Only cells a survivor has claimed are probed: a probe of an unclaimed
+    // cell would spend its whole deadline and delay the others' times.
+    std::set<uint32_t> taken;
+    if (detected) {
       absl::StatusOr<std::map<uint32_t, CellOwner>> now = coord_->Owners();
-      if (now.ok() && std::all_of(lost_.begin(), lost_.end(), [&](uint32_t c) {
-            auto it = now->find(c);
-            return it != now->end() && it->second.host != victim_;
-          })) {
-        claimed = absl::Now() - kill;
+      if (now.ok()) {
+        for (uint32_t c : lost_) {
+          auto it = now->find(c);
+          if (it != now->end() && it->second.host != victim_) taken.insert(c);
+        }
+        if (!claimed && taken.size() == lost_.size()) claimed = absl::Now() - kill;
       }
     }
     if (detected) {
       for (auto it = waiting.begin(); it != waiting.end();) {
+        if (taken.count(*it) == 0) {
+          ++it;
+          continue;
+        }
         absl::StatusOr<ObjectRecord> r = probe_client_->Get(probe_.at(*it));
         if (r.ok() || absl::IsNotFound(r.status())) {
           cell_back_[*it] = absl::Now() - kill;
@@ -497,17 +518,28 @@ void ProcessDrill::Verify() {
   for (const auto& [i, version] : acked) {
     ObjectRecord want = workload_.Record(i);
     want.version = version;
-    absl::StatusOr<ObjectRecord> got = probe_client_->Get(workload_.Key(i));
+    // Through the load's client (its full deadline): a slow answer is not a loss.
+    absl::StatusOr<ObjectRecord> got = load_client_->Get(workload_.Key(i));
     ++acked_checked_;
-    if (!got.ok() || !(*got == want)) ++acked_lost_;
     progress.Update(acked_checked_);
+    if (got.ok() || absl::IsNotFound(got.status())) {
+      if (!got.ok() || !(*got == want)) ++acked_lost_;
+      continue;
+    }
+    // No answer is not a loss; but past kUnreadable of them the cluster is
+    // not serving, and reading on would only wait out each deadline.
+    if (++unreadable_ >= kUnreadable) break;
   }
   const uint64_t step = std::max<uint64_t>(1, o_.objects / kSampleChecks);
-  for (uint64_t i = 0; i < o_.objects; i += step) {
-    absl::StatusOr<ObjectRecord> got = probe_client_->Get(workload_.Key(i));
+  for (uint64_t i = 0; i < o_.objects && unreadable_ < kUnreadable; i += step) {
+    absl::StatusOr<ObjectRecord> got = load_client_->Get(workload_.Key(i));
     ++sample_checked_;
-    if (!got.ok()) {
+    if (absl::IsNotFound(got.status())) {
       ++sample_wrong_;
+      continue;
+    }
+    if (!got.ok()) {
+      ++unreadable_;
       continue;
     }
     ObjectRecord g = *got;
@@ -557,9 +589,14 @@ int ProcessDrill::Run() {
   if (watched.ok()) absl::SleepFor(o_.after);
   stop_load_ = true;
   for (std::thread& t : load) t.join();
-  if (!watched.ok()) return ReportError(watched);
+  if (!watched.ok()) {
+    (void)ReportError(watched);
+    return kExitUnavailable;
+  }
   Verify();
   // SIGTERM: each survivor releases its cells and its lease, and exits 0.
+  // All asked at once, so that none adopts what another releases.
+  for (auto& h : hosts_) h->Terminate();
   for (size_t h = 0; h < hosts_.size(); ++h) {
     if (static_cast<int>(h) != victim_index_ && hosts_[h]->Stop() != 0) ++unclean_stops_;
   }
@@ -568,7 +605,12 @@ int ProcessDrill::Run() {
 
 int ProcessDrill::Report() {
   const bool lost = acked_lost_ > 0 || sample_wrong_ > 0 || wrong_reads_.load() > 0;
-  const bool unavailable = unaffected_.failed.load() > 0;
+  const bool unavailable = unaffected_.failed.load() > 0 || unreadable_ > 0;
+  uint64_t acked_total = 0;
+  {
+    absl::MutexLock lock(&acked_mu_);
+    acked_total = acked_.size();
+  }
   if (o_.json) {
     Json cells = Json::object();
     for (const auto& [cell, back] : cell_back_) {
@@ -589,10 +631,12 @@ int ProcessDrill::Report() {
                {"requests",
                 {{"unaffected_cells", unaffected_.ToJson()}, {"lost_cells", affected_.ToJson()}}},
                {"wrong_reads", wrong_reads_.load()},
-               {"writes_acknowledged", acked_checked_},
+               {"writes_acknowledged", acked_total},
+               {"acknowledged_writes_checked", acked_checked_},
                {"acknowledged_writes_lost", acked_lost_},
                {"loaded_objects_checked", sample_checked_},
                {"loaded_objects_wrong", sample_wrong_},
+               {"unreadable_at_verify", unreadable_},
                {"verify_seconds", absl::ToDoubleSeconds(verify_)},
                {"hosts_stopped_uncleanly", unclean_stops_}});
   } else {
@@ -616,9 +660,10 @@ int ProcessDrill::Report() {
     std::cout << "  requests to other cells:  " << requests(unaffected_) << "\n";
     std::cout << "  requests to lost cells:   " << requests(affected_) << "\n";
     std::cout << absl::StrFormat(
-        "  acknowledged writes: %d, lost %d; loaded objects checked: %d, wrong %d; wrong reads "
-        "during the load: %d\n",
-        acked_checked_, acked_lost_, sample_checked_, sample_wrong_, wrong_reads_.load());
+        "  acknowledged writes: %d (%d checked), lost %d; loaded objects checked: %d, wrong %d; "
+        "wrong reads during the load: %d; reads unanswered at the end: %d\n",
+        acked_total, acked_checked_, acked_lost_, sample_checked_, sample_wrong_,
+        wrong_reads_.load(), unreadable_);
   }
   if (lost) return kExitDataLoss;
   if (unavailable || unclean_stops_ > 0) return kExitUnavailable;

@@ -42,8 +42,9 @@ struct ProcessDrillOptions {
 // Returns the exit code: 0 when every acknowledged write and every sampled
 // object read back and every request to an unaffected cell succeeded; 5
 // (data loss) when an acknowledged write was lost or a read was wrong; 4
-// (unavailable) when a request to an unaffected cell failed or the lost
-// cells did not come back; else the code of the error that stopped it.
+// (unavailable) when a request to an unaffected cell failed, the lost cells
+// did not come back, a read at the end got no answer, or a host did not
+// stop cleanly; else the code of the error that stopped it.
 int RunProcessDrill(const ProcessDrillOptions& options);
 
 }  // namespace cellindex::tools
