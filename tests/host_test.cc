@@ -411,7 +411,8 @@ TEST(HostTest, EtcdRestartedUnderLoadTheHostsServeOnAndCarryOn) {
   cco.etcd_endpoints = {etcd.endpoint()};
   std::unique_ptr<ClusterClient> routed = *ClusterClient::Connect(cco);
   for (int i = 1; i < 100; i += 7) {
-    ASSERT_TRUE(routed->Put({"bucket", Key(i)}, testing::Rec(8000 + i)).ok()) << Key(i);
+    absl::StatusOr<uint64_t> put = routed->Put({"bucket", Key(i)}, testing::Rec(8000 + i));
+    ASSERT_TRUE(put.ok()) << Key(i) << ": " << put.status() << a.log() << b.log();
     want[Key(i)] = *routed->Get({"bucket", Key(i)});
   }
   for (const auto& [key, rec] : want) {

@@ -23,7 +23,10 @@ struct ClusterClient::Impl {
   mutable absl::Mutex mu;
   std::vector<CellRange> cells ABSL_GUARDED_BY(mu);          // the map, from a host
   std::map<CellId, std::string> owner_address ABSL_GUARDED_BY(mu);
+  // Per host address: for reads (attempt_deadline) and writes
+  // (write_attempt_deadline).
   std::map<std::string, std::unique_ptr<Client>> clients ABSL_GUARDED_BY(mu);
+  std::map<std::string, std::unique_ptr<Client>> write_clients ABSL_GUARDED_BY(mu);
   uint64_t owner_reads ABSL_GUARDED_BY(mu) = 0;
 
   // Reads the owners and hosts from etcd (and the map from a host, the
@@ -43,7 +46,7 @@ struct ClusterClient::Impl {
         if (host != hosts->end()) owner_address[cell] = host->second;
       }
       if (!cells.empty()) return absl::OkStatus();
-      for (const auto& [name, address] : *hosts) ask.push_back(ClientForLocked(address));
+      for (const auto& [name, address] : *hosts) ask.push_back(ClientForLocked(address, false));
     }
     // Asked without the lock: the other calls route meanwhile (a Client,
     // once made, lives as long as this).
@@ -65,11 +68,12 @@ struct ClusterClient::Impl {
     return !cells.empty();
   }
 
-  Client* ClientForLocked(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::unique_ptr<Client>& c = clients[address];
+  Client* ClientForLocked(const std::string& address, bool write)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::unique_ptr<Client>& c = (write ? write_clients : clients)[address];
     if (c == nullptr) {
       ClientOptions o;
-      o.deadline = options.attempt_deadline;
+      o.deadline = write ? options.write_attempt_deadline : options.attempt_deadline;
       o.initial_backoff = options.initial_backoff;
       o.max_backoff = options.max_backoff;
       c = *Client::Connect(address, o);  // the address came from a host's registration
@@ -88,12 +92,12 @@ struct ClusterClient::Impl {
 
   // The client of the host that owns the cell of `encoded` in the cached
   // view, or null.
-  Client* Route(const std::string& encoded) {
+  Client* Route(const std::string& encoded, bool write) {
     absl::MutexLock lock(&mu);
     std::optional<CellId> cell = CellOfLocked(encoded);
     if (!cell) return nullptr;
     auto it = owner_address.find(*cell);
-    return it == owner_address.end() ? nullptr : ClientForLocked(it->second);
+    return it == owner_address.end() ? nullptr : ClientForLocked(it->second, write);
   }
 
   // Runs `call` against the owner of `encoded` until it succeeds, fails for
@@ -109,7 +113,7 @@ struct ClusterClient::Impl {
         if (absl::Status s = Refresh(); !s.ok()) last = s;
       }
       refresh = true;
-      if (Client* client = Route(encoded); client != nullptr) {
+      if (Client* client = Route(encoded, write); client != nullptr) {
         T r = call(*client);
         const absl::Status& s = StatusOf(r);
         if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return r;
@@ -142,7 +146,8 @@ absl::StatusOr<std::unique_ptr<ClusterClient>> ClusterClient::Connect(
     return absl::InvalidArgumentError("the cluster client needs at least one etcd endpoint");
   }
   if (options.deadline <= absl::ZeroDuration() ||
-      options.attempt_deadline <= absl::ZeroDuration()) {
+      options.attempt_deadline <= absl::ZeroDuration() ||
+      options.write_attempt_deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the cluster client's deadlines must be positive");
   }
   auto impl = std::make_unique<Impl>();
