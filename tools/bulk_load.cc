@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "tools/progress.h"
 
 namespace cellindex::tools {
 namespace {
@@ -80,6 +81,24 @@ absl::Status BulkLoad(Index& index, const Workload& workload, uint64_t first, ui
   for (std::thread& t : pool) t.join();
   absl::MutexLock lock(&error_mu);
   return error;
+}
+
+absl::Status BulkLoadWithProgress(Index& index, const Workload& workload, uint64_t first,
+                                  uint64_t count, int threads, std::atomic<uint64_t>* retries) {
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> finished{false};
+  absl::Status loaded;
+  Progress progress("loading", count);
+  std::thread loader([&] {
+    loaded = BulkLoad(index, workload, first, count, threads, &done, retries);
+    finished = true;
+  });
+  while (!finished.load()) {
+    progress.Update(done.load());
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  loader.join();
+  return loaded;
 }
 
 }  // namespace cellindex::tools

@@ -28,6 +28,12 @@ absl::Status BulkLoad(Index& index, const Workload& workload, uint64_t first, ui
                       int threads, std::atomic<uint64_t>* done,
                       std::atomic<uint64_t>* retries = nullptr);
 
+// BulkLoad on a thread of its own while this one draws a "loading"
+// progress line (tools/progress.h) until it ends.
+absl::Status BulkLoadWithProgress(Index& index, const Workload& workload, uint64_t first,
+                                  uint64_t count, int threads,
+                                  std::atomic<uint64_t>* retries = nullptr);
+
 }  // namespace cellindex::tools
 
 #endif  // CELLINDEX_TOOLS_BULK_LOAD_H_

@@ -74,19 +74,9 @@ absl::Status Drill::SetUp() {
 
 absl::Status Drill::Load() {
   const absl::Time start = absl::Now();
-  std::atomic<uint64_t> done{0}, retries{0};
-  std::atomic<bool> finished{false};
-  absl::Status load_status;  // the loader's until `finished`, then ours
-  std::thread loader([&] {
-    load_status = BulkLoad(*holder_.Get(), workload_, 0, d_.objects, 0, &done, &retries);
-    finished = true;
-  });
-  Progress progress("loading", d_.objects);
-  while (!finished.load()) {
-    progress.Update(done.load());
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  loader.join();
+  std::atomic<uint64_t> retries{0};
+  const absl::Status load_status =
+      BulkLoadWithProgress(*holder_.Get(), workload_, 0, d_.objects, 0, &retries);
   r_.load_time = absl::Now() - start;
   r_.load_retries = retries.load();
   r_.cells_created = static_cast<size_t>(d_.cells);

@@ -247,23 +247,12 @@ absl::Status ProcessDrill::Preload() {
       OpenIndex(f, /*create=*/true, /*bulk=*/true,
                 workload_.Sample(std::max<uint64_t>(4096, o_.cells * 64)));
   if (!index.ok()) return index.status();
-  std::atomic<uint64_t> done{0};
-  std::atomic<bool> finished{false};
-  absl::Status loaded;
-  {
-    Progress progress("loading", o_.objects);
-    std::thread loader([&] {
-      loaded = BulkLoad(**index, workload_, 0, o_.objects,
-                        std::max(1, static_cast<int>(std::thread::hardware_concurrency())), &done);
-      finished = true;
-    });
-    while (!finished) {
-      progress.Update(done.load());
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    loader.join();
+  if (absl::Status s = BulkLoadWithProgress(
+          **index, workload_, 0, o_.objects,
+          std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+      !s.ok()) {
+    return s;
   }
-  if (!loaded.ok()) return loaded;
   // Every cell checkpointed, so that a restore is its checkpoint and a
   // short journal tail, as in the in-process drill.
   if (absl::StatusOr<std::vector<CheckpointReport>> c = (*index)->Checkpoint(); !c.ok()) {

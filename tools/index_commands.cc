@@ -270,21 +270,8 @@ int RunLoad(const GlobalFlags& flags, const LoadFlags& load) {
   const int threads = load.threads > 0
                           ? load.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  std::atomic<uint64_t> done{0};
-  std::atomic<bool> finished{false};
-  absl::Status loaded;
-  {
-    Progress progress("loading", load.objects);
-    std::thread loader([&] {
-      loaded = BulkLoad(*index, workload, load.first, load.objects, threads, &done);
-      finished = true;
-    });
-    while (!finished) {
-      progress.Update(done.load());
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    loader.join();
-  }
+  const absl::Status loaded =
+      BulkLoadWithProgress(*index, workload, load.first, load.objects, threads);
   if (!loaded.ok()) return ReportError(loaded);
   const absl::Duration write_time = absl::Now() - start;
   index.reset();  // syncs every journal and flushes the memtables
