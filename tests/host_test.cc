@@ -284,7 +284,7 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   ExpectEveryRecord(*cluster.ClientFor(b.address()), want);
   testing::ProcessResult refused = cli({"cells"});
   EXPECT_EQ(refused.code, 2);
-  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get and rm only"));
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get, rm, ls and locate only"));
   refused = testing::RunProcess({CELLINDEX_CLI_PATH, "--cluster", "127.0.0.1:99999", "get",
                                  "bucket", a_key},
                                 dir.path(), 60);
@@ -295,6 +295,196 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << b.log();
   EXPECT_TRUE(cluster.coord().Owners()->empty());
   EXPECT_TRUE(cluster.coord().Hosts()->empty());
+}
+
+// Every page of a listing or lookup, each as one line (entries, truncation
+// and token), following the tokens: Index and ClusterClient must give the
+// same lines.
+template <typename ListFn>
+std::vector<std::string> ListPages(ListFn list, ListOptions o) {
+  std::vector<std::string> pages;
+  for (int n = 0; n < 1000; ++n) {
+    absl::StatusOr<ListResult> r = list(o);
+    if (!r.ok()) return {absl::StrCat("error: ", r.status().ToString())};
+    std::string line;
+    for (const ListedObject& c : r->contents) {
+      absl::StrAppend(&line, "key ", c.key, " ", c.size, " ", c.etag, " ",
+                      absl::ToUnixMicros(c.last_modified), " ", c.storage_class, "; ");
+    }
+    for (const std::string& p : r->common_prefixes) absl::StrAppend(&line, "prefix ", p, "; ");
+    absl::StrAppend(&line, "count ", r->key_count, r->is_truncated ? " more " : " end ",
+                    r->next_continuation_token);
+    pages.push_back(line);
+    if (!r->is_truncated) break;
+    o.continuation_token = r->next_continuation_token;
+  }
+  return pages;
+}
+template <typename LocateFn>
+std::vector<std::string> LocatePages(LocateFn locate, LocateOptions o) {
+  std::vector<std::string> pages;
+  for (int n = 0; n < 1000; ++n) {
+    absl::StatusOr<LocateResult> r = locate(o);
+    if (!r.ok()) return {absl::StrCat("error: ", r.status().ToString())};
+    std::string line;
+    for (const LocatedObject& l : r->objects) {
+      absl::StrAppend(&line, l.key.key, " v", l.version, " ", l.size);
+      for (const Extent& e : l.extents) absl::StrAppend(&line, " ", e.node, "/", e.volume);
+      absl::StrAppend(&line, "; ");
+    }
+    absl::StrAppend(&line, r->is_truncated ? "more " : "end ", r->next_continuation_token);
+    pages.push_back(line);
+    if (!r->is_truncated) break;
+    o.continuation_token = r->next_continuation_token;
+  }
+  return pages;
+}
+
+// List and Locate through the cluster client read each cell's part from the
+// host that owns it, and give the pages and tokens that the index itself
+// gives over the same records: common prefixes that straddle cells (and
+// hosts) once, pages that end at a cell's end, before and after the owner
+// of two cells is killed.
+TEST(HostTest, ListAndLocateThroughTheClusterClientGiveTheIndexsPages) {
+  testing::ScratchDir dir;
+  std::vector<ListOptions> listings;
+  for (const auto& [prefix, delimiter] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""}, {"k", "0"}, {"", "2"}, {"k0", "/"}, {"k02", ""}, {"k05", "/"}}) {
+    for (int max_keys : {1000, 7, 1}) {
+      ListOptions o;
+      o.prefix = prefix;
+      o.delimiter = delimiter;
+      o.max_keys = max_keys;
+      listings.push_back(o);
+    }
+  }
+  listings.push_back(ListOptions());
+  listings.back().start_after = "k047";
+  listings.back().max_keys = 10;
+  std::vector<LocateOptions> lookups;
+  for (int max_objects : {1000, 7, 1}) {
+    lookups.emplace_back().volume = "vol-1";
+    lookups.back().max_objects = max_objects;
+    lookups.emplace_back().node = "node-2";
+    lookups.back().max_objects = max_objects;
+  }
+  std::vector<std::vector<std::string>> want_lists, want_lookups;
+  {
+    auto index = Index::Open(testing::FourCells(dir));
+    ASSERT_TRUE(index.ok()) << index.status();
+    testing::Populate(**index);
+    // Groups under "/" in every cell, one at a boundary (k025 opens cell 1),
+    // and objects on a second node and volume in the first and last cells.
+    for (int i : {10, 24, 25, 49, 50, 51, 60, 80, 99}) {
+      for (const char* leaf : {"/a", "/b"}) {
+        ASSERT_TRUE((*index)->Put({"bucket", Key(i) + leaf}, testing::Rec(i)).ok());
+      }
+    }
+    for (const char* key : {"k003", "k012/b", "k077", "k098"}) {
+      ObjectRecord r = testing::Rec(3);
+      r.locations.push_back({"node-2", "vol-2", 0, 1});
+      ASSERT_TRUE((*index)->Put({"bucket", key}, r).ok());
+    }
+    for (const ListOptions& o : listings) {
+      want_lists.push_back(ListPages([&](const ListOptions& p) { return (*index)->List("bucket", p); }, o));
+    }
+    for (const LocateOptions& o : lookups) {
+      want_lookups.push_back(LocatePages([&](const LocateOptions& p) { return (*index)->Locate(p); }, o));
+    }
+  }
+  ASSERT_GT(want_lists[1].size(), 3u);  // paged
+  ASSERT_EQ(want_lists[3].size(), 1u) << want_lists[3][0];  // "k0" straddles all four cells
+
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  Host a(dir, "a", etcd.endpoint()), b(dir, "b", etcd.endpoint());
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  ASSERT_FALSE(b.Start().empty()) << b.log();
+  Cluster cluster(etcd.endpoint());
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
+      [](const std::map<uint32_t, CellOwner>& owners) {
+        std::set<std::string> hosts;
+        for (const auto& [cell, owner] : owners) hosts.insert(owner.host);
+        return owners.size() == 4 && hosts.size() == 2;
+      },
+      absl::Seconds(30));
+  ASSERT_EQ(owners.size(), 4u) << a.log() << b.log();
+
+  ClusterClientOptions cco;
+  cco.etcd_endpoints = {etcd.endpoint()};
+  cco.deadline = absl::Seconds(30);
+  std::unique_ptr<ClusterClient> routed = *ClusterClient::Connect(cco);
+  auto list = [&](const ListOptions& o) { return routed->List("bucket", o); };
+  auto locate = [&](const LocateOptions& o) { return routed->Locate(o); };
+  auto expect_same_pages = [&](const std::string& when) {
+    for (size_t i = 0; i < listings.size(); ++i) {
+      EXPECT_EQ(ListPages(list, listings[i]), want_lists[i])
+          << when << ": listing " << i << " prefix " << listings[i].prefix << " delimiter "
+          << listings[i].delimiter << " max " << listings[i].max_keys;
+    }
+    for (size_t i = 0; i < lookups.size(); ++i) {
+      EXPECT_EQ(LocatePages(locate, lookups[i]), want_lookups[i]) << when << ": lookup " << i;
+    }
+  };
+  expect_same_pages("two hosts");
+
+  // What the index refuses, the cluster client refuses the same way.
+  ListOptions bad;
+  bad.max_keys = -1;
+  EXPECT_TRUE(absl::IsInvalidArgument(routed->List("bucket", bad).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(routed->List("Not A Bucket").status()));
+  bad = ListOptions();
+  bad.continuation_token = "garbage";
+  EXPECT_TRUE(absl::IsInvalidArgument(routed->List("bucket", bad).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(routed->Locate(LocateOptions()).status()));
+  bad = ListOptions();
+  bad.cell = 999;
+  absl::Status no_cell = routed->List("bucket", bad).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(no_cell)) << no_cell;
+  EXPECT_THAT(no_cell.message(), ::testing::HasSubstr("no cell 999"));
+  // One cell's part, from its owner.
+  bad.cell = owners.begin()->first;
+  bad.max_keys = 1;
+  absl::StatusOr<ListResult> part = routed->List("bucket", bad);
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_EQ(part->key_count, 1);
+
+  // The command through the cluster: ls and locate.
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--cluster", etcd.endpoint(), "--json"});
+    return testing::RunProcess(args, dir.path(), 60);
+  };
+  testing::ProcessResult ls = cli({"ls", "bucket", "--prefix", "k0", "--delimiter", "/"});
+  ASSERT_EQ(ls.code, 0) << ls.err;
+  const nlohmann::json page = nlohmann::json::parse(ls.out);
+  std::string got;
+  for (const nlohmann::json& c : page["Contents"]) absl::StrAppend(&got, c["Key"].get<std::string>(), " ");
+  for (const nlohmann::json& p : page["CommonPrefixes"]) {
+    absl::StrAppend(&got, p["Prefix"].get<std::string>(), " ");
+  }
+  EXPECT_EQ(got, "k000 k002 k003 k004 k005 k006 k007 k009 k010 k011 k012 k013 k014 k016 k017 "
+                 "k018 k019 k020 k021 k023 k024 k025 k026 k027 k028 k030 k031 k032 k033 k034 "
+                 "k035 k037 k038 k039 k040 k041 k042 k044 k045 k046 k047 k048 k049 k051 k052 "
+                 "k053 k054 k055 k056 k058 k059 k060 k061 k062 k063 k065 k066 k067 k068 k069 "
+                 "k070 k072 k073 k074 k075 k076 k077 k079 k080 k081 k082 k083 k084 k086 k087 "
+                 "k088 k089 k090 k091 k093 k094 k095 k096 k097 k098 k010/ k012/ k024/ k025/ "
+                 "k049/ k050/ k051/ k060/ k080/ k099/ ");
+  testing::ProcessResult located = cli({"locate", "--node", "node-2"});
+  ASSERT_EQ(located.code, 0) << located.err;
+  std::string keys;
+  const nlohmann::json objects = nlohmann::json::parse(located.out);
+  for (const nlohmann::json& o : objects["Objects"]) {
+    absl::StrAppend(&keys, o["Key"].get<std::string>(), " ");
+  }
+  EXPECT_EQ(keys, "k003 k012/b k077 k098 ") << located.out << located.err;
+
+  // The owner of two cells dies: the reads wait for the lease and the
+  // restore on the survivor, and give the same pages.
+  ASSERT_EQ(testing::KilledOrWhy(a.process().Kill()), "");
+  expect_same_pages("after a's death");
+  owners = cluster.AwaitOwners({"b"}, absl::Seconds(30));
+  for (const auto& [cell, owner] : owners) EXPECT_EQ(owner.host, "b") << cell;
+  EXPECT_EQ(b.process().Terminate(), 0) << b.log();
 }
 
 TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {

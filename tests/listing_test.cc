@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "index/cell/cell.h"
+#include "index/model/page_range.h"
 #include "index/index.h"
 #include "rocksdb/perf_context.h"
 #include "rocksdb/perf_level.h"
@@ -430,6 +431,93 @@ TEST(ListingTest, CommonPrefixesThatStraddleCellBoundaries) {
   }
   std::vector<std::string> want(keys.begin() + 3, keys.end());
   EXPECT_EQ(all, want);
+}
+
+// ListOptions::cell: one cell's part of a page, as a cluster client reads
+// it from the cell's host. The parts, read in map order with a token past
+// the last entry so far, make exactly the listing of the whole index.
+TEST(ListingTest, OneCellsPartEndsWhereTheCellDoesAndThePartsMakeTheListing) {
+  testing::ScratchDir dir;
+  auto index = OpenIndexOrFail(SmallIndexOptions(
+      dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
+  std::vector<std::string> keys = {"2023/12/31.jpg", "2025/01/01.jpg", "index.html"};
+  for (int month = 1; month <= 12; ++month) {
+    for (int day = 1; day <= 28; day += 3) {
+      keys.push_back(absl::StrFormat("2024/%02d/%02d.jpg", month, day));
+    }
+  }
+  PutAll(*index, "photos", keys);
+  const CellMap map = index->cell_map();
+  ASSERT_EQ(map.cells().size(), 3u);
+
+  for (const ListOptions& shape :
+       {ListOptions(Opts()), ListOptions(Opts().delimiter("/")),
+        ListOptions(Opts().prefix("2024/").delimiter("/")), ListOptions(Opts().max_keys(7))}) {
+    SCOPED_TRACE(absl::StrCat("prefix ", shape.prefix, " delimiter ", shape.delimiter));
+    // Each cell's part holds only keys of its range, and a page of it is
+    // truncated only by what follows in the cell.
+    std::vector<std::string> entries;  // keys and prefixes, part after part
+    std::string token;
+    for (const CellRange& cell : map.cells()) {
+      ListOptions o = shape;
+      o.cell = cell.id;
+      if (!token.empty()) o.continuation_token = token;
+      for (const ListResult& page : AllPages(*index, "photos", o)) {
+        for (const ListedObject& c : page.contents) {
+          EXPECT_TRUE(cell.Contains(EncodeKey({"photos", c.key}))) << c.key;
+          entries.push_back(c.key);
+        }
+        for (const std::string& p : page.common_prefixes) entries.push_back(p);
+        if (page.key_count > 0) {
+          const bool prefix_last =
+              !page.common_prefixes.empty() &&
+              (page.contents.empty() || page.common_prefixes.back() > page.contents.back().key);
+          token = ListPageToken(
+              "photos", shape,
+              prefix_last ? page.common_prefixes.back() : page.contents.back().key, prefix_last);
+        }
+      }
+    }
+    std::vector<std::string> whole;
+    for (const ListResult& page : AllPages(*index, "photos", shape)) {
+      for (const ListedObject& c : page.contents) whole.push_back(c.key);
+      for (const std::string& p : page.common_prefixes) whole.push_back(p);
+    }
+    std::sort(entries.begin(), entries.end());
+    std::sort(whole.begin(), whole.end());
+    EXPECT_EQ(entries, whole);
+  }
+
+  // A truncated part's token continues the whole listing where it stopped.
+  ListOptions part = Opts().max_keys(2);
+  part.cell = map.cells()[1].id;
+  ListResult first = MustList(*index, "photos", part);
+  ASSERT_TRUE(first.is_truncated);
+  ASSERT_EQ(first.contents.size(), 2u);
+  EXPECT_EQ(first.contents[0].key, "2024/06/16.jpg");  // the cell's first key
+  ListResult next = MustList(*index, "photos",
+                             Opts().max_keys(1).continuation_token(first.next_continuation_token));
+  EXPECT_THAT(Keys(next), ElementsAre("2024/06/22.jpg"));
+  // The last cell's part: from its first key to the bucket's end.
+  part = Opts();
+  part.cell = map.cells()[2].id;
+  ListResult last = MustList(*index, "photos", part);
+  EXPECT_EQ(last.contents.front().key, "2024/09/01.jpg");
+  EXPECT_EQ(last.contents.back().key, "index.html");
+  EXPECT_FALSE(last.is_truncated);
+  // A part that holds nothing of the range: empty, not truncated.
+  part = Opts().prefix("2023/");
+  part.cell = map.cells()[2].id;
+  ListResult none = MustList(*index, "photos", part);
+  EXPECT_THAT(none.contents, IsEmpty());
+  EXPECT_FALSE(none.is_truncated);
+
+  // A cell the map does not hold.
+  part = Opts();
+  part.cell = 999;
+  absl::StatusOr<ListResult> r = index->List("photos", part);
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("no cell 999"));
 }
 
 TEST(ListingTest, DelimiterSkipsEachGroupWithOneSeek) {

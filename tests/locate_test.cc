@@ -253,6 +253,41 @@ TEST(LocateTest, PagesAndContinuationTokens) {
   }
 }
 
+// LocateOptions::cell: one cell's part, as a cluster client reads it.
+TEST(LocateTest, OneCellsPartHoldsOnlyItsObjects) {
+  testing::ScratchDir dir;
+  auto index = OpenIndexOrFail(SmallIndexOptions(dir, {EncodeKey({"bucket", "k3"})}));
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(index->Put({"bucket", absl::StrCat("k", i)}, Rec({{"n", "v", 0, 1}})).ok());
+  }
+  const CellMap map = index->cell_map();
+  ASSERT_EQ(map.cells().size(), 2u);
+  LocateOptions o = OnVolume("v");
+  o.cell = map.cells()[0].id;
+  EXPECT_THAT(Names(All(*index, o)), ElementsAre("bucket/k0", "bucket/k1", "bucket/k2"));
+  o.cell = map.cells()[1].id;
+  EXPECT_THAT(Names(All(*index, o)), ElementsAre("bucket/k3", "bucket/k4", "bucket/k5"));
+  // Paged within the cell; its token continues the whole lookup.
+  o = OnVolume("v", 2);
+  o.cell = map.cells()[0].id;
+  absl::StatusOr<LocateResult> page = index->Locate(o);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_TRUE(page->is_truncated);
+  LocateOptions whole = OnVolume("v");
+  whole.continuation_token = page->next_continuation_token;
+  EXPECT_THAT(Names(All(*index, whole)),
+              ElementsAre("bucket/k2", "bucket/k3", "bucket/k4", "bucket/k5"));
+  // Exactly full at the cell's end: not truncated.
+  o = OnVolume("v", 3);
+  o.cell = map.cells()[0].id;
+  page = index->Locate(o);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->objects.size(), 3u);
+  EXPECT_FALSE(page->is_truncated);
+  o.cell = 77;
+  EXPECT_TRUE(absl::IsInvalidArgument(index->Locate(o).status()));
+}
+
 TEST(LocateTest, InvalidInputIsRefusedNamingTheProblem) {
   testing::ScratchDir dir;
   auto index = OpenIndexOrFail(SmallIndexOptions(dir));

@@ -110,9 +110,9 @@ std::string StorageClass(const std::string& c) { return c.empty() ? "STANDARD" :
 
 namespace {
 
-// Where put, get and rm go: the index in --data/--store, or the cluster of
-// host processes (--cluster) through ClusterClient.
-struct OneKeyTarget {
+// Where put, get, rm, ls and locate go: the index in --data/--store, or
+// the cluster of host processes (--cluster) through ClusterClient.
+struct Target {
   std::unique_ptr<Index> index;
   std::unique_ptr<ClusterClient> cluster;
 
@@ -123,10 +123,16 @@ struct OneKeyTarget {
     return cluster ? cluster->Get(k) : index->Get(k);
   }
   absl::Status Delete(const ObjectKey& k) { return cluster ? cluster->Delete(k) : index->Delete(k); }
+  absl::StatusOr<ListResult> List(const std::string& bucket, const ListOptions& o) {
+    return cluster ? cluster->List(bucket, o) : index->List(bucket, o);
+  }
+  absl::StatusOr<LocateResult> Locate(const LocateOptions& o) {
+    return cluster ? cluster->Locate(o) : index->Locate(o);
+  }
 };
 
-absl::StatusOr<OneKeyTarget> OpenTarget(const GlobalFlags& flags, bool create) {
-  OneKeyTarget t;
+absl::StatusOr<Target> OpenTarget(const GlobalFlags& flags, bool create) {
+  Target t;
   if (flags.cluster.empty()) {
     absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, create);
     if (!index.ok()) return index.status();
@@ -152,7 +158,7 @@ int RunPut(const GlobalFlags& flags, const PutFlags& put) {
   Precondition precondition;
   precondition.if_version_match = put.if_match;
   precondition.if_none_match = put.if_none_match;
-  absl::StatusOr<OneKeyTarget> index = OpenTarget(flags, /*create=*/true);
+  absl::StatusOr<Target> index = OpenTarget(flags, /*create=*/true);
   if (!index.ok()) return ReportError(index.status());
   absl::StatusOr<uint64_t> version = index->Put({put.bucket, put.key}, *record, precondition);
   if (!version.ok()) return ReportError(version.status());
@@ -165,7 +171,7 @@ int RunPut(const GlobalFlags& flags, const PutFlags& put) {
 }
 
 int RunGet(const GlobalFlags& flags, const std::string& bucket, const std::string& key) {
-  absl::StatusOr<OneKeyTarget> index = OpenTarget(flags, /*create=*/false);
+  absl::StatusOr<Target> index = OpenTarget(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
   absl::StatusOr<ObjectRecord> r = index->Get({bucket, key});
   if (!r.ok()) return ReportError(r.status());
@@ -200,7 +206,7 @@ int RunGet(const GlobalFlags& flags, const std::string& bucket, const std::strin
 }
 
 int RunRm(const GlobalFlags& flags, const std::string& bucket, const std::string& key) {
-  absl::StatusOr<OneKeyTarget> index = OpenTarget(flags, /*create=*/false);
+  absl::StatusOr<Target> index = OpenTarget(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
   if (absl::Status s = index->Delete({bucket, key}); !s.ok()) return ReportError(s);
   if (flags.json) PrintJson({{"Bucket", bucket}, {"Key", key}, {"Deleted", true}});
@@ -208,9 +214,9 @@ int RunRm(const GlobalFlags& flags, const std::string& bucket, const std::string
 }
 
 int RunLs(const GlobalFlags& flags, const std::string& bucket, const ListOptions& options) {
-  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  absl::StatusOr<Target> index = OpenTarget(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
-  absl::StatusOr<ListResult> page = (*index)->List(bucket, options);
+  absl::StatusOr<ListResult> page = index->List(bucket, options);
   if (!page.ok()) return ReportError(page.status());
   if (flags.json) {
     Json contents = Json::array(), prefixes = Json::array();
@@ -248,12 +254,12 @@ int RunLs(const GlobalFlags& flags, const std::string& bucket, const ListOptions
 }
 
 int RunLocate(const GlobalFlags& flags, const LocateFlags& locate) {
-  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  absl::StatusOr<Target> index = OpenTarget(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
   LocateOptions options = locate.options;
   LocateResult all;
   for (;;) {
-    absl::StatusOr<LocateResult> page = (*index)->Locate(options);
+    absl::StatusOr<LocateResult> page = index->Locate(options);
     if (!page.ok()) return ReportError(page.status());
     for (LocatedObject& o : page->objects) all.objects.push_back(std::move(o));
     all.is_truncated = page->is_truncated;

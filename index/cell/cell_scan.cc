@@ -1,6 +1,5 @@
 #include "index/cell/cell_scan.h"
 
-#include "absl/strings/str_cat.h"
 #include "index/cell/cell.h"
 #include "index/cell/cell_resources.h"
 

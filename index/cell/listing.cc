@@ -8,47 +8,10 @@
 #include "index/cell/cell_scan.h"
 #include "index/model/object_key.h"
 #include "index/model/object_record.h"
-#include "index/model/page_token.h"
+#include "index/model/page_range.h"
 
 namespace cellindex {
 namespace {
-
-absl::Status ValidateListOptions(absl::string_view bucket, const ListOptions& o) {
-  if (absl::Status s = ValidateBucketName(bucket); !s.ok()) return s;
-  if (o.max_keys < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid max-keys ", o.max_keys, ": must be 0 or more"));
-  }
-  const std::pair<const char*, const std::string*> strings[] = {
-      {"prefix", &o.prefix}, {"delimiter", &o.delimiter}, {"start-after", &o.start_after}};
-  for (const auto& [name, value] : strings) {
-    if (!IsValidUtf8(*value)) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid ", name, ": not valid UTF-8"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// The encoded key the page starts at: just past the previous page's last
-// entry, or past start_after, and never before the prefix.
-absl::StatusOr<std::string> StartKey(absl::string_view bucket, const ListOptions& o) {
-  const std::string bucket_prefix = EncodeBucketPrefix(bucket);
-  std::string start = bucket_prefix + o.prefix;
-  std::string after;
-  if (!o.continuation_token.empty()) {
-    absl::StatusOr<PageToken> token =
-        DecodePageToken(o.continuation_token, PageToken::Kind::kList,
-                        {{"bucket", bucket}, {"prefix", o.prefix}, {"delimiter", o.delimiter}});
-    if (!token.ok()) return token.status();
-    // Past a common prefix means past every key that starts with it.
-    after = token->position_is_prefix
-                ? PrefixSuccessor(bucket_prefix + token->position)
-                : absl::StrCat(bucket_prefix, token->position, absl::string_view("\0", 1));
-  } else if (!o.start_after.empty()) {
-    after = absl::StrCat(bucket_prefix, o.start_after, absl::string_view("\0", 1));
-  }
-  return std::max(start, after);
-}
 
 // Appends the listed form of the record `value` stored under `key`.
 absl::Status AppendListedObject(absl::string_view bucket, absl::string_view key,
@@ -68,19 +31,19 @@ absl::Status AppendListedObject(absl::string_view bucket, absl::string_view key,
 
 absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& cells,
                                        absl::string_view bucket, const ListOptions& options) {
-  if (absl::Status s = ValidateListOptions(bucket, options); !s.ok()) return s;
-  absl::StatusOr<std::string> start = StartKey(bucket, options);
-  if (!start.ok()) return start.status();
+  absl::StatusOr<ScanRange> range = ListKeyRange(bucket, options);
+  if (!range.ok()) return range.status();
+  if (absl::Status s = NarrowToCell(map, options.cell, &*range); !s.ok()) return s;
   ListResult result;
   const int max_keys = std::min(options.max_keys, kMaxListKeys);
-  if (max_keys == 0) return result;  // S3: empty and not truncated
+  if (max_keys == 0 || range->empty()) return result;  // S3: empty and not truncated
 
   const std::string bucket_prefix = EncodeBucketPrefix(bucket);
   const absl::string_view prefix = options.prefix;
   const absl::string_view delimiter = options.delimiter;
   CellScan scan(map, cells, CellScan::Family::kRecords, std::string(1, kRecordPrefix),
-                PrefixSuccessor(bucket_prefix + options.prefix));
-  if (absl::Status s = scan.Seek(*start); !s.ok()) return s;
+                std::move(range->end));
+  if (absl::Status s = scan.Seek(range->start); !s.ok()) return s;
 
   // Without a delimiter pages are mostly full of keys: one allocation, no
   // regrowing on the way.
@@ -126,12 +89,9 @@ absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& 
     if (absl::Status s = advanced(scan.Next()); !s.ok()) return s;
   }
   if (result.is_truncated) {
-    PageToken token;
-    token.kind = PageToken::Kind::kList;
-    token.scope = {std::string(bucket), options.prefix, options.delimiter};
-    token.position = last_is_prefix ? std::move(last) : result.contents.back().key;
-    token.position_is_prefix = last_is_prefix;
-    result.next_continuation_token = EncodePageToken(token);
+    result.next_continuation_token = ListPageToken(
+        bucket, options, last_is_prefix ? std::move(last) : result.contents.back().key,
+        last_is_prefix);
   }
   return result;
 }

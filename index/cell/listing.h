@@ -27,8 +27,11 @@ namespace cellindex {
 // max_keys, or a continuation token that was altered or belongs to another
 // bucket, prefix or delimiter. Unavailable naming the cell when a cell the
 // page must read is not serving; DataLoss when a stored record is damaged.
+// options.cell set: only that cell's part (InvalidArgument when the map has
+// no such cell).
 absl::StatusOr<ListResult> ListObjects(const CellMap& map, const ServingCellFn& cells,
                                        absl::string_view bucket, const ListOptions& options);
+
 
 }  // namespace cellindex
 

@@ -6,35 +6,14 @@
 #include "absl/strings/str_cat.h"
 #include "index/cell/cell.h"
 #include "index/cell/cell_scan.h"
-#include "index/model/page_token.h"
+#include "index/model/page_range.h"
 
 namespace cellindex {
 namespace {
 
-struct Target {
-  bool by_volume;
-  absl::string_view name;
-};
-
-absl::StatusOr<Target> ValidateLocateOptions(const LocateOptions& o) {
-  if (o.volume.empty() == o.node.empty()) {
-    return absl::InvalidArgumentError("locate needs exactly one of a volume and a node");
-  }
-  const Target t{!o.volume.empty(), o.volume.empty() ? o.node : o.volume};
-  if (absl::Status s = ValidateLocationName(t.by_volume ? "volume name" : "node name", t.name);
-      !s.ok()) {
-    return s;
-  }
-  if (o.max_objects < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid max objects ", o.max_objects, ": must be 0 or more"));
-  }
-  return t;
-}
-
 // The object whose reverse-index entry the scan is at, with its extents on
 // the target, read from its record at the scan's snapshot.
-absl::StatusOr<LocatedObject> ReadLocated(CellScan& scan, const Target& t) {
+absl::StatusOr<LocatedObject> ReadLocated(CellScan& scan, const LocateTarget& t) {
   const absl::string_view encoded_key = scan.encoded_key();
   absl::StatusOr<ObjectKey> key = DecodeKey(encoded_key);
   auto damaged = [&](absl::string_view why) {
@@ -64,34 +43,27 @@ absl::StatusOr<LocatedObject> ReadLocated(CellScan& scan, const Target& t) {
 
 absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCellFn& cells,
                                            const LocateOptions& options) {
-  absl::StatusOr<Target> target = ValidateLocateOptions(options);
-  if (!target.ok()) return target.status();
-  const PageToken::Kind kind =
-      target->by_volume ? PageToken::Kind::kLocateVolume : PageToken::Kind::kLocateNode;
-  std::string start;  // encoded key
-  if (!options.continuation_token.empty()) {
-    absl::StatusOr<PageToken> token = DecodePageToken(
-        options.continuation_token, kind, {{target->by_volume ? "volume" : "node", target->name}});
-    if (!token.ok()) return token.status();
-    start = token->position;
-    start.push_back('\0');  // just past it
-  }
+  absl::StatusOr<ScanRange> range = LocateKeyRange(options);
+  if (!range.ok()) return range.status();
+  if (absl::Status s = NarrowToCell(map, options.cell, &*range); !s.ok()) return s;
+  const LocateTarget target = LocateTargetOf(options);
   LocateResult result;
   const int max_objects = std::min(options.max_objects, kMaxLocateObjects);
-  if (max_objects == 0) return result;
+  if (max_objects == 0 || range->empty()) return result;
 
-  std::string space(1, target->by_volume ? kVolumePrefix : kNodePrefix);
-  space.append(target->name.data(), target->name.size());
+  std::string space(1, target.by_volume ? kVolumePrefix : kNodePrefix);
+  space.append(target.name.data(), target.name.size());
   space.push_back('\0');
-  CellScan scan(map, cells, CellScan::Family::kLocations, std::move(space), "");
-  if (absl::Status s = scan.Seek(start); !s.ok()) return s;
+  CellScan scan(map, cells, CellScan::Family::kLocations, std::move(space),
+                std::move(range->end));
+  if (absl::Status s = scan.Seek(range->start); !s.ok()) return s;
   std::string last;
   while (scan.Valid()) {
     if (result.objects.size() == static_cast<size_t>(max_objects)) {
       result.is_truncated = true;
       break;
     }
-    absl::StatusOr<LocatedObject> object = ReadLocated(scan, *target);
+    absl::StatusOr<LocatedObject> object = ReadLocated(scan, target);
     if (!object.ok()) {
       scan.ReportDamage(object.status());
       return object.status();
@@ -108,11 +80,7 @@ absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCell
     if (!s.ok()) return s;
   }
   if (result.is_truncated) {
-    PageToken token;
-    token.kind = kind;
-    token.scope = {std::string(target->name)};
-    token.position = std::move(last);
-    result.next_continuation_token = EncodePageToken(token);
+    result.next_continuation_token = LocatePageToken(options, std::move(last));
   }
   return result;
 }

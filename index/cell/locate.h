@@ -28,8 +28,11 @@ namespace cellindex {
 // the token was altered or belongs to another lookup. Unavailable naming the
 // cell when a cell is not serving (every cell holds part of the answer);
 // DataLoss when a stored record is damaged.
+// options.cell set: only that cell's part (InvalidArgument when the map has
+// no such cell).
 absl::StatusOr<LocateResult> LocateObjects(const CellMap& map, const ServingCellFn& cells,
                                            const LocateOptions& options);
+
 
 }  // namespace cellindex
 

@@ -4,6 +4,7 @@
 #define CELLINDEX_INDEX_MODEL_LIST_RESULT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,12 @@ struct ListOptions {
   std::string continuation_token;
   // Entries (keys and common prefixes) per page: 0 to 1000; more is 1000.
   int max_keys = kMaxListKeys;
+  // Only what the cell with this id holds: the page ends where the cell's
+  // range does (is_truncated says only whether more follows in the cell).
+  // A cluster client assembles a page from the hosts that serve its cells
+  // (index/rpc/cluster/cluster_client.h). Tokens are the same either way.
+  // InvalidArgument when the cell map has no such cell. Unset: every cell.
+  std::optional<uint32_t> cell;
 };
 
 // One key of a listing, with the fields ListObjectsV2 shows.

@@ -4,6 +4,7 @@
 #define CELLINDEX_INDEX_MODEL_LOCATE_RESULT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct LocateOptions {
   std::string continuation_token;
   // Objects per page: 0 to 1000; more is 1000.
   int max_objects = kMaxLocateObjects;
+  // Only what the cell with this id holds, as ListOptions::cell.
+  std::optional<uint32_t> cell;
 };
 
 struct LocatedObject {

@@ -117,6 +117,7 @@ void ToProto(absl::string_view bucket, const ListOptions& o, rpc::ListRequest* o
   out->set_start_after(o.start_after);
   out->set_continuation_token(o.continuation_token);
   out->set_max_keys(o.max_keys);
+  if (o.cell) out->set_cell(*o.cell);
 }
 
 ListOptions FromProto(const rpc::ListRequest& r) {
@@ -126,6 +127,7 @@ ListOptions FromProto(const rpc::ListRequest& r) {
   o.start_after = r.start_after();
   o.continuation_token = r.continuation_token();
   if (r.has_max_keys()) o.max_keys = r.max_keys();
+  if (r.has_cell()) o.cell = r.cell();
   return o;
 }
 
@@ -163,6 +165,7 @@ void ToProto(const LocateOptions& o, rpc::LocateRequest* out) {
   out->set_node(o.node);
   out->set_continuation_token(o.continuation_token);
   out->set_max_objects(o.max_objects);
+  if (o.cell) out->set_cell(*o.cell);
 }
 
 LocateOptions FromProto(const rpc::LocateRequest& r) {
@@ -171,6 +174,7 @@ LocateOptions FromProto(const rpc::LocateRequest& r) {
   o.node = r.node();
   o.continuation_token = r.continuation_token();
   if (r.has_max_objects()) o.max_objects = r.max_objects();
+  if (r.has_cell()) o.cell = r.cell();
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "index/model/cell_map.h"
+#include "index/model/page_range.h"
 #include "index/rpc/client.h"
 #include "recovery/coord/cluster_coord.h"
 #include "recovery/coord/etcd_client.h"
@@ -22,6 +23,7 @@ struct ClusterClient::Impl {
 
   mutable absl::Mutex mu;
   std::vector<CellRange> cells ABSL_GUARDED_BY(mu);          // the map, from a host
+  uint64_t map_epoch ABSL_GUARDED_BY(mu) = 0;
   std::map<CellId, std::string> owner_address ABSL_GUARDED_BY(mu);
   // Per host address: for reads (attempt_deadline) and writes
   // (write_attempt_deadline).
@@ -56,6 +58,7 @@ struct ClusterClient::Impl {
       if (map.ok()) {
         absl::MutexLock lock(&mu);
         cells = map->cells;
+        map_epoch = map->epoch;
         return absl::OkStatus();
       }
       last = map.status();
@@ -90,21 +93,61 @@ struct ClusterClient::Impl {
     return std::nullopt;
   }
 
-  // The client of the host that owns the cell of `encoded` in the cached
-  // view, or null.
+  // The client of the host that owns the cell of `encoded` (or cell `id`)
+  // in the cached view, or null.
   Client* Route(const std::string& encoded, bool write) {
     absl::MutexLock lock(&mu);
     std::optional<CellId> cell = CellOfLocked(encoded);
-    if (!cell) return nullptr;
-    auto it = owner_address.find(*cell);
+    return cell ? OwnerLocked(*cell, write) : nullptr;
+  }
+  Client* Route(CellId id, bool write) {
+    absl::MutexLock lock(&mu);
+    return OwnerLocked(id, write);
+  }
+  Client* OwnerLocked(CellId id, bool write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = owner_address.find(id);
     return it == owner_address.end() ? nullptr : ClientForLocked(it->second, write);
   }
 
-  // Runs `call` against the owner of `encoded` until it succeeds, fails for
-  // good, or the deadline passes (see cluster_client.h).
-  template <typename T, typename Call>
-  T Run(const std::string& encoded, bool write, Call call) {
-    const absl::Time deadline = absl::Now() + options.deadline;
+  // InvalidArgument, as the index's, when the map has no cell `id`;
+  // Unavailable when the map cannot be read.
+  absl::Status CheckCell(CellId id) {
+    if (!MapKnown()) {
+      if (absl::Status s = Refresh(); !s.ok()) return s;
+    }
+    absl::MutexLock lock(&mu);
+    for (const CellRange& c : cells) {
+      if (c.id == id) return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("no cell ", id, " in the cell map (epoch ", map_epoch, ")"));
+  }
+
+  // The map's cells that hold part of `range`, in key order. Unavailable
+  // when the map cannot be read.
+  absl::StatusOr<std::vector<CellId>> CellsIn(const ScanRange& range) {
+    if (!MapKnown()) {
+      if (absl::Status s = Refresh(); !s.ok()) return s;
+    }
+    absl::MutexLock lock(&mu);
+    std::vector<CellId> in;
+    for (const CellRange& c : cells) {
+      if ((c.hi_unbounded || c.hi > range.start) && (range.end.empty() || c.lo < range.end)) {
+        in.push_back(c.id);
+      }
+    }
+    return in;
+  }
+
+  // Runs `call` against the owner of `where` (an encoded key or a cell id)
+  // until it succeeds, fails for good, or the deadline passes (see
+  // cluster_client.h).
+  template <typename T, typename Where, typename Call>
+  T Run(const Where& where, bool write, Call call) {
+    return Run<T>(where, write, absl::Now() + options.deadline, call);
+  }
+  template <typename T, typename Where, typename Call>
+  T Run(const Where& where, bool write, absl::Time deadline, Call call) {
     absl::Duration backoff = options.initial_backoff;
     absl::Status last = absl::UnavailableError("no owner known yet");
     bool refresh = !MapKnown();
@@ -113,7 +156,7 @@ struct ClusterClient::Impl {
         if (absl::Status s = Refresh(); !s.ok()) last = s;
       }
       refresh = true;
-      if (Client* client = Route(encoded, write); client != nullptr) {
+      if (Client* client = Route(where, write); client != nullptr) {
         T r = call(*client);
         const absl::Status& s = StatusOf(r);
         if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return r;
@@ -121,7 +164,7 @@ struct ClusterClient::Impl {
         if (write && !WasNotApplied(s)) return r;
         last = s;
       } else if (MapKnown()) {
-        last = absl::UnavailableError("no host owns the key's cell now");
+        last = absl::UnavailableError("no host owns the cell now");
       }
       const absl::Duration left = deadline - absl::Now();
       if (left <= absl::ZeroDuration()) {
@@ -131,6 +174,60 @@ struct ClusterClient::Impl {
       absl::SleepFor(std::min(backoff, left));  // backoff before asking etcd again
       backoff = std::min(backoff * 2, options.max_backoff);
     }
+  }
+
+  // One page of a read that spans cells (List, Locate), assembled from the
+  // cells of `range` in key order, each read from its owner with
+  // `read(client, cell, max, token)`: up to `max` entries of the cell after
+  // `token` (empty: the caller's own start). `token_after(part)` is the
+  // token of a page that ended with part's last entry. As in the index,
+  // past a full page only whether anything follows is read (one attempt per
+  // cell): a cell that does not answer then makes the page truncated.
+  template <typename Result, typename Read, typename TokenAfter>
+  absl::StatusOr<Result> Assemble(const ScanRange& range, int max, Read read,
+                                  TokenAfter token_after) {
+    Result page;
+    if (max == 0 || range.empty()) return page;  // as the index
+    absl::StatusOr<std::vector<CellId>> in = CellsIn(range);
+    if (!in.ok()) return in.status();
+    const absl::Time deadline = absl::Now() + options.deadline;
+    std::string token;  // after the page's last entry so far
+    int left = max;
+    for (CellId cell : *in) {
+      const bool probe = left == 0;
+      absl::StatusOr<Result> part = Run<absl::StatusOr<Result>>(
+          cell, false, probe ? absl::Now() : deadline,
+          [&](Client& c) { return read(c, cell, probe ? 1 : left, token); });
+      if (probe) {
+        if (part.ok() && Count(*part) == 0) continue;
+        if (!part.ok() && !absl::IsUnavailable(part.status())) return part.status();
+        page.is_truncated = true;
+        break;
+      }
+      if (!part.ok()) return part.status();
+      if (Count(*part) == 0) continue;
+      left -= Count(*part);
+      token = token_after(*part);
+      const bool truncated = part->is_truncated;
+      Append(*std::move(part), &page);
+      if (truncated) {
+        page.is_truncated = true;
+        break;
+      }
+    }
+    if (page.is_truncated) page.next_continuation_token = token;
+    return page;
+  }
+
+  static int Count(const ListResult& r) { return r.key_count; }
+  static int Count(const LocateResult& r) { return static_cast<int>(r.objects.size()); }
+  static void Append(ListResult&& part, ListResult* page) {
+    for (ListedObject& o : part.contents) page->contents.push_back(std::move(o));
+    for (std::string& p : part.common_prefixes) page->common_prefixes.push_back(std::move(p));
+    page->key_count += part.key_count;
+  }
+  static void Append(LocateResult&& part, LocateResult* page) {
+    for (LocatedObject& o : part.objects) page->objects.push_back(std::move(o));
   }
 
   static const absl::Status& StatusOf(const absl::Status& s) { return s; }
@@ -203,6 +300,59 @@ absl::StatusOr<std::vector<uint64_t>> ClusterClient::Write(const WriteBatch& bat
   }
   return impl_->Run<absl::StatusOr<std::vector<uint64_t>>>(
       first, true, [&](Client& c) { return c.Write(batch); });
+}
+
+absl::StatusOr<ListResult> ClusterClient::List(absl::string_view bucket,
+                                                const ListOptions& options) {
+  if (options.cell) {  // one cell's part, from its owner
+    if (absl::Status s = impl_->CheckCell(*options.cell); !s.ok()) return s;
+    return impl_->Run<absl::StatusOr<ListResult>>(
+        *options.cell, false, [&](Client& c) { return c.List(bucket, options); });
+  }
+  absl::StatusOr<ScanRange> range = ListKeyRange(bucket, options);
+  if (!range.ok()) return range.status();
+  return impl_->Assemble<ListResult>(
+      *range, std::min(options.max_keys, kMaxListKeys),
+      [&](Client& c, CellId cell, int max, const std::string& token) {
+        ListOptions part = options;
+        part.cell = cell;
+        part.max_keys = max;
+        if (!token.empty()) part.continuation_token = token;
+        return c.List(bucket, part);
+      },
+      [&](const ListResult& part) {
+        // The last entry is the greater of the last key and the last common
+        // prefix: a key after a common prefix sorts after all of its keys,
+        // and a common prefix after a key sorts after the key.
+        const bool prefix_last =
+            !part.common_prefixes.empty() &&
+            (part.contents.empty() || part.common_prefixes.back() > part.contents.back().key);
+        return ListPageToken(bucket, options,
+                             prefix_last ? part.common_prefixes.back() : part.contents.back().key,
+                             prefix_last);
+      });
+}
+
+absl::StatusOr<LocateResult> ClusterClient::Locate(const LocateOptions& options) {
+  if (options.cell) {
+    if (absl::Status s = impl_->CheckCell(*options.cell); !s.ok()) return s;
+    return impl_->Run<absl::StatusOr<LocateResult>>(
+        *options.cell, false, [&](Client& c) { return c.Locate(options); });
+  }
+  absl::StatusOr<ScanRange> range = LocateKeyRange(options);
+  if (!range.ok()) return range.status();
+  return impl_->Assemble<LocateResult>(
+      *range, std::min(options.max_objects, kMaxLocateObjects),
+      [&](Client& c, CellId cell, int max, const std::string& token) {
+        LocateOptions part = options;
+        part.cell = cell;
+        part.max_objects = max;
+        if (!token.empty()) part.continuation_token = token;
+        return c.Locate(part);
+      },
+      [&](const LocateResult& part) {
+        return LocatePageToken(options, EncodeKey(part.objects.back().key));
+      });
 }
 
 absl::StatusOr<uint32_t> ClusterClient::CellOf(const ObjectKey& key) {

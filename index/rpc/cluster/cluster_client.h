@@ -14,7 +14,13 @@
 //    in the middle, or its lease may have expired after it journaled) is
 //    never repeated: it returns Unavailable saying so.
 // When the deadline passes, the call returns Unavailable with the last
-// reason. List and Locate span cells (and hosts), and are not offered yet.
+// reason.
+//
+// List and Locate span cells, and so hosts: a page is read cell by cell in
+// key order, each part from the cell's owner (ListOptions::cell), within
+// one deadline for the page. Pages and tokens are those of Index: a token
+// from one works with the other. As in the index, a page is not one
+// snapshot across cells.
 #ifndef CELLINDEX_INDEX_RPC_CLUSTER_CLUSTER_CLIENT_H_
 #define CELLINDEX_INDEX_RPC_CLUSTER_CLUSTER_CLIENT_H_
 
@@ -26,6 +32,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/strings/string_view.h"
+#include "index/model/list_result.h"
+#include "index/model/locate_result.h"
 #include "index/model/object_key.h"
 #include "index/model/object_record.h"
 #include "index/model/write_batch.h"
@@ -68,6 +77,10 @@ class ClusterClient {
   // Every key of the batch must be in one cell (InvalidArgument otherwise,
   // nothing applied): a batch is atomic within its cell only.
   absl::StatusOr<std::vector<uint64_t>> Write(const WriteBatch& batch);
+  // As Index::List and Index::Locate (see above). options.cell set: only
+  // that cell's part, from its owner.
+  absl::StatusOr<ListResult> List(absl::string_view bucket, const ListOptions& options = {});
+  absl::StatusOr<LocateResult> Locate(const LocateOptions& options);
 
   // The cell that holds `key` in the cluster's map (read from a host the
   // first time). Unavailable when no host answers.
