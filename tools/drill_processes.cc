@@ -1,19 +1,7 @@
 #include "tools/drill_processes.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -36,139 +24,20 @@
 #include "tools/bulk_load.h"
 #include "tools/command_util.h"
 #include "tools/exit_codes.h"
+#include "tools/local_cluster.h"
 #include "tools/progress.h"
 #include "tools/workload.h"
 
 namespace cellindex::tools {
 namespace {
 
-// How often the drill looks at etcd and the cells while it waits.
-constexpr absl::Duration kPoll = absl::Milliseconds(5);
-// Bounds on the waits, so that a drill that cannot finish says so.
-constexpr absl::Duration kEtcdStart = absl::Seconds(30);
+// A bound on the wait for every cell to serve, so that a drill that
+// cannot finish says so.
 constexpr absl::Duration kSettle = absl::Seconds(300);
-constexpr absl::Duration kStop = absl::Seconds(20);
 // Loaded objects read back at the end, at most.
 constexpr uint64_t kSampleChecks = 20000;
 // Reads at the end that get no answer, at most, before the check stops.
 constexpr uint64_t kUnreadable = 20;
-
-// A process the drill started. It dies with the drill (PR_SET_PDEATHSIG),
-// and is stopped (SIGTERM, then SIGKILL after kStop) when this goes.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { Stop(); }
-
-  // Starts `argv` with its output (both streams) in `log`.
-  absl::Status Start(const std::vector<std::string>& argv, const std::string& log) {
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-    if (pid == 0) {  // only async-signal-safe calls until exec
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0) ::_exit(127);  // not onto the drill's own output
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-    pid_ = pid;
-    return absl::OkStatus();
-  }
-
-  bool Running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = 0;
-      status_ = status;
-      return false;
-    }
-    return true;
-  }
-
-  void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status_, 0);
-    pid_ = 0;
-  }
-
-  // Asks it to stop (SIGTERM); Stop() then waits.
-  void Terminate() {
-    if (pid_ > 0) ::kill(pid_, SIGTERM);
-  }
-
-  // SIGTERM, then SIGKILL if it has not exited within kStop. Returns the
-  // wait status (or -1 when it had to be killed).
-  int Stop() {
-    if (pid_ <= 0) return status_;
-    ::kill(pid_, SIGTERM);
-    const absl::Time deadline = absl::Now() + kStop;
-    while (absl::Now() < deadline) {
-      if (!Running()) return status_;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    Kill();
-    return -1;
-  }
-
-  int status() const { return status_; }
-
- private:
-  pid_t pid_ = 0;
-  int status_ = 0;
-};
-
-// This program, for the hosts to run.
-std::string ReadSelf() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("cellindex");
-}
-
-absl::StatusOr<int> FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  if (port < 0) return absl::InternalError("no free loopback port");
-  return port;
-}
-
-// Waits until `ready` says so, `alive` says not, or `within` has passed.
-absl::Status WaitFor(absl::string_view what, absl::Duration within,
-                     const std::function<bool()>& ready, const std::function<bool()>& alive) {
-  const absl::Time deadline = absl::Now() + within;
-  while (!ready()) {
-    if (!alive()) return absl::UnavailableError(absl::StrCat(what, ": a process it needs exited"));
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(what, " did not happen within ", absl::FormatDuration(within)));
-    }
-    absl::SleepFor(kPoll);
-  }
-  return absl::OkStatus();
-}
 
 // Requests of one kind (to the cells the kill took, or to the others).
 struct Requests {
@@ -197,11 +66,8 @@ class ProcessDrill {
 
  private:
   absl::Status Preload();
-  absl::Status StartEtcd();
-  absl::Status StartHosts();
   absl::Status FindProbes();
   bool Settled();
-  bool AllRunning();
   void Load(int thread, bool writer);
   absl::Status KillAndWatch();
   void Verify();
@@ -209,11 +75,8 @@ class ProcessDrill {
 
   const ProcessDrillOptions o_;
   const Workload workload_;
-  std::string store_, endpoint_;
-  std::unique_ptr<Child> etcd_;
-  std::vector<std::unique_ptr<Child>> hosts_;
-  std::unique_ptr<EtcdClient> etcd_client_;
-  std::optional<ClusterCoord> coord_;
+  std::string store_;
+  std::unique_ptr<LocalCluster> cluster_;
   std::unique_ptr<ClusterClient> load_client_, probe_client_;
   std::map<uint32_t, ObjectKey> probe_;  // a key in each cell
 
@@ -228,7 +91,6 @@ class ProcessDrill {
 
   // What happened.
   std::string victim_;
-  int victim_index_ = -1;
   std::vector<uint32_t> lost_;
   absl::Duration preload_, start_, detection_, claim_, full_, verify_;
   std::map<uint32_t, absl::Duration> cell_back_;
@@ -263,82 +125,6 @@ absl::Status ProcessDrill::Preload() {
   return absl::OkStatus();
 }
 
-absl::Status ProcessDrill::StartEtcd() {
-  absl::StatusOr<int> client = FreePort(), peer = FreePort();
-  for (int tries = 0; client.ok() && peer.ok() && *client == *peer && tries < 10; ++tries) {
-    peer = FreePort();
-  }
-  if (!client.ok()) return client.status();
-  if (!peer.ok()) return peer.status();
-  endpoint_ = absl::StrCat("127.0.0.1:", *client);
-  const std::string peer_url = absl::StrCat("http://127.0.0.1:", *peer);
-  etcd_ = std::make_unique<Child>();
-  if (absl::Status s = etcd_->Start(
-          {o_.etcd_binary, "--name", "drill", "--data-dir", o_.dir + "/etcd",
-           "--listen-client-urls", "http://" + endpoint_, "--advertise-client-urls",
-           "http://" + endpoint_, "--listen-peer-urls", peer_url,
-           "--initial-advertise-peer-urls", peer_url, "--initial-cluster",
-           "drill=" + peer_url, "--log-level", "error"},
-          o_.dir + "/etcd.log");
-      !s.ok()) {
-    return s;
-  }
-  EtcdClient::Options eo;
-  eo.endpoints = {endpoint_};
-  eo.timeout = absl::Milliseconds(500);
-  absl::StatusOr<std::unique_ptr<EtcdClient>> c = EtcdClient::Create(eo);
-  if (!c.ok()) return c.status();
-  etcd_client_ = *std::move(c);
-  absl::Status up = WaitFor(
-      "etcd's start", kEtcdStart, [&] { return etcd_client_->Get("/cellindex-drill").ok(); },
-      [&] { return etcd_->Running(); });
-  if (!up.ok()) {
-    return absl::UnavailableError(absl::StrCat(up.message(), " (", o_.etcd_binary, "; see ",
-                                               o_.dir, "/etcd.log)"));
-  }
-  absl::StatusOr<ClusterCoord> coord = ClusterCoord::Create(*etcd_client_, "default");
-  if (!coord.ok()) return coord.status();
-  coord_.emplace(*std::move(coord));
-  return absl::OkStatus();
-}
-
-bool ProcessDrill::AllRunning() {
-  if (!etcd_->Running()) return false;
-  for (auto& h : hosts_) {
-    if (!h->Running()) return false;
-  }
-  return true;
-}
-
-absl::Status ProcessDrill::StartHosts() {
-  const std::string self = o_.self.empty() ? ReadSelf() : o_.self;
-  for (int h = 0; h < o_.hosts; ++h) {
-    const std::string name = absl::StrCat("h", h);
-    auto child = std::make_unique<Child>();
-    if (absl::Status s = child->Start(
-            {self, "--data", absl::StrCat(o_.dir, "/", name), "--store", store_, "--json", "host",
-             "--name", name, "--etcd", endpoint_, "--listen", "127.0.0.1:0", "--lease-ttl",
-             absl::StrCat(absl::ToInt64Seconds(o_.lease_ttl))},
-            absl::StrCat(o_.dir, "/", name, ".log"));
-        !s.ok()) {
-      return s;
-    }
-    hosts_.push_back(std::move(child));
-    if (h == 0) {
-      // The first host is the controller: the others join it.
-      absl::Status s = WaitFor(
-          "the first host's election", kSettle,
-          [&] {
-            absl::StatusOr<std::string> c = coord_->Controller();
-            return c.ok() && *c == name;
-          },
-          [&] { return AllRunning(); });
-      if (!s.ok()) return s;
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ProcessDrill::FindProbes() {
   // Reads of a key that need not exist: NotFound from a serving cell is
   // an answer. Loaded objects first, then any key of the workload.
@@ -356,23 +142,7 @@ absl::Status ProcessDrill::FindProbes() {
 }
 
 bool ProcessDrill::Settled() {
-  absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord_->Owners();
-  absl::StatusOr<std::map<std::string, std::string>> live = coord_->Hosts();
-  if (!owners.ok() || !live.ok()) return false;
-  if (owners->size() != static_cast<size_t>(o_.cells) ||
-      live->size() != static_cast<size_t>(o_.hosts)) {
-    return false;
-  }
-  std::map<std::string, int> per_host;
-  for (const auto& [host, address] : *live) per_host[host] = 0;
-  for (const auto& [cell, owner] : *owners) ++per_host[owner.host];
-  int lo = INT32_MAX, hi = 0;
-  for (const auto& [host, n] : per_host) {
-    lo = std::min(lo, n);
-    hi = std::max(hi, n);
-  }
-  // Balanced: the controller moves a cell while two hosts differ by two.
-  if (hi - lo > 1) return false;
+  if (!cluster_->Balanced(o_.cells)) return false;
   if (probe_.size() < static_cast<size_t>(o_.cells) && !FindProbes().ok()) {
     probe_.clear();
     return false;
@@ -427,13 +197,12 @@ void ProcessDrill::Load(int thread, bool writer) {
 
 absl::Status ProcessDrill::KillAndWatch() {
   // The victim: the newest host that is not the controller.
-  absl::StatusOr<std::string> controller = coord_->Controller();
+  absl::StatusOr<std::string> controller = cluster_->coord().Controller();
   if (!controller.ok()) return controller.status();
   int v = o_.hosts - 1;
   if (absl::StrCat("h", v) == *controller) --v;
   victim_ = absl::StrCat("h", v);
-  victim_index_ = v;
-  absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord_->Owners();
+  absl::StatusOr<std::map<uint32_t, CellOwner>> owners = cluster_->coord().Owners();
   if (!owners.ok()) return owners.status();
   for (const auto& [cell, owner] : *owners) {
     if (owner.host == victim_) lost_.push_back(cell);
@@ -443,7 +212,7 @@ absl::Status ProcessDrill::KillAndWatch() {
     lost_cells_.insert(lost_.begin(), lost_.end());
   }
   const absl::Time kill = absl::Now();
-  hosts_[v]->Kill();
+  cluster_->KillHost(v);
   std::optional<absl::Duration> detected, claimed;
   std::set<uint32_t> waiting(lost_.begin(), lost_.end());
   const absl::Duration bound = absl::Seconds(60) + 3 * o_.lease_ttl;
@@ -454,14 +223,14 @@ absl::Status ProcessDrill::KillAndWatch() {
           absl::FormatDuration(bound), ": ", absl::StrJoin(waiting, ",")));
     }
     if (!detected) {
-      absl::StatusOr<std::map<std::string, std::string>> live = coord_->Hosts();
+      absl::StatusOr<std::map<std::string, std::string>> live = cluster_->coord().Hosts();
       if (live.ok() && live->count(victim_) == 0) detected = absl::Now() - kill;
     }
     // Only cells a survivor has claimed are probed: a probe of an unclaimed
     // cell would spend its whole deadline and delay the others' times.
     std::set<uint32_t> taken;
     if (detected) {
-      absl::StatusOr<std::map<uint32_t, CellOwner>> now = coord_->Owners();
+      absl::StatusOr<std::map<uint32_t, CellOwner>> now = cluster_->coord().Owners();
       if (now.ok()) {
         for (uint32_t c : lost_) {
           auto it = now->find(c);
@@ -485,7 +254,7 @@ absl::Status ProcessDrill::KillAndWatch() {
         }
       }
     }
-    if (!waiting.empty()) absl::SleepFor(kPoll);
+    if (!waiting.empty()) absl::SleepFor(kClusterPoll);
   }
   detection_ = detected.value_or(absl::ZeroDuration());
   full_ = absl::ZeroDuration();
@@ -549,10 +318,18 @@ int ProcessDrill::Run() {
   store_ = o_.dir + "/store";
   if (absl::Status s = Preload(); !s.ok()) return ReportError(s);
   const absl::Time start = absl::Now();
-  if (absl::Status s = StartEtcd(); !s.ok()) return ReportError(s);
-  if (absl::Status s = StartHosts(); !s.ok()) return ReportError(s);
+  LocalClusterOptions lo;
+  lo.dir = o_.dir;
+  lo.store = store_;
+  lo.hosts = o_.hosts;
+  lo.lease_ttl = o_.lease_ttl;
+  lo.etcd_binary = o_.etcd_binary;
+  lo.cellindex = o_.self;
+  cluster_ = std::make_unique<LocalCluster>(lo);
+  if (absl::Status s = cluster_->StartEtcd(); !s.ok()) return ReportError(s);
+  if (absl::Status s = cluster_->StartHosts(); !s.ok()) return ReportError(s);
   ClusterClientOptions co;
-  co.etcd_endpoints = {endpoint_};
+  co.etcd_endpoints = {cluster_->endpoint()};
   absl::StatusOr<std::unique_ptr<ClusterClient>> c = ClusterClient::Connect(co);
   if (!c.ok()) return ReportError(c.status());
   load_client_ = *std::move(c);
@@ -564,7 +341,7 @@ int ProcessDrill::Run() {
   if (!c.ok()) return ReportError(c.status());
   probe_client_ = *std::move(c);
   if (absl::Status s = WaitFor("every cell serving on balanced hosts", kSettle,
-                               [&] { return Settled(); }, [&] { return AllRunning(); });
+                               [&] { return Settled(); }, [&] { return cluster_->AllRunning(); });
       !s.ok()) {
     return ReportError(absl::Status(s.code(), absl::StrCat(s.message(), " (logs in ", o_.dir, ")")));
   }
@@ -584,11 +361,7 @@ int ProcessDrill::Run() {
   }
   Verify();
   // SIGTERM: each survivor releases its cells and its lease, and exits 0.
-  // All asked at once, so that none adopts what another releases.
-  for (auto& h : hosts_) h->Terminate();
-  for (size_t h = 0; h < hosts_.size(); ++h) {
-    if (static_cast<int>(h) != victim_index_ && hosts_[h]->Stop() != 0) ++unclean_stops_;
-  }
+  unclean_stops_ = cluster_->StopHosts();
   return Report();
 }
 
