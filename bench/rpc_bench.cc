@@ -1,21 +1,27 @@
 // Through cellindex::Client (gRPC on loopback, `cellindex serve`'s server in
-// this process) against the in-process Index it serves, Put and Get, in one
-// binary: the ratio prices the RPC (serialization, HTTP/2 on loopback,
-// gRPC's threads), and the difference of the times per call is the RPC's
+// this process) and through cellindex::ClusterClient (etcd and a `cellindex
+// host` process on loopback) against the in-process Index, Put and Get, in
+// one binary: the ratio prices the RPC (serialization, HTTP/2 on loopback,
+// gRPC's threads; for the cluster also the routing by etcd's owners and the
+// host's fencing), and the difference of the times per call is the RPC's
 // overhead per call.
 //
-//   get/index, get/client   random Gets of kGetKeys preloaded keys
-//   put/index, put/client   Puts of new keys, Durability::kSync (each
-//                           acknowledged write on disk), each thread its own
+//   get/index, get/client, get/cluster   random Gets of kGetKeys preloaded keys
+//   put/index, put/client, put/cluster   Puts of new keys, Durability::kSync
+//                                        (each acknowledged write on disk),
+//                                        each thread its own
 //
-// One index (4 cells) and one server serve every run; the client side and
-// the in-process side read the same keys and write distinct ones. A summary
+// One index (4 cells) and one server serve the index and client runs; the
+// cluster's host serves an index of the same layout and keys, loaded in
+// the same way (its own store: a host process owns its cells). The cluster
+// side needs etcd on PATH and is left out, saying so, without it. A summary
 // of ratios and per-call overheads, from the medians when there are
 // repetitions, is printed last. On a shared machine:
 //
 //   rpc_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
 //             --benchmark_enable_random_interleaving=true
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +35,8 @@
 #include "index/index.h"
 #include "index/model/object_key.h"
 #include "index/rpc/client.h"
+#include "index/rpc/cluster/cluster_client.h"
+#include "tools/local_cluster.h"
 #include "tools/rpc_service.h"
 
 namespace cellindex::bench {
@@ -45,26 +53,73 @@ struct Served {
   std::unique_ptr<Index> index;
   std::unique_ptr<tools::RpcServer> server;
   std::unique_ptr<Client> client;
+  std::unique_ptr<tools::LocalCluster> cluster;
+  std::unique_ptr<ClusterClient> cluster_client;  // null: no cluster side
 };
 Served* served = nullptr;
 
-void Setup() {
-  served = new Served;
-  served->dir = std::make_unique<TempDir>("/tmp", "cellindex-rpc-bench");
+// The layout both indexes have, in `dir`, loaded with the Get keys.
+std::unique_ptr<Index> OpenLoaded(const std::string& dir, const std::string& store) {
   Options o;
-  o.data_dir = served->dir->path();
+  o.data_dir = dir;
+  o.store_dir = store;
   o.durability = Durability::kSync;
   o.resize_check_interval = absl::ZeroDuration();  // a fixed layout
   for (const char* b : {"get/img-0000005000", "get/img-0000010000", "put/"}) {
     o.cell_boundaries.push_back(EncodeKey({kBucket, b}));
   }
-  served->index = OpenIndex(o);
+  std::unique_ptr<Index> index = OpenIndex(o);
   const ObjectRecord record = BenchRecord();
   for (size_t i = 0; i < kGetKeys; i += 500) {
     WriteBatch batch;
     for (size_t k = i; k < i + 500 && k < kGetKeys; ++k) batch.Put(GetKey(k), record);
-    if (absl::Status s = served->index->Write(batch).status(); !s.ok()) Die("load", s);
+    if (absl::Status s = index->Write(batch).status(); !s.ok()) Die("load", s);
   }
+  return index;
+}
+
+// etcd and one host process serving a copy of the layout and keys; the
+// cluster client routed to it. Leaves served->cluster_client null, saying
+// why, when etcd cannot start.
+void StartCluster() {
+  const std::string dir = served->dir->path() + "/cluster";
+  const std::string store = dir + "/store";
+  {
+    std::unique_ptr<Index> seed = OpenLoaded(dir + "/seed", store);
+    if (absl::Status s = seed->Checkpoint().status(); !s.ok()) Die("checkpoint", s);
+  }
+  tools::LocalClusterOptions lo;
+  lo.dir = dir;
+  lo.store = store;
+  lo.hosts = 1;
+  lo.cellindex = CELLINDEX_CLI_PATH;
+  served->cluster = std::make_unique<tools::LocalCluster>(lo);
+  if (absl::Status s = served->cluster->StartEtcd(); !s.ok()) {
+    std::fprintf(stderr, "rpc_bench: no cluster side: %s\n", std::string(s.message()).c_str());
+    served->cluster.reset();
+    return;
+  }
+  if (absl::Status s = served->cluster->StartHosts(); !s.ok()) Die("start the host", s);
+  ClusterClientOptions co;
+  co.etcd_endpoints = {served->cluster->endpoint()};
+  absl::StatusOr<std::unique_ptr<ClusterClient>> c = ClusterClient::Connect(co);
+  if (!c.ok()) Die("connect to the cluster", c.status());
+  served->cluster_client = *std::move(c);
+  absl::Status up = tools::WaitFor(
+      "every cell serving on the host", absl::Seconds(120),
+      [] {
+        return served->cluster->Balanced(4) &&
+               served->cluster_client->Get(GetKey(0)).ok() &&
+               served->cluster_client->Get(GetKey(kGetKeys - 1)).ok();
+      },
+      [] { return served->cluster->AllRunning(); });
+  if (!up.ok()) Die("the cluster", up);
+}
+
+void Setup() {
+  served = new Served;
+  served->dir = std::make_unique<TempDir>("/tmp", "cellindex-rpc-bench");
+  served->index = OpenLoaded(served->dir->path() + "/index", "");
   absl::StatusOr<std::unique_ptr<tools::RpcServer>> server =
       tools::RpcServer::Start(served->index.get(), "127.0.0.1:0");
   if (!server.ok()) Die("serve", server.status());
@@ -72,6 +127,7 @@ void Setup() {
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(served->server->address());
   if (!client.ok()) Die("connect", client.status());
   served->client = *std::move(client);
+  StartCluster();
 }
 
 template <typename Side>
@@ -119,15 +175,19 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   void Finalize() override {
     ConsoleReporter::Finalize();
     std::ostream& out = GetOutputStream();
-    out << "\nSummary (medians): client / index, and the client's extra time per call\n";
+    out << "\nSummary (medians): client and cluster client / index, and their extra time "
+           "per call\n";
     for (const char* op : {"get", "put"}) {
       for (int threads : {1, 8}) {
-        const std::optional<double> c = Rate(absl::StrCat(op, "/client/threads:", threads));
         const std::optional<double> i = Rate(absl::StrCat(op, "/index/threads:", threads));
-        if (!c || !i || *c <= 0 || *i <= 0) continue;
-        out << absl::StrFormat(
-            "  %s, %d thread(s): client %9.0f/s, index %9.0f/s, ratio %.3f, +%.1f us per call\n",
-            op, threads, *c, *i, *c / *i, threads * (1e6 / *c - 1e6 / *i));
+        if (!i || *i <= 0) continue;
+        for (const char* side : {"client", "cluster"}) {
+          const std::optional<double> c = Rate(absl::StrCat(op, "/", side, "/threads:", threads));
+          if (!c || *c <= 0) continue;
+          out << absl::StrFormat(
+              "  %s, %d thread(s): %-7s %9.0f/s, index %9.0f/s, ratio %.3f, +%.1f us per call\n",
+              op, threads, side, *c, *i, *c / *i, threads * (1e6 / *c - 1e6 / *i));
+        }
       }
     }
   }
@@ -163,9 +223,25 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("put/client", BM_Put<cellindex::Client>, served->client.get(),
                                  "client")
         ->Threads(threads)->MinTime(kMinSeconds)->UseRealTime();
+    if (served->cluster_client != nullptr) {
+      benchmark::RegisterBenchmark("get/cluster", BM_Get<cellindex::ClusterClient>,
+                                   served->cluster_client.get())
+          ->Threads(threads)->MinTime(kMinSeconds)->UseRealTime();
+      benchmark::RegisterBenchmark("put/cluster", BM_Put<cellindex::ClusterClient>,
+                                   served->cluster_client.get(), "cluster")
+          ->Threads(threads)->MinTime(kMinSeconds)->UseRealTime();
+    }
   }
   SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  served->cluster_client.reset();
+  if (served->cluster != nullptr) {
+    if (int unclean = served->cluster->StopHosts(); unclean > 0) {
+      std::fprintf(stderr, "rpc_bench: the host did not stop cleanly (logs below %s/cluster)\n",
+                   served->dir->path().c_str());
+    }
+    served->cluster.reset();
+  }
   served->client.reset();
   served->server->Shutdown(absl::Seconds(1));
   served->server.reset();
