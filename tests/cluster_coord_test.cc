@@ -4,7 +4,10 @@
 // the map changed only by writers that read its latest revision.
 #include "recovery/coord/cluster_coord.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include <atomic>
 #include <memory>
@@ -155,6 +158,34 @@ TEST_F(ClusterCoordTest, TheMapChangesOnlyFromItsLatestRevision) {
   absl::StatusOr<int64_t> r3 = coord_->WriteMap("epoch 3 (writer B)", seen->revision);
   ASSERT_TRUE(r3.ok()) << r3.status();
   EXPECT_GT(*r3, *r2);
+}
+
+// The pools change as the map does (compared on their revision), apart
+// from it; the draining marks come and go by host, and are checked names.
+TEST_F(ClusterCoordTest, PoolsAndDrainingMarks) {
+  absl::StatusOr<Versioned> none = coord_->ReadPools();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->revision, 0);
+  absl::StatusOr<int64_t> r1 = coord_->WritePools("pools 1", 0);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  absl::Status stale = coord_->WritePools("pools 1 again", 0).status();
+  EXPECT_TRUE(absl::IsAborted(stale)) << stale;
+  EXPECT_THAT(stale.message(), ::testing::HasSubstr("the pools have changed"));
+  absl::StatusOr<Versioned> seen = coord_->ReadPools();
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->value, "pools 1");
+  EXPECT_EQ(coord_->ReadMap()->revision, 0);  // another key
+  ASSERT_TRUE(coord_->WritePools("pools 2", seen->revision).ok());
+  EXPECT_EQ(coord_->ReadPools()->value, "pools 2");
+
+  EXPECT_TRUE(coord_->Draining()->empty());
+  ASSERT_TRUE(coord_->SetDraining("h1", true).ok());
+  ASSERT_TRUE(coord_->SetDraining("h3", true).ok());
+  ASSERT_TRUE(coord_->SetDraining("h1", true).ok());  // again: the same
+  EXPECT_EQ(*coord_->Draining(), (std::set<std::string>{"h1", "h3"}));
+  ASSERT_TRUE(coord_->SetDraining("h1", false).ok());
+  EXPECT_EQ(*coord_->Draining(), (std::set<std::string>{"h3"}));
+  EXPECT_TRUE(absl::IsInvalidArgument(coord_->SetDraining("no/slash", true)));
 }
 
 }  // namespace

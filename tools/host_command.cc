@@ -6,9 +6,19 @@
 // cluster_member: nothing served until adopted), serves it over gRPC, and
 // registers under hosts/<name> with its address. Then, every
 // kPassInterval until SIGTERM or SIGINT:
-//   - it stands for controller (one host at a time, bound to its lease);
-//     the controller assigns each cell whose assigned host is not live to
-//     the live host with the fewest cells assigned;
+//   - it stands for controller (one host at a time, bound to its lease).
+//     The controller publishes its cell map to etcd, then, from the hosts,
+//     the pools (their minimums) and the draining marks in etcd:
+//       1. assigns each cell whose assigned host is not live to the live
+//          host with the fewest cells in that host's pool (in any pool when
+//          its own has none left, saying so), never to a host being
+//          drained; and says when a pool has fewer live hosts than its
+//          minimum;
+//       2. when no cell is moving, moves one cell off a host being drained
+//          (`cellindex --cluster hosts remove --execute`), to its pool's
+//          emptiest host;
+//       3. else balances each pool: one cell from its fullest host to its
+//          emptiest while they differ by two or more (a host joined);
 //   - it claims each cell assigned to it (the claim succeeds once the last
 //     owner's key is gone, at or after its lease expired), and adopts it
 //     with the claim's revision as owner epoch: the cell is restored from
@@ -34,6 +44,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "index/model/capacity.h"
 #include "recovery/coord/cluster_coord.h"
 #include "recovery/coord/etcd_client.h"
 #include "recovery/coord/lease_keeper.h"
@@ -62,58 +73,150 @@ class HostProcess {
     }
   }
 
-  // The controller's pass: every cell with no live assigned host goes to
-  // the live host with the fewest; then, if no cell is moving, one cell
-  // moves from the host with the most to the one with the fewest when they
-  // differ by two or more (a host joined).
+  // The controller's pass (the file comment says what it does).
   void Control(ClusterCoord& coord, const CellMap& map) {
+    PublishMap(coord, map);
     absl::StatusOr<std::map<std::string, std::string>> hosts = coord.Hosts();
     absl::StatusOr<std::map<uint32_t, std::string>> assigned = coord.Assignments();
     absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord.Owners();
-    if (!hosts.ok() || !assigned.ok() || !owners.ok()) return;  // etcd away: the next pass
+    absl::StatusOr<std::set<std::string>> draining = coord.Draining();
+    absl::StatusOr<Inventory> pools = ReadPools(coord);
+    if (!hosts.ok() || !assigned.ok() || !owners.ok() || !draining.ok() || !pools.ok()) {
+      return;  // etcd away (or the pools unreadable, said once): the next pass
+    }
+    // Where cells may go: live hosts not being drained, with the cells
+    // assigned to each.
     std::map<std::string, size_t> load;
-    for (const auto& [name, address] : *hosts) load[name] = 0;
+    for (const auto& [name, address] : *hosts) {
+      if (!draining->count(name)) load[name] = 0;
+    }
     for (const auto& [cell, name] : *assigned) {
       if (load.count(name)) ++load[name];
     }
+    // The least loaded place in `pool`, else anywhere (*outside set).
+    auto place = [&](const std::string& pool, bool* outside) {
+      auto best = load.end(), any = load.end();
+      for (auto l = load.begin(); l != load.end(); ++l) {
+        if (any == load.end() || l->second < any->second) any = l;
+        if (pools->PoolOf(l->first) != pool) continue;
+        if (best == load.end() || l->second < best->second) best = l;
+      }
+      *outside = best == load.end();
+      return *outside ? any : best;
+    };
+    SayPoolMinimums(*pools, load);
+    // 1. Cells with no live assigned host: a lost host's, or new.
     for (const CellRange& c : map.cells()) {
       auto it = assigned->find(c.id);
-      if (it != assigned->end() && load.count(it->second)) continue;
-      if (load.empty()) {
+      if (it != assigned->end() && hosts->count(it->second)) continue;
+      const std::string pool = it != assigned->end() ? pools->PoolOf(it->second) : kDefaultPool;
+      bool outside = false;
+      auto to = place(pool, &outside);
+      if (to == load.end()) {
         if (!said_no_hosts_) Say("unplaced", {{"cell", c.id}}, "no live host for the cells");
         said_no_hosts_ = true;
         return;
       }
       said_no_hosts_ = false;
-      auto least = load.begin();
-      for (auto l = load.begin(); l != load.end(); ++l) {
-        if (l->second < least->second) least = l;
-      }
-      if (!coord.Assign(c.id, least->first, host_.name).ok()) return;  // no longer controller
-      ++least->second;
-      (*assigned)[c.id] = least->first;
-      Say("assigned", {{"cell", c.id}, {"to", least->first}},
-          absl::StrCat("assigned cell ", c.id, " to ", least->first));
+      if (!coord.Assign(c.id, to->first, host_.name).ok()) return;  // no longer controller
+      ++to->second;
+      (*assigned)[c.id] = to->first;
+      Json fields = {{"cell", c.id}, {"to", to->first}, {"pool", pool}};
+      if (outside) fields["outside_pool"] = true;
+      Say("assigned", fields,
+          absl::StrCat("assigned cell ", c.id, " to ", to->first,
+                       outside ? absl::StrCat(" (pool ", pool, " has no host to take it)") : ""));
     }
-    // A move under way: a cell not (yet) owned where it is assigned.
+    // A move under way (a cell not yet owned where it is assigned): one at a
+    // time.
     for (const auto& [cell, name] : *assigned) {
       auto owner = owners->find(cell);
       if (owner == owners->end() || owner->second.host != name) return;
     }
-    if (load.size() < 2) return;
-    auto most = load.begin(), fewest = load.begin();
-    for (auto l = load.begin(); l != load.end(); ++l) {
-      if (l->second > most->second) most = l;
-      if (l->second < fewest->second) fewest = l;
-    }
-    if (most->second < fewest->second + 2) return;
+    // 2. A drain: one cell off a host being drained.
     for (const auto& [cell, name] : *assigned) {
-      if (name != most->first) continue;
-      if (!coord.Assign(cell, fewest->first, host_.name).ok()) return;
-      Say("moving", {{"cell", cell}, {"from", most->first}, {"to", fewest->first}},
-          absl::StrCat("moving cell ", cell, " from ", most->first, " to ", fewest->first));
+      if (!draining->count(name) || !hosts->count(name)) continue;
+      bool outside = false;
+      auto to = place(pools->PoolOf(name), &outside);
+      if (to == load.end()) return;  // nowhere to go (the guard refuses such a removal)
+      Move(coord, cell, name, to->first, "drain");
       return;
     }
+    // 3. Balance each pool: a cell from its fullest host to its emptiest when
+    // they differ by two or more (a host joined).
+    std::map<std::string, std::pair<std::string, std::string>> ends;  // pool -> most, fewest
+    for (const auto& [name, n] : load) {
+      auto [it, fresh] = ends.try_emplace(pools->PoolOf(name), name, name);
+      if (n > load[it->second.first]) it->second.first = name;
+      if (n < load[it->second.second]) it->second.second = name;
+    }
+    for (const auto& [pool, most_fewest] : ends) {
+      const auto& [most, fewest] = most_fewest;
+      if (load[most] < load[fewest] + 2) continue;
+      for (const auto& [cell, name] : *assigned) {
+        if (name != most) continue;
+        Move(coord, cell, most, fewest, "balance");
+        return;
+      }
+    }
+  }
+
+  // The controller publishes the map it serves to etcd (map), where the
+  // tools plan with it, once per term: when etcd has none, or another.
+  void PublishMap(ClusterCoord& coord, const CellMap& map) {
+    if (published_map_) return;
+    absl::StatusOr<Versioned> seen = coord.ReadMap();
+    if (!seen.ok()) return;
+    const std::string mine = map.Encode();
+    if (seen->value == mine || coord.WriteMap(mine, seen->revision).ok()) {
+      published_map_ = true;
+      Say("published-map", {{"epoch", map.epoch()}, {"cells", map.cells().size()}},
+          absl::StrCat("published the cell map (epoch ", map.epoch(), ") to etcd"));
+    }
+  }
+
+  // The pools in etcd (none: every host in "default"). Unreadable pools are
+  // said once, and nothing is placed until they read.
+  absl::StatusOr<Inventory> ReadPools(ClusterCoord& coord) {
+    absl::StatusOr<Versioned> v = coord.ReadPools();
+    if (!v.ok()) return v.status();
+    if (v->revision == 0) return Inventory();
+    absl::StatusOr<Inventory> inv = Inventory::Decode(v->value);
+    if (!inv.ok() && !said_bad_pools_) {
+      Say("bad-pools", {{"error", inv.status().message()}},
+          absl::StrCat("cannot read the pools in etcd: ", inv.status().message()));
+    }
+    said_bad_pools_ = !inv.ok();
+    return inv;
+  }
+
+  // Says when a pool has fewer live hosts (not being drained) than its
+  // minimum, and when it has them again.
+  void SayPoolMinimums(const Inventory& pools, const std::map<std::string, size_t>& load) {
+    for (const Pool& p : pools.pools) {
+      size_t live = 0;
+      for (const auto& [name, n] : load) live += pools.PoolOf(name) == p.name;
+      const bool below = live < p.min_hosts;
+      if (below == (below_minimum_.count(p.name) > 0)) continue;
+      if (below) {
+        below_minimum_.insert(p.name);
+        Say("below-minimum", {{"pool", p.name}, {"hosts", live}, {"min_hosts", p.min_hosts}},
+            absl::StrCat("pool ", p.name, " has ", live, " live hosts, below its minimum of ",
+                         p.min_hosts));
+      } else {
+        below_minimum_.erase(p.name);
+        Say("at-minimum", {{"pool", p.name}, {"hosts", live}, {"min_hosts", p.min_hosts}},
+            absl::StrCat("pool ", p.name, " has ", live, " live hosts again (minimum ",
+                         p.min_hosts, ")"));
+      }
+    }
+  }
+
+  void Move(ClusterCoord& coord, uint32_t cell, const std::string& from, const std::string& to,
+            const std::string& why) {
+    if (!coord.Assign(cell, to, host_.name).ok()) return;
+    Say("moving", {{"cell", cell}, {"from", from}, {"to", to}, {"reason", why}},
+        absl::StrCat("moving cell ", cell, " from ", from, " to ", to, " (", why, ")"));
   }
 
   // Releases the cells assigned elsewhere now, then claims and adopts the
@@ -182,6 +285,9 @@ class HostProcess {
   std::map<uint32_t, int64_t> owned_;  // cell -> owner epoch
   std::map<uint32_t, absl::Time> adopted_at_;
   bool said_no_hosts_ = false;
+  bool said_bad_pools_ = false;
+  bool published_map_ = false;
+  std::set<std::string> below_minimum_;  // pools said to be below their minimum
 };
 
 }  // namespace

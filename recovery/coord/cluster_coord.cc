@@ -16,6 +16,7 @@ namespace {
 constexpr size_t kMaxNameBytes = 64;
 constexpr absl::string_view kOwners = "owners/";
 constexpr absl::string_view kAssigned = "assigned/";
+constexpr absl::string_view kDraining = "draining/";
 
 // The cell id at the end of `key` (after `prefix`), as CellKey writes it.
 absl::StatusOr<uint32_t> CellOfKey(const std::string& key, const std::string& prefix) {
@@ -186,24 +187,55 @@ absl::StatusOr<std::string> ClusterCoord::Controller() {
   return kv->has_value() ? (*kv)->value : std::string();
 }
 
-absl::StatusOr<Versioned> ClusterCoord::ReadMap() {
-  absl::StatusOr<std::optional<EtcdKv>> kv = etcd_->Get(absl::StrCat(prefix_, "map"));
+absl::StatusOr<Versioned> ClusterCoord::ReadShared(absl::string_view name) {
+  absl::StatusOr<std::optional<EtcdKv>> kv = etcd_->Get(absl::StrCat(prefix_, name));
   if (!kv.ok()) return kv.status();
   if (!kv->has_value()) return Versioned{};
   return Versioned{(*kv)->value, (*kv)->mod_revision};
 }
 
-absl::StatusOr<int64_t> ClusterCoord::WriteMap(const std::string& map, int64_t read_revision) {
-  const std::string key = absl::StrCat(prefix_, "map");
+absl::StatusOr<int64_t> ClusterCoord::WriteShared(absl::string_view name, absl::string_view what,
+                                                  const std::string& value,
+                                                  int64_t read_revision) {
+  const std::string key = absl::StrCat(prefix_, name);
   const EtcdCompare unchanged = read_revision == 0 ? EtcdCompare::Absent(key)
                                                    : EtcdCompare::ModRevisionIs(key, read_revision);
-  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn({unchanged}, {EtcdOp::Put(key, map)}, {});
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn({unchanged}, {EtcdOp::Put(key, value)}, {});
   if (!r.ok()) return r.status();
   if (!r->succeeded) {
-    return absl::AbortedError(absl::StrCat("the cell map has changed since revision ",
-                                           read_revision, ": read it again"));
+    return absl::AbortedError(absl::StrCat(what, " changed since revision ", read_revision,
+                                           ": read it again"));
   }
   return r->revision;
+}
+
+absl::StatusOr<Versioned> ClusterCoord::ReadMap() { return ReadShared("map"); }
+
+absl::StatusOr<int64_t> ClusterCoord::WriteMap(const std::string& map, int64_t read_revision) {
+  return WriteShared("map", "the cell map has", map, read_revision);
+}
+
+absl::StatusOr<Versioned> ClusterCoord::ReadPools() { return ReadShared("pools"); }
+
+absl::StatusOr<int64_t> ClusterCoord::WritePools(const std::string& pools,
+                                                 int64_t read_revision) {
+  return WriteShared("pools", "the pools have", pools, read_revision);
+}
+
+absl::Status ClusterCoord::SetDraining(const std::string& host, bool draining) {
+  if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
+  const std::string key = absl::StrCat(prefix_, kDraining, host);
+  absl::StatusOr<int64_t> r = draining ? etcd_->Put(key, "1") : etcd_->Delete(key);
+  return r.status();
+}
+
+absl::StatusOr<std::set<std::string>> ClusterCoord::Draining() {
+  const std::string draining = absl::StrCat(prefix_, kDraining);
+  absl::StatusOr<std::vector<EtcdKv>> kvs = etcd_->GetPrefix(draining);
+  if (!kvs.ok()) return kvs.status();
+  std::set<std::string> out;
+  for (const EtcdKv& kv : *kvs) out.insert(kv.key.substr(draining.size()));
+  return out;
 }
 
 }  // namespace cellindex

@@ -12,8 +12,13 @@
 //                    host claims it (owners/<cell>) once it is free
 //   controller       the elected controller (host name), bound to its lease
 //   map              the cell map with its epoch (the store's CELLMAP
-//                    format); changed only by a transaction that compares
-//                    the revision it was read at
+//                    format), published by the controller; changed only by
+//                    a transaction that compares the revision it was read at
+//   pools            the pools and their minimums (an Inventory encoding,
+//                    index/model/capacity.h, without hosts); the same
+//   draining/<host>  a host being drained (`hosts remove --execute`): the
+//                    controller places nothing there and moves its cells
+//                    away, one at a time
 //
 // Fencing rests on leases: a host acts on what it owns only while its
 // LeaseKeeper says the lease is valid, which ends before etcd can expire
@@ -25,6 +30,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -95,12 +101,29 @@ class ClusterCoord {
   // (read it again, decide again).
   absl::StatusOr<int64_t> WriteMap(const std::string& map, int64_t read_revision);
 
+  // The pools as last written (revision 0: none yet), and a write that
+  // compares, as ReadMap and WriteMap.
+  absl::StatusOr<Versioned> ReadPools();
+  absl::StatusOr<int64_t> WritePools(const std::string& pools, int64_t read_revision);
+
+  // Marks `host` as being drained, or no longer. The mark outlives the
+  // host's lease: a drained host that restarts under the name is drained.
+  absl::Status SetDraining(const std::string& host, bool draining);
+  // The hosts marked as being drained.
+  absl::StatusOr<std::set<std::string>> Draining();
+
   const std::string& prefix() const { return prefix_; }
 
  private:
   ClusterCoord(EtcdClient& etcd, std::string prefix) : etcd_(&etcd), prefix_(std::move(prefix)) {}
   std::string CellKey(absl::string_view kind, uint32_t cell) const;
   std::string OwnerKey(uint32_t cell) const;
+  // One whole-value key under the prefix (map, pools), and its write if
+  // unchanged since `read_revision`; `what` ("the pools have") begins the
+  // Aborted error.
+  absl::StatusOr<Versioned> ReadShared(absl::string_view name);
+  absl::StatusOr<int64_t> WriteShared(absl::string_view name, absl::string_view what,
+                                      const std::string& value, int64_t read_revision);
 
   EtcdClient* etcd_;
   std::string prefix_;  // "/cellindex/<cluster>/"
