@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <functional>
@@ -22,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -284,7 +286,7 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   ExpectEveryRecord(*cluster.ClientFor(b.address()), want);
   testing::ProcessResult refused = cli({"cells"});
   EXPECT_EQ(refused.code, 2);
-  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get, rm, ls and locate only"));
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get, rm, ls, locate, pools, pools set and hosts remove only"));
   refused = testing::RunProcess({CELLINDEX_CLI_PATH, "--cluster", "127.0.0.1:99999", "get",
                                  "bucket", a_key},
                                 dir.path(), 60);
@@ -485,6 +487,143 @@ TEST(HostTest, ListAndLocateThroughTheClusterClientGiveTheIndexsPages) {
   owners = cluster.AwaitOwners({"b"}, absl::Seconds(30));
   for (const auto& [cell, owner] : owners) EXPECT_EQ(owner.host, "b") << cell;
   EXPECT_EQ(b.process().Terminate(), 0) << b.log();
+}
+
+// Removing capacity from a cluster goes through the capacity guard: pools
+// and their minimums live in etcd; a removal that would leave a pool below
+// its minimum is refused with nothing changed; an executed one marks the
+// host as draining and the controller moves its cells away one at a time,
+// under load, losing nothing. When a pool later loses a host below its
+// minimum, the controller says so, and still places the cells.
+TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  Host a(dir, "a", etcd.endpoint()), b(dir, "b", etcd.endpoint()), c(dir, "c", etcd.endpoint());
+  for (Host* h : {&a, &b, &c}) ASSERT_FALSE(h->Start().empty()) << h->log();
+  Cluster cluster(etcd.endpoint());
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
+      [](const std::map<uint32_t, CellOwner>& owners) {
+        std::map<std::string, int> per_host;
+        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
+        return owners.size() == 4 && per_host.size() == 3;
+      },
+      absl::Seconds(30));
+  std::map<std::string, int> per_host;
+  for (const auto& [cell, owner] : owners) ++per_host[owner.host];
+  ASSERT_EQ(per_host.size(), 3u) << a.log() << b.log() << c.log();
+  ASSERT_GE(per_host["c"], 1);
+
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--cluster", etcd.endpoint()});
+    return testing::RunProcess(args, dir.path(), 120);
+  };
+  testing::ProcessResult set =
+      cli({"pools", "set", "web", "--hosts", "a,b,c", "--min-hosts", "2"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  testing::ProcessResult pools = cli({"--json", "pools"});
+  ASSERT_EQ(pools.code, 0) << pools.err;
+  const nlohmann::json pool_list = nlohmann::json::parse(pools.out);
+  bool saw_web = false;
+  for (const nlohmann::json& p : pool_list) {
+    if (p["pool"] != "web") continue;
+    saw_web = true;
+    EXPECT_EQ(p["hosts"], 3);
+    EXPECT_EQ(p["min_hosts"], 2);
+    EXPECT_EQ(p["cells"], 4);
+  }
+  EXPECT_TRUE(saw_web) << pools.out;
+  EXPECT_EQ(cli({"pools", "set", "Bad Name"}).code, 2);
+
+  // Refused: two of three hosts would leave web below its minimum of 2.
+  testing::ProcessResult refused = cli({"hosts", "remove", "b", "c", "--max-step", "2",
+                                        "--max-fraction", "1"});
+  EXPECT_EQ(refused.code, 12) << refused.out << refused.err;
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("refused"));
+  EXPECT_EQ(cli({"hosts", "remove", "nosuchhost"}).code, 10);
+  // A dry run: the plan, nothing changed.
+  testing::ProcessResult dry = cli({"hosts", "remove", "c"});
+  EXPECT_EQ(dry.code, 0) << dry.err;
+  EXPECT_THAT(dry.out, ::testing::HasSubstr("dry run"));
+  EXPECT_TRUE(cluster.coord().Draining()->empty());
+  // Who owns what, under which claim.
+  auto claims = [](const std::map<uint32_t, CellOwner>& owners) {
+    std::map<uint32_t, std::pair<std::string, int64_t>> out;
+    for (const auto& [cell, owner] : owners) out[cell] = {owner.host, owner.epoch};
+    return out;
+  };
+  EXPECT_EQ(claims(*cluster.coord().Owners()), claims(owners));
+
+  // Executed under load: writes through the cluster client all along.
+  ClusterClientOptions cco;
+  cco.etcd_endpoints = {etcd.endpoint()};
+  cco.deadline = absl::Seconds(30);
+  std::unique_ptr<ClusterClient> routed = *ClusterClient::Connect(cco);
+  std::atomic<bool> stop{false};
+  std::map<std::string, uint64_t> acked;
+  int failed = 0;
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string key = absl::StrCat("w", i % 100, "-", i);
+      absl::StatusOr<uint64_t> v = routed->Put({"bucket", key}, testing::Rec(100 + i));
+      if (v.ok()) {
+        acked[key] = *v;
+      } else {
+        ++failed;
+      }
+    }
+  });
+  testing::ProcessResult removed = cli({"--json", "hosts", "remove", "c", "--execute"});
+  stop = true;
+  writer.join();
+  ASSERT_EQ(removed.code, 0) << removed.out << removed.err << a.log();
+  const nlohmann::json report = nlohmann::json::parse(removed.out);
+  EXPECT_EQ(report["step_seconds"].size(), 1u) << removed.out;
+  owners = *cluster.coord().Owners();
+  ASSERT_EQ(owners.size(), 4u);
+  for (const auto& [cell, owner] : owners) EXPECT_NE(owner.host, "c") << cell;
+  const std::map<uint32_t, std::string> assigned = *cluster.coord().Assignments();
+  EXPECT_EQ(assigned.size(), 4u);
+  for (const auto& [cell, host] : assigned) EXPECT_NE(host, "c") << cell;
+  EXPECT_THAT(a.log(), ::testing::HasSubstr("\"reason\":\"drain\""));
+  EXPECT_GT(acked.size(), 0u);
+  for (const auto& [key, version] : acked) {
+    absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
+    ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+    EXPECT_EQ(r->version, version) << key;
+  }
+  for (const auto& [key, rec] : want) {
+    absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
+    if (rec.has_value()) {
+      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;
+    } else {
+      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
+    }
+  }
+  // The drained host holds nothing: it stops cleanly, and nothing moves.
+  EXPECT_EQ(c.process().Terminate(), 0) << c.log();
+  EXPECT_EQ(claims(*cluster.coord().Owners()), claims(owners));
+
+  // b dies: web has one live host, below its minimum; the controller says
+  // so and places b's cells on a all the same.
+  ASSERT_EQ(testing::KilledOrWhy(b.process().Kill()), "");
+  owners = cluster.AwaitOwners({"a"}, absl::Seconds(30));
+  for (const auto& [cell, owner] : owners) EXPECT_EQ(owner.host, "a") << cell << a.log();
+  bool below = false;
+  for (const nlohmann::json& e : a.Events()) {
+    below |= e.value("event", "") == "below-minimum" && e.value("pool", "") == "web";
+  }
+  EXPECT_TRUE(below) << a.log();
+  for (const auto& [key, version] : acked) {
+    absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
+    ASSERT_TRUE(r.ok()) << key << ": " << r.status();
+    EXPECT_EQ(r->version, version) << key;
+  }
+  EXPECT_EQ(a.process().Terminate(), 0) << a.log();
+  std::cout << "writes during the drain: " << acked.size() << " acknowledged, " << failed
+            << " failed\n";
 }
 
 TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {

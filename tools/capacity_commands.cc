@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "tools/capacity_print.h"
 #include "tools/command_util.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -89,6 +90,17 @@ void PrintPlan(const RemovalPlan& plan, const HostRemoval& removal) {
 
 }  // namespace
 
+int ReportRefusal(const RemovalPlan& plan) {
+  std::cerr << "cellindex: refused (" << RemovalRefusalName(plan.refusal) << "): " << plan.reason
+            << "\n";
+  return ExitCodeForRefusal(plan.refusal);
+}
+
+Json RemovalPlanJsonWithWindows(const RemovalPlan& plan) { return RemovalJson(plan); }
+void PrintRemovalPlan(const RemovalPlan& plan, const HostRemoval& removal) {
+  PrintPlan(plan, removal);
+}
+
 int RunStatus(const GlobalFlags& flags) {
   if (flags.status_dir.empty()) {
     return ReportError(absl::InvalidArgumentError("status needs --status-dir DIR"));
@@ -129,11 +141,11 @@ int RunAudit(const GlobalFlags& flags) {
   return kExitOk;
 }
 
-int RunPools(const GlobalFlags& flags) {
-  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
-  if (!index.ok()) return ReportError(index.status());
-  const Inventory inv = (*index)->inventory();
-  const std::vector<PoolCapacity> pools = (*index)->PoolCapacities();
+namespace {
+
+// Prints the pools' capacity (a table, or a JSON array with --json).
+int PrintPools(const GlobalFlags& flags, const Inventory& inv,
+               const std::vector<PoolCapacity>& pools) {
   if (flags.json) {
     Json all = Json::array();
     for (const PoolCapacity& p : pools) all.push_back(PoolJson(p, inv.FindPool(p.pool)));
@@ -159,20 +171,18 @@ int RunPools(const GlobalFlags& flags) {
   return kExitOk;
 }
 
-int RunPoolsSet(const GlobalFlags& flags, const PoolFlags& set, const std::string& arguments) {
-  (void)arguments;
-  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
-  if (!index.ok()) return ReportError(index.status());
-  Pool pool;
+// `set` over `pool`: the fields given replace the pool's.
+Pool ApplyPoolFlags(Pool pool, const PoolFlags& set) {
   pool.name = set.name;
-  const Inventory inventory = (*index)->inventory();
-  if (const Pool* old = inventory.FindPool(set.name)) pool = *old;
   if (set.hosts) pool.hosts = *set.hosts;
   if (set.min_hosts) pool.min_hosts = *set.min_hosts;
   if (set.min_spare_cells) pool.min_spare_cells = *set.min_spare_cells;
   if (set.max_cells_per_host) pool.max_cells_per_host = *set.max_cells_per_host;
   if (set.max_bytes_per_host) pool.max_bytes_per_host = *set.max_bytes_per_host;
-  if (absl::Status s = (*index)->SetPool(pool); !s.ok()) return ReportError(s);
+  return pool;
+}
+
+void PrintPoolSet(const GlobalFlags& flags, const Pool& pool) {
   if (flags.json) {
     PrintJson({{"pool", pool.name}, {"hosts", pool.hosts}, {"min_hosts", pool.min_hosts},
                {"min_spare_cells", pool.min_spare_cells},
@@ -181,6 +191,34 @@ int RunPoolsSet(const GlobalFlags& flags, const PoolFlags& set, const std::strin
   } else {
     std::cout << "pool " << pool.name << " set\n";
   }
+}
+
+}  // namespace
+
+int PrintPoolCapacities(const GlobalFlags& flags, const Inventory& inv,
+                        const std::vector<PoolCapacity>& pools) {
+  return PrintPools(flags, inv, pools);
+}
+Pool PoolFromFlags(Pool pool, const PoolFlags& set) { return ApplyPoolFlags(std::move(pool), set); }
+void PrintPoolSetLine(const GlobalFlags& flags, const Pool& pool) { PrintPoolSet(flags, pool); }
+
+int RunPools(const GlobalFlags& flags) {
+  if (!flags.cluster.empty()) return RunClusterPools(flags);
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  return PrintPools(flags, (*index)->inventory(), (*index)->PoolCapacities());
+}
+
+int RunPoolsSet(const GlobalFlags& flags, const PoolFlags& set, const std::string& arguments) {
+  (void)arguments;
+  if (!flags.cluster.empty()) return RunClusterPoolsSet(flags, set);
+  absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
+  if (!index.ok()) return ReportError(index.status());
+  const Inventory inventory = (*index)->inventory();
+  const Pool* old = inventory.FindPool(set.name);
+  const Pool pool = ApplyPoolFlags(old != nullptr ? *old : Pool(), set);
+  if (absl::Status s = (*index)->SetPool(pool); !s.ok()) return ReportError(s);
+  PrintPoolSet(flags, pool);
   return kExitOk;
 }
 
@@ -305,6 +343,7 @@ int RunHostsRebalance(const GlobalFlags& flags, const RebalanceRequest& rebalanc
 }
 
 int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) {
+  if (!flags.cluster.empty()) return RunClusterHostsRemove(flags, removal);
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
   absl::StatusOr<RemovalPlan> plan = (*index)->RemoveHosts(removal);
@@ -315,11 +354,7 @@ int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) {
     }
     return ReportError(plan.status());
   }
-  if (plan->refusal != RemovalRefusal::kNone) {
-    std::cerr << "cellindex: refused (" << RemovalRefusalName(plan->refusal)
-              << "): " << plan->reason << "\n";
-    return ExitCodeForRefusal(plan->refusal);
-  }
+  if (plan->refusal != RemovalRefusal::kNone) return ReportRefusal(*plan);
   if (flags.json) {
     PrintJson(RemovalJson(*plan));
     return kExitOk;

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
             "cells of a new index, 1 to 1024 (used only when the index is created)");
   app.add_flag("--json", flags.json, "machine-readable output");
   app.add_option("--cluster", flags.cluster,
-                 "put, get, rm, ls, locate: the cluster of `host` processes whose etcd is at ENDPOINTS "
+                 "put, get, rm, ls, locate, pools, hosts remove: the cluster of `host` processes whose etcd is at ENDPOINTS "
                  "(HOST:PORT[,HOST:PORT...]), instead of --data and --store");
   app.add_option("--status-dir", flags.status_dir,
                  "write the status page (index.html) here while the index is open; a directory "
@@ -454,10 +454,11 @@ int main(int argc, char** argv) {
     return RunDrill(drill);
   }
   if (!flags.cluster.empty() && !put_cmd->parsed() && !get_cmd->parsed() && !rm_cmd->parsed() &&
-      !ls_cmd->parsed() && !locate_cmd->parsed()) {
+      !ls_cmd->parsed() && !locate_cmd->parsed() && !pools_cmd->parsed() &&
+      !hosts_remove_cmd->parsed()) {
     return ReportError(absl::InvalidArgumentError(
-        "--cluster applies to put, get, rm, ls and locate only (the others need the index "
-        "itself)"));
+        "--cluster applies to put, get, rm, ls, locate, pools, pools set and hosts remove only "
+        "(the others need the index itself)"));
   }
   if (put_cmd->parsed()) return RunPut(flags, put);
   if (get_cmd->parsed()) return RunGet(flags, bucket, key);

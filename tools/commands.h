@@ -117,6 +117,15 @@ int RunHostsRebalance(const GlobalFlags& flags, const RebalanceRequest& rebalanc
 // A refusal is its own exit code (tools/exit_codes.h) and one stderr line.
 int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal);
 
+// The same three against a cluster of host processes (--cluster), through
+// etcd (tools/cluster_capacity.cc): the pools live in etcd; a removal is
+// planned by the same capacity guard over the map the controller published
+// and the cells' assigned hosts, and carried out by marking each step's
+// hosts as draining and waiting while the controller moves their cells.
+int RunClusterPools(const GlobalFlags& flags);
+int RunClusterPoolsSet(const GlobalFlags& flags, const PoolFlags& pool);
+int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal);
+
 }  // namespace cellindex::tools
 
 #endif  // CELLINDEX_TOOLS_COMMANDS_H_

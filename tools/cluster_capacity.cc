@@ -1,0 +1,242 @@
+// `cellindex --cluster pools | pools set | hosts remove`: capacity against a
+// cluster of `cellindex host` processes, through etcd (tools/commands.h).
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "index/model/capacity.h"
+#include "index/model/cell_map.h"
+#include "recovery/capacity_guard.h"
+#include "recovery/coord/cluster_coord.h"
+#include "recovery/coord/etcd_client.h"
+#include "tools/capacity_print.h"
+#include "tools/command_util.h"
+#include "tools/commands.h"
+#include "tools/exit_codes.h"
+#include "tools/progress.h"
+
+namespace cellindex::tools {
+namespace {
+
+// A removal step waits this long for the controller, plus kStepPerCell for
+// each cell it moves, before it says it stopped.
+constexpr absl::Duration kStepBase = absl::Seconds(60);
+constexpr absl::Duration kStepPerCell = absl::Seconds(30);
+constexpr absl::Duration kPoll = absl::Milliseconds(50);
+// Writes of the pools that met another writer's, at most, before giving up.
+constexpr int kPoolWriteTries = 5;
+
+struct Coord {
+  std::unique_ptr<EtcdClient> etcd;
+  std::optional<ClusterCoord> coord;
+};
+
+absl::StatusOr<Coord> Connect(const GlobalFlags& flags) {
+  absl::StatusOr<std::vector<std::string>> endpoints = EtcdClient::ParseEndpoints(flags.cluster);
+  if (!endpoints.ok()) return endpoints.status();
+  EtcdClient::Options eo;
+  eo.endpoints = *endpoints;
+  absl::StatusOr<std::unique_ptr<EtcdClient>> etcd = EtcdClient::Create(eo);
+  if (!etcd.ok()) return etcd.status();
+  Coord c;
+  c.etcd = *std::move(etcd);
+  absl::StatusOr<ClusterCoord> coord = ClusterCoord::Create(*c.etcd, flags.cluster_name);
+  if (!coord.ok()) return coord.status();
+  c.coord.emplace(*std::move(coord));
+  return c;
+}
+
+// The pools in etcd and the revision they were read at (0: none yet).
+absl::StatusOr<std::pair<Inventory, int64_t>> ReadPools(ClusterCoord& coord) {
+  absl::StatusOr<Versioned> v = coord.ReadPools();
+  if (!v.ok()) return v.status();
+  if (v->revision == 0) return std::make_pair(Inventory(), int64_t{0});
+  absl::StatusOr<Inventory> inv = Inventory::Decode(v->value);
+  if (!inv.ok()) return inv.status();
+  return std::make_pair(*std::move(inv), v->revision);
+}
+
+// What the capacity guard plans with, read from etcd: the published map
+// with each cell on its assigned host, the pools with the live hosts, and
+// each cell healthy when its assigned host owns it (no move under way).
+struct ClusterView {
+  CellMap map;
+  Inventory inventory;
+  std::vector<CellLoad> loads;
+};
+
+absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
+  absl::StatusOr<Versioned> published = coord.ReadMap();
+  if (!published.ok()) return published.status();
+  if (published->revision == 0) {
+    return absl::UnavailableError(
+        "the cluster has no cell map in etcd yet: no controller has published one");
+  }
+  absl::StatusOr<CellMap> map = CellMap::Decode(published->value);
+  if (!map.ok()) return map.status();
+  absl::StatusOr<std::pair<Inventory, int64_t>> pools = ReadPools(coord);
+  if (!pools.ok()) return pools.status();
+  absl::StatusOr<std::map<std::string, std::string>> hosts = coord.Hosts();
+  if (!hosts.ok()) return hosts.status();
+  absl::StatusOr<std::map<uint32_t, std::string>> assigned = coord.Assignments();
+  if (!assigned.ok()) return assigned.status();
+  absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord.Owners();
+  if (!owners.ok()) return owners.status();
+  ClusterView view{*std::move(map), std::move(pools->first), {}};
+  for (const auto& [name, address] : *hosts) view.inventory.hosts[name] = address;
+  for (const CellRange& c : std::vector<CellRange>(view.map.cells())) {
+    auto a = assigned->find(c.id);
+    auto o = owners->find(c.id);
+    CellLoad load;
+    if (a == assigned->end()) {
+      load.healthy = false;
+      load.condition = "not assigned to a host yet";
+    } else {
+      (void)view.map.SetHost(c.id, a->second);
+      if (!hosts->count(a->second)) {
+        load.healthy = false;
+        load.condition = absl::StrCat("its host ", a->second, " is not live");
+      } else if (o == owners->end() || o->second.host != a->second) {
+        load.healthy = false;
+        load.condition = absl::StrCat("moving to ", a->second);
+      }
+    }
+    view.loads.push_back(load);
+  }
+  return view;
+}
+
+}  // namespace
+
+int RunClusterPools(const GlobalFlags& flags) {
+  absl::StatusOr<Coord> c = Connect(flags);
+  if (!c.ok()) return ReportError(c.status());
+  absl::StatusOr<ClusterView> view = ReadView(*c->coord);
+  if (!view.ok()) return ReportError(view.status());
+  return PrintPoolCapacities(flags, view->inventory,
+                             PoolCapacities(view->map, view->inventory));
+}
+
+int RunClusterPoolsSet(const GlobalFlags& flags, const PoolFlags& set) {
+  absl::StatusOr<Coord> c = Connect(flags);
+  if (!c.ok()) return ReportError(c.status());
+  for (int tries = 0;; ++tries) {
+    absl::StatusOr<std::pair<Inventory, int64_t>> pools = ReadPools(*c->coord);
+    if (!pools.ok()) return ReportError(pools.status());
+    Inventory& inv = pools->first;
+    const Pool* old = inv.FindPool(set.name);
+    const Pool pool = PoolFromFlags(old != nullptr ? *old : Pool(), set);
+    if (absl::Status s = ValidatePool(pool); !s.ok()) return ReportError(s);
+    inv.SetPool(pool);
+    absl::StatusOr<int64_t> written = c->coord->WritePools(inv.Encode(), pools->second);
+    if (written.ok()) {
+      PrintPoolSetLine(flags, pool);
+      return kExitOk;
+    }
+    // Another writer came between: read theirs and apply this again.
+    if (!absl::IsAborted(written.status()) || tries + 1 == kPoolWriteTries) {
+      return ReportError(written.status());
+    }
+  }
+}
+
+int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) {
+  absl::StatusOr<Coord> c = Connect(flags);
+  if (!c.ok()) return ReportError(c.status());
+  ClusterCoord& coord = *c->coord;
+  absl::StatusOr<ClusterView> view = ReadView(coord);
+  if (!view.ok()) return ReportError(view.status());
+  absl::StatusOr<RemovalPlan> plan =
+      PlanRemoval(view->map, view->inventory, view->loads, removal);
+  if (!plan.ok()) return ReportError(plan.status());
+  if (plan->refusal != RemovalRefusal::kNone) return ReportRefusal(*plan);
+  if (!removal.execute) {
+    if (flags.json) {
+      PrintJson(RemovalPlanJsonWithWindows(*plan));
+    } else {
+      PrintRemovalPlan(*plan, removal);
+      std::cout << "dry run: nothing changed (add --execute to carry it out)\n";
+    }
+    return kExitOk;
+  }
+  if (!flags.json) PrintRemovalPlan(*plan, removal);
+  // Step by step: the step's hosts marked draining, then wait until none of
+  // them has a cell assigned and every cell is owned where assigned.
+  plan->executed = true;
+  std::vector<absl::Duration> took;
+  for (size_t s = 0; s < plan->steps.size(); ++s) {
+    const std::vector<std::string>& step = plan->steps[s];
+    RemovalStepReport report;
+    report.hosts = step;
+    size_t moving = 0;
+    for (const CellMove& m : plan->moves) moving += m.step == s;
+    for (const std::string& h : step) {
+      if (absl::Status st = coord.SetDraining(h, true); !st.ok()) return ReportError(st);
+    }
+    const absl::Time start = absl::Now();
+    const absl::Time deadline = start + kStepBase + kStepPerCell * static_cast<int64_t>(moving);
+    const std::set<std::string> leaving(step.begin(), step.end());
+    size_t left = moving;
+    for (;;) {
+      absl::StatusOr<std::map<uint32_t, std::string>> assigned = coord.Assignments();
+      absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord.Owners();
+      if (assigned.ok() && owners.ok()) {
+        size_t on_leaving = 0, in_flight = 0;
+        for (const auto& [cell, host] : *assigned) {
+          on_leaving += leaving.count(host);
+          auto o = owners->find(cell);
+          in_flight += o == owners->end() || o->second.host != host;
+        }
+        if (on_leaving != left && !flags.json) {
+          left = on_leaving;
+          std::cerr << absl::StrFormat("\rstep %d: %d of %d cells moved", s + 1,
+                                       moving - std::min(moving, left), moving)
+                    << std::flush;
+        }
+        left = on_leaving;
+        if (on_leaving == 0 && in_flight == 0) break;
+      }
+      if (absl::Now() > deadline) {
+        report.error = absl::StrCat("the controller did not move the cells of ",
+                                    absl::StrJoin(step, ", "), " within ",
+                                    absl::FormatDuration(deadline - start));
+        break;
+      }
+      absl::SleepFor(kPoll);  // the controller's pace; the deadline bounds it
+    }
+    if (!flags.json) std::cerr << "\n";
+    report.done = report.error.empty();
+    took.push_back(absl::Now() - start);
+    plan->step_reports.push_back(report);
+    if (!report.done) {
+      std::cerr << "cellindex: removal stopped at step " << s + 1 << ": " << report.error
+                << " (its hosts stay marked draining; the controller goes on)\n";
+      return kExitRemovalStopped;
+    }
+  }
+  if (flags.json) {
+    Json j = RemovalPlanJsonWithWindows(*plan);
+    Json seconds = Json::array();
+    for (absl::Duration d : took) seconds.push_back(absl::ToDoubleSeconds(d));
+    j["step_seconds"] = seconds;
+    PrintJson(j);
+    return kExitOk;
+  }
+  for (size_t s = 0; s < plan->step_reports.size(); ++s) {
+    std::cout << absl::StrFormat("step %d: done in %s; %s hold no cell now: stop them (SIGTERM)\n",
+                                 s + 1, HumanDuration(took[s]),
+                                 absl::StrJoin(plan->step_reports[s].hosts, ", "));
+  }
+  return kExitOk;
+}
+
+}  // namespace cellindex::tools
