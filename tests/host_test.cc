@@ -301,45 +301,45 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
 
 // Every page of a listing or lookup, each as one line (entries, truncation
 // and token), following the tokens: Index and ClusterClient must give the
-// same lines.
-template <typename ListFn>
-std::vector<std::string> ListPages(ListFn list, ListOptions o) {
+// same lines. `entries(result)` writes a page's entries.
+template <typename Options, typename Call, typename Entries>
+std::vector<std::string> Pages(Call call, Options o, Entries entries) {
   std::vector<std::string> pages;
   for (int n = 0; n < 1000; ++n) {
-    absl::StatusOr<ListResult> r = list(o);
+    auto r = call(o);
     if (!r.ok()) return {absl::StrCat("error: ", r.status().ToString())};
-    std::string line;
-    for (const ListedObject& c : r->contents) {
-      absl::StrAppend(&line, "key ", c.key, " ", c.size, " ", c.etag, " ",
-                      absl::ToUnixMicros(c.last_modified), " ", c.storage_class, "; ");
-    }
-    for (const std::string& p : r->common_prefixes) absl::StrAppend(&line, "prefix ", p, "; ");
-    absl::StrAppend(&line, "count ", r->key_count, r->is_truncated ? " more " : " end ",
-                    r->next_continuation_token);
+    std::string line = entries(*r);
+    absl::StrAppend(&line, r->is_truncated ? " more " : " end ", r->next_continuation_token);
     pages.push_back(line);
     if (!r->is_truncated) break;
     o.continuation_token = r->next_continuation_token;
   }
   return pages;
 }
-template <typename LocateFn>
-std::vector<std::string> LocatePages(LocateFn locate, LocateOptions o) {
-  std::vector<std::string> pages;
-  for (int n = 0; n < 1000; ++n) {
-    absl::StatusOr<LocateResult> r = locate(o);
-    if (!r.ok()) return {absl::StrCat("error: ", r.status().ToString())};
+template <typename ListFn>
+std::vector<std::string> ListPages(ListFn list, const ListOptions& o) {
+  return Pages(list, o, [](const ListResult& r) {
     std::string line;
-    for (const LocatedObject& l : r->objects) {
+    for (const ListedObject& c : r.contents) {
+      absl::StrAppend(&line, "key ", c.key, " ", c.size, " ", c.etag, " ",
+                      absl::ToUnixMicros(c.last_modified), " ", c.storage_class, "; ");
+    }
+    for (const std::string& p : r.common_prefixes) absl::StrAppend(&line, "prefix ", p, "; ");
+    absl::StrAppend(&line, "count ", r.key_count);
+    return line;
+  });
+}
+template <typename LocateFn>
+std::vector<std::string> LocatePages(LocateFn locate, const LocateOptions& o) {
+  return Pages(locate, o, [](const LocateResult& r) {
+    std::string line;
+    for (const LocatedObject& l : r.objects) {
       absl::StrAppend(&line, l.key.key, " v", l.version, " ", l.size);
       for (const Extent& e : l.extents) absl::StrAppend(&line, " ", e.node, "/", e.volume);
       absl::StrAppend(&line, "; ");
     }
-    absl::StrAppend(&line, r->is_truncated ? "more " : "end ", r->next_continuation_token);
-    pages.push_back(line);
-    if (!r->is_truncated) break;
-    o.continuation_token = r->next_continuation_token;
-  }
-  return pages;
+    return line;
+  });
 }
 
 // List and Locate through the cluster client read each cell's part from the

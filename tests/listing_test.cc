@@ -392,18 +392,26 @@ TEST(ListingTest, MaxKeysAbove1000IsClampedAndNegativeIsRefused) {
   EXPECT_THAT(bad.status().message(), HasSubstr("max-keys"));
 }
 
+// Three cells of bucket "photos": "2024/" spans all three, "2024/06/" two.
+// `*keys` gets the keys put, dates in order after the first three.
+std::unique_ptr<Index> PhotosIndex(const testing::ScratchDir& dir, std::vector<std::string>* keys) {
+  auto index = OpenIndexOrFail(SmallIndexOptions(
+      dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
+  *keys = {"2023/12/31.jpg", "2025/01/01.jpg", "index.html"};
+  for (int month = 1; month <= 12; ++month) {
+    for (int day = 1; day <= 28; day += 3) {
+      keys->push_back(absl::StrFormat("2024/%02d/%02d.jpg", month, day));
+    }
+  }
+  PutAll(*index, "photos", *keys);
+  return index;
+}
+
 TEST(ListingTest, CommonPrefixesThatStraddleCellBoundaries) {
   testing::ScratchDir dir;
   // "2024/" spans three cells; "2024/06/" spans two.
-  auto index = OpenIndexOrFail(SmallIndexOptions(
-      dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
-  std::vector<std::string> keys = {"2023/12/31.jpg", "2025/01/01.jpg", "index.html"};
-  for (int month = 1; month <= 12; ++month) {
-    for (int day = 1; day <= 28; day += 3) {
-      keys.push_back(absl::StrFormat("2024/%02d/%02d.jpg", month, day));
-    }
-  }
-  PutAll(*index, "photos", keys);
+  std::vector<std::string> keys;
+  auto index = PhotosIndex(dir, &keys);
 
   ListResult r = MustList(*index, "photos", Opts().delimiter("/"));
   EXPECT_THAT(r.common_prefixes, ElementsAre("2023/", "2024/", "2025/"));
@@ -438,15 +446,8 @@ TEST(ListingTest, CommonPrefixesThatStraddleCellBoundaries) {
 // the last entry so far, make exactly the listing of the whole index.
 TEST(ListingTest, OneCellsPartEndsWhereTheCellDoesAndThePartsMakeTheListing) {
   testing::ScratchDir dir;
-  auto index = OpenIndexOrFail(SmallIndexOptions(
-      dir, {EncodeKey({"photos", "2024/06/15"}), EncodeKey({"photos", "2024/09/"})}));
-  std::vector<std::string> keys = {"2023/12/31.jpg", "2025/01/01.jpg", "index.html"};
-  for (int month = 1; month <= 12; ++month) {
-    for (int day = 1; day <= 28; day += 3) {
-      keys.push_back(absl::StrFormat("2024/%02d/%02d.jpg", month, day));
-    }
-  }
-  PutAll(*index, "photos", keys);
+  std::vector<std::string> keys;
+  auto index = PhotosIndex(dir, &keys);
   const CellMap map = index->cell_map();
   ASSERT_EQ(map.cells().size(), 3u);
 
