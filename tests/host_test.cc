@@ -845,6 +845,11 @@ TEST(HostTest, TheProcessDrillKillsAHostUnderLoadAndLosesNothing) {
   EXPECT_GT(detection, 0);
   EXPECT_LE(detection, claim);
   EXPECT_LE(claim, full);
+  const double restore_median = j["restore_seconds_median"];
+  const double restore_max = j["restore_seconds_max"];
+  EXPECT_GE(restore_median, 0);
+  EXPECT_LE(restore_median, restore_max);
+  EXPECT_LE(restore_max, full - detection);
   EXPECT_EQ(j["kill_to_cell_serving_seconds"].size(), j["lost_cells"].size());
   const nlohmann::json& other = j["requests"]["unaffected_cells"];
   EXPECT_GT(other["total"].get<uint64_t>(), 0u);

@@ -56,6 +56,7 @@ class Server {
     return "";
   }
   int port() const { return std::stoi(address_.substr(address_.rfind(':') + 1)); }
+  const std::string& address() const { return address_; }
   std::string log() const { return testing::ReadWholeFile(log_); }
   testing::BackgroundProcess& process() { return process_; }
 
@@ -259,14 +260,25 @@ TEST(RpcTest, AfterSigkillTheRestartedServerHasEveryAcknowledgedWriteAndReadsWai
   }
   server.process().Kill();
 
-  // A read while it is down waits for it (within its deadline).
+  // A read while it is down waits for it (within its deadline), and so
+  // does a write, unsent until it connects. (From a client that has not
+  // been connected: one whose connection the kill has just closed may
+  // still send on it before it notices, and that write's outcome is
+  // unknown.)
   absl::StatusOr<ObjectRecord> waited;
+  absl::StatusOr<uint64_t> written;
+  std::unique_ptr<Client> fresh = ConnectOrFail(absl::StrCat("127.0.0.1:", port), options);
+  ASSERT_NE(fresh, nullptr);
   std::thread reader([&] { waited = client->Get({"bkt", "k7"}); });
+  std::thread writer([&] { written = fresh->Put({"bkt", "late"}, FullRecord(77)); });
   const std::string restarted = server.Start(port);
   reader.join();
+  writer.join();
   ASSERT_NE(restarted, "") << server.log();
   ASSERT_TRUE(waited.ok()) << waited.status();
   EXPECT_EQ(waited->version, versions[7]);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(client->Get({"bkt", "late"})->version, *written);
   for (int i = 0; i < 50; ++i) {
     absl::StatusOr<ObjectRecord> r = client->Get({"bkt", absl::StrCat("k", i)});
     ASSERT_TRUE(r.ok()) << i << ": " << r.status();
@@ -276,7 +288,28 @@ TEST(RpcTest, AfterSigkillTheRestartedServerHasEveryAcknowledgedWriteAndReadsWai
   }
 }
 
-TEST(RpcTest, CallsToNoServerFailAtTheirDeadlineAndWritesSayTheOutcomeIsUnknown) {
+// A write sent to a server that then stops answering (SIGSTOP) has an
+// unknown outcome: not marked unapplied, so never sent again.
+TEST(RpcTest, AWriteToAServerThatStopsAnsweringHasAnUnknownOutcome) {
+  testing::ScratchDir dir;
+  Server server(dir);
+  ASSERT_NE(server.Start(), "") << server.log();
+  ClientOptions options;
+  options.deadline = absl::Milliseconds(800);
+  std::unique_ptr<Client> client = ConnectOrFail(server.address(), options);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Put({"bkt", "first"}, FullRecord(1)).ok());  // connected
+  server.process().Signal(SIGSTOP);
+  absl::StatusOr<uint64_t> put = client->Put({"bkt", "second"}, FullRecord(2));
+  server.process().Signal(SIGCONT);
+  EXPECT_TRUE(absl::IsUnavailable(put.status())) << put.status();
+  EXPECT_FALSE(WasNotApplied(put.status())) << put.status();
+  EXPECT_THAT(std::string(put.status().message()), HasSubstr("may or may not have been applied"));
+}
+
+// With no server, a read fails at its deadline, and a write that never found
+// a connection says that it was not sent (not applied: safe to send again).
+TEST(RpcTest, CallsToNoServerFailAtTheirDeadlineAndWritesSayTheyWereNotSent) {
   const int port = testing::FreeLoopbackPort();
   ASSERT_NE(port, 0);
   ClientOptions options;
@@ -285,9 +318,21 @@ TEST(RpcTest, CallsToNoServerFailAtTheirDeadlineAndWritesSayTheOutcomeIsUnknown)
   ASSERT_NE(client, nullptr);
   absl::StatusOr<ObjectRecord> got = client->Get({"bkt", "k"});
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  const absl::Time start = absl::Now();
   absl::StatusOr<uint64_t> put = client->Put({"bkt", "k"}, FullRecord(1));
   EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable) << put.status();
-  EXPECT_THAT(std::string(put.status().message()), HasSubstr("may or may not have been applied"));
+  EXPECT_TRUE(WasNotApplied(put.status())) << put.status();
+  EXPECT_THAT(std::string(put.status().message()), HasSubstr("not sent"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(450));  // it waited for the server
+  // A shorter wait for a connection gives up sooner, the same way.
+  options.connect_deadline = absl::Milliseconds(50);
+  std::unique_ptr<Client> quick = ConnectOrFail(absl::StrCat("127.0.0.1:", port), options);
+  ASSERT_NE(quick, nullptr);
+  absl::Status rm = quick->Delete({"bkt", "k"});
+  EXPECT_TRUE(WasNotApplied(rm)) << rm;
+  options.connect_deadline = absl::ZeroDuration();
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      Client::Connect(absl::StrCat("127.0.0.1:", port), options).status()));
 }
 
 TEST(RpcTest, BadAddressesAreRefused) {

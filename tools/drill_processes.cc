@@ -72,6 +72,12 @@ class ProcessDrill {
   absl::Status KillAndWatch();
   void Verify();
   int Report();
+  absl::Duration RestoreMedian() const {
+    return restore_.empty() ? absl::ZeroDuration() : restore_[restore_.size() / 2];
+  }
+  absl::Duration RestoreMax() const {
+    return restore_.empty() ? absl::ZeroDuration() : restore_.back();
+  }
 
   const ProcessDrillOptions o_;
   const Workload workload_;
@@ -93,7 +99,8 @@ class ProcessDrill {
   std::string victim_;
   std::vector<uint32_t> lost_;
   absl::Duration preload_, start_, detection_, claim_, full_, verify_;
-  std::map<uint32_t, absl::Duration> cell_back_;
+  std::map<uint32_t, absl::Duration> cell_back_, cell_claimed_;
+  std::vector<absl::Duration> restore_;  // per lost cell, sorted
   uint64_t acked_checked_ = 0, acked_lost_ = 0, sample_checked_ = 0, sample_wrong_ = 0;
   uint64_t unreadable_ = 0;  // reads at the end that got no answer (not counted as lost)
   int unclean_stops_ = 0;
@@ -234,7 +241,10 @@ absl::Status ProcessDrill::KillAndWatch() {
       if (now.ok()) {
         for (uint32_t c : lost_) {
           auto it = now->find(c);
-          if (it != now->end() && it->second.host != victim_) taken.insert(c);
+          if (it != now->end() && it->second.host != victim_) {
+            taken.insert(c);
+            cell_claimed_.try_emplace(c, absl::Now() - kill);
+          }
         }
         if (!claimed && taken.size() == lost_.size()) claimed = absl::Now() - kill;
       }
@@ -262,6 +272,11 @@ absl::Status ProcessDrill::KillAndWatch() {
   // Claimed between the last look at the owners and the probes that found
   // every cell back: a cell that answers was claimed by then.
   claim_ = std::min(claimed.value_or(full_), full_);
+  // Each cell's restore: from its claim seen to its first answer.
+  for (const auto& [cell, back] : cell_back_) {
+    restore_.push_back(std::max(absl::ZeroDuration(), back - cell_claimed_.at(cell)));
+  }
+  std::sort(restore_.begin(), restore_.end());
   return absl::OkStatus();
 }
 
@@ -390,6 +405,8 @@ int ProcessDrill::Report() {
                {"kill_to_claim_seconds", absl::ToDoubleSeconds(claim_)},
                {"kill_to_full_availability_seconds", absl::ToDoubleSeconds(full_)},
                {"kill_to_cell_serving_seconds", cells},
+               {"restore_seconds_median", absl::ToDoubleSeconds(RestoreMedian())},
+               {"restore_seconds_max", absl::ToDoubleSeconds(RestoreMax())},
                {"requests",
                 {{"unaffected_cells", unaffected_.ToJson()}, {"lost_cells", affected_.ToJson()}}},
                {"wrong_reads", wrong_reads_.load()},
@@ -419,6 +436,8 @@ int ProcessDrill::Report() {
     std::cout << absl::StrFormat("  %-34s %10s\n", "kill -> cells claimed", HumanDuration(claim_));
     std::cout << absl::StrFormat("  %-34s %10s\n", "kill -> full availability",
                                  HumanDuration(full_));
+    std::cout << absl::StrFormat("  %-34s %10s (max %s)\n", "restore per cell, claim -> serving",
+                                 HumanDuration(RestoreMedian()), HumanDuration(RestoreMax()));
     std::cout << "  requests to other cells:  " << requests(unaffected_) << "\n";
     std::cout << "  requests to lost cells:   " << requests(affected_) << "\n";
     std::cout << absl::StrFormat(

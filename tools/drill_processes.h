@@ -10,6 +10,8 @@
 //   - claim: every cell it served claimed by a survivor;
 //   - full availability: every such cell answering a read through the
 //     client;
+//   - each cell's restore: from its claim seen to its first answer (median
+//     and max);
 // the requests to the other cells (all must succeed) and to the lost ones,
 // and, once the load has stopped, every write the client acknowledged read
 // back through the client (none may be lost) with a sample of the loaded

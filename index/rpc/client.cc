@@ -22,15 +22,30 @@ struct Client::Impl {
   // deadline passes (see client.h for which failures are retried).
   template <typename Rpc>
   absl::Status Call(const char* what, bool write, Rpc rpc) {
-    const absl::Time deadline = absl::Now() + options.deadline;
+    const absl::Time start = absl::Now();
+    const absl::Time deadline = start + options.deadline;
+    const absl::Time connect_by = std::min(deadline, start + options.connect_deadline);
     absl::Duration backoff = options.initial_backoff;
     absl::Status last;
     for (;;) {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(deadline));
-      // While the server is down the call waits for it (until the
-      // deadline) rather than failing at once.
-      context.set_wait_for_ready(true);
+      if (write) {
+        // A write goes only over a connection: one that finds none in time
+        // was never sent, and says so, so that it may go elsewhere. Sent
+        // without waiting: if the connection drops first, it fails (its
+        // outcome then unknown, as any write the transport fails).
+        if (!channel->WaitForConnected(absl::ToChronoTime(connect_by))) {
+          return MarkNotApplied(absl::UnavailableError(absl::StrCat(
+              what, " to ", address, ": no connection within ",
+              absl::FormatDuration(connect_by - start), ", so not sent")));
+        }
+        context.set_wait_for_ready(false);
+      } else {
+        // While the server is down a read waits for it (until the
+        // deadline) rather than failing at once.
+        context.set_wait_for_ready(true);
+      }
       const grpc::Status status = rpc(&context);
       if (status.ok()) return absl::OkStatus();
       const auto& trailer = context.GetServerTrailingMetadata();
@@ -75,10 +90,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addre
                                                         const ClientOptions& options) {
   if (absl::Status s = ValidateRpcAddress(address); !s.ok()) return s;
   if (options.deadline <= absl::ZeroDuration() ||
+      options.connect_deadline <= absl::ZeroDuration() ||
       options.initial_backoff <= absl::ZeroDuration() ||
       options.max_backoff < options.initial_backoff) {
     return absl::InvalidArgumentError(
-        "the client's deadline and backoffs must be positive, max_backoff at least "
+        "the client's deadlines and backoffs must be positive, max_backoff at least "
         "initial_backoff");
   }
   auto impl = std::make_unique<Impl>();
@@ -89,6 +105,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addre
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
+  // A connection of its own: by default gRPC shares one per address among
+  // every channel of the process, so a new client of a server that has
+  // just died would inherit the dead connection and send a write on it
+  // (its outcome then unknown) rather than wait for a new one.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   impl->channel =
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   impl->stub = rpc::CellIndex::NewStub(impl->channel);

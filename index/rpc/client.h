@@ -8,10 +8,13 @@
 //    says it applied nothing (WasNotApplied, index/model/write_batch.h);
 //  - a read that the transport fails (server down or restarting) is tried
 //    again until the deadline, the channel waiting for the server;
-//  - a write that the transport fails is not repeated: it may have reached
-//    the server. It returns Unavailable saying that it may or may not have
-//    been applied (a repeated write could apply twice, or fail its own
-//    precondition on its first application).
+//  - a write is sent only once the channel is connected: one that finds no
+//    connection within ClientOptions::connect_deadline was never sent, and
+//    returns Unavailable marked WasNotApplied (safe to send elsewhere);
+//  - a write that the transport fails once sent is not repeated: it may
+//    have reached the server. It returns Unavailable saying that it may or
+//    may not have been applied (a repeated write could apply twice, or fail
+//    its own precondition on its first application).
 // When the deadline passes, the call returns Unavailable with the last
 // reason.
 #ifndef CELLINDEX_INDEX_RPC_CLIENT_H_
@@ -40,6 +43,10 @@ namespace cellindex {
 struct ClientOptions {
   // Per call, retries included.
   absl::Duration deadline = absl::Seconds(10);
+  // How long a write waits for a connection to the server before it gives
+  // up unsent (WasNotApplied); never past `deadline`. The cluster client
+  // keeps it short, to move on from a dead host.
+  absl::Duration connect_deadline = absl::InfiniteDuration();
   // The first wait before a retry; it doubles up to max_backoff.
   absl::Duration initial_backoff = absl::Milliseconds(5);
   absl::Duration max_backoff = absl::Milliseconds(500);

@@ -77,6 +77,9 @@ struct ClusterClient::Impl {
     if (c == nullptr) {
       ClientOptions o;
       o.deadline = write ? options.write_attempt_deadline : options.attempt_deadline;
+      // A write to a host that does not answer goes elsewhere as soon as a
+      // read would: unsent, it applied nothing.
+      o.connect_deadline = options.attempt_deadline;
       o.initial_backoff = options.initial_backoff;
       o.max_backoff = options.max_backoff;
       c = *Client::Connect(address, o);  // the address came from a host's registration

@@ -9,8 +9,9 @@
 // not own the cell (any more), or a host that does not answer, reads the
 // owners again and goes where they say, with backoff, until the deadline:
 //  - a read always;
-//  - a write only when the host it reached says it applied nothing
-//    (WasNotApplied). A write whose outcome is unknown (the host went away
+//  - a write only when it applied nothing (WasNotApplied): the host said
+//    so, or no connection to the host came within attempt_deadline, so it
+//    was never sent. A write whose outcome is unknown (the host went away
 //    in the middle, or its lease may have expired after it journaled) is
 //    never repeated: it returns Unavailable saying so.
 // When the deadline passes, the call returns Unavailable with the last
