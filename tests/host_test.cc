@@ -429,6 +429,18 @@ TEST(HostTest, ListAndLocateThroughTheClusterClientGiveTheIndexsPages) {
     }
   };
   expect_same_pages("two hosts");
+  // The client routes on the map the controller published to etcd, read once.
+  absl::StatusOr<Versioned> published = cluster.coord().ReadMap();
+  ASSERT_TRUE(published.ok() && published->revision != 0) << a.log();
+  absl::StatusOr<CellMap> map = CellMap::Decode(published->value);
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(routed->map_epoch(), map->epoch());
+  EXPECT_EQ(routed->map_reads(), 1u);
+  // A newer map in etcd (an epoch on; the same ranges) is read at the next
+  // refresh (after the kill below), and no controller replaces it with its
+  // older one.
+  ASSERT_TRUE(map->SetHost(map->cells()[0].id, "elsewhere").ok());
+  ASSERT_TRUE(cluster.coord().WriteMap(map->Encode(), published->revision).ok());
 
   // What the index refuses, the cluster client refuses the same way.
   ListOptions bad;
@@ -484,6 +496,9 @@ TEST(HostTest, ListAndLocateThroughTheClusterClientGiveTheIndexsPages) {
   // restore on the survivor, and give the same pages.
   ASSERT_EQ(testing::KilledOrWhy(a.process().Kill()), "");
   expect_same_pages("after a's death");
+  EXPECT_EQ(routed->map_epoch(), map->epoch());
+  EXPECT_EQ(routed->map_reads(), 2u);
+  EXPECT_EQ(CellMap::Decode(cluster.coord().ReadMap()->value)->epoch(), map->epoch());
   owners = cluster.AwaitOwners({"b"}, absl::Seconds(30));
   for (const auto& [cell, owner] : owners) EXPECT_EQ(owner.host, "b") << cell;
   EXPECT_EQ(b.process().Terminate(), 0) << b.log();

@@ -162,13 +162,20 @@ class HostProcess {
   }
 
   // The controller publishes the map it serves to etcd (map), where the
-  // tools plan with it, once per term: when etcd has none, or another.
+  // clients route by it and the tools plan with it, once per term: when
+  // etcd has none, or an older one (a lower epoch, or unreadable).
   void PublishMap(ClusterCoord& coord, const CellMap& map) {
     if (published_map_) return;
     absl::StatusOr<Versioned> seen = coord.ReadMap();
     if (!seen.ok()) return;
-    const std::string mine = map.Encode();
-    if (seen->value == mine || coord.WriteMap(mine, seen->revision).ok()) {
+    if (seen->revision != 0) {
+      absl::StatusOr<CellMap> theirs = CellMap::Decode(seen->value);
+      if (theirs.ok() && theirs->epoch() >= map.epoch()) {
+        published_map_ = true;  // as new as ours: left as it is
+        return;
+      }
+    }
+    if (coord.WriteMap(map.Encode(), seen->revision).ok()) {
       published_map_ = true;
       Say("published-map", {{"epoch", map.epoch()}, {"cells", map.cells().size()}},
           absl::StrCat("published the cell map (epoch ", map.epoch(), ") to etcd"));

@@ -24,6 +24,8 @@ struct ClusterClient::Impl {
   mutable absl::Mutex mu;
   std::vector<CellRange> cells ABSL_GUARDED_BY(mu);          // the map, from a host
   uint64_t map_epoch ABSL_GUARDED_BY(mu) = 0;
+  int64_t map_revision ABSL_GUARDED_BY(mu) = 0;  // etcd's, of the map read from it
+  uint64_t map_reads ABSL_GUARDED_BY(mu) = 0;
   std::map<CellId, std::string> owner_address ABSL_GUARDED_BY(mu);
   // Per host address: for reads (attempt_deadline) and writes
   // (write_attempt_deadline).
@@ -31,14 +33,18 @@ struct ClusterClient::Impl {
   std::map<std::string, std::unique_ptr<Client>> write_clients ABSL_GUARDED_BY(mu);
   uint64_t owner_reads ABSL_GUARDED_BY(mu) = 0;
 
-  // Reads the owners and hosts from etcd (and the map from a host, the
-  // first time). Unavailable when etcd or every host is away.
+  // Reads the owners and hosts from etcd, and the cell map: from etcd, where
+  // the controller publishes it, when it has changed since the last read
+  // (its revision); from a host while etcd has none. Unavailable when etcd
+  // or every host is away.
   absl::Status Refresh() {
     absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord->Owners();
     if (!owners.ok()) return owners.status();
     absl::StatusOr<std::map<std::string, std::string>> hosts = coord->Hosts();
     if (!hosts.ok()) return hosts.status();
-    std::vector<Client*> ask;  // for the map, if it is not known yet
+    absl::StatusOr<Versioned> published = coord->ReadMap();
+    if (!published.ok()) return published.status();
+    std::vector<Client*> ask;  // for the map, if neither etcd nor this has one
     {
       absl::MutexLock lock(&mu);
       ++owner_reads;
@@ -46,6 +52,14 @@ struct ClusterClient::Impl {
       for (const auto& [cell, owner] : *owners) {
         auto host = hosts->find(owner.host);
         if (host != hosts->end()) owner_address[cell] = host->second;
+      }
+      if (published->revision != 0 && published->revision != map_revision) {
+        absl::StatusOr<CellMap> map = CellMap::Decode(published->value);
+        if (!map.ok()) return map.status();  // DataLoss: never route on a damaged map
+        cells = map->cells();
+        map_epoch = map->epoch();
+        map_revision = published->revision;
+        ++map_reads;
       }
       if (!cells.empty()) return absl::OkStatus();
       for (const auto& [name, address] : *hosts) ask.push_back(ClientForLocked(address, false));
@@ -59,6 +73,7 @@ struct ClusterClient::Impl {
         absl::MutexLock lock(&mu);
         cells = map->cells;
         map_epoch = map->epoch;
+        ++map_reads;
         return absl::OkStatus();
       }
       last = map.status();
@@ -379,6 +394,16 @@ std::string ClusterClient::CachedOwnerOf(const ObjectKey& key) const {
 uint64_t ClusterClient::owner_reads() const {
   absl::MutexLock lock(&impl_->mu);
   return impl_->owner_reads;
+}
+
+uint64_t ClusterClient::map_epoch() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->map_epoch;
+}
+
+uint64_t ClusterClient::map_reads() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->map_reads;
 }
 
 }  // namespace cellindex

@@ -1,7 +1,8 @@
 // cellindex::ClusterClient: the index of a cluster of `cellindex host`
-// processes, called through etcd's view of it. It reads the hosts and the
-// cells' owners from etcd (recovery/coord/cluster_coord.h), the cell map
-// from a host, and sends each request to the host that owns the key's cell,
+// processes, called through etcd's view of it. It reads the hosts, the
+// cells' owners and the cell map from etcd (recovery/coord/cluster_coord.h;
+// the map as the controller published it, read again whenever it changes,
+// or from a host while etcd has none), and sends each request to the host that owns the key's cell,
 // with the data calls of Index (index/index.h) for one key or one cell:
 // the same arguments, results and error codes.
 //
@@ -92,6 +93,10 @@ class ClusterClient {
   std::string CachedOwnerOf(const ObjectKey& key) const;
   // How many times the owners were read from etcd.
   uint64_t owner_reads() const;
+  // The epoch of the cell map it routes on (0: none read yet), and how many
+  // times a map was read (from etcd, or a host).
+  uint64_t map_epoch() const;
+  uint64_t map_reads() const;
 
  private:
   struct Impl;
