@@ -42,6 +42,9 @@ class IndexImpl : public Index {
   absl::Status Init();
   // Init for Options::cluster_member.
   absl::Status InitMember();
+  // A member marks the store (kClusterMarkFile), unless a single-process
+  // index holds it (FailedPrecondition).
+  absl::Status MarkClusterStore();
   // The cell set over map_'s cells (adopt_only: CellSet::Deps), and the
   // request metrics; Init's and InitMember's last common step.
   void MakeCells(bool adopt_only);

@@ -145,6 +145,19 @@ absl::Status IndexImpl::Init() {
     return absl::FailedPreconditionError(absl::StrCat(
         "store ", options_.store_dir, " is in use by another index (", s.ToString(), ")"));
   }
+  const std::string mark = options_.store_dir + "/" + kClusterMarkFile;
+  if (PathExists(fs, mark)) {
+    if (!options_.leave_cluster) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store ", options_.store_dir, " is served by host processes (`cellindex host`): "
+          "use them (--cluster), or, once every host has stopped, open it with "
+          "Options::leave_cluster (--leave-cluster)"));
+    }
+    if (rocksdb::IOStatus s = fs.DeleteFile(mark, rocksdb::IOOptions(), nullptr); !s.ok()) {
+      return absl::InternalError(absl::StrCat("cannot remove ", mark, ": ", s.ToString()));
+    }
+    if (absl::Status s = SyncDir(fs, options_.store_dir); !s.ok()) return s;
+  }
   resources_ = std::make_unique<CellResources>(MakeCellResources(options_, internal_.file_system));
   store_ = NewLocalDirStore(&fs, options_.store_dir);
 
@@ -246,6 +259,33 @@ void IndexImpl::MakeCells(bool adopt_only) {
   cells_ = std::make_unique<CellSet>(ids, std::move(deps), open_start_);
 }
 
+absl::Status IndexImpl::MarkClusterStore() {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  const std::string lock_path = options_.store_dir + "/" + kLockFile;
+  // Members do not hold the store's lock, but take it for a moment: a
+  // single-process index holding it would write the cells too. Two members
+  // starting at once may meet on it: a few tries.
+  rocksdb::FileLock* lock = nullptr;
+  rocksdb::IOStatus locked;
+  for (int tries = 0; tries < 50; ++tries) {
+    locked = fs.LockFile(lock_path, rocksdb::IOOptions(), &lock, nullptr);
+    if (locked.ok()) break;
+    absl::SleepFor(absl::Milliseconds(20));  // another member's moment, or a single index
+  }
+  if (!locked.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store ", options_.store_dir, " is in use by a single-process index (",
+        locked.ToString(), "): a cluster member cannot serve it too"));
+  }
+  // Marked while locked: a single-process open after this sees the mark.
+  const std::string mark = options_.store_dir + "/" + kClusterMarkFile;
+  absl::Status s = PathExists(fs, mark)
+                       ? absl::OkStatus()
+                       : AtomicWriteFile(fs, mark, "served by cluster members (cellindex host)\n");
+  (void)fs.UnlockFile(lock, rocksdb::IOOptions(), nullptr);
+  return s;
+}
+
 absl::Status IndexImpl::InitMember() {
   rocksdb::FileSystem& fs = *internal_.file_system;
   // Other processes share the store: nothing in it is created, placed,
@@ -262,6 +302,7 @@ absl::Status IndexImpl::InitMember() {
     }
     if (!stored.ok()) return stored.status();
     map_ = *std::move(stored);
+    if (absl::Status s = MarkClusterStore(); !s.ok()) return s;
     // No hosts: every cell adopted here lives in data_dir.
     inventory_.hosts.clear();
     last_recovery_start_ = open_start_;

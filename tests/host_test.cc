@@ -297,6 +297,18 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << b.log();
   EXPECT_TRUE(cluster.coord().Owners()->empty());
   EXPECT_TRUE(cluster.coord().Hosts()->empty());
+
+  // The store is marked as served by hosts: a single-process command is
+  // refused (exit 3) until it says it leaves the cluster.
+  const std::vector<std::string> local = {CELLINDEX_CLI_PATH, "--data", dir / "single",
+                                          "--store", dir / "store", "get", "bucket", Key(1)};
+  testing::ProcessResult single = testing::RunProcess(local, dir.path(), 60);
+  EXPECT_EQ(single.code, 3) << single.err;
+  EXPECT_THAT(single.err, ::testing::HasSubstr("served by host processes"));
+  std::vector<std::string> leaving = local;
+  leaving.insert(leaving.begin() + 1, "--leave-cluster");
+  single = testing::RunProcess(leaving, dir.path(), 60);
+  EXPECT_EQ(single.code, 0) << single.err;
 }
 
 // Every page of a listing or lookup, each as one line (entries, truncation

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -453,6 +454,48 @@ TEST(RecoveryTest, LosingAHostMovesItsCellsToTheSurvivors) {
   ExpectExactly(**reopened, want);
 }
 
+
+// A store that cluster members served is marked: a single-process open is
+// refused (both would write its cells) until it says it leaves the cluster,
+// which removes the mark; a member is refused while a single-process index
+// holds the store.
+TEST(ClusterMemberTest, AServedStoreOpensAsOneProcessOnlyWhenItLeavesTheCluster) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
+  const std::string mark = absl::StrCat(dir.path(), "/store/", kClusterMarkFile);
+  Options member = FourCells(dir);
+  member.data_dir = dir / "host-a";
+  member.cell_boundaries.clear();
+  member.cluster_member = true;
+  member.may_acknowledge = [] { return true; };
+  {
+    auto a = Index::Open(member);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_TRUE(std::filesystem::exists(mark));
+    ASSERT_TRUE((*a)->Adopt(0, 7).ok());
+    (*a)->WaitForRecovery();
+  }
+  auto single = Index::Open(FourCells(dir));
+  EXPECT_TRUE(absl::IsFailedPrecondition(single.status())) << single.status();
+  EXPECT_THAT(single.status().message(), HasSubstr("served by host processes"));
+  EXPECT_TRUE(std::filesystem::exists(mark));
+  Options leave = FourCells(dir);
+  leave.leave_cluster = true;
+  {
+    auto left = Index::Open(leave);
+    ASSERT_TRUE(left.ok()) << left.status();
+    EXPECT_FALSE(std::filesystem::exists(mark));
+    ExpectExactly(**left, want);
+    // While it holds the store, no member opens it.
+    auto b = Index::Open(member);
+    EXPECT_TRUE(absl::IsFailedPrecondition(b.status())) << b.status();
+    EXPECT_THAT(b.status().message(), HasSubstr("single-process index"));
+    EXPECT_FALSE(std::filesystem::exists(mark));
+  }
+  auto again = Index::Open(FourCells(dir));  // no mark: a plain open
+  ASSERT_TRUE(again.ok()) << again.status();
+  ExpectExactly(**again, want);
+}
 
 // Two index processes sharing one store as cluster members (in one test
 // process here; `cellindex host` runs them as processes coordinated through

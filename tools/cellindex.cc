@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
   app.add_option("--cluster", flags.cluster,
                  "put, get, rm, ls, locate, pools, hosts remove: the cluster of `host` processes whose etcd is at ENDPOINTS "
                  "(HOST:PORT[,HOST:PORT...]), instead of --data and --store");
+  app.add_flag("--leave-cluster", flags.leave_cluster,
+               "open a store that `host` processes served, once every one has stopped (the "
+               "store is marked; without this a single-process open is refused, exit 3)");
   app.add_option("--status-dir", flags.status_dir,
                  "write the status page (index.html) here while the index is open; a directory "
                  "of its own, outside --data, --store and the hosts");

@@ -101,6 +101,7 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(const GlobalFlags& flags, bool 
   o.validate_after_recovery = false;
   if (bulk) o.durability = Durability::kBuffered;
   o.error_if_missing = true;
+  o.leave_cluster = flags.leave_cluster;
   absl::StatusOr<std::unique_ptr<Index>> index = Index::Open(o);
   if (index.ok() && !flags.status_dir.empty()) {
     if (absl::Status s = (*index)->StartStatusPage(flags.status_dir); !s.ok()) return s;

@@ -28,6 +28,9 @@ struct GlobalFlags {
   // (HOST:PORT[,...]), through ClusterClient, instead of --data/--store.
   std::string cluster;
   std::string cluster_name = "default";
+  // Open a store that host processes served, once they have all stopped
+  // (Options::leave_cluster).
+  bool leave_cluster = false;
 };
 
 struct PutFlags {

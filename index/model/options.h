@@ -167,8 +167,15 @@ struct Options {
   // single-process open first); the store is not locked (ownership is per
   // cell, fenced by owner epochs in the journals); no cell serves until
   // Index::Adopt; splits, merges and capacity changes are refused (they
-  // need the whole map). Every cell is placed in data_dir.
+  // need the whole map). Every cell is placed in data_dir. The first
+  // member marks the store as served by a cluster; a member open is refused
+  // (FailedPrecondition) while a single-process index holds the store.
   bool cluster_member = false;
+  // A single-process open of a store that cluster members have served is
+  // refused (FailedPrecondition: both would write its cells) unless this is
+  // set, once every host process has stopped: the open then removes the
+  // store's cluster mark and goes on as a single process.
+  bool leave_cluster = false;
   // With cluster_member: asked before a write is journaled, and again after
   // any request before it is answered. False once the process may no
   // longer own its cells (its lease may have expired): the request is

@@ -52,6 +52,10 @@ namespace cellindex {
 
 inline constexpr char kCellMapFile[] = "CELLMAP";
 inline constexpr char kLockFile[] = "LOCK";
+// Written by the first cluster member to open the store (Options::
+// cluster_member): from then on a single-process open is refused unless it
+// says that it leaves the cluster (Options::leave_cluster), which removes it.
+inline constexpr char kClusterMarkFile[] = "CLUSTER";
 
 // Store names.
 std::string CellStorePrefix(CellId id);                       // "cells/NNNNN/"
