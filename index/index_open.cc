@@ -146,7 +146,13 @@ absl::Status IndexImpl::Init() {
         "store ", options_.store_dir, " is in use by another index (", s.ToString(), ")"));
   }
   const std::string mark = options_.store_dir + "/" + kClusterMarkFile;
-  if (PathExists(fs, mark)) {
+  // Fails closed: only a mark known to be absent lets a single process in.
+  const rocksdb::IOStatus marked = fs.FileExists(mark, rocksdb::IOOptions(), nullptr);
+  if (!marked.ok() && !marked.IsNotFound()) {
+    return absl::UnavailableError(absl::StrCat("cannot tell whether ", mark,
+                                               " exists: ", marked.ToString()));
+  }
+  if (marked.ok()) {
     if (!options_.leave_cluster) {
       return absl::FailedPreconditionError(absl::StrCat(
           "store ", options_.store_dir, " is served by host processes (`cellindex host`): "

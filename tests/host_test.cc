@@ -527,9 +527,15 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
   std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
   testing::EtcdServer etcd(dir.path());
   ASSERT_TRUE(etcd.Start().ok());
+  // etcd holds another index's map under this cluster name (a newer epoch):
+  // the controller replaces it with its own.
+  Cluster cluster(etcd.endpoint());
+  CellMap foreign = *CellMap::FromBoundaries({});
+  foreign.set_index_id("another-index");
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(foreign.SetHost(0, "x").ok());
+  ASSERT_TRUE(cluster.coord().WriteMap(foreign.Encode(), 0).ok());
   Host a(dir, "a", etcd.endpoint()), b(dir, "b", etcd.endpoint()), c(dir, "c", etcd.endpoint());
   for (Host* h : {&a, &b, &c}) ASSERT_FALSE(h->Start().empty()) << h->log();
-  Cluster cluster(etcd.endpoint());
   std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
       [](const std::map<uint32_t, CellOwner>& owners) {
         std::map<std::string, int> per_host;
@@ -541,6 +547,10 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
   for (const auto& [cell, owner] : owners) ++per_host[owner.host];
   ASSERT_EQ(per_host.size(), 3u) << a.log() << b.log() << c.log();
   ASSERT_GE(per_host["c"], 1);
+  absl::StatusOr<CellMap> published = CellMap::Decode(cluster.coord().ReadMap()->value);
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_NE(published->index_id(), "another-index");
+  EXPECT_EQ(published->cells().size(), 4u);
 
   auto cli = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--cluster", etcd.endpoint()});
@@ -620,6 +630,27 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
     ASSERT_TRUE(r.ok()) << key << ": " << r.status();
     EXPECT_EQ(r->version, version) << key;
   }
+  // Drained again: refused (exit 3); --cancel gives c cells again (the
+  // controller balances onto it), and a second removal drains it again.
+  EXPECT_EQ(cli({"hosts", "remove", "c"}).code, 3);
+  testing::ProcessResult cancelled = cli({"hosts", "remove", "c", "--cancel"});
+  ASSERT_EQ(cancelled.code, 0) << cancelled.err;
+  EXPECT_TRUE(cluster.coord().Draining()->empty());
+  owners = cluster.AwaitOwners(
+      [](const std::map<uint32_t, CellOwner>& owners) {
+        int on_c = 0;
+        for (const auto& [cell, owner] : owners) on_c += owner.host == "c";
+        return owners.size() == 4 && on_c == 1;
+      },
+      absl::Seconds(30));
+  int on_c = 0;
+  for (const auto& [cell, owner] : owners) on_c += owner.host == "c";
+  ASSERT_EQ(on_c, 1) << a.log();
+  removed = cli({"hosts", "remove", "c", "--execute"});
+  ASSERT_EQ(removed.code, 0) << removed.out << removed.err;
+  EXPECT_THAT(removed.out, ::testing::HasSubstr("hold no cell now"));
+  owners = *cluster.coord().Owners();
+  for (const auto& [cell, owner] : owners) EXPECT_NE(owner.host, "c") << cell;
   for (const auto& [key, rec] : want) {
     absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
     if (rec.has_value()) {

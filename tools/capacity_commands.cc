@@ -342,8 +342,13 @@ int RunHostsRebalance(const GlobalFlags& flags, const RebalanceRequest& rebalanc
   return Rebalance(flags, **index, rebalance, Json::object(), /*refusal_fails=*/true);
 }
 
-int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) {
-  if (!flags.cluster.empty()) return RunClusterHostsRemove(flags, removal);
+int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal, bool cancel) {
+  if (!flags.cluster.empty()) return RunClusterHostsRemove(flags, removal, cancel);
+  if (cancel) {
+    return ReportError(absl::InvalidArgumentError(
+        "hosts remove --cancel applies with --cluster only (a single process drains as it "
+        "removes)"));
+  }
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
   absl::StatusOr<RemovalPlan> plan = (*index)->RemoveHosts(removal);

@@ -381,6 +381,10 @@ int main(int argc, char** argv) {
       ->default_str("0.5");
   hosts_remove_cmd->add_flag("--execute", removal.execute,
                              "carry the plan out (without it nothing changes)");
+  bool removal_cancel = false;
+  hosts_remove_cmd->add_flag("--cancel", removal_cancel,
+                             "with --cluster: the named hosts are no longer drained (they take "
+                             "cells again)");
 
   try {
     app.parse(argc, argv);
@@ -495,7 +499,7 @@ int main(int argc, char** argv) {
           "hosts remove: give host names or --match PATTERN"));
     }
     removal.arguments = arguments;
-    return RunHostsRemove(flags, removal);
+    return RunHostsRemove(flags, removal, removal_cancel);
   }
   if (hosts_cmd->parsed()) return RunHosts(flags);
   return kExitInvalid;

@@ -66,12 +66,14 @@ absl::StatusOr<std::pair<Inventory, int64_t>> ReadPools(ClusterCoord& coord) {
 }
 
 // What the capacity guard plans with, read from etcd: the published map
-// with each cell on its assigned host, the pools with the live hosts, and
-// each cell healthy when its assigned host owns it (no move under way).
+// with each cell on its assigned host, the pools with the live hosts not
+// being drained (a drained host is no survivor), and each cell healthy when
+// its assigned host owns it (no move under way).
 struct ClusterView {
   CellMap map;
   Inventory inventory;
   std::vector<CellLoad> loads;
+  std::set<std::string> draining;
 };
 
 absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
@@ -91,8 +93,12 @@ absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
   if (!assigned.ok()) return assigned.status();
   absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord.Owners();
   if (!owners.ok()) return owners.status();
-  ClusterView view{*std::move(map), std::move(pools->first), {}};
-  for (const auto& [name, address] : *hosts) view.inventory.hosts[name] = address;
+  absl::StatusOr<std::set<std::string>> draining = coord.Draining();
+  if (!draining.ok()) return draining.status();
+  ClusterView view{*std::move(map), std::move(pools->first), {}, *std::move(draining)};
+  for (const auto& [name, address] : *hosts) {
+    if (!view.draining.count(name)) view.inventory.hosts[name] = address;
+  }
   for (const CellRange& c : std::vector<CellRange>(view.map.cells())) {
     auto a = assigned->find(c.id);
     auto o = owners->find(c.id);
@@ -108,6 +114,9 @@ absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
       } else if (o == owners->end() || o->second.host != a->second) {
         load.healthy = false;
         load.condition = absl::StrCat("moving to ", a->second);
+      } else if (view.draining.count(a->second)) {
+        load.healthy = false;
+        load.condition = absl::StrCat("its host ", a->second, " is being drained");
       }
     }
     view.loads.push_back(load);
@@ -149,12 +158,36 @@ int RunClusterPoolsSet(const GlobalFlags& flags, const PoolFlags& set) {
   }
 }
 
-int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) {
+int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal, bool cancel) {
   absl::StatusOr<Coord> c = Connect(flags);
   if (!c.ok()) return ReportError(c.status());
   ClusterCoord& coord = *c->coord;
+  if (cancel) {
+    // The named hosts take cells again (a removal that stopped, or was
+    // changed): the controller places and balances onto them.
+    if (!removal.match.empty() || removal.execute) {
+      return ReportError(absl::InvalidArgumentError(
+          "hosts remove --cancel takes host names only (no --match, no --execute)"));
+    }
+    for (const std::string& h : removal.hosts) {
+      if (absl::Status s = coord.SetDraining(h, false); !s.ok()) return ReportError(s);
+    }
+    if (flags.json) {
+      PrintJson({{"cancelled", removal.hosts}});
+    } else {
+      std::cout << "no longer draining: " << absl::StrJoin(removal.hosts, ", ") << "\n";
+    }
+    return kExitOk;
+  }
   absl::StatusOr<ClusterView> view = ReadView(coord);
   if (!view.ok()) return ReportError(view.status());
+  for (const std::string& h : removal.hosts) {
+    if (view->draining.count(h)) {
+      return ReportError(absl::FailedPreconditionError(absl::StrCat(
+          "host ", h, " is being drained already (hosts remove --cancel ", h,
+          " gives it cells again)")));
+    }
+  }
   absl::StatusOr<RemovalPlan> plan =
       PlanRemoval(view->map, view->inventory, view->loads, removal);
   if (!plan.ok()) return ReportError(plan.status());
@@ -191,10 +224,15 @@ int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal) 
       absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord.Owners();
       if (assigned.ok() && owners.ok()) {
         size_t on_leaving = 0, in_flight = 0;
-        for (const auto& [cell, host] : *assigned) {
-          on_leaving += leaving.count(host);
-          auto o = owners->find(cell);
-          in_flight += o == owners->end() || o->second.host != host;
+        for (const CellRange& cell : view->map.cells()) {
+          auto a = assigned->find(cell.id);
+          if (a == assigned->end()) {
+            ++in_flight;
+            continue;
+          }
+          on_leaving += leaving.count(a->second);
+          auto o = owners->find(cell.id);
+          in_flight += o == owners->end() || o->second.host != a->second;
         }
         if (on_leaving != left && !flags.json) {
           left = on_leaving;

@@ -118,7 +118,7 @@ int RunHostsAdd(const GlobalFlags& flags, const std::string& name, const std::st
 int RunHostsRebalance(const GlobalFlags& flags, const RebalanceRequest& rebalance);
 // `cellindex hosts remove`: prints the plan; with --execute carries it out.
 // A refusal is its own exit code (tools/exit_codes.h) and one stderr line.
-int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal);
+int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal, bool cancel = false);
 
 // The same three against a cluster of host processes (--cluster), through
 // etcd (tools/cluster_capacity.cc): the pools live in etcd; a removal is
@@ -127,7 +127,8 @@ int RunHostsRemove(const GlobalFlags& flags, const HostRemoval& removal);
 // hosts as draining and waiting while the controller moves their cells.
 int RunClusterPools(const GlobalFlags& flags);
 int RunClusterPoolsSet(const GlobalFlags& flags, const PoolFlags& pool);
-int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal);
+// `cancel`: clears the named hosts' draining marks instead.
+int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal, bool cancel);
 
 }  // namespace cellindex::tools
 

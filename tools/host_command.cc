@@ -93,10 +93,16 @@ class HostProcess {
     for (const auto& [cell, name] : *assigned) {
       if (load.count(name)) ++load[name];
     }
-    // The least loaded place in `pool`, else anywhere (*outside set).
+    // The least loaded place in `pool`, else anywhere (*outside set); a
+    // host at its pool's max_cells_per_host takes no more.
     auto place = [&](const std::string& pool, bool* outside) {
       auto best = load.end(), any = load.end();
       for (auto l = load.begin(); l != load.end(); ++l) {
+        const Pool* own = pools->FindPool(pools->PoolOf(l->first));
+        if (own != nullptr && own->max_cells_per_host > 0 &&
+            l->second >= own->max_cells_per_host) {
+          continue;
+        }
         if (any == load.end() || l->second < any->second) any = l;
         if (pools->PoolOf(l->first) != pool) continue;
         if (best == load.end() || l->second < best->second) best = l;
@@ -127,19 +133,22 @@ class HostProcess {
           absl::StrCat("assigned cell ", c.id, " to ", to->first,
                        outside ? absl::StrCat(" (pool ", pool, " has no host to take it)") : ""));
     }
-    // A move under way (a cell not yet owned where it is assigned): one at a
-    // time.
-    for (const auto& [cell, name] : *assigned) {
-      auto owner = owners->find(cell);
-      if (owner == owners->end() || owner->second.host != name) return;
+    // A move under way (a cell of the map not yet owned where it is
+    // assigned): one at a time. (An assignment of an id the map no longer
+    // has is left alone: no host adopts it.)
+    for (const CellRange& c : map.cells()) {
+      auto owner = owners->find(c.id);
+      if (owner == owners->end() || owner->second.host != (*assigned)[c.id]) return;
     }
     // 2. A drain: one cell off a host being drained.
-    for (const auto& [cell, name] : *assigned) {
+    for (const CellRange& c : map.cells()) {
+      const std::string& name = (*assigned)[c.id];
       if (!draining->count(name) || !hosts->count(name)) continue;
       bool outside = false;
       auto to = place(pools->PoolOf(name), &outside);
       if (to == load.end()) return;  // nowhere to go (the guard refuses such a removal)
-      Move(coord, cell, name, to->first, "drain");
+      Move(coord, c.id, name, to->first,
+           outside ? absl::StrCat("drain, outside pool ", pools->PoolOf(name)) : "drain");
       return;
     }
     // 3. Balance each pool: a cell from its fullest host to its emptiest when
@@ -153,9 +162,9 @@ class HostProcess {
     for (const auto& [pool, most_fewest] : ends) {
       const auto& [most, fewest] = most_fewest;
       if (load[most] < load[fewest] + 2) continue;
-      for (const auto& [cell, name] : *assigned) {
-        if (name != most) continue;
-        Move(coord, cell, most, fewest, "balance");
+      for (const CellRange& c : map.cells()) {
+        if ((*assigned)[c.id] != most) continue;
+        Move(coord, c.id, most, fewest, "balance");
         return;
       }
     }
@@ -163,14 +172,17 @@ class HostProcess {
 
   // The controller publishes the map it serves to etcd (map), where the
   // clients route by it and the tools plan with it, once per term: when
-  // etcd has none, or an older one (a lower epoch, or unreadable).
+  // etcd has none, or an older one (a lower epoch, or unreadable), or
+  // another index's (another index id: a store that served this cluster
+  // name before).
   void PublishMap(ClusterCoord& coord, const CellMap& map) {
     if (published_map_) return;
     absl::StatusOr<Versioned> seen = coord.ReadMap();
     if (!seen.ok()) return;
     if (seen->revision != 0) {
       absl::StatusOr<CellMap> theirs = CellMap::Decode(seen->value);
-      if (theirs.ok() && theirs->epoch() >= map.epoch()) {
+      if (theirs.ok() && theirs->index_id() == map.index_id() &&
+          theirs->epoch() >= map.epoch()) {
         published_map_ = true;  // as new as ours: left as it is
         return;
       }
@@ -182,8 +194,9 @@ class HostProcess {
     }
   }
 
-  // The pools in etcd (none: every host in "default"). Unreadable pools are
-  // said once, and nothing is placed until they read.
+  // The pools in etcd (none: every host in "default"). Pools that do not
+  // decode are said once and read as none: a lost host's cells are placed
+  // all the same.
   absl::StatusOr<Inventory> ReadPools(ClusterCoord& coord) {
     absl::StatusOr<Versioned> v = coord.ReadPools();
     if (!v.ok()) return v.status();
@@ -191,10 +204,11 @@ class HostProcess {
     absl::StatusOr<Inventory> inv = Inventory::Decode(v->value);
     if (!inv.ok() && !said_bad_pools_) {
       Say("bad-pools", {{"error", inv.status().message()}},
-          absl::StrCat("cannot read the pools in etcd: ", inv.status().message()));
+          absl::StrCat("cannot read the pools in etcd (placing as if there were none): ",
+                       inv.status().message()));
     }
     said_bad_pools_ = !inv.ok();
-    return inv;
+    return inv.ok() ? *std::move(inv) : Inventory();
   }
 
   // Says when a pool has fewer live hosts (not being drained) than its

@@ -30,22 +30,17 @@ struct Client::Impl {
     for (;;) {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(deadline));
-      if (write) {
-        // A write goes only over a connection: one that finds none in time
-        // was never sent, and says so, so that it may go elsewhere. Sent
-        // without waiting: if the connection drops first, it fails (its
-        // outcome then unknown, as any write the transport fails).
-        if (!channel->WaitForConnected(absl::ToChronoTime(connect_by))) {
-          return MarkNotApplied(absl::UnavailableError(absl::StrCat(
-              what, " to ", address, ": no connection within ",
-              absl::FormatDuration(connect_by - start), ", so not sent")));
-        }
-        context.set_wait_for_ready(false);
-      } else {
-        // While the server is down a read waits for it (until the
-        // deadline) rather than failing at once.
-        context.set_wait_for_ready(true);
+      // A call goes only over a connection. A write that finds none in time
+      // was never sent, and says so, so that it may go elsewhere. Sent
+      // without waiting: if the connection drops first, the call fails (a
+      // write's outcome then unknown, as any write the transport fails).
+      if (!channel->WaitForConnected(absl::ToChronoTime(connect_by))) {
+        absl::Status none = absl::UnavailableError(
+            absl::StrCat(what, " to ", address, ": no connection within ",
+                         absl::FormatDuration(connect_by - start), ", so not sent"));
+        return write ? MarkNotApplied(none) : none;
       }
+      context.set_wait_for_ready(false);
       const grpc::Status status = rpc(&context);
       if (status.ok()) return absl::OkStatus();
       const auto& trailer = context.GetServerTrailingMetadata();

@@ -6,11 +6,12 @@
 //  - a cell that does not serve (yet) answers UNAVAILABLE: a read is asked
 //    again with backoff until the deadline; so is a write when the index
 //    says it applied nothing (WasNotApplied, index/model/write_batch.h);
-//  - a read that the transport fails (server down or restarting) is tried
-//    again until the deadline, the channel waiting for the server;
-//  - a write is sent only once the channel is connected: one that finds no
-//    connection within ClientOptions::connect_deadline was never sent, and
-//    returns Unavailable marked WasNotApplied (safe to send elsewhere);
+//  - a call is sent only once the channel is connected: while the server
+//    is down or restarting it waits, up to ClientOptions::connect_deadline
+//    (default: the whole deadline); a write that finds no connection was
+//    never sent, and returns Unavailable marked WasNotApplied (safe to send
+//    elsewhere);
+//  - a read that the transport fails is tried again until the deadline;
 //  - a write that the transport fails once sent is not repeated: it may
 //    have reached the server. It returns Unavailable saying that it may or
 //    may not have been applied (a repeated write could apply twice, or fail
@@ -43,9 +44,10 @@ namespace cellindex {
 struct ClientOptions {
   // Per call, retries included.
   absl::Duration deadline = absl::Seconds(10);
-  // How long a write waits for a connection to the server before it gives
-  // up unsent (WasNotApplied); never past `deadline`. The cluster client
-  // keeps it short, to move on from a dead host.
+  // How long a call waits for a connection to the server before it gives
+  // up unsent (Unavailable; a write marked WasNotApplied); never past
+  // `deadline`. The cluster client keeps it short, to move on from a dead
+  // host.
   absl::Duration connect_deadline = absl::InfiniteDuration();
   // The first wait before a retry; it doubles up to max_backoff.
   absl::Duration initial_backoff = absl::Milliseconds(5);

@@ -16,6 +16,14 @@
 
 namespace cellindex {
 
+// What a call is, for how long one attempt at a host may wait.
+enum class CallKind {
+  kRead,   // attempt_deadline: a frozen host is left soon
+  kWrite,  // write_attempt_deadline; sent again only when unapplied
+  kScan,   // one cell's part of a List or Locate page (up to 1000 entries):
+           // write_attempt_deadline, as a read otherwise
+};
+
 struct ClusterClient::Impl {
   ClusterClientOptions options;
   std::unique_ptr<EtcdClient> etcd;
@@ -27,10 +35,8 @@ struct ClusterClient::Impl {
   int64_t map_revision ABSL_GUARDED_BY(mu) = 0;  // etcd's, of the map read from it
   uint64_t map_reads ABSL_GUARDED_BY(mu) = 0;
   std::map<CellId, std::string> owner_address ABSL_GUARDED_BY(mu);
-  // Per host address: for reads (attempt_deadline) and writes
-  // (write_attempt_deadline).
-  std::map<std::string, std::unique_ptr<Client>> clients ABSL_GUARDED_BY(mu);
-  std::map<std::string, std::unique_ptr<Client>> write_clients ABSL_GUARDED_BY(mu);
+  // Per kind of call (CallKind), per host address.
+  std::map<std::string, std::unique_ptr<Client>> clients[3] ABSL_GUARDED_BY(mu);
   uint64_t owner_reads ABSL_GUARDED_BY(mu) = 0;
 
   // Reads the owners and hosts from etcd, and the cell map: from etcd, where
@@ -53,7 +59,9 @@ struct ClusterClient::Impl {
         auto host = hosts->find(owner.host);
         if (host != hosts->end()) owner_address[cell] = host->second;
       }
-      if (published->revision != 0 && published->revision != map_revision) {
+      // Forward only: a refresh that read etcd before another's did not
+      // replace the newer map that one installed.
+      if (published->revision > map_revision) {
         absl::StatusOr<CellMap> map = CellMap::Decode(published->value);
         if (!map.ok()) return map.status();  // DataLoss: never route on a damaged map
         cells = map->cells();
@@ -62,7 +70,7 @@ struct ClusterClient::Impl {
         ++map_reads;
       }
       if (!cells.empty()) return absl::OkStatus();
-      for (const auto& [name, address] : *hosts) ask.push_back(ClientForLocked(address, false));
+      for (const auto& [name, address] : *hosts) ask.push_back(ClientForLocked(address, CallKind::kRead));
     }
     // Asked without the lock: the other calls route meanwhile (a Client,
     // once made, lives as long as this).
@@ -71,9 +79,11 @@ struct ClusterClient::Impl {
       absl::StatusOr<RemoteCellMap> map = host->CellMap();
       if (map.ok()) {
         absl::MutexLock lock(&mu);
-        cells = map->cells;
-        map_epoch = map->epoch;
-        ++map_reads;
+        if (cells.empty()) {  // not if etcd's came meanwhile
+          cells = map->cells;
+          map_epoch = map->epoch;
+          ++map_reads;
+        }
         return absl::OkStatus();
       }
       last = map.status();
@@ -86,14 +96,15 @@ struct ClusterClient::Impl {
     return !cells.empty();
   }
 
-  Client* ClientForLocked(const std::string& address, bool write)
+  Client* ClientForLocked(const std::string& address, CallKind kind)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::unique_ptr<Client>& c = (write ? write_clients : clients)[address];
+    std::unique_ptr<Client>& c = clients[static_cast<int>(kind)][address];
     if (c == nullptr) {
       ClientOptions o;
-      o.deadline = write ? options.write_attempt_deadline : options.attempt_deadline;
-      // A write to a host that does not answer goes elsewhere as soon as a
-      // read would: unsent, it applied nothing.
+      o.deadline = kind == CallKind::kRead ? options.attempt_deadline
+                                           : options.write_attempt_deadline;
+      // Any call to a host that does not connect goes elsewhere soon: a
+      // write unsent applied nothing.
       o.connect_deadline = options.attempt_deadline;
       o.initial_backoff = options.initial_backoff;
       o.max_backoff = options.max_backoff;
@@ -113,18 +124,18 @@ struct ClusterClient::Impl {
 
   // The client of the host that owns the cell of `encoded` (or cell `id`)
   // in the cached view, or null.
-  Client* Route(const std::string& encoded, bool write) {
+  Client* Route(const std::string& encoded, CallKind kind) {
     absl::MutexLock lock(&mu);
     std::optional<CellId> cell = CellOfLocked(encoded);
-    return cell ? OwnerLocked(*cell, write) : nullptr;
+    return cell ? OwnerLocked(*cell, kind) : nullptr;
   }
-  Client* Route(CellId id, bool write) {
+  Client* Route(CellId id, CallKind kind) {
     absl::MutexLock lock(&mu);
-    return OwnerLocked(id, write);
+    return OwnerLocked(id, kind);
   }
-  Client* OwnerLocked(CellId id, bool write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  Client* OwnerLocked(CellId id, CallKind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     auto it = owner_address.find(id);
-    return it == owner_address.end() ? nullptr : ClientForLocked(it->second, write);
+    return it == owner_address.end() ? nullptr : ClientForLocked(it->second, kind);
   }
 
   // InvalidArgument, as the index's, when the map has no cell `id`;
@@ -161,11 +172,12 @@ struct ClusterClient::Impl {
   // until it succeeds, fails for good, or the deadline passes (see
   // cluster_client.h).
   template <typename T, typename Where, typename Call>
-  T Run(const Where& where, bool write, Call call) {
-    return Run<T>(where, write, absl::Now() + options.deadline, call);
+  T Run(const Where& where, CallKind kind, Call call) {
+    return Run<T>(where, kind, absl::Now() + options.deadline, call);
   }
   template <typename T, typename Where, typename Call>
-  T Run(const Where& where, bool write, absl::Time deadline, Call call) {
+  T Run(const Where& where, CallKind kind, absl::Time deadline, Call call) {
+    const bool write = kind == CallKind::kWrite;
     absl::Duration backoff = options.initial_backoff;
     absl::Status last = absl::UnavailableError("no owner known yet");
     bool refresh = !MapKnown();
@@ -174,7 +186,7 @@ struct ClusterClient::Impl {
         if (absl::Status s = Refresh(); !s.ok()) last = s;
       }
       refresh = true;
-      if (Client* client = Route(where, write); client != nullptr) {
+      if (Client* client = Route(where, kind); client != nullptr) {
         T r = call(*client);
         const absl::Status& s = StatusOf(r);
         if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return r;
@@ -214,7 +226,7 @@ struct ClusterClient::Impl {
     for (CellId cell : *in) {
       const bool probe = left == 0;
       absl::StatusOr<Result> part = Run<absl::StatusOr<Result>>(
-          cell, false, probe ? absl::Now() : deadline,
+          cell, CallKind::kScan, probe ? absl::Now() : deadline,
           [&](Client& c) { return read(c, cell, probe ? 1 : left, token); });
       if (probe) {
         if (part.ok() && Count(*part) == 0) continue;
@@ -285,16 +297,16 @@ ClusterClient::~ClusterClient() = default;
 absl::StatusOr<uint64_t> ClusterClient::Put(const ObjectKey& key, const ObjectRecord& record,
                                             const Precondition& precondition) {
   return impl_->Run<absl::StatusOr<uint64_t>>(
-      EncodeKey(key), true, [&](Client& c) { return c.Put(key, record, precondition); });
+      EncodeKey(key), CallKind::kWrite, [&](Client& c) { return c.Put(key, record, precondition); });
 }
 
 absl::StatusOr<ObjectRecord> ClusterClient::Get(const ObjectKey& key) {
-  return impl_->Run<absl::StatusOr<ObjectRecord>>(EncodeKey(key), false,
+  return impl_->Run<absl::StatusOr<ObjectRecord>>(EncodeKey(key), CallKind::kRead,
                                                   [&](Client& c) { return c.Get(key); });
 }
 
 absl::Status ClusterClient::Delete(const ObjectKey& key, const Precondition& precondition) {
-  return impl_->Run<absl::Status>(EncodeKey(key), true,
+  return impl_->Run<absl::Status>(EncodeKey(key), CallKind::kWrite,
                                   [&](Client& c) { return c.Delete(key, precondition); });
 }
 
@@ -317,7 +329,7 @@ absl::StatusOr<std::vector<uint64_t>> ClusterClient::Write(const WriteBatch& bat
     }
   }
   return impl_->Run<absl::StatusOr<std::vector<uint64_t>>>(
-      first, true, [&](Client& c) { return c.Write(batch); });
+      first, CallKind::kWrite, [&](Client& c) { return c.Write(batch); });
 }
 
 absl::StatusOr<ListResult> ClusterClient::List(absl::string_view bucket,
@@ -325,7 +337,7 @@ absl::StatusOr<ListResult> ClusterClient::List(absl::string_view bucket,
   if (options.cell) {  // one cell's part, from its owner
     if (absl::Status s = impl_->CheckCell(*options.cell); !s.ok()) return s;
     return impl_->Run<absl::StatusOr<ListResult>>(
-        *options.cell, false, [&](Client& c) { return c.List(bucket, options); });
+        *options.cell, CallKind::kScan, [&](Client& c) { return c.List(bucket, options); });
   }
   absl::StatusOr<ScanRange> range = ListKeyRange(bucket, options);
   if (!range.ok()) return range.status();
@@ -355,7 +367,7 @@ absl::StatusOr<LocateResult> ClusterClient::Locate(const LocateOptions& options)
   if (options.cell) {
     if (absl::Status s = impl_->CheckCell(*options.cell); !s.ok()) return s;
     return impl_->Run<absl::StatusOr<LocateResult>>(
-        *options.cell, false, [&](Client& c) { return c.Locate(options); });
+        *options.cell, CallKind::kScan, [&](Client& c) { return c.Locate(options); });
   }
   absl::StatusOr<ScanRange> range = LocateKeyRange(options);
   if (!range.ok()) return range.status();

@@ -53,9 +53,12 @@ struct ClusterClientOptions {
   // How long one attempt waits for one host before the owners are read
   // again (a host that died does not answer at all).
   absl::Duration attempt_deadline = absl::Milliseconds(500);
-  // The same for a write. A write that gets no answer in time is never
-  // sent again (its outcome is unknown), so waiting less gains nothing; and
-  // a synced write on a busy host can take longer than a read's attempt.
+  // The same for a write, and for one cell's part of a List or Locate page
+  // (up to 1000 entries). A write that gets no answer in time is never sent
+  // again (its outcome is unknown), so waiting less gains nothing; and a
+  // synced write on a busy host can take longer than a read's attempt.
+  // (Any call waits at most attempt_deadline for a connection to the host;
+  // a write that got none was not sent, and goes to the owners again.)
   absl::Duration write_attempt_deadline = absl::Seconds(5);
   // The first wait before a retry; it doubles up to max_backoff.
   absl::Duration initial_backoff = absl::Milliseconds(5);
