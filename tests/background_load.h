@@ -30,7 +30,10 @@ class BackgroundLoad {
           const ObjectKey key{"bucket", absl::StrFormat("k%03d/%d/%06d", (n * 7 + t) % 100, t, n)};
           absl::Status s = index_.Put(key, Rec(n + 1)).status();
           Count(key, s);
-          if (s.ok()) acked_[t].emplace_back(key.key, n + 1);
+          if (s.ok()) {
+            acked_[t].emplace_back(key.key, n + 1);
+            acked_count_.fetch_add(1);
+          }
         }
       });
     }
@@ -54,6 +57,12 @@ class BackgroundLoad {
   bool WaitForMore(int n) {
     const int from = staying_ok_.load();
     return WaitUntil([&] { return staying_ok_.load() > from + n; });
+  }
+
+  // Waits until at least `n` writes in all have been acknowledged (reads
+  // are many times faster: a count of requests says little of the writes).
+  bool WaitForAcked(int n) {
+    return WaitUntil([&] { return acked_count_.load() >= n; });
   }
 
   int staying_errors() const { return staying_errors_.load(); }
@@ -94,7 +103,7 @@ class BackgroundLoad {
   const std::set<CellId> moving_;
   std::atomic<bool> stop_{false};
   std::vector<std::vector<std::pair<std::string, uint64_t>>> acked_;
-  std::atomic<int> staying_errors_{0}, moving_errors_{0}, staying_ok_{0};
+  std::atomic<int> staying_errors_{0}, moving_errors_{0}, staying_ok_{0}, acked_count_{0};
   mutable absl::Mutex mu_;
   std::string first_error_;
   std::vector<std::thread> threads_;

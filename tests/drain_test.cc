@@ -78,8 +78,9 @@ TEST(DrainTest, UnderLoadLosesNoAcknowledgedWriteAndOtherCellsAllSucceed) {
   testing::BackgroundLoad load(*index, moving);
   ASSERT_TRUE(load.WaitForMore(200));
   absl::StatusOr<RemovalPlan> plan = index->RemoveHosts(Drain({"h1"}));
-  // Load on the new placement too.
+  // Load on the new placement too, and enough writes to read back.
   ASSERT_TRUE(load.WaitForMore(200));
+  ASSERT_TRUE(load.WaitForAcked(101));
   load.Stop();
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->refusal, RemovalRefusal::kNone) << plan->reason;

@@ -295,6 +295,7 @@ TEST(RebalanceTest, AddedHostsTakeCellsOneAtATimeUnderLoad) {
   request.execute = true;
   absl::StatusOr<RebalancePlan> plan = index.Rebalance(request);
   ASSERT_TRUE(load.WaitForMore(200));
+  ASSERT_TRUE(load.WaitForAcked(101));  // enough writes to read back
   load.Stop();
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->refusal, RemovalRefusal::kNone) << plan->reason;
