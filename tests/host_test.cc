@@ -128,6 +128,16 @@ class Cluster {
     }
     return owners;
   }
+  // Waits until all four cells are owned, spread over `hosts` hosts.
+  std::map<uint32_t, CellOwner> AwaitSpreadOver(size_t hosts, absl::Duration within) {
+    return AwaitOwners(
+        [hosts](const std::map<uint32_t, CellOwner>& owners) {
+          std::set<std::string> owning;
+          for (const auto& [cell, owner] : owners) owning.insert(owner.host);
+          return owners.size() == 4 && owning.size() == hosts;
+        },
+        within);
+  }
   // Waits until all four cells are owned by hosts of `hosts`.
   std::map<uint32_t, CellOwner> AwaitOwners(const std::set<std::string>& hosts,
                                             absl::Duration within) {
@@ -415,13 +425,7 @@ TEST(HostTest, ListAndLocateThroughTheClusterClientGiveTheIndexsPages) {
   ASSERT_FALSE(a.Start().empty()) << a.log();
   ASSERT_FALSE(b.Start().empty()) << b.log();
   Cluster cluster(etcd.endpoint());
-  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
-      [](const std::map<uint32_t, CellOwner>& owners) {
-        std::set<std::string> hosts;
-        for (const auto& [cell, owner] : owners) hosts.insert(owner.host);
-        return owners.size() == 4 && hosts.size() == 2;
-      },
-      absl::Seconds(30));
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitSpreadOver(2, absl::Seconds(30));
   ASSERT_EQ(owners.size(), 4u) << a.log() << b.log();
 
   ClusterClientOptions cco;
@@ -536,13 +540,7 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
   ASSERT_TRUE(cluster.coord().WriteMap(foreign.Encode(), 0).ok());
   Host a(dir, "a", etcd.endpoint()), b(dir, "b", etcd.endpoint()), c(dir, "c", etcd.endpoint());
   for (Host* h : {&a, &b, &c}) ASSERT_FALSE(h->Start().empty()) << h->log();
-  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
-      [](const std::map<uint32_t, CellOwner>& owners) {
-        std::map<std::string, int> per_host;
-        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
-        return owners.size() == 4 && per_host.size() == 3;
-      },
-      absl::Seconds(30));
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitSpreadOver(3, absl::Seconds(30));
   std::map<std::string, int> per_host;
   for (const auto& [cell, owner] : owners) ++per_host[owner.host];
   ASSERT_EQ(per_host.size(), 3u) << a.log() << b.log() << c.log();

@@ -19,6 +19,7 @@
 #include "recovery/coord/cluster_coord.h"
 #include "recovery/coord/etcd_client.h"
 #include "tools/capacity_print.h"
+#include "tools/cluster_pools.h"
 #include "tools/command_util.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -55,16 +56,6 @@ absl::StatusOr<Coord> Connect(const GlobalFlags& flags) {
   return c;
 }
 
-// The pools in etcd and the revision they were read at (0: none yet).
-absl::StatusOr<std::pair<Inventory, int64_t>> ReadPools(ClusterCoord& coord) {
-  absl::StatusOr<Versioned> v = coord.ReadPools();
-  if (!v.ok()) return v.status();
-  if (v->revision == 0) return std::make_pair(Inventory(), int64_t{0});
-  absl::StatusOr<Inventory> inv = Inventory::Decode(v->value);
-  if (!inv.ok()) return inv.status();
-  return std::make_pair(*std::move(inv), v->revision);
-}
-
 // What the capacity guard plans with, read from etcd: the published map
 // with each cell on its assigned host, the pools with the live hosts not
 // being drained (a drained host is no survivor), and each cell healthy when
@@ -85,7 +76,7 @@ absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
   }
   absl::StatusOr<CellMap> map = CellMap::Decode(published->value);
   if (!map.ok()) return map.status();
-  absl::StatusOr<std::pair<Inventory, int64_t>> pools = ReadPools(coord);
+  absl::StatusOr<std::pair<Inventory, int64_t>> pools = ReadClusterPools(coord);
   if (!pools.ok()) return pools.status();
   absl::StatusOr<std::map<std::string, std::string>> hosts = coord.Hosts();
   if (!hosts.ok()) return hosts.status();
@@ -139,7 +130,7 @@ int RunClusterPoolsSet(const GlobalFlags& flags, const PoolFlags& set) {
   absl::StatusOr<Coord> c = Connect(flags);
   if (!c.ok()) return ReportError(c.status());
   for (int tries = 0;; ++tries) {
-    absl::StatusOr<std::pair<Inventory, int64_t>> pools = ReadPools(*c->coord);
+    absl::StatusOr<std::pair<Inventory, int64_t>> pools = ReadClusterPools(*c->coord);
     if (!pools.ok()) return ReportError(pools.status());
     Inventory& inv = pools->first;
     const Pool* old = inv.FindPool(set.name);

@@ -48,6 +48,7 @@
 #include "recovery/coord/cluster_coord.h"
 #include "recovery/coord/etcd_client.h"
 #include "recovery/coord/lease_keeper.h"
+#include "tools/cluster_pools.h"
 #include "tools/command_util.h"
 #include "tools/commands.h"
 #include "tools/exit_codes.h"
@@ -82,7 +83,7 @@ class HostProcess {
     absl::StatusOr<std::set<std::string>> draining = coord.Draining();
     absl::StatusOr<Inventory> pools = ReadPools(coord);
     if (!hosts.ok() || !assigned.ok() || !owners.ok() || !draining.ok() || !pools.ok()) {
-      return;  // etcd away (or the pools unreadable, said once): the next pass
+      return;  // etcd away: the next pass
     }
     // Where cells may go: live hosts not being drained, with the cells
     // assigned to each.
@@ -98,13 +99,14 @@ class HostProcess {
     auto place = [&](const std::string& pool, bool* outside) {
       auto best = load.end(), any = load.end();
       for (auto l = load.begin(); l != load.end(); ++l) {
-        const Pool* own = pools->FindPool(pools->PoolOf(l->first));
+        const std::string host_pool = pools->PoolOf(l->first);
+        const Pool* own = pools->FindPool(host_pool);
         if (own != nullptr && own->max_cells_per_host > 0 &&
             l->second >= own->max_cells_per_host) {
           continue;
         }
         if (any == load.end() || l->second < any->second) any = l;
-        if (pools->PoolOf(l->first) != pool) continue;
+        if (host_pool != pool) continue;
         if (best == load.end() || l->second < best->second) best = l;
       }
       *outside = best == load.end();
@@ -198,17 +200,17 @@ class HostProcess {
   // decode are said once and read as none: a lost host's cells are placed
   // all the same.
   absl::StatusOr<Inventory> ReadPools(ClusterCoord& coord) {
-    absl::StatusOr<Versioned> v = coord.ReadPools();
-    if (!v.ok()) return v.status();
-    if (v->revision == 0) return Inventory();
-    absl::StatusOr<Inventory> inv = Inventory::Decode(v->value);
-    if (!inv.ok() && !said_bad_pools_) {
-      Say("bad-pools", {{"error", inv.status().message()}},
+    absl::StatusOr<std::pair<Inventory, int64_t>> pools = ReadClusterPools(coord);
+    const bool bad = absl::IsDataLoss(pools.status());
+    if (bad && !said_bad_pools_) {
+      Say("bad-pools", {{"error", pools.status().message()}},
           absl::StrCat("cannot read the pools in etcd (placing as if there were none): ",
-                       inv.status().message()));
+                       pools.status().message()));
     }
-    said_bad_pools_ = !inv.ok();
-    return inv.ok() ? *std::move(inv) : Inventory();
+    said_bad_pools_ = bad;
+    if (bad) return Inventory();
+    if (!pools.ok()) return pools.status();
+    return std::move(pools->first);
   }
 
   // Says when a pool has fewer live hosts (not being drained) than its

@@ -91,6 +91,9 @@ struct ClusterClient::Impl {
     return last;
   }
 
+  // Reads the map (Refresh) unless one is known already.
+  absl::Status EnsureMap() { return MapKnown() ? absl::OkStatus() : Refresh(); }
+
   bool MapKnown() const {
     absl::MutexLock lock(&mu);
     return !cells.empty();
@@ -141,9 +144,7 @@ struct ClusterClient::Impl {
   // InvalidArgument, as the index's, when the map has no cell `id`;
   // Unavailable when the map cannot be read.
   absl::Status CheckCell(CellId id) {
-    if (!MapKnown()) {
-      if (absl::Status s = Refresh(); !s.ok()) return s;
-    }
+    if (absl::Status s = EnsureMap(); !s.ok()) return s;
     absl::MutexLock lock(&mu);
     for (const CellRange& c : cells) {
       if (c.id == id) return absl::OkStatus();
@@ -155,9 +156,7 @@ struct ClusterClient::Impl {
   // The map's cells that hold part of `range`, in key order. Unavailable
   // when the map cannot be read.
   absl::StatusOr<std::vector<CellId>> CellsIn(const ScanRange& range) {
-    if (!MapKnown()) {
-      if (absl::Status s = Refresh(); !s.ok()) return s;
-    }
+    if (absl::Status s = EnsureMap(); !s.ok()) return s;
     absl::MutexLock lock(&mu);
     std::vector<CellId> in;
     for (const CellRange& c : cells) {
@@ -315,7 +314,7 @@ absl::StatusOr<std::vector<uint64_t>> ClusterClient::Write(const WriteBatch& bat
   const std::string first = EncodeKey(batch.ops().front().key);
   {
     // One cell: the map is needed to tell.
-    if (!impl_->MapKnown()) (void)impl_->Refresh();
+    (void)impl_->EnsureMap();
     absl::MutexLock lock(&impl_->mu);
     if (!impl_->cells.empty()) {
       const std::optional<CellId> cell = impl_->CellOfLocked(first);
@@ -386,9 +385,7 @@ absl::StatusOr<LocateResult> ClusterClient::Locate(const LocateOptions& options)
 }
 
 absl::StatusOr<uint32_t> ClusterClient::CellOf(const ObjectKey& key) {
-  if (!impl_->MapKnown()) {
-    if (absl::Status s = impl_->Refresh(); !s.ok()) return s;
-  }
+  if (absl::Status s = impl_->EnsureMap(); !s.ok()) return s;
   absl::MutexLock lock(&impl_->mu);
   std::optional<CellId> cell = impl_->CellOfLocked(EncodeKey(key));
   if (!cell) return absl::UnavailableError("the cluster's cell map is not known");
