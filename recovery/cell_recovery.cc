@@ -184,6 +184,16 @@ absl::StatusOr<std::unique_ptr<Cell>> OpenAndCheck(const CellIdentity& identity,
     report->validate_time += absl::Now() - start;
     if (!v.ok()) return v;
   }
+  // An owner with an epoch says where it took the cell before it serves: a
+  // checkpoint an earlier owner publishes late, past this seq, is never
+  // restored from (CheckOwnerFence).
+  if (recovery.owner_epoch > 0) {
+    if (absl::Status s = PublishOwnerFence(store, identity.index_id, identity.range.id,
+                                           recovery.owner_epoch, (*cell)->opened_seq());
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("writing the owner fence: ", s.message()));
+    }
+  }
   return cell;
 }
 
@@ -304,9 +314,19 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   const std::string what = absl::StrCat("cell ", range.id);
   absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, range.id);
   if (!seqs.ok()) return seqs.status();
+  absl::StatusOr<OwnerFences> fences = LoadOwnerFences(store, identity.index_id, range.id);
+  if (!fences.ok()) return fences.status();
   // Every checkpoint name is a state the cell once had: whatever we recover
-  // from must reach at least the newest of them, even one that is damaged.
-  const uint64_t newest = seqs->empty() ? 0 : seqs->front();
+  // from must reach at least the newest of them, even one that is damaged,
+  // except a late owner's (its state was never the cell's).
+  uint64_t newest = 0;
+  for (uint64_t seq : *seqs) {
+    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, identity.index_id, range.id, seq);
+    if (!m.ok() && !absl::IsDataLoss(m.status())) return m.status();
+    if (m.ok() && !CheckOwnerFence(*fences, *m).ok()) continue;
+    newest = seq;
+    break;
+  }
   // A journal that declared records missing (they are in the state, not in
   // the journal) needs a checkpoint at or above them before the cell takes
   // writes, or the next host loss would find nothing to restore them from.
@@ -369,6 +389,10 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
         m->range.hi_unbounded != range.hi_unbounded) {
       reject(absl::DataLossError(absl::StrCat("its range ", m->range.Describe(),
                                               " is not the cell's ", range.Describe())));
+      continue;
+    }
+    if (absl::Status s = CheckOwnerFence(*fences, *m); !s.ok()) {
+      reject(s);
       continue;
     }
     const bool in_place = recovery.restore_mode == RestoreMode::kInPlace;

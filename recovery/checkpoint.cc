@@ -96,6 +96,58 @@ absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, const std
   return m;
 }
 
+absl::StatusOr<OwnerFences> LoadOwnerFences(DurableStore& store, const std::string& index_id,
+                                            CellId id) {
+  absl::StatusOr<std::vector<std::string>> names = store.List(OwnerFencePrefix(id));
+  if (!names.ok()) return names.status();
+  OwnerFences fences;
+  for (const std::string& name : *names) {
+    uint64_t epoch = 0;
+    if (!ParseOwnerFenceName(name, &epoch)) continue;
+    absl::StatusOr<std::string> data = store.Get(name);
+    if (absl::IsNotFound(data.status())) continue;
+    if (!data.ok()) return data.status();
+    absl::StatusOr<OwnerFence> f = OwnerFence::Decode(*data);
+    if (!f.ok()) {
+      f = absl::DataLossError(absl::StrCat(name, ": ", f.status().message()));
+    } else if (f->cell != id || f->owner_epoch != epoch || f->index_id != index_id) {
+      f = absl::DataLossError(absl::StrCat(name, ": names cell ", f->cell, " owner epoch ",
+                                           f->owner_epoch, " of index ", f->index_id));
+    }
+    fences.emplace(epoch, std::move(f));
+  }
+  return fences;
+}
+
+absl::Status CheckOwnerFence(const OwnerFences& fences, const CheckpointManifest& m) {
+  auto next = fences.upper_bound(m.owner_epoch);
+  if (next == fences.end()) return absl::OkStatus();  // no later owner
+  if (!next->second.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "written by owner epoch ", m.owner_epoch, ", but the fence of the next owner (epoch ",
+        next->first, ") cannot be read, so nothing proves it holds only acknowledged writes: ",
+        next->second.status().message()));
+  }
+  if (m.applied_seq <= next->second->fence_seq) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "a late owner's checkpoint: written by owner epoch ", m.owner_epoch, " at seq ",
+      m.applied_seq, ", but owner epoch ", next->first, " took the cell at seq ",
+      next->second->fence_seq, " (kept, never restored from)"));
+}
+
+absl::Status PublishOwnerFence(DurableStore& store, const std::string& index_id, CellId id,
+                               uint64_t owner_epoch, uint64_t fence_seq) {
+  const std::string name = OwnerFenceName(id, owner_epoch);
+  if (store.Exists(name)) return absl::OkStatus();
+  OwnerFence f;
+  f.index_id = index_id;
+  f.cell = id;
+  f.owner_epoch = owner_epoch;
+  f.fence_seq = fence_seq;
+  f.created = absl::Now();
+  return store.Put(name, f.Encode());
+}
+
 absl::Status CheckCheckpointFiles(DurableStore& store, const CheckpointManifest& m) {
   for (const CheckpointFile& f : m.files) {
     absl::StatusOr<uint64_t> size = store.Size(f.store_name);
@@ -140,12 +192,27 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   // one can reuse, and retention below.
   absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, id);
   if (!seqs.ok()) return seqs.status();
+  absl::StatusOr<OwnerFences> fences = LoadOwnerFences(store, index_id, id);
+  if (!fences.ok()) return fences.status();
+  const uint64_t owner_epoch = cell.journal_epoch();
+  // A later owner has the cell: this one must not publish.
+  auto later_owner = [&](const OwnerFences& f) -> absl::Status {
+    auto later = f.upper_bound(owner_epoch);
+    if (later == f.end()) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat("cell ", id, ": owner epoch ", later->first,
+                                               " has taken it from this owner (epoch ",
+                                               owner_epoch, "): no checkpoint published"));
+  };
+  if (absl::Status s = later_owner(*fences); !s.ok()) return s;
   std::vector<Listed> listed;
   for (uint64_t seq : *seqs) {
     Listed l;
     l.seq = seq;
     l.manifest = LoadCheckpoint(store, index_id, id, seq);
-    if (l.manifest.ok()) l.valid = CheckCheckpointFiles(store, *l.manifest).ok();
+    if (l.manifest.ok()) {
+      l.valid = CheckOwnerFence(*fences, *l.manifest).ok() &&
+                CheckCheckpointFiles(store, *l.manifest).ok();
+    }
     if (!l.manifest.ok() && !absl::IsDataLoss(l.manifest.status())) return l.manifest.status();
     listed.push_back(std::move(l));
   }
@@ -167,6 +234,7 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   m.index_id = index_id;
   m.range = cell.range();
   m.epoch = epoch;
+  m.owner_epoch = owner_epoch;
   m.applied_seq = live->applied_seq;
   m.key_count = live->key_count;
   m.created = absl::Now();
@@ -219,7 +287,9 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   report.copy_time = absl::Now() - copy_start;
 
   const absl::Time publish_start = absl::Now();
-  if (existing != listed.end() && existing->manifest.ok()) {
+  const bool late = existing != listed.end() && existing->manifest.ok() &&
+                    !CheckOwnerFence(*fences, *existing->manifest).ok();
+  if (existing != listed.end() && existing->manifest.ok() && !late) {
     // A manifest of this seq that decodes but whose files are incomplete:
     // evidence, not replaced.
     return absl::FailedPreconditionError(absl::StrCat(
@@ -227,18 +297,23 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
         " exists but its files are incomplete; it is kept as evidence, not replaced"));
   }
   if (existing != listed.end()) {
-    // Does not decode: moved aside before the new one takes its name.
+    // A late owner's or one that does not decode: moved aside (a late
+    // owner's keeps its files) before the new one takes its name.
     absl::StatusOr<std::string> bad = store.Get(CheckpointManifestName(id, m.applied_seq));
     if (bad.ok()) {
-      if (absl::Status s = store.Put(DamagedManifestName(id, m.applied_seq),
-                                     *bad);
-          !s.ok()) {
-        return s;
-      }
+      const std::string aside = late ? LateManifestName(id, m.applied_seq)
+                                     : DamagedManifestName(id, m.applied_seq);
+      if (absl::Status s = store.Put(aside, *bad); !s.ok()) return s;
     }
     listed.erase(existing);
   }
   if (absl::Status s = fenced("publishing the checkpoint"); !s.ok()) return s;
+  // Read again: a later owner may have taken the cell while the files were
+  // copied. (An owner frozen past this point can still publish; restores
+  // then refuse its manifest, CheckOwnerFence.)
+  fences = LoadOwnerFences(store, index_id, id);
+  if (!fences.ok()) return fences.status();
+  if (absl::Status s = later_owner(*fences); !s.ok()) return s;
   if (absl::Status s = store.Put(CheckpointManifestName(id, m.applied_seq), m.Encode()); !s.ok()) {
     return s;
   }
@@ -282,6 +357,16 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
       if (absl::Status s = store.Delete(name); !s.ok()) return s;
       ++report.checkpoints_damaged;
     }
+  }
+  // A late owner's manifest moved aside keeps its files.
+  absl::StatusOr<std::vector<std::string>> late_names = store.List(LateManifestPrefix(id));
+  if (!late_names.ok()) return late_names.status();
+  for (const std::string& name : *late_names) {
+    absl::StatusOr<std::string> data = store.Get(name);
+    if (!data.ok()) return data.status();
+    absl::StatusOr<CheckpointManifest> late_manifest = CheckpointManifest::Decode(*data);
+    if (!late_manifest.ok()) continue;
+    for (const CheckpointFile& f : late_manifest->files) referenced.insert(f.store_name);
   }
   if (absl::Status s = fenced("removing unreferenced files"); !s.ok()) return s;
   absl::StatusOr<std::vector<std::string>> files = store.List(file_prefix);

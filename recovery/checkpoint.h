@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "index/base/stats.h"
 #include "recovery/store/checkpoint_manifest.h"
 #include "recovery/store/durable_store.h"
+#include "recovery/store/owner_fence.h"
 
 namespace cellindex {
 
@@ -35,7 +37,10 @@ namespace cellindex {
 // called concurrently for one cell. `still_owner`, when given, is asked
 // again right before the manifest is published and before anything is
 // deleted (a host process whose lease may have expired publishes and
-// deletes nothing: Unavailable).
+// deletes nothing: Unavailable). The manifest carries the cell's owner
+// epoch; one that a later owner's fence makes a late owner's
+// (CheckOwnerFence) is not valid: it is kept, with its files, and never
+// counted, and nothing is published while a later owner's fence exists.
 absl::StatusOr<CheckpointReport> TakeCheckpoint(
     Cell& cell, DurableStore& store, uint64_t epoch, int keep,
     const std::function<bool()>& still_owner = nullptr);
@@ -48,6 +53,24 @@ absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, const std
                                                   CellId id, uint64_t applied_seq);
 // DataLoss unless every file of `m` is in the store with its size.
 absl::Status CheckCheckpointFiles(DurableStore& store, const CheckpointManifest& m);
+
+// The owner fences of cell `id` (recovery/store/owner_fence.h), by owner
+// epoch; one that does not decode, or names another cell or index, is kept
+// as its DataLoss.
+using OwnerFences = std::map<uint64_t, absl::StatusOr<OwnerFence>>;
+absl::StatusOr<OwnerFences> LoadOwnerFences(DurableStore& store, const std::string& index_id,
+                                            CellId id);
+// DataLoss when `m` is a late owner's checkpoint: its applied_seq is past
+// the fence of the first owner epoch after its own, so it may hold writes
+// that owner never saw (and nobody acknowledged), at seqs that owner wrote
+// others under. Also DataLoss when that fence is damaged: nothing proves
+// the manifest good.
+absl::Status CheckOwnerFence(const OwnerFences& fences, const CheckpointManifest& m);
+// Writes the fence of `owner_epoch` (> 0): the owners before it end at
+// `fence_seq`. Once per epoch: an existing fence of it is kept (the first
+// open under an epoch is where it took the cell), damaged or not.
+absl::Status PublishOwnerFence(DurableStore& store, const std::string& index_id, CellId id,
+                               uint64_t owner_epoch, uint64_t fence_seq);
 
 }  // namespace cellindex
 

@@ -3,9 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "index/base/coding.h"
 #include "index/index.h"
 #include "recovery/store/checkpoint_manifest.h"
 #include "recovery/store/durable_store.h"
@@ -74,6 +79,7 @@ TEST(CheckpointManifestTest, RoundTripAndDamage) {
   m.range.lo = "a";
   m.range.hi = "m";
   m.epoch = 7;
+  m.owner_epoch = 20;
   m.applied_seq = 12345;
   m.key_count = 99;
   m.created = absl::FromUnixMicros(1700000000000000);
@@ -84,6 +90,7 @@ TEST(CheckpointManifestTest, RoundTripAndDamage) {
   absl::StatusOr<CheckpointManifest> d = CheckpointManifest::Decode(enc);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->applied_seq, 12345u);
+  EXPECT_EQ(d->owner_epoch, 20u);
   EXPECT_EQ(d->key_count, 99u);
   EXPECT_EQ(d->range.hi, "m");
   EXPECT_EQ(d->files.size(), 2u);
@@ -98,6 +105,73 @@ TEST(CheckpointManifestTest, RoundTripAndDamage) {
   EXPECT_TRUE(ParseCheckpointManifestName(CheckpointManifestName(3, 12345), &seq));
   EXPECT_EQ(seq, 12345u);
   EXPECT_FALSE(ParseCheckpointManifestName("cells/00003/checkpoints/x.manifest", &seq));
+}
+
+// A manifest as format 2 wrote it (no owner epoch: cell 31, from "zoo"/"a",
+// unbounded, map epoch 1, no files), without its checksum trailer.
+constexpr char kFormat2Body[] = "4d43465402001f057a6f6f0061010001000000000000000000000000";
+
+TEST(CheckpointManifestTest, DecodesFormat2AsOwnerEpochZero) {
+  std::string enc = absl::HexStringToBytes(kFormat2Body);
+  PutChecksumTrailer(&enc);
+  absl::StatusOr<CheckpointManifest> d = CheckpointManifest::Decode(enc);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->range.id, 31u);
+  EXPECT_TRUE(d->range.hi_unbounded);
+  EXPECT_EQ(d->epoch, 1u);
+  EXPECT_EQ(d->owner_epoch, 0u);
+  EXPECT_EQ(d->applied_seq, 0u);
+  EXPECT_TRUE(d->files.empty());
+}
+
+// A manifest of owner epoch E is valid up to the fence of the next owner
+// epoch after E; a fence that does not decode proves nothing.
+TEST(OwnerFenceTest, AManifestIsValidUpToTheNextOwnersFence) {
+  OwnerFence f;
+  f.index_id = "idx";
+  f.cell = 3;
+  f.owner_epoch = 20;
+  f.fence_seq = 100;
+  f.created = absl::FromUnixMicros(1700000000000000);
+  absl::StatusOr<OwnerFence> back = OwnerFence::Decode(f.Encode());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->fence_seq, 100u);
+  EXPECT_EQ(back->owner_epoch, 20u);
+  EXPECT_EQ(back->cell, 3u);
+  EXPECT_EQ(back->index_id, "idx");
+  const std::string enc = f.Encode();
+  for (size_t i = 0; i < enc.size(); ++i) {
+    std::string bad = enc;
+    bad[i] ^= 0x10;
+    EXPECT_TRUE(absl::IsDataLoss(OwnerFence::Decode(bad).status())) << i;
+  }
+  OwnerFence later = f;
+  later.owner_epoch = 30;
+  later.fence_seq = 150;
+  OwnerFences fences;
+  fences.emplace(20, f);
+  fences.emplace(30, later);
+  CheckpointManifest m;
+  for (auto [owner, seq, ok] : std::vector<std::tuple<uint64_t, uint64_t, bool>>{
+           {0, 100, true}, {0, 101, false}, {10, 100, true}, {10, 101, false},
+           {20, 150, true}, {20, 151, false}, {25, 151, false}, {30, 9999, true},
+           {31, 9999, true}}) {
+    m.owner_epoch = owner;
+    m.applied_seq = seq;
+    absl::Status s = CheckOwnerFence(fences, m);
+    EXPECT_EQ(s.ok(), ok) << owner << "@" << seq << ": " << s;
+    if (!ok) EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  }
+  fences.erase(20);
+  fences.emplace(20, absl::DataLossError("damaged"));
+  m.owner_epoch = 10;
+  m.applied_seq = 1;
+  EXPECT_TRUE(absl::IsDataLoss(CheckOwnerFence(fences, m)));
+  EXPECT_THAT(std::string(CheckOwnerFence(fences, m).message()), ::testing::HasSubstr("cannot be read"));
+  uint64_t epoch = 0;
+  EXPECT_TRUE(ParseOwnerFenceName(OwnerFenceName(3, 20), &epoch));
+  EXPECT_EQ(epoch, 20u);
+  EXPECT_FALSE(ParseOwnerFenceName(CheckpointManifestName(3, 20), &epoch));
 }
 
 TEST(CheckpointTest, PublishesAManifestOfTheCellsState) {

@@ -544,6 +544,16 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   EXPECT_TRUE(absl::IsUnavailable((*a)->Get({"bucket", Key(0)}).status()));
   EXPECT_TRUE(absl::IsUnavailable((*a)->List("bucket").status()));
   EXPECT_TRUE(absl::IsUnavailable((*a)->Checkpoint().status()));
+  // Before anyone else has the cell, A wakes inside a checkpoint: it
+  // publishes nothing.
+  const std::vector<uint64_t> cell0 = *ListCheckpoints(
+      *NewLocalDirStore(&DefaultFs(), dir / "store"), map.cells()[0].id);
+  a_lease = 2;
+  absl::Status lapsed = (*a)->Checkpoint(map.cells()[0].id).status();
+  EXPECT_TRUE(absl::IsUnavailable(lapsed)) << lapsed;
+  EXPECT_THAT(std::string(lapsed.message()), HasSubstr("may no longer own"));
+  EXPECT_EQ(*ListCheckpoints(*NewLocalDirStore(&DefaultFs(), dir / "store"), map.cells()[0].id),
+            cell0);
 
   // B takes every cell with a later epoch, from the store.
   Options ob = oa;
@@ -562,8 +572,8 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   EXPECT_TRUE(absl::IsUnavailable(late)) << late;
   EXPECT_FALSE(WasNotApplied(late));
   EXPECT_TRUE(absl::IsNotFound((*b)->Get({"bucket", "late"}).status()));
-  // A wakes inside a checkpoint of the cell holding its late write: it
-  // publishes no manifest and deletes no file.
+  // A wakes inside a checkpoint of the cell holding its late write: it sees
+  // B's owner fence, publishes no manifest and deletes no file.
   CellId late_cell = 0;
   for (const CellRange& c : map.cells()) {
     if (c.Contains(EncodeKey({"bucket", "late"}))) late_cell = c.id;
@@ -574,7 +584,7 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   a_lease = 2;
   absl::Status checkpoint = (*a)->Checkpoint(late_cell).status();
   EXPECT_TRUE(absl::IsUnavailable(checkpoint)) << checkpoint;
-  EXPECT_THAT(std::string(checkpoint.message()), HasSubstr("may no longer own"));
+  EXPECT_THAT(std::string(checkpoint.message()), HasSubstr("owner epoch 20 has taken it"));
   EXPECT_EQ(*ListCheckpoints(*store, late_cell), manifests);
   // (It may have uploaded files of new names, which no manifest names.)
   EXPECT_THAT(*store->List(CheckpointFilePrefix(late_cell)), ::testing::IsSupersetOf(files));
@@ -594,6 +604,145 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   for (const CellStats& cell : (*c)->Stats().cells) {
     EXPECT_EQ(cell.state, CellPhase::kServing) << cell.id << ": " << cell.error;
   }
+}
+
+// A checkpoint an old owner publishes after a later owner took the cell (it
+// passed its last check, froze, woke up and published) holds writes nobody
+// acknowledged, at seqs the later owner used for its own writes. No restore
+// reads it: the later owner's fence (written before it served) marks it a
+// late owner's; it is kept as evidence; and the old owner publishes nothing
+// once it sees that fence.
+TEST(ClusterMemberTest, ALateOwnersCheckpointIsKeptButNeverRestored) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
+  // 0: the lease holds; 1: it may have lapsed; 2: a write frozen between
+  // its check and its journal append (true once, then false).
+  std::atomic<int> a_lease{0};
+  Options oa = FourCells(dir);
+  oa.data_dir = dir / "host-a";
+  oa.cell_boundaries.clear();
+  oa.cluster_member = true;
+  oa.may_acknowledge = [&a_lease] {
+    int mode = a_lease.load();
+    if (mode == 2) return a_lease.compare_exchange_strong(mode, 1);
+    return mode == 0;
+  };
+  auto a = Index::Open(oa);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const CellMap map = (*a)->cell_map();
+  for (const CellRange& c : map.cells()) ASSERT_TRUE((*a)->Adopt(c.id, 10).ok());
+  (*a)->WaitForRecovery();
+  CellId late_cell = 0;
+  for (const CellRange& c : map.cells()) {
+    if (c.Contains(EncodeKey({"bucket", "late-1"}))) late_cell = c.id;
+  }
+  ASSERT_TRUE(map.cells()[map.IndexOf(late_cell).value()].Contains(EncodeKey({"bucket", "later"})));
+  ASSERT_TRUE((*a)->Put({"bucket", "acked-by-a"}, Rec(11)).ok());
+  want["acked-by-a"] = *(*a)->Get({"bucket", "acked-by-a"});
+
+  // A's lease lapses; B takes every cell with a later epoch.
+  a_lease = 1;
+  Options ob = oa;
+  ob.data_dir = dir / "host-b";
+  ob.may_acknowledge = nullptr;
+  auto b = Index::Open(ob);
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (const CellRange& c : map.cells()) ASSERT_TRUE((*b)->Adopt(c.id, 20).ok());
+  (*b)->WaitForRecovery();
+  ExpectExactly(**b, want);
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  const std::string b_fence = absl::StrCat(dir.path(), "/store/", OwnerFenceName(late_cell, 20));
+  ASSERT_TRUE(std::filesystem::exists(b_fence));
+
+  // A wakes inside two writes: journaled and applied in its own state, never
+  // acknowledged. B acknowledges one write in the same cell, at the seq A
+  // used for its first.
+  for (const char* key : {"late-1", "late-2"}) {
+    a_lease = 2;
+    absl::Status late = (*a)->Put({"bucket", key}, Rec(5)).status();
+    EXPECT_TRUE(absl::IsUnavailable(late)) << late;
+    EXPECT_FALSE(WasNotApplied(late));
+  }
+  ASSERT_TRUE((*b)->Put({"bucket", "later"}, Rec(21)).ok());
+  want["later"] = *(*b)->Get({"bucket", "later"});
+  want["late-1"] = std::nullopt;
+  want["late-2"] = std::nullopt;
+
+  // A, sure of its lease, checkpoints: it sees B's fence and publishes
+  // nothing.
+  const std::vector<uint64_t> before = *ListCheckpoints(*store, late_cell);
+  a_lease = 0;
+  absl::Status refused = (*a)->Checkpoint(late_cell).status();
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("owner epoch 20 has taken it"));
+  EXPECT_EQ(*ListCheckpoints(*store, late_cell), before);
+  // A checked before B's fence existed and froze until now: it publishes.
+  // (Hiding the fence while it checks stands for that ordering.)
+  std::filesystem::rename(b_fence, b_fence + ".hidden");
+  absl::StatusOr<std::vector<CheckpointReport>> late_checkpoint = (*a)->Checkpoint(late_cell);
+  std::filesystem::rename(b_fence + ".hidden", b_fence);
+  a_lease = 1;
+  ASSERT_TRUE(late_checkpoint.ok()) << late_checkpoint.status();
+  ASSERT_EQ(late_checkpoint->size(), 1u);
+  const uint64_t late_seq = late_checkpoint->front().applied_seq;
+  absl::StatusOr<CheckpointManifest> phantom = LoadCheckpoint(*store, "", late_cell, late_seq);
+  ASSERT_TRUE(phantom.ok()) << phantom.status();
+  EXPECT_EQ(phantom->owner_epoch, 10u);
+  absl::StatusOr<OwnerFences> fences = LoadOwnerFences(*store, phantom->index_id, late_cell);
+  ASSERT_TRUE(fences.ok()) << fences.status();
+  ASSERT_TRUE(fences->count(20));
+  EXPECT_EQ(late_seq, fences->at(20)->fence_seq + 2);  // A's two late writes
+  absl::Status check = CheckOwnerFence(*fences, *phantom);
+  EXPECT_TRUE(absl::IsDataLoss(check)) << check;
+  EXPECT_THAT(std::string(check.message()), HasSubstr("late owner's checkpoint"));
+  a->reset();
+
+  b->reset();
+
+  // C restores without A's late state: B's write is there, A's late ones
+  // are not (the late manifest is the newest, and past where B's journal
+  // ends: it is neither restored from nor required to be reached).
+  Options oc = ob;
+  oc.data_dir = dir / "host-c";
+  auto c = Index::Open(oc);
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (const CellRange& cell : map.cells()) ASSERT_TRUE((*c)->Adopt(cell.id, 30).ok());
+  (*c)->WaitForRecovery();
+  for (const CellStats& cell : (*c)->Stats().cells) {
+    EXPECT_EQ(cell.state, CellPhase::kServing) << cell.id << ": " << cell.error;
+  }
+  ExpectExactly(**c, want);
+  const CellStats late_stats = (*c)->Stats().cells[map.IndexOf(late_cell).value()];
+  EXPECT_EQ(late_stats.recovery.source, RecoverySource::kCheckpoint);
+  EXPECT_LT(late_stats.recovery.checkpoint_seq, late_seq);
+  EXPECT_THAT(late_stats.recovery.fallbacks,
+              ::testing::Contains(HasSubstr("late owner's checkpoint")));
+  // C's checkpoints pass the late one by; when C's own state reaches its
+  // seq, it is moved aside, and kept with its files.
+  const std::string late_bytes = *store->Get(CheckpointManifestName(late_cell, late_seq));
+  bool took_its_name = false;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE((*c)->Put({"bucket", "later"}, Rec(31 + i)).ok());
+    absl::StatusOr<std::vector<CheckpointReport>> r = (*c)->Checkpoint(late_cell);
+    ASSERT_TRUE(r.ok()) << r.status();
+    took_its_name |= r->front().applied_seq == late_seq;
+  }
+  ASSERT_TRUE(took_its_name);
+  want["later"] = *(*c)->Get({"bucket", "later"});
+  EXPECT_EQ(*store->Get(LateManifestName(late_cell, late_seq)), late_bytes);
+  absl::StatusOr<CheckpointManifest> kept = CheckpointManifest::Decode(late_bytes);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(CheckCheckpointFiles(*store, *kept).ok());
+  absl::StatusOr<CheckpointManifest> own = LoadCheckpoint(*store, "", late_cell, late_seq);
+  if (own.ok()) EXPECT_EQ(own->owner_epoch, 30u);  // (unless retention removed it)
+  c->reset();
+  Options od = oc;
+  od.data_dir = dir / "host-d";
+  auto d = Index::Open(od);
+  ASSERT_TRUE(d.ok()) << d.status();
+  for (const CellRange& cell : map.cells()) ASSERT_TRUE((*d)->Adopt(cell.id, 40).ok());
+  (*d)->WaitForRecovery();
+  ExpectExactly(**d, want);
 }
 
 }  // namespace

@@ -187,6 +187,7 @@ absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
   if (absl::Status s = (*journal)->StartAppending(next); !s.ok()) return s;
   journal_ = *std::move(journal);
   next_seq_ = next;
+  opened_seq_ = next - 1;
   applied_seq_ = next - 1;
   keys_ = count_;
   records_replayed_ = report.records_replayed;
@@ -195,6 +196,8 @@ absl::Status Cell::ReplayJournal(const Paths& paths, const Options& options,
 }
 
 uint64_t Cell::journal_gap_end() const { return journal_ ? journal_->gap_end() : 0; }
+
+uint64_t Cell::journal_epoch() const { return journal_ ? journal_->epoch() : 0; }
 
 bool Cell::ReadsState(const std::vector<JournalOp>& ops) {
   return std::any_of(ops.begin(), ops.end(), [](const JournalOp& op) { return !op.carries_old; });

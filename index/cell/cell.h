@@ -179,6 +179,12 @@ class Cell {
   // The highest seq the journal has declared missing (0: none): a
   // checkpoint at or above it must exist before the cell takes writes.
   uint64_t journal_gap_end() const;
+  // The owner epoch the journal writes under (JournalOptions::writer_epoch,
+  // or the one it carries on), and the seq the state was at when the cell
+  // opened: for an owner with an epoch, where it took over the cell (its
+  // fence, recovery/store/owner_fence.h).
+  uint64_t journal_epoch() const;
+  uint64_t opened_seq() const { return opened_seq_; }
 
   const CellRange& range() const { return range_; }
   const std::string& index_id() const { return index_id_; }
@@ -264,6 +270,7 @@ class Cell {
 
   // Owned by the current leader (one at a time, by the writer queue).
   uint64_t next_seq_ = 1;
+  uint64_t opened_seq_ = 0;
   uint64_t count_ = 0;
 
   std::atomic<uint64_t> applied_seq_{0};

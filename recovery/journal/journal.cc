@@ -407,6 +407,11 @@ uint64_t Journal::gap_end() const {
   return gap_end_;
 }
 
+uint64_t Journal::epoch() const {
+  absl::MutexLock lock(&mu_);
+  return epoch_;
+}
+
 uint64_t Journal::total_bytes() const {
   absl::MutexLock lock(&mu_);
   return closed_segment_bytes_ + (current_ ? current_->size : 0);

@@ -170,6 +170,9 @@ class Journal {
   uint64_t synced_seq() const;
   // The highest seq the journal has declared missing (0: none).
   uint64_t gap_end() const;
+  // The owner epoch its new segments carry: options.writer_epoch, or (0)
+  // the newest segment's, which it carries on.
+  uint64_t epoch() const;
   // Bytes in all segments.
   uint64_t total_bytes() const;
   // Bytes appended since this journal was opened.

@@ -10,7 +10,8 @@
 namespace cellindex {
 namespace {
 constexpr uint32_t kMagic = 0x5446434d;
-constexpr uint8_t kFormat = 2;
+constexpr uint8_t kFormat = 3;
+constexpr uint8_t kOldestFormat = 2;  // no owner epoch (read as 0)
 }  // namespace
 
 void PutCheckpointFile(std::string* out, const CheckpointFile& f) {
@@ -45,6 +46,7 @@ std::string CheckpointManifest::Encode() const {
   PutLengthPrefixed(&out, index_id);
   PutCellRange(&out, range);
   PutVarint64(&out, epoch);
+  PutVarint64(&out, owner_epoch);
   PutVarint64(&out, applied_seq);
   PutVarint64(&out, key_count);
   PutFixed64(&out, static_cast<uint64_t>(absl::ToUnixMicros(created)));
@@ -60,12 +62,16 @@ absl::StatusOr<CheckpointManifest> CheckpointManifest::Decode(absl::string_view 
     return absl::DataLossError(absl::StrCat("checkpoint manifest is damaged: ", why));
   };
   absl::string_view body;
-  if (const char* why = OpenFrame(data, kMagic, kFormat, &body)) return damaged(why);
+  uint8_t format = 0;
+  if (const char* why = OpenFrame(data, kMagic, kOldestFormat, kFormat, &format, &body)) {
+    return damaged(why);
+  }
   CheckpointManifest m;
   uint64_t created, count;
   absl::string_view identity, index_id;
   if (!GetLengthPrefixed(&body, &index_id) || !GetCellRange(&body, &m.range) ||
       !GetVarint64(&body, &m.epoch) ||
+      (format >= 3 && !GetVarint64(&body, &m.owner_epoch)) ||
       !GetVarint64(&body, &m.applied_seq) || !GetVarint64(&body, &m.key_count) ||
       !GetFixed64(&body, &created) || !GetLengthPrefixed(&body, &identity) ||
       !GetVarint64(&body, &count) || count > body.size()) {

@@ -6,11 +6,14 @@
 // Manifest format (little-endian, LEB128 varints):
 //
 //     magic        : fixed32 0x5446434d ("MCFT")
-//     format       : 1 byte, = 2
+//     format       : 1 byte, = 3 (2: without the owner epoch, read as 0)
 //     index id     : length-prefixed, the index the cell belongs to
 //     cell id      : varint64
 //     lo           : length-prefixed; hi_unbounded: 1 byte; hi: length-prefixed
 //     epoch        : varint64 (of the cell map when taken)
+//     owner epoch  : varint64, the epoch of the owner whose state it is (its
+//                    journal's writer epoch; 0: one process, never fenced).
+//                    Checked against the owner fences (owner_fence.h)
 //     applied_seq  : varint64, the last journal record inside the state
 //     key count    : varint64, objects in the state
 //     created      : fixed64, Unix microseconds
@@ -50,6 +53,7 @@ struct CheckpointManifest {
   std::string index_id;
   CellRange range;
   uint64_t epoch = 0;
+  uint64_t owner_epoch = 0;
   uint64_t applied_seq = 0;
   uint64_t key_count = 0;
   absl::Time created = absl::UnixEpoch();

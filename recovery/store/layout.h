@@ -20,6 +20,15 @@
 //                                              OPTIONS and CURRENT files
 //     cells/NNNNN/damaged/<seq>.manifest       manifests that did not decode,
 //                                              moved aside (kept, never read)
+//     cells/NNNNN/late/<seq>.manifest          a late owner's manifest (see
+//                                              owner_fence.h), moved aside when
+//                                              the cell's own state reaches its
+//                                              seq; kept with its files, never
+//                                              read
+//     cells/NNNNN/fences/<epoch>.fence         owner fences: where owner epoch
+//                                              <epoch> (20 digits) took the cell
+//                                              (recovery/store/owner_fence.h);
+//                                              written once, never deleted
 //
 // An object a kept manifest names is never overwritten.
 //
@@ -63,6 +72,12 @@ std::string CheckpointManifestName(CellId id, uint64_t applied_seq);
 std::string CheckpointManifestPrefix(CellId id);              // ".../checkpoints/"
 std::string CheckpointFilePrefix(CellId id);                  // ".../files/"
 std::string DamagedManifestName(CellId id, uint64_t applied_seq);
+std::string LateManifestPrefix(CellId id);                    // ".../late/"
+std::string LateManifestName(CellId id, uint64_t applied_seq);
+std::string OwnerFencePrefix(CellId id);                       // ".../fences/"
+std::string OwnerFenceName(CellId id, uint64_t owner_epoch);
+// The owner epoch a fence name stands for; false if not a fence name.
+bool ParseOwnerFenceName(absl::string_view name, uint64_t* owner_epoch);
 std::string JournalDirName(CellId id);                        // ".../journal"
 std::string JournalHeadName(CellId id);                       // ".../JOURNAL-HEAD"
 // The applied_seq a manifest name stands for; false if not a manifest name.

@@ -18,6 +18,7 @@ namespace {
 bool Equal(const CheckpointManifest& a, const CheckpointManifest& b) {
   if (a.range.id != b.range.id || a.range.lo != b.range.lo || a.range.hi != b.range.hi ||
       a.range.hi_unbounded != b.range.hi_unbounded || a.epoch != b.epoch ||
+      a.owner_epoch != b.owner_epoch ||
       a.applied_seq != b.applied_seq || a.key_count != b.key_count || a.created != b.created ||
       a.db_identity != b.db_identity || a.files.size() != b.files.size()) {
     return false;

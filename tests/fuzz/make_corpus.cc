@@ -145,6 +145,7 @@ void CheckpointManifests() {
   m.range.lo = Key("logs", "2024-03-01/");
   m.range.hi = Key("photos", "");
   m.epoch = 7;
+  m.owner_epoch = 20;
   m.applied_seq = 12345;
   m.key_count = 99;
   m.created = absl::FromUnixMicros(1709251200000000);
@@ -163,6 +164,12 @@ void CheckpointManifests() {
   last.epoch = 1;
   FUZZ_CHECK(CheckpointManifest::Decode(last.Encode()).ok(), "unbounded-no-files");
   Write("checkpoint_manifest", "unbounded-no-files", BodyOf(last.Encode()));
+
+  // A manifest as format 2 wrote it (no owner epoch), still read.
+  const std::string format2 =
+      absl::HexStringToBytes("4d43465402001f057a6f6f0061010001000000000000000000000000");
+  FUZZ_CHECK(CheckpointManifest::Decode(WithChecksumTrailer(format2)).ok(), "format-2");
+  Write("checkpoint_manifest", "format-2", format2);
 }
 
 void CellMaps() {
