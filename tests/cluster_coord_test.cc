@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tests/etcd_server.h"
 #include "tests/scratch_dir.h"
 
@@ -186,6 +188,30 @@ TEST_F(ClusterCoordTest, PoolsAndDrainingMarks) {
   ASSERT_TRUE(coord_->SetDraining("h1", false).ok());
   EXPECT_EQ(*coord_->Draining(), (std::set<std::string>{"h3"}));
   EXPECT_TRUE(absl::IsInvalidArgument(coord_->SetDraining("no/slash", true)));
+}
+
+// A cell's size is written only under its owner's claim, and stays when
+// the owner goes (the next owner's report replaces it); a size that is not
+// a number is DataLoss.
+TEST_F(ClusterCoordTest, CellSizesAreReportedUnderTheOwnersClaim) {
+  EXPECT_TRUE(coord_->CellBytes()->empty());
+  const int64_t lease = Lease();
+  absl::StatusOr<int64_t> epoch = coord_->ClaimCell(3, "h1", lease);
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  ASSERT_TRUE(coord_->ReportCellBytes(3, *epoch, 4096).ok());
+  EXPECT_EQ(*coord_->CellBytes(), (std::map<uint32_t, uint64_t>{{3, 4096}}));
+  absl::Status stale = coord_->ReportCellBytes(3, *epoch + 1, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale)) << stale;
+  EXPECT_TRUE(absl::IsFailedPrecondition(coord_->ReportCellBytes(4, *epoch, 1)));
+  ASSERT_TRUE(etcd_->RevokeLease(lease).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(coord_->ReportCellBytes(3, *epoch, 1)));
+  EXPECT_EQ(*coord_->CellBytes(), (std::map<uint32_t, uint64_t>{{3, 4096}}));
+  absl::StatusOr<int64_t> next = coord_->ClaimCell(3, "h2", Lease());
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE(coord_->ReportCellBytes(3, *next, 8192).ok());
+  EXPECT_EQ(*coord_->CellBytes(), (std::map<uint32_t, uint64_t>{{3, 8192}}));
+  ASSERT_TRUE(etcd_->Put(absl::StrCat(coord_->prefix(), "bytes/0000000003"), "12x").ok());
+  EXPECT_TRUE(absl::IsDataLoss(coord_->CellBytes().status()));
 }
 
 }  // namespace

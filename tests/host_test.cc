@@ -79,6 +79,21 @@ class Host {
     }
     return "";
   }
+  // How many events of kind `event` it has printed.
+  size_t CountEvents(const std::string& event) const {
+    size_t n = 0;
+    for (const nlohmann::json& e : Events()) n += e.value("event", "") == event;
+    return n;
+  }
+  // Waits until it has printed `n` events of kind `event`.
+  bool AwaitEvents(const std::string& event, size_t n, absl::Duration within) const {
+    const absl::Time deadline = absl::Now() + within;
+    while (absl::Now() < deadline) {
+      if (CountEvents(event) >= n) return true;
+      absl::SleepFor(absl::Milliseconds(20));  // polling the log; the deadline bounds it
+    }
+    return false;
+  }
   // The JSON events it has printed.
   std::vector<nlohmann::json> Events() const {
     std::vector<nlohmann::json> out;
@@ -137,6 +152,22 @@ class Cluster {
           return owners.size() == 4 && owning.size() == hosts;
         },
         within);
+  }
+  // Waits until etcd holds the sizes of `cells` cells, all above 0.
+  std::map<uint32_t, uint64_t> AwaitSizes(size_t cells, absl::Duration within) {
+    const absl::Time deadline = absl::Now() + within;
+    std::map<uint32_t, uint64_t> sizes;
+    while (absl::Now() < deadline) {
+      absl::StatusOr<std::map<uint32_t, uint64_t>> s = coord_->CellBytes();
+      if (s.ok()) {
+        sizes = *s;
+        bool all = sizes.size() == cells;
+        for (const auto& [cell, bytes] : sizes) all &= bytes > 0;
+        if (all) return sizes;
+      }
+      absl::SleepFor(absl::Milliseconds(20));  // polling etcd; the deadline bounds it
+    }
+    return sizes;
   }
   // Waits until all four cells are owned by hosts of `hosts`.
   std::map<uint32_t, CellOwner> AwaitOwners(const std::set<std::string>& hosts,
@@ -577,6 +608,25 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
   EXPECT_EQ(refused.code, 12) << refused.out << refused.err;
   EXPECT_THAT(refused.err, ::testing::HasSubstr("refused"));
   EXPECT_EQ(cli({"hosts", "remove", "nosuchhost"}).code, 10);
+  // The guard weighs the cells' sizes, as their owners report them to etcd:
+  // with a byte limit that neither survivor can take c's smallest cell
+  // under, removing c is refused (exit 13), and nothing changes.
+  std::map<uint32_t, uint64_t> sizes = cluster.AwaitSizes(4, absl::Seconds(30));
+  ASSERT_EQ(sizes.size(), 4u) << a.log();
+  std::map<std::string, uint64_t> host_bytes;
+  uint64_t smallest_on_c = UINT64_MAX;
+  for (const auto& [cell, owner] : owners) {
+    ASSERT_GT(sizes[cell], 0u) << cell;
+    host_bytes[owner.host] += sizes[cell];
+    if (owner.host == "c") smallest_on_c = std::min(smallest_on_c, sizes[cell]);
+  }
+  const uint64_t tight = std::min(host_bytes["a"], host_bytes["b"]) + smallest_on_c - 1;
+  ASSERT_EQ(cli({"pools", "set", "web", "--max-bytes-per-host", absl::StrCat(tight)}).code, 0);
+  testing::ProcessResult full = cli({"hosts", "remove", "c"});
+  EXPECT_EQ(full.code, 13) << full.out << full.err;
+  EXPECT_THAT(full.err, ::testing::HasSubstr("fits on no surviving host"));
+  EXPECT_TRUE(cluster.coord().Draining()->empty());
+  ASSERT_EQ(cli({"pools", "set", "web", "--max-bytes-per-host", "0"}).code, 0);
   // A dry run: the plan, nothing changed.
   testing::ProcessResult dry = cli({"hosts", "remove", "c"});
   EXPECT_EQ(dry.code, 0) << dry.err;
@@ -663,8 +713,29 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
   EXPECT_EQ(claims(*cluster.coord().Owners()), claims(owners));
 
   // b dies: web has one live host, below its minimum; the controller says
-  // so and places b's cells on a all the same.
+  // so and places b's cells on a all the same, once a's byte limit lets it
+  // (b's cells' sizes stay in etcd after b is gone).
+  sizes = *cluster.coord().CellBytes();
+  uint64_t on_a = 0, smallest_on_b = UINT64_MAX;
+  for (const auto& [cell, owner] : owners) {
+    if (owner.host == "a") {
+      on_a += sizes[cell];
+    } else {
+      smallest_on_b = std::min(smallest_on_b, sizes[cell]);
+    }
+  }
+  ASSERT_NE(smallest_on_b, UINT64_MAX);
+  ASSERT_EQ(cli({"pools", "set", "web", "--max-bytes-per-host",
+                 absl::StrCat(on_a + smallest_on_b - 1)}).code, 0);
+  const size_t unplaced = a.CountEvents("unplaced");
   ASSERT_EQ(testing::KilledOrWhy(b.process().Kill()), "");
+  ASSERT_TRUE(a.AwaitEvents("unplaced", unplaced + 1, absl::Seconds(30))) << a.log();
+  const std::map<uint32_t, CellOwner> waiting = *cluster.coord().Owners();
+  for (const auto& [cell, owner] : waiting) {
+    EXPECT_EQ(owner.host, "a") << cell;  // b's cells wait, unowned
+  }
+  EXPECT_LT(waiting.size(), 4u);
+  ASSERT_EQ(cli({"pools", "set", "web", "--max-bytes-per-host", "0"}).code, 0);
   owners = cluster.AwaitOwners({"a"}, absl::Seconds(30));
   for (const auto& [cell, owner] : owners) EXPECT_EQ(owner.host, "a") << cell << a.log();
   bool below = false;

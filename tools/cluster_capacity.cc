@@ -57,7 +57,8 @@ absl::StatusOr<Coord> Connect(const GlobalFlags& flags) {
 }
 
 // What the capacity guard plans with, read from etcd: the published map
-// with each cell on its assigned host, the pools with the live hosts not
+// with each cell on its assigned host and its size as its owner reported it
+// (0 until reported), the pools with the live hosts not
 // being drained (a drained host is no survivor), and each cell healthy when
 // its assigned host owns it (no move under way).
 struct ClusterView {
@@ -86,6 +87,8 @@ absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
   if (!owners.ok()) return owners.status();
   absl::StatusOr<std::set<std::string>> draining = coord.Draining();
   if (!draining.ok()) return draining.status();
+  absl::StatusOr<std::map<uint32_t, uint64_t>> sizes = coord.CellBytes();
+  if (!sizes.ok()) return sizes.status();
   ClusterView view{*std::move(map), std::move(pools->first), {}, *std::move(draining)};
   for (const auto& [name, address] : *hosts) {
     if (!view.draining.count(name)) view.inventory.hosts[name] = address;
@@ -94,6 +97,7 @@ absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
     auto a = assigned->find(c.id);
     auto o = owners->find(c.id);
     CellLoad load;
+    if (auto size = sizes->find(c.id); size != sizes->end()) load.bytes = size->second;
     if (a == assigned->end()) {
       load.healthy = false;
       load.condition = "not assigned to a host yet";

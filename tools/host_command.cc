@@ -12,13 +12,17 @@
 //       1. assigns each cell whose assigned host is not live to the live
 //          host with the fewest cells in that host's pool (in any pool when
 //          its own has none left, saying so), never to a host being
-//          drained; and says when a pool has fewer live hosts than its
-//          minimum;
+//          drained or one the cell would take past its pool's
+//          max_cells_per_host or max_bytes_per_host; and says when a pool
+//          has fewer live hosts than its minimum;
 //       2. when no cell is moving, moves one cell off a host being drained
 //          (`cellindex --cluster hosts remove --execute`), to its pool's
 //          emptiest host;
 //       3. else balances each pool: one cell from its fullest host to its
 //          emptiest while they differ by two or more (a host joined);
+//   - it reports the sizes of the cells it serves (bytes/<cell>), which
+//     placement above and the capacity guard (`hosts remove`) weigh
+//     against the pools' max_bytes_per_host;
 //   - it claims each cell assigned to it (the claim succeeds once the last
 //     owner's key is gone, at or after its lease expired), and adopts it
 //     with the claim's revision as owner epoch: the cell is restored from
@@ -38,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <set>
@@ -58,6 +63,10 @@ namespace cellindex::tools {
 namespace {
 
 constexpr absl::Duration kPassInterval = absl::Milliseconds(100);
+// How often a host looks at its cells' sizes, and the change (or 1% of the
+// size) worth a write to etcd.
+constexpr absl::Duration kSizeInterval = absl::Seconds(2);
+constexpr uint64_t kSizeSlack = 64 << 10;
 
 class HostProcess {
  public:
@@ -82,29 +91,42 @@ class HostProcess {
     absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord.Owners();
     absl::StatusOr<std::set<std::string>> draining = coord.Draining();
     absl::StatusOr<Inventory> pools = ReadPools(coord);
-    if (!hosts.ok() || !assigned.ok() || !owners.ok() || !draining.ok() || !pools.ok()) {
+    absl::StatusOr<std::map<uint32_t, uint64_t>> sizes = coord.CellBytes();
+    if (!hosts.ok() || !assigned.ok() || !owners.ok() || !draining.ok() || !pools.ok() ||
+        !sizes.ok()) {
       return;  // etcd away: the next pass
     }
+    auto size_of = [&](uint32_t cell) -> uint64_t {
+      auto it = sizes->find(cell);
+      return it == sizes->end() ? 0 : it->second;
+    };
     // Where cells may go: live hosts not being drained, with the cells
-    // assigned to each.
+    // assigned to each and their bytes.
     std::map<std::string, size_t> load;
+    std::map<std::string, uint64_t> bytes;
     for (const auto& [name, address] : *hosts) {
       if (!draining->count(name)) load[name] = 0;
     }
     for (const auto& [cell, name] : *assigned) {
-      if (load.count(name)) ++load[name];
+      if (!load.count(name)) continue;
+      ++load[name];
+      bytes[name] += size_of(cell);
     }
-    // The least loaded place in `pool`, else anywhere (*outside set); a
-    // host at its pool's max_cells_per_host takes no more.
-    auto place = [&](const std::string& pool, bool* outside) {
+    // Whether `host` takes one more cell of `cell_bytes`: not past its
+    // pool's max_cells_per_host or max_bytes_per_host.
+    auto fits = [&](const std::string& host, uint64_t cell_bytes) {
+      const Pool* own = pools->FindPool(pools->PoolOf(host));
+      if (own == nullptr) return true;
+      if (own->max_cells_per_host > 0 && load[host] >= own->max_cells_per_host) return false;
+      return own->max_bytes_per_host == 0 || bytes[host] + cell_bytes <= own->max_bytes_per_host;
+    };
+    // The least loaded place in `pool` for a cell of `cell_bytes`, else
+    // anywhere (*outside set); a host it does not fit takes nothing.
+    auto place = [&](const std::string& pool, uint64_t cell_bytes, bool* outside) {
       auto best = load.end(), any = load.end();
       for (auto l = load.begin(); l != load.end(); ++l) {
         const std::string host_pool = pools->PoolOf(l->first);
-        const Pool* own = pools->FindPool(host_pool);
-        if (own != nullptr && own->max_cells_per_host > 0 &&
-            l->second >= own->max_cells_per_host) {
-          continue;
-        }
+        if (!fits(l->first, cell_bytes)) continue;
         if (any == load.end() || l->second < any->second) any = l;
         if (host_pool != pool) continue;
         if (best == load.end() || l->second < best->second) best = l;
@@ -119,15 +141,20 @@ class HostProcess {
       if (it != assigned->end() && hosts->count(it->second)) continue;
       const std::string pool = it != assigned->end() ? pools->PoolOf(it->second) : kDefaultPool;
       bool outside = false;
-      auto to = place(pool, &outside);
+      auto to = place(pool, size_of(c.id), &outside);
       if (to == load.end()) {
-        if (!said_no_hosts_) Say("unplaced", {{"cell", c.id}}, "no live host for the cells");
+        if (!said_no_hosts_) {
+          Say("unplaced", {{"cell", c.id}, {"pool", pool}, {"bytes", size_of(c.id)}},
+              absl::StrCat("no live host can take cell ", c.id, " (", size_of(c.id),
+                           " bytes): none, or all at their pools' limits"));
+        }
         said_no_hosts_ = true;
         return;
       }
       said_no_hosts_ = false;
       if (!coord.Assign(c.id, to->first, host_.name).ok()) return;  // no longer controller
       ++to->second;
+      bytes[to->first] += size_of(c.id);
       (*assigned)[c.id] = to->first;
       Json fields = {{"cell", c.id}, {"to", to->first}, {"pool", pool}};
       if (outside) fields["outside_pool"] = true;
@@ -147,7 +174,7 @@ class HostProcess {
       const std::string& name = (*assigned)[c.id];
       if (!draining->count(name) || !hosts->count(name)) continue;
       bool outside = false;
-      auto to = place(pools->PoolOf(name), &outside);
+      auto to = place(pools->PoolOf(name), size_of(c.id), &outside);
       if (to == load.end()) return;  // nowhere to go (the guard refuses such a removal)
       Move(coord, c.id, name, to->first,
            outside ? absl::StrCat("drain, outside pool ", pools->PoolOf(name)) : "drain");
@@ -165,7 +192,7 @@ class HostProcess {
       const auto& [most, fewest] = most_fewest;
       if (load[most] < load[fewest] + 2) continue;
       for (const CellRange& c : map.cells()) {
-        if ((*assigned)[c.id] != most) continue;
+        if ((*assigned)[c.id] != most || !fits(fewest, size_of(c.id))) continue;
         Move(coord, c.id, most, fewest, "balance");
         return;
       }
@@ -300,6 +327,28 @@ class HostProcess {
     }
   }
 
+  // Reports the size of each cell it serves to etcd (bytes/<cell>), every
+  // kSizeInterval, when it has changed by more than kSizeSlack (or 1%) since
+  // the last report.
+  void ReportSizes(ClusterCoord& coord, Index& index) {
+    if (owned_.empty() || absl::Now() - sizes_at_ < kSizeInterval) return;
+    sizes_at_ = absl::Now();
+    for (const CellStats& c : index.Stats().cells) {
+      auto owner = owned_.find(c.id);
+      if (owner == owned_.end() || c.state != CellPhase::kServing) continue;
+      const uint64_t bytes = c.sst_bytes + c.memtable_bytes;
+      auto last = reported_bytes_.find(c.id);
+      if (last != reported_bytes_.end() && last->second.first == owner->second) {
+        const uint64_t was = last->second.second;
+        const uint64_t diff = bytes > was ? bytes - was : was - bytes;
+        if (diff <= std::max<uint64_t>(kSizeSlack, was / 100)) continue;
+      }
+      if (coord.ReportCellBytes(c.id, owner->second, bytes).ok()) {
+        reported_bytes_[c.id] = {owner->second, bytes};
+      }
+    }
+  }
+
   const std::map<uint32_t, int64_t>& owned() const { return owned_; }
 
  private:
@@ -307,6 +356,9 @@ class HostProcess {
   const HostFlags& host_;
   std::map<uint32_t, int64_t> owned_;  // cell -> owner epoch
   std::map<uint32_t, absl::Time> adopted_at_;
+  // cell -> (owner epoch, bytes) last reported; when.
+  std::map<uint32_t, std::pair<int64_t, uint64_t>> reported_bytes_;
+  absl::Time sizes_at_ = absl::InfinitePast();
   bool said_no_hosts_ = false;
   bool said_bad_pools_ = false;
   bool published_map_ = false;
@@ -384,6 +436,7 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
     if (controller.ok() && *controller == host.name) process.Control(*coord, map);
     process.Claim(*coord, **index, lease->id());
     process.ReportServing(**index);
+    process.ReportSizes(*coord, **index);
   }
   (*server)->Shutdown(absl::Seconds(5));
   server->reset();

@@ -17,6 +17,7 @@ constexpr size_t kMaxNameBytes = 64;
 constexpr absl::string_view kOwners = "owners/";
 constexpr absl::string_view kAssigned = "assigned/";
 constexpr absl::string_view kDraining = "draining/";
+constexpr absl::string_view kBytes = "bytes/";
 
 // The cell id at the end of `key` (after `prefix`), as CellKey writes it.
 absl::StatusOr<uint32_t> CellOfKey(const std::string& key, const std::string& prefix) {
@@ -235,6 +236,37 @@ absl::StatusOr<std::set<std::string>> ClusterCoord::Draining() {
   if (!kvs.ok()) return kvs.status();
   std::set<std::string> out;
   for (const EtcdKv& kv : *kvs) out.insert(kv.key.substr(draining.size()));
+  return out;
+}
+
+absl::Status ClusterCoord::ReportCellBytes(uint32_t cell, int64_t epoch, uint64_t bytes) {
+  absl::StatusOr<EtcdTxnResult> r =
+      etcd_->Txn({EtcdCompare::CreateRevisionIs(OwnerKey(cell), epoch)},
+                 {EtcdOp::Put(CellKey(kBytes, cell), absl::StrCat(bytes))}, {});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cell ", cell, " is not held under owner epoch ", epoch));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<uint32_t, uint64_t>> ClusterCoord::CellBytes() {
+  const std::string prefix = absl::StrCat(prefix_, kBytes);
+  absl::StatusOr<std::vector<EtcdKv>> kvs = etcd_->GetPrefix(prefix);
+  if (!kvs.ok()) return kvs.status();
+  std::map<uint32_t, uint64_t> out;
+  for (const EtcdKv& kv : *kvs) {
+    absl::StatusOr<uint32_t> cell = CellOfKey(kv.key, prefix);
+    if (!cell.ok()) return cell.status();
+    uint64_t bytes = 0;
+    if (kv.value.empty() || !absl::c_all_of(kv.value, absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(kv.value, &bytes)) {
+      return absl::DataLossError(absl::StrCat("etcd holds a malformed size of cell ", *cell, ": ",
+                                              absl::CHexEscape(kv.value)));
+    }
+    out[*cell] = bytes;
+  }
   return out;
 }
 

@@ -19,6 +19,12 @@
 //   draining/<host>  a host being drained (`hosts remove --execute`): the
 //                    controller places nothing there and moves its cells
 //                    away, one at a time
+//   bytes/<cell>     the cell's size (decimal bytes: its SST files and
+//                    memtables), reported by its owner when it changes,
+//                    written only under the owner's claim; kept when the
+//                    owner goes (the size moves with the cell). The
+//                    capacity guard and the controller's placement read it
+//                    (pools' max_bytes_per_host)
 //
 // Fencing rests on leases: a host acts on what it owns only while its
 // LeaseKeeper says the lease is valid, which ends before etcd can expire
@@ -111,6 +117,13 @@ class ClusterCoord {
   absl::Status SetDraining(const std::string& host, bool draining);
   // The hosts marked as being drained.
   absl::StatusOr<std::set<std::string>> Draining();
+
+  // As the owner of `cell` under claim `epoch`: its size is `bytes`.
+  // FailedPrecondition when the claim is no longer held.
+  absl::Status ReportCellBytes(uint32_t cell, int64_t epoch, uint64_t bytes);
+  // Every reported size: cell -> bytes. A value that is not a number is
+  // DataLoss.
+  absl::StatusOr<std::map<uint32_t, uint64_t>> CellBytes();
 
   const std::string& prefix() const { return prefix_; }
 
