@@ -234,6 +234,8 @@ class IndexImpl : public Index {
   absl::Time last_recovery_start_ ABSL_GUARDED_BY(map_mu_);
   std::vector<CellId> last_recovery_cells_ ABSL_GUARDED_BY(map_mu_);
   // Options::cluster_member: the owner epoch of each adopted cell.
+  // This open leaves a cluster (Options::leave_cluster on a marked store).
+  bool leaving_cluster_ = false;
   std::map<CellId, uint64_t> owner_epochs_ ABSL_GUARDED_BY(map_mu_);
   std::unique_ptr<RequestMetrics> requests_;
   // The status page's writer.

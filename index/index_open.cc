@@ -159,10 +159,8 @@ absl::Status IndexImpl::Init() {
           "use them (--cluster), or, once every host has stopped, open it with "
           "Options::leave_cluster (--leave-cluster)"));
     }
-    if (rocksdb::IOStatus s = fs.DeleteFile(mark, rocksdb::IOOptions(), nullptr); !s.ok()) {
-      return absl::InternalError(absl::StrCat("cannot remove ", mark, ": ", s.ToString()));
-    }
-    if (absl::Status s = SyncDir(fs, options_.store_dir); !s.ok()) return s;
+    // The mark goes once every cell is restored from the store (below).
+    leaving_cluster_ = true;
   }
   resources_ = std::make_unique<CellResources>(MakeCellResources(options_, internal_.file_system));
   store_ = NewLocalDirStore(&fs, options_.store_dir);
@@ -242,8 +240,32 @@ absl::Status IndexImpl::Init() {
   if (absl::Status s = RemoveStaleCellDirs(); !s.ok()) return s;
   if (absl::Status s = RemoveRetiredCellDirs(); !s.ok()) return s;
   MakeCells(/*adopt_only=*/false);
-  cells_->RecoverAll();
-  if (options_.wait_for_recovery) cells_->WaitForRecovery();
+  // Leaving a cluster, no cell trusts its host directory: it may be a
+  // former host's, holding writes its owner journaled after it lost the
+  // cell (never acknowledged, and never read from the journal). Every cell
+  // restores from the store, and the mark goes only once all serve: a
+  // crash before that finds the mark, and the next open leaves again.
+  cells_->RecoverAll(/*force_restore=*/leaving_cluster_);
+  if (options_.wait_for_recovery || leaving_cluster_) cells_->WaitForRecovery();
+  if (leaving_cluster_) {
+    std::vector<CellId> ids;
+    {
+      absl::MutexLock lock(&map_mu_);
+      for (const CellRange& c : map_.cells()) ids.push_back(c.id);
+    }
+    bool all_serving = true;
+    for (CellId id : ids) {
+      std::string condition;
+      all_serving &= cells_->Healthy(id, &condition);
+    }
+    if (all_serving) {
+      const std::string mark = options_.store_dir + "/" + kClusterMarkFile;
+      if (rocksdb::IOStatus s = fs.DeleteFile(mark, rocksdb::IOOptions(), nullptr); !s.ok()) {
+        return absl::InternalError(absl::StrCat("cannot remove ", mark, ": ", s.ToString()));
+      }
+      if (absl::Status s = SyncDir(fs, options_.store_dir); !s.ok()) return s;
+    }
+  }
   background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
   StartResizing();
   open_time_ = absl::Now() - open_start_;

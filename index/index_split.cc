@@ -659,11 +659,9 @@ absl::Status IndexImpl::CollectRetiredCells() {
         needed = true;
         break;
       }
-      absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(*store_, child);
-      if (!seqs.ok()) return seqs.status();
-      size_t good = 0;
-      for (uint64_t seq : *seqs) good += LoadCheckpoint(*store_, index_id, child, seq).ok();
-      if (good < keep) needed = true;
+      absl::StatusOr<size_t> good = CountRestorableCheckpoints(*store_, index_id, child);
+      if (!good.ok()) return good.status();
+      if (*good < keep) needed = true;
     }
     if (needed) continue;
     // Manifests first: a crash part way leaves no manifest naming a file

@@ -218,13 +218,13 @@ int64_t CellSet::PriorityOf(CellId id) const {
   return static_cast<int64_t>(p.size()) + id;
 }
 
-void CellSet::RecoverAll() {
+void CellSet::RecoverAll(bool force_restore) {
   const std::vector<CellId> all = Ids();
   for (CellId i : all) {
     absl::MutexLock lock(&SlotOf(i).mu);
     SlotOf(i).recovery_owned = true;  // the first recovery
   }
-  ScheduleRecovery(all, /*force_restore=*/false, UINT64_MAX, /*after_damage=*/false);
+  ScheduleRecovery(all, force_restore, UINT64_MAX, /*after_damage=*/false);
 }
 
 absl::Status CellSet::Adopt(CellId id) {

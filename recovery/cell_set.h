@@ -76,8 +76,9 @@ class CellSet {
   CellSet(const CellSet&) = delete;
   CellSet& operator=(const CellSet&) = delete;
 
-  // Queues the first recovery of every cell, most urgent first.
-  void RecoverAll();
+  // Queues the first recovery of every cell, most urgent first;
+  // `force_restore`: from the store, whatever a host directory holds.
+  void RecoverAll(bool force_restore = false);
   // With Deps::adopt_only: starts serving cell `id`, restored from the
   // store (its checkpoint and journal: the state of another process that
   // owned it before). Nothing when it is adopted already. NotFound for a

@@ -119,6 +119,21 @@ absl::StatusOr<OwnerFences> LoadOwnerFences(DurableStore& store, const std::stri
   return fences;
 }
 
+absl::StatusOr<size_t> CountRestorableCheckpoints(DurableStore& store,
+                                                  const std::string& index_id, CellId id) {
+  absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, id);
+  if (!seqs.ok()) return seqs.status();
+  absl::StatusOr<OwnerFences> fences = LoadOwnerFences(store, index_id, id);
+  if (!fences.ok()) return fences.status();
+  size_t good = 0;
+  for (uint64_t seq : *seqs) {
+    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, index_id, id, seq);
+    if (!m.ok() && !absl::IsDataLoss(m.status())) return m.status();
+    good += m.ok() && CheckOwnerFence(*fences, *m).ok() && CheckCheckpointFiles(store, *m).ok();
+  }
+  return good;
+}
+
 absl::Status CheckOwnerFence(const OwnerFences& fences, const CheckpointManifest& m) {
   auto next = fences.upper_bound(m.owner_epoch);
   if (next == fences.end()) return absl::OkStatus();  // no later owner
@@ -287,42 +302,54 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   report.copy_time = absl::Now() - copy_start;
 
   const absl::Time publish_start = absl::Now();
+  // Before anything is published or deleted: the lease still holds (the
+  // host's view) and no later owner has written its fence (read again: one
+  // may have taken the cell while the files were copied). An owner frozen
+  // right after this check can still act: its manifest cannot replace
+  // another (PutNew), restores refuse it (CheckOwnerFence), and it deletes
+  // only what no manifest in the store names when it looks.
+  auto still_mine = [&](absl::string_view what) -> absl::Status {
+    if (absl::Status s = fenced(what); !s.ok()) return s;
+    absl::StatusOr<OwnerFences> now = LoadOwnerFences(store, index_id, id);
+    if (!now.ok()) return now.status();
+    return later_owner(*now);
+  };
+  const std::string manifest_name = CheckpointManifestName(id, m.applied_seq);
   const bool late = existing != listed.end() && existing->manifest.ok() &&
                     !CheckOwnerFence(*fences, *existing->manifest).ok();
   if (existing != listed.end() && existing->manifest.ok() && !late) {
     // A manifest of this seq that decodes but whose files are incomplete:
     // evidence, not replaced.
     return absl::FailedPreconditionError(absl::StrCat(
-        CheckpointManifestName(id, m.applied_seq),
-        " exists but its files are incomplete; it is kept as evidence, not replaced"));
+        manifest_name, " exists but its files are incomplete; it is kept as evidence, not replaced"));
   }
+  if (absl::Status s = still_mine("publishing the checkpoint"); !s.ok()) return s;
   if (existing != listed.end()) {
     // A late owner's or one that does not decode: moved aside (a late
     // owner's keeps its files) before the new one takes its name.
-    absl::StatusOr<std::string> bad = store.Get(CheckpointManifestName(id, m.applied_seq));
+    absl::StatusOr<std::string> bad = store.Get(manifest_name);
+    if (!bad.ok() && !absl::IsNotFound(bad.status())) return bad.status();
     if (bad.ok()) {
-      const std::string aside = late ? LateManifestName(id, m.applied_seq)
+      const std::string aside = late ? LateManifestName(id, m.applied_seq,
+                                                        existing->manifest->owner_epoch)
                                      : DamagedManifestName(id, m.applied_seq);
-      if (absl::Status s = store.Put(aside, *bad); !s.ok()) return s;
+      absl::Status s = late ? store.PutNew(aside, *bad) : store.Put(aside, *bad);
+      if (!s.ok() && !absl::IsAlreadyExists(s)) return s;  // (the same owner's state: kept)
+      if (absl::Status d = store.Delete(manifest_name); !d.ok()) return d;
     }
     listed.erase(existing);
   }
-  if (absl::Status s = fenced("publishing the checkpoint"); !s.ok()) return s;
-  // Read again: a later owner may have taken the cell while the files were
-  // copied. (An owner frozen past this point can still publish; restores
-  // then refuse its manifest, CheckOwnerFence.)
-  fences = LoadOwnerFences(store, index_id, id);
-  if (!fences.ok()) return fences.status();
-  if (absl::Status s = later_owner(*fences); !s.ok()) return s;
-  if (absl::Status s = store.Put(CheckpointManifestName(id, m.applied_seq), m.Encode()); !s.ok()) {
-    return s;
+  if (absl::Status s = store.PutNew(manifest_name, m.Encode()); !s.ok()) {
+    if (!absl::IsAlreadyExists(s)) return s;
+    return absl::FailedPreconditionError(absl::StrCat(
+        manifest_name, " was published by another owner meanwhile; it is not replaced"));
   }
   report.taken = true;
   cell.NoteCheckpoint();
 
-  if (absl::Status s = fenced("removing old checkpoints"); !s.ok()) return s;
-  // Retention: the newest `keep` valid checkpoints and the files they
-  // reference; damaged manifests do not count.
+  if (absl::Status s = still_mine("removing old checkpoints"); !s.ok()) return s;
+  // Retention: the newest `keep` valid checkpoints; damaged manifests do
+  // not count.
   Listed self;
   self.seq = m.applied_seq;
   self.manifest = m;
@@ -330,7 +357,6 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   listed.push_back(std::move(self));
   std::sort(listed.begin(), listed.end(),
             [](const Listed& a, const Listed& b) { return a.seq > b.seq; });
-  absl::flat_hash_set<std::string> referenced;
   int valid_kept = 0;
   uint64_t oldest_kept = m.applied_seq;
   for (const Listed& l : listed) {
@@ -338,45 +364,48 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
     if (l.valid && valid_kept < keep) {
       ++valid_kept;
       oldest_kept = l.seq;
-      for (const CheckpointFile& f : l.manifest->files) referenced.insert(f.store_name);
     } else if (l.valid) {
       if (absl::Status s = store.Delete(name); !s.ok()) return s;
       ++report.checkpoints_deleted;
     } else if (l.manifest.ok()) {
-      // Decodes, files incomplete: kept with what is left of its files.
-      for (const CheckpointFile& f : l.manifest->files) referenced.insert(f.store_name);
-      ++report.checkpoints_damaged;
+      ++report.checkpoints_damaged;  // decodes: kept, with what is left of its files
     } else {
       absl::StatusOr<std::string> bad = store.Get(name);
       if (!bad.ok()) return bad.status();
-      if (absl::Status s = store.Put(
-              DamagedManifestName(id, l.seq), *bad);
-          !s.ok()) {
-        return s;
-      }
+      if (absl::Status s = store.Put(DamagedManifestName(id, l.seq), *bad); !s.ok()) return s;
       if (absl::Status s = store.Delete(name); !s.ok()) return s;
       ++report.checkpoints_damaged;
     }
   }
-  // A late owner's manifest moved aside keeps its files.
-  absl::StatusOr<std::vector<std::string>> late_names = store.List(LateManifestPrefix(id));
-  if (!late_names.ok()) return late_names.status();
-  for (const std::string& name : *late_names) {
-    absl::StatusOr<std::string> data = store.Get(name);
-    if (!data.ok()) return data.status();
-    absl::StatusOr<CheckpointManifest> late_manifest = CheckpointManifest::Decode(*data);
-    if (!late_manifest.ok()) continue;
-    for (const CheckpointFile& f : late_manifest->files) referenced.insert(f.store_name);
-  }
-  if (absl::Status s = fenced("removing unreferenced files"); !s.ok()) return s;
+  if (absl::Status s = still_mine("removing unreferenced files"); !s.ok()) return s;
+  // The files every manifest in the store names now (kept, incomplete, and
+  // late owners' moved aside), read after the list of files, so a file
+  // uploaded after that list is not deleted. (What stays open: an owner
+  // frozen after still_mine can wake between another checkpoint's upload
+  // and its manifest's publication, and delete files that manifest names;
+  // that manifest then fails CheckCheckpointFiles and restores fall back.)
   absl::StatusOr<std::vector<std::string>> files = store.List(file_prefix);
   if (!files.ok()) return files.status();
+  absl::flat_hash_set<std::string> referenced;
+  for (const std::string& prefix : {CheckpointManifestPrefix(id), LateManifestPrefix(id)}) {
+    absl::StatusOr<std::vector<std::string>> names = store.List(prefix);
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      absl::StatusOr<std::string> data = store.Get(name);
+      if (absl::IsNotFound(data.status())) continue;
+      if (!data.ok()) return data.status();
+      absl::StatusOr<CheckpointManifest> named = CheckpointManifest::Decode(*data);
+      if (!named.ok()) continue;
+      for (const CheckpointFile& f : named->files) referenced.insert(f.store_name);
+    }
+  }
   for (const std::string& name : *files) {
     if (referenced.contains(name)) continue;
     if (absl::Status s = store.Delete(name); !s.ok()) return s;
     ++report.files_deleted;
   }
   // The journal below the oldest kept checkpoint is no longer needed.
+  if (absl::Status s = still_mine("trimming the journal"); !s.ok()) return s;
   if (absl::Status s = cell.TrimJournal(oldest_kept); !s.ok()) return s;
   report.publish_time = absl::Now() - publish_start;
   return report;

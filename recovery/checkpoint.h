@@ -54,6 +54,11 @@ absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, const std
 // DataLoss unless every file of `m` is in the store with its size.
 absl::Status CheckCheckpointFiles(DurableStore& store, const CheckpointManifest& m);
 
+// How many of the cell's checkpoints a restore could use: they decode, are
+// no late owner's (CheckOwnerFence) and have all their files.
+absl::StatusOr<size_t> CountRestorableCheckpoints(DurableStore& store,
+                                                  const std::string& index_id, CellId id);
+
 // The owner fences of cell `id` (recovery/store/owner_fence.h), by owner
 // epoch; one that does not decode, or names another cell or index, is kept
 // as its DataLoss.

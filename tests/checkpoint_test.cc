@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -48,6 +50,33 @@ TEST(DurableStoreTest, PutGetListDelete) {
   // An unfinished publish (a leftover temp file) is never listed.
   ASSERT_TRUE(AtomicWriteFile(dir / "cells/00001/x.tmp", "partial").ok());
   EXPECT_THAT(*store->List("cells/00001/"), ::testing::ElementsAre("cells/00001/b"));
+}
+
+// PutNew publishes only a name that is free: never a replacement, and of
+// eight writers racing for one name exactly one wins, whole; nothing else
+// is left beside it.
+TEST(DurableStoreTest, PutNewNeverReplacesAnObject) {
+  testing::ScratchDir dir;
+  auto store = NewLocalDirStore(&DefaultFs(), dir.path());
+  ASSERT_TRUE(store->PutNew("a/one", "first").ok());
+  absl::Status again = store->PutNew("a/one", "second");
+  EXPECT_TRUE(absl::IsAlreadyExists(again)) << again;
+  EXPECT_EQ(*store->Get("a/one"), "first");
+  std::vector<std::thread> writers;
+  std::atomic<int> won{0}, lost{0};
+  for (int i = 0; i < 8; ++i) {
+    writers.emplace_back([&, i] {
+      absl::Status s = store->PutNew("a/raced", std::string(4096, static_cast<char>('a' + i)));
+      if (s.ok()) ++won;
+      if (absl::IsAlreadyExists(s)) ++lost;
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), 7);
+  const std::string raced = *store->Get("a/raced");
+  EXPECT_EQ(raced, std::string(4096, raced[0]));
+  EXPECT_EQ(*store->List("a/"), (std::vector<std::string>{"a/one", "a/raced"}));
 }
 
 TEST(DurableStoreTest, FilesAreHashedWhileCopied) {

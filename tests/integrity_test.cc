@@ -741,7 +741,7 @@ TEST(IntegrityTest, AFailedJournalWriteIsNotAcknowledgedAndTheCellReopens) {
   EXPECT_EQ((*index)->Get({"bucket", "k060"})->size, 67u);
 }
 
-// A checkpoint whose publish fails (the manifest cannot be renamed into
+// A checkpoint whose publish fails (the manifest cannot be linked into
 // place) fails, leaves the previous checkpoints as they were, and a restore
 // from the store still brings everything back.
 TEST(IntegrityTest, AFailedManifestPublishLeavesThePreviousCheckpoints) {
@@ -762,7 +762,7 @@ TEST(IntegrityTest, AFailedManifestPublishLeavesThePreviousCheckpoints) {
       ASSERT_TRUE((*index)->Put({"bucket", testing::Key(i)}, Rec(700 + i)).ok());
       want[testing::Key(i)] = *(*index)->Get({"bucket", testing::Key(i)});
     }
-    faults->FailNext(testing::FaultKind::kRename, 1, ".manifest");
+    faults->FailNext(testing::FaultKind::kLink, 1, ".manifest");
     absl::StatusOr<std::vector<CheckpointReport>> r = (*index)->Checkpoint(1);
     ASSERT_FALSE(r.ok());
     EXPECT_THAT(std::string(r.status().message()), HasSubstr("injected"));

@@ -606,6 +606,72 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   }
 }
 
+// Leaving the cluster, a single process does not trust the cells in its
+// data directory: a former host that used the directory may have applied a
+// write it journaled after it lost the cell (never acknowledged, never read
+// from the journal). Every cell is restored from the store, and only then
+// does the mark go.
+TEST(ClusterMemberTest, LeavingTheClusterRestoresEveryCellFromTheStore) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
+  std::atomic<int> a_lease{0};  // as in the test above
+  Options oa = FourCells(dir);  // the single process's data directory
+  oa.cell_boundaries.clear();
+  oa.cluster_member = true;
+  oa.may_acknowledge = [&a_lease] {
+    int mode = a_lease.load();
+    if (mode == 2) return a_lease.compare_exchange_strong(mode, 1);
+    return mode == 0;
+  };
+  auto a = Index::Open(oa);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const CellMap map = (*a)->cell_map();
+  for (const CellRange& c : map.cells()) ASSERT_TRUE((*a)->Adopt(c.id, 10).ok());
+  (*a)->WaitForRecovery();
+  a_lease = 1;
+  Options ob = oa;
+  ob.data_dir = dir / "host-b";
+  ob.may_acknowledge = nullptr;
+  auto b = Index::Open(ob);
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (const CellRange& c : map.cells()) ASSERT_TRUE((*b)->Adopt(c.id, 20).ok());
+  (*b)->WaitForRecovery();
+  // A applies a write it may not acknowledge; B acknowledges one in the
+  // same cell, at the same seq.
+  a_lease = 2;
+  absl::Status late = (*a)->Put({"bucket", "late-1"}, Rec(5)).status();
+  EXPECT_TRUE(absl::IsUnavailable(late)) << late;
+  EXPECT_FALSE(WasNotApplied(late));
+  ASSERT_TRUE((*b)->Put({"bucket", "later"}, Rec(21)).ok());
+  want["later"] = *(*b)->Get({"bucket", "later"});
+  want["late-1"] = std::nullopt;
+  a->reset();
+  b->reset();
+
+  const std::string mark = absl::StrCat(dir.path(), "/store/", kClusterMarkFile);
+  ASSERT_TRUE(std::filesystem::exists(mark));
+  Options leave = FourCells(dir);
+  leave.leave_cluster = true;
+  leave.wait_for_recovery = false;  // leaving waits all the same
+  {
+    auto single = Index::Open(leave);
+    ASSERT_TRUE(single.ok()) << single.status();
+    for (const CellStats& c : (*single)->Stats().cells) {
+      EXPECT_EQ(c.state, CellPhase::kServing) << c.id << ": " << c.error;
+      EXPECT_NE(c.recovery.source, RecoverySource::kLocal) << c.id;
+    }
+    ExpectExactly(**single, want);
+    EXPECT_FALSE(std::filesystem::exists(mark));
+  }
+  // From then on its directory is its own.
+  auto again = Index::Open(FourCells(dir));
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (const CellStats& c : (*again)->Stats().cells) {
+    EXPECT_EQ(c.recovery.source, RecoverySource::kLocal) << c.id;
+  }
+  ExpectExactly(**again, want);
+}
+
 // A checkpoint an old owner publishes after a later owner took the cell (it
 // passed its last check, froze, woke up and published) holds writes nobody
 // acknowledged, at seqs the later owner used for its own writes. No restore
@@ -729,7 +795,7 @@ TEST(ClusterMemberTest, ALateOwnersCheckpointIsKeptButNeverRestored) {
   }
   ASSERT_TRUE(took_its_name);
   want["later"] = *(*c)->Get({"bucket", "later"});
-  EXPECT_EQ(*store->Get(LateManifestName(late_cell, late_seq)), late_bytes);
+  EXPECT_EQ(*store->Get(LateManifestName(late_cell, late_seq, 10)), late_bytes);
   absl::StatusOr<CheckpointManifest> kept = CheckpointManifest::Decode(late_bytes);
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_TRUE(CheckCheckpointFiles(*store, *kept).ok());

@@ -173,8 +173,11 @@ struct Options {
   bool cluster_member = false;
   // A single-process open of a store that cluster members have served is
   // refused (FailedPrecondition: both would write its cells) unless this is
-  // set, once every host process has stopped: the open then removes the
-  // store's cluster mark and goes on as a single process.
+  // set, once every host process has stopped: the open then restores every
+  // cell from the store (a host directory's state is not trusted: it may
+  // hold a former owner's unacknowledged writes), waits for them, removes
+  // the store's cluster mark once all serve, and goes on as a single
+  // process.
   bool leave_cluster = false;
   // With cluster_member: asked before a write is journaled, and again after
   // any request before it is answered. False once the process may no

@@ -1,10 +1,14 @@
 #include "recovery/store/durable_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "index/base/coding.h"
 #include "index/base/file_util.h"
 #include "rocksdb/file_system.h"
@@ -108,6 +112,27 @@ class LocalDirStore : public DurableStore {
     const std::string path = PathOf(name);
     if (absl::Status s = CreateDirs(fs_, ParentDir(path)); !s.ok()) return s;
     return AtomicWriteFile(fs_, path, data);
+  }
+
+  // Written and synced under a name of its own, then linked (link(2)
+  // fails when the name exists), then the directory synced.
+  absl::Status PutNew(const std::string& name, absl::string_view data) override {
+    const std::string path = PathOf(name);
+    if (absl::Status s = CreateDirs(fs_, ParentDir(path)); !s.ok()) return s;
+    static std::atomic<uint64_t> next{0};
+    const std::string tmp =
+        absl::StrFormat("%s.new-%d-%d-%d", path, getpid(), absl::ToUnixMicros(absl::Now()),
+                        next.fetch_add(1));
+    if (absl::Status s = WriteSyncedFile(fs_, tmp, data); !s.ok()) return s;
+    rocksdb::IOStatus linked = fs_.LinkFile(tmp, path, IO(), nullptr);
+    (void)fs_.DeleteFile(tmp, IO(), nullptr);
+    if (!linked.ok()) {
+      if (fs_.FileExists(path, IO(), nullptr).ok()) {
+        return absl::AlreadyExistsError(absl::StrCat("store object ", name, " exists"));
+      }
+      return FromIO(linked, absl::StrCat("link ", path));
+    }
+    return SyncDir(fs_, ParentDir(path));
   }
 
   absl::Status PutFile(const std::string& name, const std::string& path, uint64_t length,

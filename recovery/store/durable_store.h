@@ -51,6 +51,11 @@ class DurableStore {
 
   // Publishes `data` as object `name`, replacing any object of that name.
   virtual absl::Status Put(const std::string& name, absl::string_view data) = 0;
+  // Publishes `data` as object `name` only if there is none of that name:
+  // AlreadyExists otherwise, and nothing changes. Two writers of one name
+  // at once: one succeeds, whole. (Checkpoint manifests: a late owner can
+  // never replace a later owner's.)
+  virtual absl::Status PutNew(const std::string& name, absl::string_view data) = 0;
   // Publishes the first `length` bytes of the local file `path` (all of it
   // when `length` is UINT64_MAX) as `name`, computing their digest while
   // copying, and showing each chunk to `on_chunk` (may be empty). DataLoss

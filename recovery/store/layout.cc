@@ -37,8 +37,9 @@ std::string DamagedManifestName(CellId id, uint64_t applied_seq) {
 
 std::string LateManifestPrefix(CellId id) { return absl::StrCat(CellStorePrefix(id), "late/"); }
 
-std::string LateManifestName(CellId id, uint64_t applied_seq) {
-  return absl::StrFormat("%s%020u%s", LateManifestPrefix(id), applied_seq, kManifestSuffix);
+std::string LateManifestName(CellId id, uint64_t applied_seq, uint64_t owner_epoch) {
+  return absl::StrFormat("%s%020u-%020u%s", LateManifestPrefix(id), applied_seq, owner_epoch,
+                         kManifestSuffix);
 }
 
 std::string JournalDirName(CellId id) { return absl::StrCat(CellStorePrefix(id), "journal"); }

@@ -20,7 +20,7 @@
 //                                              OPTIONS and CURRENT files
 //     cells/NNNNN/damaged/<seq>.manifest       manifests that did not decode,
 //                                              moved aside (kept, never read)
-//     cells/NNNNN/late/<seq>.manifest          a late owner's manifest (see
+//     cells/NNNNN/late/<seq>-<epoch>.manifest  a late owner's manifest (see
 //                                              owner_fence.h), moved aside when
 //                                              the cell's own state reaches its
 //                                              seq; kept with its files, never
@@ -73,7 +73,7 @@ std::string CheckpointManifestPrefix(CellId id);              // ".../checkpoint
 std::string CheckpointFilePrefix(CellId id);                  // ".../files/"
 std::string DamagedManifestName(CellId id, uint64_t applied_seq);
 std::string LateManifestPrefix(CellId id);                    // ".../late/"
-std::string LateManifestName(CellId id, uint64_t applied_seq);
+std::string LateManifestName(CellId id, uint64_t applied_seq, uint64_t owner_epoch);
 std::string OwnerFencePrefix(CellId id);                       // ".../fences/"
 std::string OwnerFenceName(CellId id, uint64_t owner_epoch);
 // The owner epoch a fence name stands for; false if not a fence name.
