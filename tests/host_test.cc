@@ -325,9 +325,9 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   EXPECT_EQ(cli({"get", "bucket", a_key}).code, 1);  // not found
   want[a_key] = std::nullopt;
   ExpectEveryRecord(*cluster.ClientFor(b.address()), want);
-  testing::ProcessResult refused = cli({"cells"});
+  testing::ProcessResult refused = cli({"stat"});
   EXPECT_EQ(refused.code, 2);
-  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get, rm, ls, locate, pools, pools set and hosts remove only"));
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get, rm, ls, locate, cells, hosts, pools, pools set and hosts remove only"));
   refused = testing::RunProcess({CELLINDEX_CLI_PATH, "--cluster", "127.0.0.1:99999", "get",
                                  "bucket", a_key},
                                 dir.path(), 60);
@@ -620,6 +620,37 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
     host_bytes[owner.host] += sizes[cell];
     if (owner.host == "c") smallest_on_c = std::min(smallest_on_c, sizes[cell]);
   }
+  // `--cluster cells` and `--cluster hosts` show the same from etcd.
+  testing::ProcessResult cell_list = cli({"--json", "cells"});
+  ASSERT_EQ(cell_list.code, 0) << cell_list.err;
+  const nlohmann::json cells_json = nlohmann::json::parse(cell_list.out);
+  ASSERT_EQ(cells_json.size(), 4u) << cell_list.out;
+  for (const nlohmann::json& j : cells_json) {
+    const uint32_t id = j["id"];
+    EXPECT_EQ(j["owner"], owners[id].host) << cell_list.out;
+    EXPECT_EQ(j["assigned"], owners[id].host) << cell_list.out;
+    EXPECT_EQ(j["owner_epoch"], owners[id].epoch) << cell_list.out;
+    EXPECT_EQ(j["bytes"], sizes[id]) << cell_list.out;
+    EXPECT_EQ(j["state"], "serving") << cell_list.out;
+  }
+  testing::ProcessResult host_list = cli({"--json", "hosts"});
+  ASSERT_EQ(host_list.code, 0) << host_list.err;
+  const nlohmann::json hosts_json = nlohmann::json::parse(host_list.out);
+  ASSERT_EQ(hosts_json.size(), 3u) << host_list.out;
+  for (const nlohmann::json& j : hosts_json) {
+    const std::string name = j["host"];
+    EXPECT_EQ(j["cells"], per_host[name]) << host_list.out;
+    EXPECT_EQ(j["bytes"], host_bytes[name]) << host_list.out;
+    EXPECT_EQ(j["pool"], "web") << host_list.out;
+    EXPECT_EQ(j["live"], true) << host_list.out;
+    EXPECT_EQ(j["draining"], false) << host_list.out;
+  }
+  testing::ProcessResult cell_text = cli({"cells"});
+  EXPECT_EQ(cell_text.code, 0) << cell_text.err;
+  EXPECT_THAT(cell_text.out, ::testing::HasSubstr("owner epoch")) << cell_text.out;
+  EXPECT_THAT(cell_text.out, ::testing::HasSubstr("serving")) << cell_text.out;
+  EXPECT_EQ(cli({"hosts"}).code, 0);
+  EXPECT_EQ(cli({"hosts", "add", "x", "/tmp/x"}).code, 2);  // not with --cluster
   const uint64_t tight = std::min(host_bytes["a"], host_bytes["b"]) + smallest_on_c - 1;
   ASSERT_EQ(cli({"pools", "set", "web", "--max-bytes-per-host", absl::StrCat(tight)}).code, 0);
   testing::ProcessResult full = cli({"hosts", "remove", "c"});
@@ -710,6 +741,18 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
   }
   // The drained host holds nothing: it stops cleanly, and nothing moves.
   EXPECT_EQ(c.process().Terminate(), 0) << c.log();
+  testing::ProcessResult gone = cli({"--json", "hosts"});
+  ASSERT_EQ(gone.code, 0) << gone.err;
+  bool saw_c = false;
+  for (const nlohmann::json& j : nlohmann::json::parse(gone.out)) {
+    if (j["host"] != "c") continue;
+    saw_c = true;
+    EXPECT_EQ(j["live"], false) << gone.out;
+    EXPECT_EQ(j["draining"], true) << gone.out;
+    EXPECT_EQ(j["cells"], 0) << gone.out;
+  }
+  EXPECT_TRUE(saw_c) << gone.out;
+  std::cout << cli({"cells"}).out << cli({"hosts"}).out;
   EXPECT_EQ(claims(*cluster.coord().Owners()), claims(owners));
 
   // b dies: web has one live host, below its minimum; the controller says

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
             "cells of a new index, 1 to 1024 (used only when the index is created)");
   app.add_flag("--json", flags.json, "machine-readable output");
   app.add_option("--cluster", flags.cluster,
-                 "put, get, rm, ls, locate, pools, hosts remove: the cluster of `host` processes whose etcd is at ENDPOINTS "
+                 "put, get, rm, ls, locate, cells, hosts, pools, hosts remove: the cluster of `host` processes whose etcd is at ENDPOINTS "
                  "(HOST:PORT[,HOST:PORT...]), instead of --data and --store");
   app.add_flag("--leave-cluster", flags.leave_cluster,
                "open a store that `host` processes served, once every one has stopped (the "
@@ -462,10 +462,15 @@ int main(int argc, char** argv) {
   }
   if (!flags.cluster.empty() && !put_cmd->parsed() && !get_cmd->parsed() && !rm_cmd->parsed() &&
       !ls_cmd->parsed() && !locate_cmd->parsed() && !pools_cmd->parsed() &&
-      !hosts_remove_cmd->parsed()) {
+      !hosts_remove_cmd->parsed() && !cells_cmd->parsed() &&
+      !(hosts_cmd->parsed() && !hosts_add_cmd->parsed() && !hosts_rebalance_cmd->parsed())) {
     return ReportError(absl::InvalidArgumentError(
-        "--cluster applies to put, get, rm, ls, locate, pools, pools set and hosts remove only "
-        "(the others need the index itself)"));
+        "--cluster applies to put, get, rm, ls, locate, cells, hosts, pools, pools set and "
+        "hosts remove only (the others need the index itself)"));
+  }
+  if (!flags.cluster.empty() && cells_cmd->parsed()) return RunClusterCells(flags);
+  if (!flags.cluster.empty() && hosts_cmd->parsed() && !hosts_remove_cmd->parsed()) {
+    return RunClusterHosts(flags);
   }
   if (put_cmd->parsed()) return RunPut(flags, put);
   if (get_cmd->parsed()) return RunGet(flags, bucket, key);

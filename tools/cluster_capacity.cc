@@ -1,5 +1,6 @@
-// `cellindex --cluster pools | pools set | hosts remove`: capacity against a
-// cluster of `cellindex host` processes, through etcd (tools/commands.h).
+// `cellindex --cluster pools | pools set | hosts remove | cells | hosts`:
+// capacity and health of a cluster of `cellindex host` processes, through
+// etcd (tools/commands.h).
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -66,6 +67,8 @@ struct ClusterView {
   Inventory inventory;
   std::vector<CellLoad> loads;
   std::set<std::string> draining;
+  std::map<std::string, std::string> live;  // every live host: name -> address
+  std::map<uint32_t, CellOwner> owners;
 };
 
 absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
@@ -89,7 +92,8 @@ absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
   if (!draining.ok()) return draining.status();
   absl::StatusOr<std::map<uint32_t, uint64_t>> sizes = coord.CellBytes();
   if (!sizes.ok()) return sizes.status();
-  ClusterView view{*std::move(map), std::move(pools->first), {}, *std::move(draining)};
+  ClusterView view{*std::move(map), std::move(pools->first), {}, *std::move(draining), *hosts,
+                   *owners};
   for (const auto& [name, address] : *hosts) {
     if (!view.draining.count(name)) view.inventory.hosts[name] = address;
   }
@@ -128,6 +132,86 @@ int RunClusterPools(const GlobalFlags& flags) {
   if (!view.ok()) return ReportError(view.status());
   return PrintPoolCapacities(flags, view->inventory,
                              PoolCapacities(view->map, view->inventory));
+}
+
+int RunClusterCells(const GlobalFlags& flags) {
+  absl::StatusOr<Coord> c = Connect(flags);
+  if (!c.ok()) return ReportError(c.status());
+  absl::StatusOr<ClusterView> view = ReadView(*c->coord);
+  if (!view.ok()) return ReportError(view.status());
+  Json cells = Json::array();
+  if (!flags.json) {
+    std::cout << absl::StrFormat("%5s  %-10s %-10s %12s %10s  %-26s %s\n", "cell", "assigned",
+                                 "owner", "owner epoch", "bytes", "state", "range");
+  }
+  for (size_t i = 0; i < view->map.cells().size(); ++i) {
+    const CellRange& cell = view->map.cells()[i];
+    const CellLoad& load = view->loads[i];
+    auto owner = view->owners.find(cell.id);
+    const std::string state = load.healthy ? "serving" : load.condition;
+    if (flags.json) {
+      Json j = {{"id", cell.id},         {"range", cell.Describe()}, {"assigned", cell.host},
+                {"owner", nullptr},      {"owner_epoch", nullptr},   {"bytes", load.bytes},
+                {"healthy", load.healthy}, {"state", state}};
+      if (owner != view->owners.end()) {
+        j["owner"] = owner->second.host;
+        j["owner_epoch"] = owner->second.epoch;
+      }
+      cells.push_back(std::move(j));
+      continue;
+    }
+    std::cout << absl::StrFormat(
+        "%5d  %-10s %-10s %12s %10s  %-26s %s\n", cell.id, cell.host.empty() ? "-" : cell.host,
+        owner != view->owners.end() ? owner->second.host : "-",
+        owner != view->owners.end() ? absl::StrCat(owner->second.epoch) : "-",
+        HumanBytes(load.bytes), state, cell.Describe());
+  }
+  if (flags.json) PrintJson(cells);
+  return kExitOk;
+}
+
+int RunClusterHosts(const GlobalFlags& flags) {
+  absl::StatusOr<Coord> c = Connect(flags);
+  if (!c.ok()) return ReportError(c.status());
+  absl::StatusOr<ClusterView> view = ReadView(*c->coord);
+  if (!view.ok()) return ReportError(view.status());
+  std::map<std::string, std::pair<int, uint64_t>> held;  // host -> cells, bytes assigned
+  for (size_t i = 0; i < view->map.cells().size(); ++i) {
+    auto& h = held[view->map.cells()[i].host];
+    ++h.first;
+    h.second += view->loads[i].bytes;
+  }
+  // Live hosts, and hosts being drained that are gone (their mark stays).
+  std::set<std::string> names;
+  for (const auto& [name, address] : view->live) names.insert(name);
+  names.insert(view->draining.begin(), view->draining.end());
+  Json all = Json::array();
+  if (!flags.json) {
+    std::cout << absl::StrFormat("%-16s %-12s %-5s %-8s %6s %10s  %s\n", "host", "pool", "live",
+                                 "draining", "cells", "bytes", "address");
+  }
+  for (const std::string& name : names) {
+    auto address = view->live.find(name);
+    const bool live = address != view->live.end();
+    const bool draining = view->draining.count(name) > 0;
+    const auto [cells, bytes] = held[name];
+    if (flags.json) {
+      all.push_back({{"host", name},
+                     {"pool", view->inventory.PoolOf(name)},
+                     {"live", live},
+                     {"draining", draining},
+                     {"cells", cells},
+                     {"bytes", bytes},
+                     {"address", live ? Json(address->second) : Json(nullptr)}});
+      continue;
+    }
+    std::cout << absl::StrFormat("%-16s %-12s %-5s %-8s %6d %10s  %s\n", name,
+                                 view->inventory.PoolOf(name), live ? "yes" : "no",
+                                 draining ? "yes" : "no", cells, HumanBytes(bytes),
+                                 live ? address->second : "-");
+  }
+  if (flags.json) PrintJson(all);
+  return kExitOk;
 }
 
 int RunClusterPoolsSet(const GlobalFlags& flags, const PoolFlags& set) {

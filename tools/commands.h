@@ -129,6 +129,12 @@ int RunClusterPools(const GlobalFlags& flags);
 int RunClusterPoolsSet(const GlobalFlags& flags, const PoolFlags& pool);
 // `cancel`: clears the named hosts' draining marks instead.
 int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal, bool cancel);
+// `--cluster cells`: each cell of the published map with its assigned host,
+// owner and owner epoch, size and state; `--cluster hosts`: each live host
+// (and each drained one that is gone) with its pool, draining mark, cells
+// and bytes.
+int RunClusterCells(const GlobalFlags& flags);
+int RunClusterHosts(const GlobalFlags& flags);
 
 }  // namespace cellindex::tools
 
