@@ -253,11 +253,9 @@ absl::Status IndexImpl::Init() {
       absl::MutexLock lock(&map_mu_);
       for (const CellRange& c : map_.cells()) ids.push_back(c.id);
     }
+    // Serving (a validation after the restore may still be under way).
     bool all_serving = true;
-    for (CellId id : ids) {
-      std::string condition;
-      all_serving &= cells_->Healthy(id, &condition);
-    }
+    for (CellId id : ids) all_serving &= cells_->Serving(id, /*wait_if_held=*/false).ok();
     if (all_serving) {
       const std::string mark = options_.store_dir + "/" + kClusterMarkFile;
       if (rocksdb::IOStatus s = fs.DeleteFile(mark, rocksdb::IOOptions(), nullptr); !s.ok()) {

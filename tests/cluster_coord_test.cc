@@ -191,8 +191,8 @@ TEST_F(ClusterCoordTest, PoolsAndDrainingMarks) {
 }
 
 // A cell's size is written only under its owner's claim, and stays when
-// the owner goes (the next owner's report replaces it); a size that is not
-// a number is DataLoss.
+// the owner goes (the next owner's report replaces it); an entry that is
+// not a size is left out. Failed marks go with their host's lease.
 TEST_F(ClusterCoordTest, CellSizesAreReportedUnderTheOwnersClaim) {
   EXPECT_TRUE(coord_->CellBytes()->empty());
   const int64_t lease = Lease();
@@ -210,8 +210,22 @@ TEST_F(ClusterCoordTest, CellSizesAreReportedUnderTheOwnersClaim) {
   ASSERT_TRUE(next.ok()) << next.status();
   ASSERT_TRUE(coord_->ReportCellBytes(3, *next, 8192).ok());
   EXPECT_EQ(*coord_->CellBytes(), (std::map<uint32_t, uint64_t>{{3, 8192}}));
-  ASSERT_TRUE(etcd_->Put(absl::StrCat(coord_->prefix(), "bytes/0000000003"), "12x").ok());
-  EXPECT_TRUE(absl::IsDataLoss(coord_->CellBytes().status()));
+  // A bad entry is left out, not an error (failover reads these).
+  ASSERT_TRUE(etcd_->Put(absl::StrCat(coord_->prefix(), "bytes/0000000004"), "12x").ok());
+  ASSERT_TRUE(etcd_->Put(absl::StrCat(coord_->prefix(), "bytes/zz"), "12").ok());
+  EXPECT_EQ(*coord_->CellBytes(), (std::map<uint32_t, uint64_t>{{3, 8192}}));
+  ASSERT_TRUE(coord_->ClearCellBytes().ok());
+  EXPECT_TRUE(coord_->CellBytes()->empty());
+  // Failed marks: per cell, the hosts; bound to the host's lease.
+  const int64_t h1 = Lease();
+  ASSERT_TRUE(coord_->MarkCellFailed(3, "h1", h1).ok());
+  ASSERT_TRUE(coord_->MarkCellFailed(3, "h2", Lease()).ok());
+  ASSERT_TRUE(coord_->MarkCellFailed(5, "h1", h1).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(coord_->MarkCellFailed(5, "no/slash", h1)));
+  using Failed = std::map<uint32_t, std::set<std::string>>;
+  EXPECT_EQ(*coord_->FailedCells(), (Failed{{3, {"h1", "h2"}}, {5, {"h1"}}}));
+  ASSERT_TRUE(etcd_->RevokeLease(h1).ok());
+  EXPECT_EQ(*coord_->FailedCells(), (Failed{{3, {"h2"}}}));
 }
 
 }  // namespace

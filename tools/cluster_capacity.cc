@@ -103,6 +103,7 @@ absl::StatusOr<ClusterView> ReadView(ClusterCoord& coord) {
     CellLoad load;
     if (auto size = sizes->find(c.id); size != sizes->end()) load.bytes = size->second;
     if (a == assigned->end()) {
+      (void)view.map.SetHost(c.id, "");
       load.healthy = false;
       load.condition = "not assigned to a host yet";
     } else {
@@ -148,7 +149,7 @@ int RunClusterCells(const GlobalFlags& flags) {
     const CellRange& cell = view->map.cells()[i];
     const CellLoad& load = view->loads[i];
     auto owner = view->owners.find(cell.id);
-    const std::string state = load.healthy ? "serving" : load.condition;
+    const std::string state = load.healthy ? "owned" : load.condition;
     if (flags.json) {
       Json j = {{"id", cell.id},         {"range", cell.Describe()}, {"assigned", cell.host},
                 {"owner", nullptr},      {"owner_epoch", nullptr},   {"bytes", load.bytes},
@@ -181,10 +182,14 @@ int RunClusterHosts(const GlobalFlags& flags) {
     ++h.first;
     h.second += view->loads[i].bytes;
   }
-  // Live hosts, and hosts being drained that are gone (their mark stays).
+  // Live hosts, hosts being drained that are gone (their mark stays), and
+  // dead hosts cells are still assigned to.
   std::set<std::string> names;
   for (const auto& [name, address] : view->live) names.insert(name);
   names.insert(view->draining.begin(), view->draining.end());
+  for (const auto& [name, cells_bytes] : held) {
+    if (!name.empty()) names.insert(name);
+  }
   Json all = Json::array();
   if (!flags.json) {
     std::cout << absl::StrFormat("%-16s %-12s %-5s %-8s %6s %10s  %s\n", "host", "pool", "live",

@@ -9,10 +9,11 @@
 //   - it stands for controller (one host at a time, bound to its lease).
 //     The controller publishes its cell map to etcd, then, from the hosts,
 //     the pools (their minimums) and the draining marks in etcd:
-//       1. assigns each cell whose assigned host is not live to the live
+//       1. assigns each cell whose assigned host is not live, or failed to
+//          restore it (failed/<cell>/<host>), to the live
 //          host with the fewest cells in that host's pool (in any pool when
 //          its own has none left, saying so), never to a host being
-//          drained or one the cell would take past its pool's
+//          drained, one where it failed, or one the cell would take past its pool's
 //          max_cells_per_host or max_bytes_per_host; and says when a pool
 //          has fewer live hosts than its minimum;
 //       2. when no cell is moving, moves one cell off a host being drained
@@ -23,6 +24,9 @@
 //   - it reports the sizes of the cells it serves (bytes/<cell>), which
 //     placement above and the capacity guard (`hosts remove`) weigh
 //     against the pools' max_bytes_per_host;
+//   - a cell that fails to restore here is given back: released, its
+//     claim deleted, and marked failed/<cell>/<host>, so the controller
+//     places it on a host where it has not failed (step 1);
 //   - it claims each cell assigned to it (the claim succeeds once the last
 //     owner's key is gone, at or after its lease expired), and adopts it
 //     with the claim's revision as owner epoch: the cell is restored from
@@ -63,10 +67,12 @@ namespace cellindex::tools {
 namespace {
 
 constexpr absl::Duration kPassInterval = absl::Milliseconds(100);
-// How often a host looks at its cells' sizes, and the change (or 1% of the
-// size) worth a write to etcd.
+// How often a host looks at its cells' sizes, and the change (or 5% of the
+// size) worth a write to etcd; a smaller change is written after
+// kSizeRefresh.
 constexpr absl::Duration kSizeInterval = absl::Seconds(2);
-constexpr uint64_t kSizeSlack = 64 << 10;
+constexpr uint64_t kSizeSlack = 1 << 20;
+constexpr absl::Duration kSizeRefresh = absl::Seconds(30);
 
 class HostProcess {
  public:
@@ -92,10 +98,15 @@ class HostProcess {
     absl::StatusOr<std::set<std::string>> draining = coord.Draining();
     absl::StatusOr<Inventory> pools = ReadPools(coord);
     absl::StatusOr<std::map<uint32_t, uint64_t>> sizes = coord.CellBytes();
+    absl::StatusOr<std::map<uint32_t, std::set<std::string>>> failed = coord.FailedCells();
     if (!hosts.ok() || !assigned.ok() || !owners.ok() || !draining.ok() || !pools.ok() ||
-        !sizes.ok()) {
+        !sizes.ok() || !failed.ok()) {
       return;  // etcd away: the next pass
     }
+    auto failed_on = [&](uint32_t cell, const std::string& host) {
+      auto it = failed->find(cell);
+      return it != failed->end() && it->second.count(host) > 0;
+    };
     auto size_of = [&](uint32_t cell) -> uint64_t {
       auto it = sizes->find(cell);
       return it == sizes->end() ? 0 : it->second;
@@ -112,21 +123,25 @@ class HostProcess {
       ++load[name];
       bytes[name] += size_of(cell);
     }
-    // Whether `host` takes one more cell of `cell_bytes`: not past its
-    // pool's max_cells_per_host or max_bytes_per_host.
-    auto fits = [&](const std::string& host, uint64_t cell_bytes) {
+    // Whether `host` takes one more cell, `cell`: it did not fail there, and
+    // it is not past its pool's max_cells_per_host or max_bytes_per_host.
+    auto fits = [&](const std::string& host, uint32_t cell, bool limits) {
+      if (failed_on(cell, host)) return false;
+      if (!limits) return true;
+      const uint64_t cell_bytes = size_of(cell);
       const Pool* own = pools->FindPool(pools->PoolOf(host));
       if (own == nullptr) return true;
       if (own->max_cells_per_host > 0 && load[host] >= own->max_cells_per_host) return false;
       return own->max_bytes_per_host == 0 || bytes[host] + cell_bytes <= own->max_bytes_per_host;
     };
-    // The least loaded place in `pool` for a cell of `cell_bytes`, else
-    // anywhere (*outside set); a host it does not fit takes nothing.
-    auto place = [&](const std::string& pool, uint64_t cell_bytes, bool* outside) {
+    // The least loaded place in `pool` for `cell`, else anywhere (*outside
+    // set); a host it does not fit takes nothing (with `limits`: its pool's
+    // limits count too).
+    auto place = [&](const std::string& pool, uint32_t cell, bool* outside, bool limits) {
       auto best = load.end(), any = load.end();
       for (auto l = load.begin(); l != load.end(); ++l) {
         const std::string host_pool = pools->PoolOf(l->first);
-        if (!fits(l->first, cell_bytes)) continue;
+        if (!fits(l->first, cell, limits)) continue;
         if (any == load.end() || l->second < any->second) any = l;
         if (host_pool != pool) continue;
         if (best == load.end() || l->second < best->second) best = l;
@@ -135,37 +150,52 @@ class HostProcess {
       return *outside ? any : best;
     };
     SayPoolMinimums(*pools, load);
-    // 1. Cells with no live assigned host: a lost host's, or new.
+    // 1. Cells with no live assigned host (a lost host's, or new), and
+    // cells that failed to restore on their assigned host (it gave them
+    // back): to another host.
     for (const CellRange& c : map.cells()) {
       auto it = assigned->find(c.id);
-      if (it != assigned->end() && hosts->count(it->second)) continue;
+      const bool live = it != assigned->end() && hosts->count(it->second) > 0;
+      const bool failed_there = live && failed_on(c.id, it->second);
+      if (live && !failed_there) continue;
       const std::string pool = it != assigned->end() ? pools->PoolOf(it->second) : kDefaultPool;
       bool outside = false;
-      auto to = place(pool, size_of(c.id), &outside);
+      auto to = place(pool, c.id, &outside, /*limits=*/true);
+      // Serving it somewhere comes first: past the pools' limits when no
+      // host has room (said), never where it failed.
+      const bool over_limit = to == load.end();
+      if (over_limit) to = place(pool, c.id, &outside, /*limits=*/false);
       if (to == load.end()) {
-        if (!said_no_hosts_) {
+        if (unplaced_.insert(c.id).second) {
           Say("unplaced", {{"cell", c.id}, {"pool", pool}, {"bytes", size_of(c.id)}},
-              absl::StrCat("no live host can take cell ", c.id, " (", size_of(c.id),
-                           " bytes): none, or all at their pools' limits"));
+              absl::StrCat("no live host can take cell ", c.id,
+                           ": there is none, or it failed on each"));
         }
-        said_no_hosts_ = true;
-        return;
+        continue;
       }
-      said_no_hosts_ = false;
+      unplaced_.erase(c.id);
       if (!coord.Assign(c.id, to->first, host_.name).ok()) return;  // no longer controller
+      if (failed_there && load.count(it->second)) {
+        --load[it->second];
+        bytes[it->second] -= size_of(c.id);
+      }
       ++to->second;
       bytes[to->first] += size_of(c.id);
       (*assigned)[c.id] = to->first;
       Json fields = {{"cell", c.id}, {"to", to->first}, {"pool", pool}};
       if (outside) fields["outside_pool"] = true;
+      if (failed_there) fields["failed_on"] = it->second;
+      if (over_limit) fields["over_limit"] = true;
       Say("assigned", fields,
           absl::StrCat("assigned cell ", c.id, " to ", to->first,
-                       outside ? absl::StrCat(" (pool ", pool, " has no host to take it)") : ""));
+                       outside ? absl::StrCat(" (pool ", pool, " has no host to take it)") : "",
+                       over_limit ? " (past its pool's limits: no host had room)" : ""));
     }
     // A move under way (a cell of the map not yet owned where it is
     // assigned): one at a time. (An assignment of an id the map no longer
     // has is left alone: no host adopts it.)
     for (const CellRange& c : map.cells()) {
+      if (failed_on(c.id, (*assigned)[c.id])) continue;  // stuck, not moving (said above)
       auto owner = owners->find(c.id);
       if (owner == owners->end() || owner->second.host != (*assigned)[c.id]) return;
     }
@@ -174,8 +204,8 @@ class HostProcess {
       const std::string& name = (*assigned)[c.id];
       if (!draining->count(name) || !hosts->count(name)) continue;
       bool outside = false;
-      auto to = place(pools->PoolOf(name), size_of(c.id), &outside);
-      if (to == load.end()) return;  // nowhere to go (the guard refuses such a removal)
+      auto to = place(pools->PoolOf(name), c.id, &outside, /*limits=*/true);
+      if (to == load.end()) continue;  // nowhere to go (the guard refuses such a removal)
       Move(coord, c.id, name, to->first,
            outside ? absl::StrCat("drain, outside pool ", pools->PoolOf(name)) : "drain");
       return;
@@ -192,7 +222,7 @@ class HostProcess {
       const auto& [most, fewest] = most_fewest;
       if (load[most] < load[fewest] + 2) continue;
       for (const CellRange& c : map.cells()) {
-        if ((*assigned)[c.id] != most || !fits(fewest, size_of(c.id))) continue;
+        if ((*assigned)[c.id] != most || !fits(fewest, c.id, /*limits=*/true)) continue;
         Move(coord, c.id, most, fewest, "balance");
         return;
       }
@@ -208,6 +238,7 @@ class HostProcess {
     if (published_map_) return;
     absl::StatusOr<Versioned> seen = coord.ReadMap();
     if (!seen.ok()) return;
+    bool foreign = false;
     if (seen->revision != 0) {
       absl::StatusOr<CellMap> theirs = CellMap::Decode(seen->value);
       if (theirs.ok() && theirs->index_id() == map.index_id() &&
@@ -215,7 +246,10 @@ class HostProcess {
         published_map_ = true;  // as new as ours: left as it is
         return;
       }
+      foreign = !theirs.ok() || theirs->index_id() != map.index_id();
     }
+    // Another index's cell sizes say nothing of this one's.
+    if (foreign && !coord.ClearCellBytes().ok()) return;
     if (coord.WriteMap(map.Encode(), seen->revision).ok()) {
       published_map_ = true;
       Say("published-map", {{"epoch", map.epoch()}, {"cells", map.cells().size()}},
@@ -274,6 +308,12 @@ class HostProcess {
   void Claim(ClusterCoord& coord, Index& index, int64_t lease) {
     absl::StatusOr<std::map<uint32_t, std::string>> assigned = coord.Assignments();
     if (!assigned.ok()) return;
+    // A cell that failed here and is assigned elsewhere now may be tried
+    // here again, when it comes back.
+    for (auto it = failed_here_.begin(); it != failed_here_.end();) {
+      auto a = assigned->find(*it);
+      it = a != assigned->end() && a->second == host_.name ? std::next(it) : failed_here_.erase(it);
+    }
     for (auto it = owned_.begin(); it != owned_.end();) {
       auto a = assigned->find(it->first);
       if (a == assigned->end() || a->second == host_.name) {
@@ -289,7 +329,7 @@ class HostProcess {
           absl::StrCat("released cell ", cell, " to ", a->second));
     }
     for (const auto& [cell, name] : *assigned) {
-      if (name != host_.name || owned_.count(cell)) continue;
+      if (name != host_.name || owned_.count(cell) || failed_here_.count(cell)) continue;
       absl::StatusOr<int64_t> epoch = coord.ClaimCell(cell, host_.name, lease);
       if (!epoch.ok()) continue;  // the last owner's key is still there
       if (absl::Status s = index.Adopt(cell, static_cast<uint64_t>(*epoch)); !s.ok()) {
@@ -297,6 +337,8 @@ class HostProcess {
         // tries afresh.
         (void)index.Release(cell);
         (void)coord.ReleaseCell(cell, *epoch);
+        (void)coord.MarkCellFailed(cell, host_.name, lease);
+        failed_here_.insert(cell);
         Say("adopt-failed", {{"cell", cell}, {"error", s.message()}},
             absl::StrCat("cannot adopt cell ", cell, ": ", s.message()));
         continue;
@@ -309,7 +351,12 @@ class HostProcess {
   }
 
   // Says which adopted cells serve now.
-  void ReportServing(Index& index) {
+  // Says when an adopted cell serves, or failed to restore: then it is
+  // given back (released, its claim deleted) and marked as failed here
+  // (failed/<cell>/<host>, bound to this host's lease: until this process
+  // ends, the controller gives it the cell no more), so the controller
+  // places it on another host.
+  void ReportServing(ClusterCoord& coord, Index& index, int64_t lease) {
     if (adopted_at_.empty()) return;
     for (const CellStats& c : index.Stats().cells) {
       auto it = adopted_at_.find(c.id);
@@ -320,16 +367,25 @@ class HostProcess {
         Say("serving-cell", {{"cell", c.id}, {"after_ms", ms}, {"keys", c.keys}},
             absl::StrCat("cell ", c.id, " serves (", c.keys, " keys, ", ms, " ms after adoption)"));
       } else {
-        Say("cell-failed", {{"cell", c.id}, {"error", c.error}},
-            absl::StrCat("cell ", c.id, " failed: ", c.error));
+        // Marked before the claim goes: the controller never sees the cell
+        // free here without the mark.
+        (void)coord.MarkCellFailed(c.id, host_.name, lease);
+        (void)index.Release(c.id);
+        if (auto owned = owned_.find(c.id); owned != owned_.end()) {
+          (void)coord.ReleaseCell(c.id, owned->second);
+          owned_.erase(owned);
+        }
+        failed_here_.insert(c.id);
+        Say("cell-failed", {{"cell", c.id}, {"error", c.error}, {"released", true}},
+            absl::StrCat("cell ", c.id, " failed: ", c.error, "; given back"));
       }
       adopted_at_.erase(it);
     }
   }
 
-  // Reports the size of each cell it serves to etcd (bytes/<cell>), every
-  // kSizeInterval, when it has changed by more than kSizeSlack (or 1%) since
-  // the last report.
+  // Reports the size of each cell it serves to etcd (bytes/<cell>), looked
+  // at every kSizeInterval: when it has changed by more than kSizeSlack (or
+  // 5%) since the last report, or at all after kSizeRefresh.
   void ReportSizes(ClusterCoord& coord, Index& index) {
     if (owned_.empty() || absl::Now() - sizes_at_ < kSizeInterval) return;
     sizes_at_ = absl::Now();
@@ -338,13 +394,17 @@ class HostProcess {
       if (owner == owned_.end() || c.state != CellPhase::kServing) continue;
       const uint64_t bytes = c.sst_bytes + c.memtable_bytes;
       auto last = reported_bytes_.find(c.id);
-      if (last != reported_bytes_.end() && last->second.first == owner->second) {
-        const uint64_t was = last->second.second;
+      if (last != reported_bytes_.end() && last->second.epoch == owner->second) {
+        const uint64_t was = last->second.bytes;
         const uint64_t diff = bytes > was ? bytes - was : was - bytes;
-        if (diff <= std::max<uint64_t>(kSizeSlack, was / 100)) continue;
+        if (diff == 0) continue;
+        if (diff <= std::max<uint64_t>(kSizeSlack, was / 20) &&
+            sizes_at_ - last->second.at < kSizeRefresh) {
+          continue;
+        }
       }
       if (coord.ReportCellBytes(c.id, owner->second, bytes).ok()) {
-        reported_bytes_[c.id] = {owner->second, bytes};
+        reported_bytes_[c.id] = {owner->second, bytes, sizes_at_};
       }
     }
   }
@@ -356,10 +416,16 @@ class HostProcess {
   const HostFlags& host_;
   std::map<uint32_t, int64_t> owned_;  // cell -> owner epoch
   std::map<uint32_t, absl::Time> adopted_at_;
-  // cell -> (owner epoch, bytes) last reported; when.
-  std::map<uint32_t, std::pair<int64_t, uint64_t>> reported_bytes_;
+  std::set<uint32_t> failed_here_;  // failed to restore here; not claimed again while assigned here
+  // cell -> what was last reported, and when.
+  struct Reported {
+    int64_t epoch = 0;  // the owner epoch it was reported under
+    uint64_t bytes = 0;
+    absl::Time at;
+  };
+  std::map<uint32_t, Reported> reported_bytes_;
   absl::Time sizes_at_ = absl::InfinitePast();
-  bool said_no_hosts_ = false;
+  std::set<uint32_t> unplaced_;  // cells said to be unplaced
   bool said_bad_pools_ = false;
   bool published_map_ = false;
   std::set<std::string> below_minimum_;  // pools said to be below their minimum
@@ -435,7 +501,7 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
     absl::StatusOr<std::string> controller = coord->Elect(host.name, lease->id());
     if (controller.ok() && *controller == host.name) process.Control(*coord, map);
     process.Claim(*coord, **index, lease->id());
-    process.ReportServing(**index);
+    process.ReportServing(*coord, **index, lease->id());
     process.ReportSizes(*coord, **index);
   }
   (*server)->Shutdown(absl::Seconds(5));

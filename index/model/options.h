@@ -177,7 +177,8 @@ struct Options {
   // cell from the store (a host directory's state is not trusted: it may
   // hold a former owner's unacknowledged writes), waits for them, removes
   // the store's cluster mark once all serve, and goes on as a single
-  // process.
+  // process. A cell that does not serve (its stats say why) keeps the
+  // mark: the next open must leave again.
   bool leave_cluster = false;
   // With cluster_member: asked before a write is journaled, and again after
   // any request before it is answered. False once the process may no

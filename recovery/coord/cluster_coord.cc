@@ -18,6 +18,7 @@ constexpr absl::string_view kOwners = "owners/";
 constexpr absl::string_view kAssigned = "assigned/";
 constexpr absl::string_view kDraining = "draining/";
 constexpr absl::string_view kBytes = "bytes/";
+constexpr absl::string_view kFailed = "failed/";
 
 // The cell id at the end of `key` (after `prefix`), as CellKey writes it.
 absl::StatusOr<uint32_t> CellOfKey(const std::string& key, const std::string& prefix) {
@@ -258,16 +259,38 @@ absl::StatusOr<std::map<uint32_t, uint64_t>> ClusterCoord::CellBytes() {
   std::map<uint32_t, uint64_t> out;
   for (const EtcdKv& kv : *kvs) {
     absl::StatusOr<uint32_t> cell = CellOfKey(kv.key, prefix);
-    if (!cell.ok()) return cell.status();
     uint64_t bytes = 0;
-    if (kv.value.empty() || !absl::c_all_of(kv.value, absl::ascii_isdigit) ||
+    if (!cell.ok() || kv.value.empty() || !absl::c_all_of(kv.value, absl::ascii_isdigit) ||
         !absl::SimpleAtoi(kv.value, &bytes)) {
-      return absl::DataLossError(absl::StrCat("etcd holds a malformed size of cell ", *cell, ": ",
-                                              absl::CHexEscape(kv.value)));
+      continue;  // not a size: as if unreported (its owner's next report replaces it)
     }
     out[*cell] = bytes;
   }
   return out;
+}
+
+absl::Status ClusterCoord::MarkCellFailed(uint32_t cell, const std::string& host, int64_t lease) {
+  if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
+  return etcd_->Put(absl::StrCat(CellKey(kFailed, cell), "/", host), "1", lease).status();
+}
+
+absl::StatusOr<std::map<uint32_t, std::set<std::string>>> ClusterCoord::FailedCells() {
+  const std::string prefix = absl::StrCat(prefix_, kFailed);
+  absl::StatusOr<std::vector<EtcdKv>> kvs = etcd_->GetPrefix(prefix);
+  if (!kvs.ok()) return kvs.status();
+  std::map<uint32_t, std::set<std::string>> out;
+  for (const EtcdKv& kv : *kvs) {
+    const size_t slash = kv.key.find('/', prefix.size());
+    if (slash == std::string::npos) continue;  // not a mark
+    absl::StatusOr<uint32_t> cell = CellOfKey(kv.key.substr(0, slash), prefix);
+    if (!cell.ok()) continue;
+    out[*cell].insert(kv.key.substr(slash + 1));
+  }
+  return out;
+}
+
+absl::Status ClusterCoord::ClearCellBytes() {
+  return etcd_->Delete(absl::StrCat(prefix_, kBytes), /*prefix=*/true).status();
 }
 
 }  // namespace cellindex

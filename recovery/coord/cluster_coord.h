@@ -19,6 +19,10 @@
 //   draining/<host>  a host being drained (`hosts remove --execute`): the
 //                    controller places nothing there and moves its cells
 //                    away, one at a time
+//   failed/<cell>/<host>  the cell failed to restore on that host, which gave
+//                    it back; bound to that host's lease, so for as long
+//                    as the host process lives the controller places the
+//                    cell elsewhere (a restarted host is tried again)
 //   bytes/<cell>     the cell's size (decimal bytes: its SST files and
 //                    memtables), reported by its owner when it changes,
 //                    written only under the owner's claim; kept when the
@@ -118,12 +122,20 @@ class ClusterCoord {
   // The hosts marked as being drained.
   absl::StatusOr<std::set<std::string>> Draining();
 
+  // `cell` failed on `host`, which holds `lease` (the mark goes with it).
+  absl::Status MarkCellFailed(uint32_t cell, const std::string& host, int64_t lease);
+  // cell -> the hosts it failed on (a malformed key is left out).
+  absl::StatusOr<std::map<uint32_t, std::set<std::string>>> FailedCells();
+
   // As the owner of `cell` under claim `epoch`: its size is `bytes`.
   // FailedPrecondition when the claim is no longer held.
   absl::Status ReportCellBytes(uint32_t cell, int64_t epoch, uint64_t bytes);
-  // Every reported size: cell -> bytes. A value that is not a number is
-  // DataLoss.
+  // Every reported size: cell -> bytes. An entry that is not one (a bad
+  // key or value) is left out, as if unreported.
   absl::StatusOr<std::map<uint32_t, uint64_t>> CellBytes();
+  // Removes every size (another index's map replaced: its cells' sizes
+  // say nothing of this one's).
+  absl::Status ClearCellBytes();
 
   const std::string& prefix() const { return prefix_; }
 

@@ -121,7 +121,7 @@ class LocalDirStore : public DurableStore {
     if (absl::Status s = CreateDirs(fs_, ParentDir(path)); !s.ok()) return s;
     static std::atomic<uint64_t> next{0};
     const std::string tmp =
-        absl::StrFormat("%s.new-%d-%d-%d", path, getpid(), absl::ToUnixMicros(absl::Now()),
+        absl::StrFormat("%s.%d-%d-%d.tmp", path, getpid(), absl::ToUnixMicros(absl::Now()),
                         next.fetch_add(1));
     if (absl::Status s = WriteSyncedFile(fs_, tmp, data); !s.ok()) return s;
     rocksdb::IOStatus linked = fs_.LinkFile(tmp, path, IO(), nullptr);
