@@ -209,7 +209,9 @@ class Cluster {
   std::map<std::string, std::unique_ptr<Client>> clients_;
 };
 
-void ExpectEveryRecord(Client& client,
+// `client`: a Client or a ClusterClient.
+template <typename AnyClient>
+void ExpectEveryRecord(AnyClient& client,
                        const std::map<std::string, std::optional<ObjectRecord>>& want) {
   for (const auto& [key, rec] : want) {
     absl::StatusOr<ObjectRecord> r = client.Get({"bucket", key});
@@ -731,15 +733,7 @@ TEST(HostTest, RemovingAHostIsGuardedByThePoolsMinimumAndDrainsItUnderLoad) {
   EXPECT_THAT(removed.out, ::testing::HasSubstr("hold no cell now"));
   owners = *cluster.coord().Owners();
   for (const auto& [cell, owner] : owners) EXPECT_NE(owner.host, "c") << cell;
-  for (const auto& [key, rec] : want) {
-    absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
-    if (rec.has_value()) {
-      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
-      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;
-    } else {
-      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
-    }
-  }
+  ExpectEveryRecord(*routed, want);
   // The drained host holds nothing: it stops cleanly, and nothing moves.
   EXPECT_EQ(c.process().Terminate(), 0) << c.log();
   testing::ProcessResult gone = cli({"--json", "hosts"});
@@ -842,15 +836,7 @@ TEST(HostTest, ACellThatFailsToRestoreOnAHostIsServedByAnother) {
   cco.etcd_endpoints = {etcd.endpoint()};
   cco.deadline = absl::Seconds(30);
   std::unique_ptr<ClusterClient> routed = *ClusterClient::Connect(cco);
-  for (const auto& [key, rec] : want) {
-    absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
-    if (rec.has_value()) {
-      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
-      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;
-    } else {
-      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
-    }
-  }
+  ExpectEveryRecord(*routed, want);
   EXPECT_EQ(a.process().Terminate(), 0) << a.log();
   // a's marks went with its lease.
   EXPECT_TRUE(cluster.coord().FailedCells()->empty());
@@ -975,15 +961,7 @@ TEST(HostTest, EtcdRestartedUnderLoadTheHostsServeOnAndCarryOn) {
     ASSERT_TRUE(put.ok()) << Key(i) << ": " << put.status() << a.log() << b.log();
     want[Key(i)] = *routed->Get({"bucket", Key(i)});
   }
-  for (const auto& [key, rec] : want) {
-    absl::StatusOr<ObjectRecord> r = routed->Get({"bucket", key});
-    if (rec.has_value()) {
-      ASSERT_TRUE(r.ok()) << key << ": " << r.status();
-      EXPECT_EQ(EncodeRecord(*r), EncodeRecord(*rec)) << key;
-    } else {
-      EXPECT_TRUE(absl::IsNotFound(r.status())) << key << ": " << r.status();
-    }
-  }
+  ExpectEveryRecord(*routed, want);
   EXPECT_EQ(WEXITSTATUS(a.process().Terminate()), 0) << a.log();
   EXPECT_EQ(WEXITSTATUS(b.process().Terminate()), 0) << b.log();
 }

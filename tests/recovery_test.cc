@@ -497,6 +497,25 @@ TEST(ClusterMemberTest, AServedStoreOpensAsOneProcessOnlyWhenItLeavesTheCluster)
   ExpectExactly(**again, want);
 }
 
+// A cluster member of the four-cell store in `data_dir`, whose view of its
+// lease is `*lease`: kLeaseHolds, kLeaseLapsed, or kFrozenInAWrite (a write
+// frozen between its first check and its journal append: true once, then
+// false).
+constexpr int kLeaseHolds = 0, kLeaseLapsed = 1, kFrozenInAWrite = 2;
+Options MemberOptions(const testing::ScratchDir& dir, const std::string& data_dir,
+                      std::atomic<int>* lease) {
+  Options o = FourCells(dir);
+  o.data_dir = data_dir;
+  o.cell_boundaries.clear();
+  o.cluster_member = true;
+  o.may_acknowledge = [lease] {
+    int mode = lease->load();
+    if (mode == kFrozenInAWrite) return lease->compare_exchange_strong(mode, kLeaseLapsed);
+    return mode == kLeaseHolds;
+  };
+  return o;
+}
+
 // Two index processes sharing one store as cluster members (in one test
 // process here; `cellindex host` runs them as processes coordinated through
 // etcd, host_test). A member serves only what it adopted; once its lease
@@ -506,18 +525,8 @@ TEST(ClusterMemberTest, AServedStoreOpensAsOneProcessOnlyWhenItLeavesTheCluster)
 TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   testing::ScratchDir dir;
   std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
-  // 0: the lease holds; 1: it may have lapsed; 2: a write frozen between
-  // its check and its journal append (true once, then false).
-  std::atomic<int> a_lease{0};
-  Options oa = FourCells(dir);
-  oa.data_dir = dir / "host-a";
-  oa.cell_boundaries.clear();
-  oa.cluster_member = true;
-  oa.may_acknowledge = [&a_lease] {
-    int mode = a_lease.load();
-    if (mode == 2) return a_lease.compare_exchange_strong(mode, 1);
-    return mode == 0;
-  };
+  std::atomic<int> a_lease{kLeaseHolds};
+  Options oa = MemberOptions(dir, dir / "host-a", &a_lease);
   auto a = Index::Open(oa);
   ASSERT_TRUE(a.ok()) << a.status();
   // Nothing is served before it is adopted, and a write says it did nothing.
@@ -537,7 +546,7 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   }
 
   // A's lease may have lapsed: it refuses everything, writes unapplied.
-  a_lease = 1;
+  a_lease = kLeaseLapsed;
   absl::Status fenced = (*a)->Put({"bucket", Key(3)}, testing::Rec(7)).status();
   EXPECT_TRUE(absl::IsUnavailable(fenced)) << fenced;
   EXPECT_TRUE(WasNotApplied(fenced));
@@ -548,7 +557,7 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   // publishes nothing.
   const std::vector<uint64_t> cell0 = *ListCheckpoints(
       *NewLocalDirStore(&DefaultFs(), dir / "store"), map.cells()[0].id);
-  a_lease = 2;
+  a_lease = kFrozenInAWrite;
   absl::Status lapsed = (*a)->Checkpoint(map.cells()[0].id).status();
   EXPECT_TRUE(absl::IsUnavailable(lapsed)) << lapsed;
   EXPECT_THAT(std::string(lapsed.message()), HasSubstr("may no longer own"));
@@ -567,7 +576,7 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
 
   // A wakes inside a write: it passes the first check, reaches its journal,
   // and is refused at the second, its outcome unknown to the caller.
-  a_lease = 2;
+  a_lease = kFrozenInAWrite;
   absl::Status late = (*a)->Put({"bucket", "late"}, testing::Rec(5)).status();
   EXPECT_TRUE(absl::IsUnavailable(late)) << late;
   EXPECT_FALSE(WasNotApplied(late));
@@ -581,7 +590,7 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
   const std::vector<uint64_t> manifests = *ListCheckpoints(*store, late_cell);
   const std::vector<std::string> files = *store->List(CheckpointFilePrefix(late_cell));
-  a_lease = 2;
+  a_lease = kFrozenInAWrite;
   absl::Status checkpoint = (*a)->Checkpoint(late_cell).status();
   EXPECT_TRUE(absl::IsUnavailable(checkpoint)) << checkpoint;
   EXPECT_THAT(std::string(checkpoint.message()), HasSubstr("owner epoch 20 has taken it"));
@@ -614,21 +623,15 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
 TEST(ClusterMemberTest, LeavingTheClusterRestoresEveryCellFromTheStore) {
   testing::ScratchDir dir;
   std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
-  std::atomic<int> a_lease{0};  // as in the test above
-  Options oa = FourCells(dir);  // the single process's data directory
-  oa.cell_boundaries.clear();
-  oa.cluster_member = true;
-  oa.may_acknowledge = [&a_lease] {
-    int mode = a_lease.load();
-    if (mode == 2) return a_lease.compare_exchange_strong(mode, 1);
-    return mode == 0;
-  };
+  std::atomic<int> a_lease{kLeaseHolds};
+  // The single process's data directory.
+  Options oa = MemberOptions(dir, FourCells(dir).data_dir, &a_lease);
   auto a = Index::Open(oa);
   ASSERT_TRUE(a.ok()) << a.status();
   const CellMap map = (*a)->cell_map();
   for (const CellRange& c : map.cells()) ASSERT_TRUE((*a)->Adopt(c.id, 10).ok());
   (*a)->WaitForRecovery();
-  a_lease = 1;
+  a_lease = kLeaseLapsed;
   Options ob = oa;
   ob.data_dir = dir / "host-b";
   ob.may_acknowledge = nullptr;
@@ -638,7 +641,7 @@ TEST(ClusterMemberTest, LeavingTheClusterRestoresEveryCellFromTheStore) {
   (*b)->WaitForRecovery();
   // A applies a write it may not acknowledge; B acknowledges one in the
   // same cell, at the same seq.
-  a_lease = 2;
+  a_lease = kFrozenInAWrite;
   absl::Status late = (*a)->Put({"bucket", "late-1"}, Rec(5)).status();
   EXPECT_TRUE(absl::IsUnavailable(late)) << late;
   EXPECT_FALSE(WasNotApplied(late));
@@ -682,18 +685,8 @@ TEST(ClusterMemberTest, LeavingTheClusterRestoresEveryCellFromTheStore) {
 TEST(ClusterMemberTest, ALateOwnersCheckpointIsKeptButNeverRestored) {
   testing::ScratchDir dir;
   std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
-  // 0: the lease holds; 1: it may have lapsed; 2: a write frozen between
-  // its check and its journal append (true once, then false).
-  std::atomic<int> a_lease{0};
-  Options oa = FourCells(dir);
-  oa.data_dir = dir / "host-a";
-  oa.cell_boundaries.clear();
-  oa.cluster_member = true;
-  oa.may_acknowledge = [&a_lease] {
-    int mode = a_lease.load();
-    if (mode == 2) return a_lease.compare_exchange_strong(mode, 1);
-    return mode == 0;
-  };
+  std::atomic<int> a_lease{kLeaseHolds};
+  Options oa = MemberOptions(dir, dir / "host-a", &a_lease);
   auto a = Index::Open(oa);
   ASSERT_TRUE(a.ok()) << a.status();
   const CellMap map = (*a)->cell_map();
@@ -708,7 +701,7 @@ TEST(ClusterMemberTest, ALateOwnersCheckpointIsKeptButNeverRestored) {
   want["acked-by-a"] = *(*a)->Get({"bucket", "acked-by-a"});
 
   // A's lease lapses; B takes every cell with a later epoch.
-  a_lease = 1;
+  a_lease = kLeaseLapsed;
   Options ob = oa;
   ob.data_dir = dir / "host-b";
   ob.may_acknowledge = nullptr;
@@ -725,7 +718,7 @@ TEST(ClusterMemberTest, ALateOwnersCheckpointIsKeptButNeverRestored) {
   // acknowledged. B acknowledges one write in the same cell, at the seq A
   // used for its first.
   for (const char* key : {"late-1", "late-2"}) {
-    a_lease = 2;
+    a_lease = kFrozenInAWrite;
     absl::Status late = (*a)->Put({"bucket", key}, Rec(5)).status();
     EXPECT_TRUE(absl::IsUnavailable(late)) << late;
     EXPECT_FALSE(WasNotApplied(late));
@@ -738,7 +731,7 @@ TEST(ClusterMemberTest, ALateOwnersCheckpointIsKeptButNeverRestored) {
   // A, sure of its lease, checkpoints: it sees B's fence and publishes
   // nothing.
   const std::vector<uint64_t> before = *ListCheckpoints(*store, late_cell);
-  a_lease = 0;
+  a_lease = kLeaseHolds;
   absl::Status refused = (*a)->Checkpoint(late_cell).status();
   EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
   EXPECT_THAT(std::string(refused.message()), HasSubstr("owner epoch 20 has taken it"));
@@ -748,7 +741,7 @@ TEST(ClusterMemberTest, ALateOwnersCheckpointIsKeptButNeverRestored) {
   std::filesystem::rename(b_fence, b_fence + ".hidden");
   absl::StatusOr<std::vector<CheckpointReport>> late_checkpoint = (*a)->Checkpoint(late_cell);
   std::filesystem::rename(b_fence + ".hidden", b_fence);
-  a_lease = 1;
+  a_lease = kLeaseLapsed;
   ASSERT_TRUE(late_checkpoint.ok()) << late_checkpoint.status();
   ASSERT_EQ(late_checkpoint->size(), 1u);
   const uint64_t late_seq = late_checkpoint->front().applied_seq;
