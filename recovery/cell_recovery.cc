@@ -314,7 +314,18 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   const std::string what = absl::StrCat("cell ", range.id);
   absl::StatusOr<std::vector<uint64_t>> seqs = ListCheckpoints(store, range.id);
   if (!seqs.ok()) return seqs.status();
-  absl::StatusOr<OwnerFences> fences = LoadOwnerFences(store, identity.index_id, range.id);
+  // A fence that does not read is taken from the journal, if it still
+  // shows where that owner began.
+  absl::StatusOr<OwnerFences> fences = LoadOwnerFences(
+      store, identity.index_id, range.id, [&](uint64_t epoch) -> absl::StatusOr<uint64_t> {
+        JournalOptions jo;
+        jo.fs = &fs;
+        jo.dir = paths.journal_dir;
+        jo.head_path = paths.journal_head;
+        jo.index_id = identity.index_id;
+        jo.cell_id = range.id;
+        return Journal::EpochStart(jo, epoch);
+      });
   if (!fences.ok()) return fences.status();
   // Every checkpoint name is a state the cell once had: whatever we recover
   // from must reach at least the newest of them, even one that is damaged,

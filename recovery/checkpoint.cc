@@ -96,8 +96,9 @@ absl::StatusOr<CheckpointManifest> LoadCheckpoint(DurableStore& store, const std
   return m;
 }
 
-absl::StatusOr<OwnerFences> LoadOwnerFences(DurableStore& store, const std::string& index_id,
-                                            CellId id) {
+absl::StatusOr<OwnerFences> LoadOwnerFences(
+    DurableStore& store, const std::string& index_id, CellId id,
+    const std::function<absl::StatusOr<uint64_t>(uint64_t epoch)>& journal_start) {
   absl::StatusOr<std::vector<std::string>> names = store.List(OwnerFencePrefix(id));
   if (!names.ok()) return names.status();
   OwnerFences fences;
@@ -113,6 +114,19 @@ absl::StatusOr<OwnerFences> LoadOwnerFences(DurableStore& store, const std::stri
     } else if (f->cell != id || f->owner_epoch != epoch || f->index_id != index_id) {
       f = absl::DataLossError(absl::StrCat(name, ": names cell ", f->cell, " owner epoch ",
                                            f->owner_epoch, " of index ", f->index_id));
+    }
+    if (!f.ok() && journal_start) {
+      // The damaged fence stays in the store (evidence); the journal says
+      // the same seq while it still holds that owner's first segment.
+      absl::StatusOr<uint64_t> start = journal_start(epoch);
+      if (start.ok()) {
+        OwnerFence from_journal;
+        from_journal.index_id = index_id;
+        from_journal.cell = id;
+        from_journal.owner_epoch = epoch;
+        from_journal.fence_seq = *start;
+        f = std::move(from_journal);
+      }
     }
     fences.emplace(epoch, std::move(f));
   }

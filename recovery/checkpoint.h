@@ -62,9 +62,13 @@ absl::StatusOr<size_t> CountRestorableCheckpoints(DurableStore& store,
 // The owner fences of cell `id` (recovery/store/owner_fence.h), by owner
 // epoch; one that does not decode, or names another cell or index, is kept
 // as its DataLoss.
+// `journal_start`, when given, stands in for a fence that does not read:
+// where the epoch's owner took the journal over, as its segments say
+// (Journal::EpochStart; an error keeps the fence's DataLoss).
 using OwnerFences = std::map<uint64_t, absl::StatusOr<OwnerFence>>;
-absl::StatusOr<OwnerFences> LoadOwnerFences(DurableStore& store, const std::string& index_id,
-                                            CellId id);
+absl::StatusOr<OwnerFences> LoadOwnerFences(
+    DurableStore& store, const std::string& index_id, CellId id,
+    const std::function<absl::StatusOr<uint64_t>(uint64_t epoch)>& journal_start = nullptr);
 // DataLoss when `m` is a late owner's checkpoint: its applied_seq is past
 // the fence of the first owner epoch after its own, so it may hold writes
 // that owner never saw (and nobody acknowledged), at seqs that owner wrote

@@ -676,6 +676,58 @@ TEST(ClusterMemberTest, LeavingTheClusterRestoresEveryCellFromTheStore) {
   ExpectExactly(**again, want);
 }
 
+// A damaged owner fence is kept (evidence) and read from the journal
+// instead while the journal still holds that owner's first segment: the
+// earlier owner's checkpoint stays restorable.
+TEST(ClusterMemberTest, ADamagedOwnerFenceIsReadFromTheJournal) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
+  std::atomic<int> lease{kLeaseHolds};
+  const CellId cell = 1;
+  uint64_t a_seq = 0;
+  {
+    auto a = Index::Open(MemberOptions(dir, dir / "host-a", &lease));
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE((*a)->Adopt(cell, 10).ok());
+    (*a)->WaitForRecovery();
+    ASSERT_TRUE((*a)->Put({"bucket", Key(30)}, Rec(3030)).ok());
+    want[Key(30)] = *(*a)->Get({"bucket", Key(30)});
+    absl::StatusOr<std::vector<CheckpointReport>> r = (*a)->Checkpoint(cell);
+    ASSERT_TRUE(r.ok()) << r.status();
+    a_seq = r->front().applied_seq;
+  }
+  {
+    auto b = Index::Open(MemberOptions(dir, dir / "host-b", &lease));
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_TRUE((*b)->Adopt(cell, 20).ok());
+    (*b)->WaitForRecovery();
+    ASSERT_TRUE((*b)->Put({"bucket", Key(31)}, Rec(3131)).ok());
+    want[Key(31)] = *(*b)->Get({"bucket", Key(31)});
+  }
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  const std::string fence = OwnerFenceName(cell, 20);
+  std::string bytes = *store->Get(fence);
+  bytes[bytes.size() / 2] ^= 0x20;
+  ASSERT_TRUE(store->Put(fence, bytes).ok());
+  const std::string index_id = (*LoadCheckpoint(*store, "", cell, a_seq)).index_id;
+  EXPECT_TRUE(absl::IsDataLoss((*LoadOwnerFences(*store, index_id, cell)).at(20).status()));
+
+  auto c = Index::Open(MemberOptions(dir, dir / "host-c", &lease));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const CellMap map = (*c)->cell_map();
+  for (const CellRange& r : map.cells()) ASSERT_TRUE((*c)->Adopt(r.id, 30).ok());
+  (*c)->WaitForRecovery();
+  const CellStats stats = (*c)->Stats().cells[map.IndexOf(cell).value()];
+  EXPECT_EQ(stats.state, CellPhase::kServing) << stats.error;
+  EXPECT_EQ(stats.recovery.source, RecoverySource::kCheckpoint);
+  EXPECT_EQ(stats.recovery.checkpoint_seq, a_seq);
+  for (const std::string& f : stats.recovery.fallbacks) {
+    EXPECT_THAT(f, ::testing::Not(HasSubstr("cannot be read"))) << f;
+  }
+  ExpectExactly(**c, want);
+  EXPECT_EQ(*store->Get(fence), bytes);  // kept as it was
+}
+
 // A checkpoint an old owner publishes after a later owner took the cell (it
 // passed its last check, froze, woke up and published) holds writes nobody
 // acknowledged, at seqs the later owner used for its own writes. No restore

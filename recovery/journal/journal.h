@@ -136,6 +136,13 @@ class Journal {
   // crash before the first append leaves the journal as Open found it.
   // With options.writer_epoch, the segment is written now (see there).
   absl::Status StartAppending(uint64_t next_seq);
+  // Where owner epoch `epoch` took over the journal in `options.dir`: one
+  // less than the first seq of its first segment, the one after a segment
+  // of a lower epoch. NotFound when the journal no longer shows it (its
+  // segments trimmed, or the epoch never wrote). Reads headers only; every
+  // segment's file is read whole, so this is for rare uses (a damaged
+  // owner fence).
+  static absl::StatusOr<uint64_t> EpochStart(const JournalOptions& options, uint64_t epoch);
   // Starts the journal in `options.dir`, which must hold no segment, at
   // `first_seq`: its first segment, declaring the seqs before it missing
   // (a split's child, whose state holds them), and the head naming it, so

@@ -2,6 +2,7 @@
 // chain and that the head proves its end, and replaying what the caller's
 // state lacks. Nothing here appends.
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "index/base/file_util.h"
@@ -305,6 +306,26 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& opt
   journal->gap_end_ = report->gap_end;
   journal->closed_segment_bytes_ = closed_bytes;
   return journal;
+}
+
+absl::StatusOr<uint64_t> Journal::EpochStart(const JournalOptions& options, uint64_t epoch) {
+  rocksdb::FileSystem& fs = *options.fs;
+  absl::StatusOr<std::vector<SegmentFile>> files = ListSegments(fs, options.dir);
+  if (!files.ok()) return files.status();
+  std::optional<uint64_t> before;  // the epoch of the segment before, when its header read
+  for (const SegmentFile& f : *files) {
+    ReadSegment seg;
+    seg.file = f;
+    if (!ReadHeader(fs, options, &seg).ok()) {
+      before.reset();
+      continue;
+    }
+    const uint64_t e = seg.header.writer_epoch;
+    if (e == epoch && before.has_value() && *before < epoch) return f.first - 1;
+    before = e;
+  }
+  return absl::NotFoundError(absl::StrCat("no segment of the journal in ", options.dir,
+                                          " shows where owner epoch ", epoch, " began"));
 }
 
 }  // namespace cellindex
