@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -330,9 +331,12 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
   // Every checkpoint name is a state the cell once had: whatever we recover
   // from must reach at least the newest of them, even one that is damaged,
   // except a late owner's (its state was never the cell's).
+  // (The manifests read here are not read again below.)
+  std::map<uint64_t, absl::StatusOr<CheckpointManifest>> read;
   uint64_t newest = 0;
   for (uint64_t seq : *seqs) {
-    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, identity.index_id, range.id, seq);
+    absl::StatusOr<CheckpointManifest>& m =
+        read.emplace(seq, LoadCheckpoint(store, identity.index_id, range.id, seq)).first->second;
     if (!m.ok() && !absl::IsDataLoss(m.status())) return m.status();
     if (m.ok() && !CheckOwnerFence(*fences, *m).ok()) continue;
     newest = seq;
@@ -390,7 +394,11 @@ absl::StatusOr<std::unique_ptr<Cell>> RecoverCell(const CellIdentity& identity,
     auto reject = [&](const absl::Status& why) {
       report->fallbacks.push_back(absl::StrCat("checkpoint ", seq, ": ", why.message()));
     };
-    absl::StatusOr<CheckpointManifest> m = LoadCheckpoint(store, identity.index_id, range.id, seq);
+    auto known = read.find(seq);
+    absl::StatusOr<CheckpointManifest> m = known != read.end()
+                                               ? std::move(known->second)
+                                               : LoadCheckpoint(store, identity.index_id,
+                                                                range.id, seq);
     if (!m.ok()) {
       if (!absl::IsDataLoss(m.status())) return m.status();
       reject(m.status());

@@ -224,15 +224,21 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   absl::StatusOr<OwnerFences> fences = LoadOwnerFences(store, index_id, id);
   if (!fences.ok()) return fences.status();
   const uint64_t owner_epoch = cell.journal_epoch();
-  // A later owner has the cell: this one must not publish.
-  auto later_owner = [&](const OwnerFences& f) -> absl::Status {
-    auto later = f.upper_bound(owner_epoch);
-    if (later == f.end()) return absl::OkStatus();
-    return absl::UnavailableError(absl::StrCat("cell ", id, ": owner epoch ", later->first,
-                                               " has taken it from this owner (epoch ",
-                                               owner_epoch, "): no checkpoint published"));
+  // A later owner has the cell (a fence of a later epoch exists, read or
+  // not): this one must not publish or delete.
+  auto later_owner = [&]() -> absl::Status {
+    absl::StatusOr<std::vector<std::string>> names = store.List(OwnerFencePrefix(id));
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      uint64_t later = 0;
+      if (!ParseOwnerFenceName(name, &later) || later <= owner_epoch) continue;
+      return absl::UnavailableError(absl::StrCat("cell ", id, ": owner epoch ", later,
+                                                 " has taken it from this owner (epoch ",
+                                                 owner_epoch, "): no checkpoint published"));
+    }
+    return absl::OkStatus();
   };
-  if (absl::Status s = later_owner(*fences); !s.ok()) return s;
+  if (absl::Status s = later_owner(); !s.ok()) return s;
   std::vector<Listed> listed;
   for (uint64_t seq : *seqs) {
     Listed l;
@@ -324,9 +330,7 @@ absl::StatusOr<CheckpointReport> TakeCheckpoint(Cell& cell, DurableStore& store,
   // only what no manifest in the store names when it looks.
   auto still_mine = [&](absl::string_view what) -> absl::Status {
     if (absl::Status s = fenced(what); !s.ok()) return s;
-    absl::StatusOr<OwnerFences> now = LoadOwnerFences(store, index_id, id);
-    if (!now.ok()) return now.status();
-    return later_owner(*now);
+    return later_owner();
   };
   const std::string manifest_name = CheckpointManifestName(id, m.applied_seq);
   const bool late = existing != listed.end() && existing->manifest.ok() &&
