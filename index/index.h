@@ -251,6 +251,15 @@ class Index {
   // the ownership holds; release the claim after. Nothing when it is not
   // adopted; FailedPrecondition when the index is not a cluster member.
   virtual absl::Status Release(CellId cell) = 0;
+  // Follows `map`, a newer map of this index that another member's split
+  // or merge committed: its new cells are known (to adopt), the cells it
+  // no longer names are released if adopted and never serve again, and
+  // requests route on it. Saved as the store's map when the store's is
+  // older (for the next member that opens, or a single process leaving
+  // the cluster). OK and nothing more when it is this map's epoch;
+  // FailedPrecondition for an older one or another index's, or when the
+  // index is not a cluster member.
+  virtual absl::Status AdoptMap(const CellMap& map) = 0;
 
   // ---- Health -----------------------------------------------------------
   // The index's metrics in the Prometheus text exposition format: per cell

@@ -68,6 +68,7 @@ class IndexImpl : public Index {
   absl::StatusOr<MergeReport> MergeCells(const MergeRequest& request) override;
   absl::Status Adopt(CellId cell, uint64_t owner_epoch) override;
   absl::Status Release(CellId cell) override;
+  absl::Status AdoptMap(const CellMap& map) override;
   Inventory inventory() const override;
   std::vector<PoolCapacity> PoolCapacities() const override;
   absl::StatusOr<std::vector<std::string>> AuditLog() const override;
@@ -186,6 +187,14 @@ class IndexImpl : public Index {
   absl::Status SaveMapOrOld(const CellMap& next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(map_mu_);
   // SaveMapOrOld, then makes `next` the map requests route on. Its epoch.
   absl::StatusOr<uint64_t> CommitMap(CellMap next);
+  // CommitMap for a cluster member: Options::commit_map commits it; the
+  // children are this member's under the owner epoch it returns.
+  absl::StatusOr<uint64_t> CommitMemberMap(CellMap next);
+  // A member saves `map` as the store's map unless the store's is as new.
+  void SaveStoreMapIfOlder(const CellMap& map);
+  // OK for a single process; for a cluster member, FailedPrecondition
+  // unless it commits through Options::commit_map and serves `cells`.
+  absl::Status RefuseReshape(const std::vector<CellId>& cells) const;
   // Removes cell directories and split leftovers of cells the map does not
   // name (a split that a crash interrupted: its children before the map
   // named them, or its parent after).

@@ -89,11 +89,100 @@ absl::Status RefuseStoreBacked(rocksdb::FileSystem& fs, CellId id, const std::st
 }  // namespace
 
 absl::StatusOr<uint64_t> IndexImpl::CommitMap(CellMap next) {
+  if (options_.cluster_member) return CommitMemberMap(std::move(next));
   absl::MutexLock lock(&map_mu_);
   if (absl::Status s = SaveMapOrOld(next); !s.ok()) return s;
   map_ = std::move(next);
   PublishMapLocked();
   return map_.epoch();
+}
+
+absl::StatusOr<uint64_t> IndexImpl::CommitMemberMap(CellMap next) {
+  // The commit is the cluster's (Options::commit_map): the store's map
+  // follows it, best effort (AdoptMap).
+  absl::StatusOr<uint64_t> owner = options_.commit_map(next);
+  if (!owner.ok()) return owner.status();
+  {
+    absl::MutexLock lock(&map_mu_);
+    std::set<CellId> before, after;
+    for (const CellRange& c : map_.cells()) before.insert(c.id);
+    for (const CellRange& c : next.cells()) after.insert(c.id);
+    for (CellId id : before) {
+      if (!after.count(id)) owner_epochs_.erase(id);
+    }
+    for (CellId id : after) {
+      if (!before.count(id)) owner_epochs_[id] = *owner;
+    }
+    map_ = next;
+    PublishMapLocked();
+  }
+  SaveStoreMapIfOlder(next);
+  return next.epoch();
+}
+
+void IndexImpl::SaveStoreMapIfOlder(const CellMap& map) {
+  rocksdb::FileSystem& fs = *internal_.file_system;
+  const std::string path = options_.store_dir + "/" + kCellMapFile;
+  absl::StatusOr<CellMap> stored = LoadCellMap(fs, path);
+  if (stored.ok() && stored->index_id() == map.index_id() && stored->epoch() >= map.epoch()) {
+    return;
+  }
+  (void)SaveCellMap(fs, path, map);
+}
+
+absl::Status IndexImpl::AdoptMap(const CellMap& map) {
+  if (!options_.cluster_member) {
+    return absl::FailedPreconditionError(
+        "AdoptMap: the index is not a cluster member (Options::cluster_member)");
+  }
+  std::vector<CellId> added, removed;
+  {
+    absl::MutexLock lock(&map_mu_);
+    if (map.index_id() != map_.index_id()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "AdoptMap: the map is index ", map.index_id(), "'s, not ", map_.index_id(), "'s"));
+    }
+    if (map.epoch() < map_.epoch()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "AdoptMap: the map's epoch ", map.epoch(), " is older than ", map_.epoch()));
+    }
+    if (map.epoch() == map_.epoch()) return absl::OkStatus();
+    std::set<CellId> before, after;
+    for (const CellRange& c : map_.cells()) before.insert(c.id);
+    for (const CellRange& c : map.cells()) after.insert(c.id);
+    for (CellId id : after) {
+      if (!before.count(id)) added.push_back(id);
+    }
+    for (CellId id : before) {
+      if (!after.count(id)) removed.push_back(id);
+    }
+  }
+  // New cells known (away) before the map names them; a retired one
+  // released before it stops being named.
+  cells_->FollowMap(added, {});
+  {
+    absl::MutexLock lock(&map_mu_);
+    if (map.epoch() <= map_.epoch()) return absl::OkStatus();  // another adoption came first
+    for (CellId id : removed) owner_epochs_.erase(id);
+    map_ = map;
+    PublishMapLocked();
+  }
+  cells_->FollowMap({}, removed);
+  SaveStoreMapIfOlder(map);
+  return absl::OkStatus();
+}
+
+absl::Status IndexImpl::RefuseReshape(const std::vector<CellId>& cells) const {
+  if (!options_.cluster_member) return absl::OkStatus();
+  if (!options_.commit_map) return RefuseInCluster();
+  absl::MutexLock lock(&map_mu_);
+  for (CellId id : cells) {
+    if (!owner_epochs_.count(id)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cell ", id, " is not served here: a split or merge runs where its cells are"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status IndexImpl::SaveMapOrOld(const CellMap& next) {
@@ -174,7 +263,8 @@ absl::Status IndexImpl::Reshape(const std::string& user, Json entry,
   absl::MutexLock capacity_lock(&capacity_mu_);
   entry["outcome"] = "done";
   finish(&entry);
-  (void)CollectRetiredCells();
+  // A member leaves the shared store's retired cells alone.
+  if (!options_.cluster_member) (void)CollectRetiredCells();
   // The change happened whether or not it can be recorded.
   (void)Audit(user, entry);
   RequestStatusPage();
@@ -182,7 +272,7 @@ absl::Status IndexImpl::Reshape(const std::string& user, Json entry,
 }
 
 absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
-  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
+  if (absl::Status s = RefuseReshape({request.cell}); !s.ok()) return s;
   const absl::Time start = absl::Now();
   Json entry;
   entry["op"] = "split-cell";
@@ -220,7 +310,8 @@ absl::StatusOr<SplitReport> IndexImpl::SplitCell(const SplitRequest& request) {
         report = *std::move(r);
         return std::vector<CellId>{report.left, report.right};
       },
-      [&] { SpreadChild(&report); },
+      // A member's children stay here: the controller places cells.
+      options_.cluster_member ? std::function<void()>() : [&] { SpreadChild(&report); },
       [&](Json* e) {
         report.total = absl::Now() - start;
         Json& entry = *e;
@@ -330,6 +421,8 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request,
   auto commit = [&](const std::vector<uint64_t>& seqs) -> absl::Status {
     hook(SplitEvent::kParentClosed);
     if (LossWaiting()) return GiveWayToLoss();
+    // A member that may no longer own the parent writes nothing for it.
+    if (!MayAcknowledge()) return Fenced(id, /*may_have_applied=*/false);
     if (absl::Status s = RefuseStoreBacked(fs, id, parent_dir); !s.ok()) return s;
     report.parent_seq = seqs.at(0);
     CellMap next;
@@ -388,7 +481,7 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request,
 }
 
 absl::StatusOr<MergeReport> IndexImpl::MergeCells(const MergeRequest& request) {
-  if (absl::Status s = RefuseInCluster(); !s.ok()) return s;
+  if (absl::Status s = RefuseReshape({request.left, request.right}); !s.ok()) return s;
   const absl::Time start = absl::Now();
   Json entry;
   entry["op"] = "merge-cells";
@@ -453,6 +546,7 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
   auto commit = [&](const std::vector<uint64_t>& seqs) -> absl::Status {
     hook(SplitEvent::kParentClosed);
     if (LossWaiting()) return GiveWayToLoss();
+    if (!MayAcknowledge()) return Fenced(request.left, /*may_have_applied=*/false);
     for (auto [id, dir] : {std::pair(request.left, left_dir), std::pair(request.right, right_dir)}) {
       if (absl::Status s = RefuseStoreBacked(fs, id, dir); !s.ok()) return s;
     }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "index/model/write_batch.h"
 #include "recovery/cell_recovery.h"
 #include "recovery/checkpoint.h"
 #include "recovery/store/layout.h"
@@ -254,6 +255,28 @@ void CellSet::Release(CellId id) {
   slot->recovery_owned = false;
   slot->error = absl::OkStatus();
   slot->serving_since = absl::InfinitePast();
+}
+
+void CellSet::FollowMap(const std::vector<CellId>& added, const std::vector<CellId>& removed) {
+  std::vector<CellId> retire;
+  for (CellId id : removed) {
+    Slot* slot = FindSlot(id);
+    if (slot == nullptr || Retired(id)) continue;
+    Release(id);
+    retire.push_back(id);
+  }
+  Retire(retire);
+  std::vector<CellId> fresh;
+  for (CellId id : added) {
+    if (FindSlot(id) == nullptr || Retired(id)) fresh.push_back(id);
+  }
+  AddSlots(fresh, /*held=*/false, absl::ZeroDuration());
+  for (CellId id : fresh) {
+    Slot& slot = SlotOf(id);
+    absl::MutexLock lock(&slot.mu);
+    slot.away = true;
+    slot.recovery_owned = false;
+  }
 }
 
 void CellSet::WaitForRecovery() { recovery_->WaitIdle(); }
@@ -542,7 +565,8 @@ absl::StatusOr<std::shared_ptr<Cell>> CellSet::Serving(CellId i, bool wait_if_he
           absl::StrCat("cell ", i, " was split or merged: the cell map has changed"));
     }
     if (slot.away) {
-      return absl::UnavailableError(absl::StrCat("cell ", i, " is not served by this host"));
+      return MarkNotServedHere(
+          absl::UnavailableError(absl::StrCat("cell ", i, " is not served by this host")));
     }
     error = slot.error;
     phase = slot.phase;

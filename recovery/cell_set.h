@@ -89,6 +89,12 @@ class CellSet {
   // a flush, once no request holds it; its journal is sealed as it closes.
   // Nothing when it is not adopted.
   void Release(CellId id);
+  // With Deps::adopt_only, when another process split or merged cells (the
+  // map changed elsewhere): the cells `added` become known, away (not
+  // served here until adopted); the cells `removed` are released if served
+  // here, and retired. Ids known already (added) or unknown (removed) are
+  // passed by.
+  void FollowMap(const std::vector<CellId>& added, const std::vector<CellId>& removed);
   // Blocks until no cell is waiting for or running recovery.
   void WaitForRecovery();
   // Stops validating (a running check finishes), lets every recovery queued

@@ -162,6 +162,99 @@ TEST_F(ClusterCoordTest, TheMapChangesOnlyFromItsLatestRevision) {
   EXPECT_GT(*r3, *r2);
 }
 
+// A split or merge: one request at a time, on the map's revision; its
+// commit changes the map, the parents' and children's keys and the result
+// in one transaction, and only while the map, the request and every
+// parent's claim are as they were.
+TEST_F(ClusterCoordTest, ASplitCommitsOnlyOnTheMapAndClaimsItWasPlannedOn) {
+  const int64_t lease = Lease();
+  absl::StatusOr<int64_t> map_rev = coord_->WriteMap("map 1", 0);
+  ASSERT_TRUE(map_rev.ok());
+  absl::StatusOr<int64_t> parent = coord_->ClaimCell(3, "h1", lease);
+  ASSERT_TRUE(parent.ok());
+  ASSERT_TRUE(coord_->ReportCellBytes(3, *parent, 1000).ok());
+
+  ReshapeRequest r;
+  r.op = "split";
+  r.cells = {3};
+  r.at = std::string("b\0k", 3);
+  r.map_revision = *map_rev;
+  r.by = "operator";
+  ReshapeRequest stale = r;
+  stale.map_revision = *map_rev - 1;
+  EXPECT_TRUE(absl::IsAborted(coord_->RequestReshape(stale).status()));
+  absl::StatusOr<int64_t> asked = coord_->RequestReshape(r);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(coord_->RequestReshape(r).status()));
+  absl::StatusOr<std::optional<ReshapeRequest>> read = coord_->ReadReshape();
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->cells, r.cells);
+  EXPECT_EQ((*read)->at, r.at);  // binary keys survive
+  EXPECT_EQ((*read)->revision, *asked);
+  r.revision = *asked;
+
+  // Each comparison: a wrong parent epoch, a stale request, a stale map.
+  const std::vector<uint32_t> children = {4, 5};
+  std::map<uint32_t, int64_t> wrong_epoch = {{3, *parent + 1}};
+  EXPECT_TRUE(absl::IsAborted(
+      coord_->CommitReshape(r, "map 2", wrong_epoch, children, "h1", lease, "{}").status()));
+  ReshapeRequest other = r;
+  other.revision = *asked - 1;
+  EXPECT_TRUE(absl::IsAborted(
+      coord_->CommitReshape(other, "map 2", {{3, *parent}}, children, "h1", lease, "{}")
+          .status()));
+  other = r;
+  other.map_revision = *map_rev - 1;
+  EXPECT_TRUE(absl::IsAborted(
+      coord_->CommitReshape(other, "map 2", {{3, *parent}}, children, "h1", lease, "{}")
+          .status()));
+  EXPECT_EQ(coord_->ReadMap()->value, "map 1");  // nothing changed
+  EXPECT_TRUE(coord_->Owners()->count(3));
+  EXPECT_TRUE(coord_->ReadReshape()->has_value());
+
+  absl::StatusOr<int64_t> epoch =
+      coord_->CommitReshape(r, "map 2", {{3, *parent}}, children, "h1", lease, "done");
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(coord_->ReadMap()->value, "map 2");
+  EXPECT_EQ(coord_->ReadMap()->revision, *epoch);
+  EXPECT_FALSE(coord_->ReadReshape()->has_value());
+  EXPECT_EQ(coord_->ReadReshapeResult()->value, "done");
+  std::map<uint32_t, CellOwner> owners = *coord_->Owners();
+  EXPECT_FALSE(owners.count(3));
+  EXPECT_FALSE(coord_->CellBytes()->count(3));
+  for (uint32_t c : children) {
+    EXPECT_EQ(owners[c].host, "h1");
+    EXPECT_EQ(owners[c].epoch, *epoch);
+    EXPECT_EQ(owners[c].lease, lease);
+    EXPECT_EQ((*coord_->Assignments())[c], "h1");
+  }
+  // Committed: resolving it says so; the same request cannot commit again.
+  EXPECT_EQ(*coord_->ResolveReshape(r, 4, "h1"), *epoch);
+  EXPECT_TRUE(absl::IsAborted(
+      coord_->CommitReshape(r, "map 3", {{3, *parent}}, children, "h1", lease, "{}").status()));
+
+  // A request resolved before its commit is withdrawn: the commit fails.
+  r.map_revision = *epoch;
+  r.cells = {4};
+  asked = coord_->RequestReshape(r);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  r.revision = *asked;
+  EXPECT_EQ(*coord_->ResolveReshape(r, 6, "h1"), 0);
+  EXPECT_FALSE(coord_->ReadReshape()->has_value());
+  EXPECT_TRUE(absl::IsAborted(
+      coord_->CommitReshape(r, "map 3", {{4, *epoch}}, {6, 7}, "h1", lease, "{}").status()));
+  EXPECT_EQ(coord_->ReadMap()->value, "map 2");
+
+  // Malformed requests are read as such, with their revision, to be dropped.
+  ASSERT_TRUE(etcd_->Put(coord_->prefix() + "reshape", "{\"op\":\"split\",\"cells\":[]}").ok());
+  read = coord_->ReadReshape();
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_THAT((*read)->error, ::testing::HasSubstr("wrong number of cells"));
+  EXPECT_TRUE(coord_->FinishReshape((*read)->revision, "dropped").ok());
+  EXPECT_FALSE(coord_->ReadReshape()->has_value());
+  EXPECT_TRUE(absl::IsFailedPrecondition(coord_->FinishReshape((*read)->revision, "again")));
+}
+
 // The pools change as the map does (compared on their revision), apart
 // from it; the draining marks come and go by host, and are checked names.
 TEST_F(ClusterCoordTest, PoolsAndDrainingMarks) {

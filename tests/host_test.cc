@@ -38,6 +38,9 @@
 #include "index/rpc/cluster/cluster_client.h"
 #include "nlohmann/json.hpp"
 #include "recovery/coord/cluster_coord.h"
+#include "recovery/store/cell_map_file.h"
+#include "recovery/store/layout.h"
+#include "rocksdb/file_system.h"
 #include "tests/etcd_server.h"
 #include "tests/four_cells.h"
 #include "tests/process_util.h"
@@ -330,7 +333,7 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   ExpectEveryRecord(*cluster.ClientFor(b.address()), want);
   testing::ProcessResult refused = cli({"stat"});
   EXPECT_EQ(refused.code, 2);
-  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get, rm, ls, locate, cells, hosts, pools, pools set and hosts remove only"));
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("--cluster applies to put, get, rm, ls, locate, cells, hosts, pools, pools set, hosts remove, split and merge only"));
   refused = testing::RunProcess({CELLINDEX_CLI_PATH, "--cluster", "127.0.0.1:99999", "get",
                                  "bucket", a_key},
                                 dir.path(), 60);
@@ -843,6 +846,172 @@ TEST(HostTest, ACellThatFailsToRestoreOnAHostIsServedByAnother) {
   EXPECT_EQ(b.process().Terminate(), 0) << b.log();
 }
 
+// The cell map read from etcd.
+CellMap EtcdMap(ClusterCoord& coord) {
+  absl::StatusOr<Versioned> v = coord.ReadMap();
+  EXPECT_TRUE(v.ok() && v->revision != 0);
+  if (!v.ok() || v->revision == 0) return CellMap();
+  absl::StatusOr<CellMap> map = CellMap::Decode(v->value);
+  EXPECT_TRUE(map.ok()) << map.status();
+  return map.ok() ? *map : CellMap();
+}
+
+std::vector<uint32_t> CellIds(const CellMap& map) {
+  std::vector<uint32_t> ids;
+  for (const CellRange& c : map.cells()) ids.push_back(c.id);
+  return ids;
+}
+
+// A split and a merge asked for through the command (--cluster): the
+// owner of the cells runs each (the controller brings a merge's cells to
+// one host first) and commits it in etcd (map, claims, assignments in one
+// transaction); the other host follows the map. Killed, the owner's cells,
+// the children among them, come back on the other host with every
+// acknowledged write, read through a client whose map is from before.
+TEST(HostTest, SplitsAndMergesRunOnTheOwnerAndCommitThroughEtcd) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  Host a(dir, "a", etcd.endpoint()), b(dir, "b", etcd.endpoint());
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  ASSERT_FALSE(b.Start().empty()) << b.log();
+  Cluster cluster(etcd.endpoint());
+  // Two each: the controller's balancing is over.
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
+      [](const std::map<uint32_t, CellOwner>& owners) {
+        std::map<std::string, int> per_host;
+        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
+        return owners.size() == 4 && per_host["a"] == 2 && per_host["b"] == 2;
+      },
+      absl::Seconds(30));
+  ASSERT_EQ(owners.size(), 4u) << a.log() << b.log();
+  ClusterClientOptions cco;
+  cco.etcd_endpoints = {etcd.endpoint()};
+  cco.deadline = absl::Seconds(30);
+  std::unique_ptr<ClusterClient> stale = *ClusterClient::Connect(cco);
+  ExpectEveryRecord(*stale, want);  // its map is the one before the split and merge
+  const uint64_t epoch_before = stale->map_epoch();
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {CELLINDEX_CLI_PATH, "--cluster", etcd.endpoint(), "--json"});
+    return testing::RunProcess(args, dir.path(), 120);
+  };
+
+  // Bad requests change nothing.
+  const int64_t revision = cluster.coord().ReadMap()->revision;
+  testing::ProcessResult bad = cli({"split", "--cell", "0", "--at", "bucket/k030"});
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  bad = cli({"split", "--cell", "9"});
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_THAT(bad.err, ::testing::HasSubstr("no cell 9"));
+  bad = cli({"merge", "--cells", "0,2"});
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_EQ(cluster.coord().ReadMap()->revision, revision);
+  EXPECT_FALSE(cluster.coord().ReadReshape()->has_value());
+
+  // The split, on cell 0's owner.
+  const std::string splitter = owners[0].host;
+  Host& split_host = splitter == "a" ? a : b;
+  testing::ProcessResult split = cli({"split", "--cell", "0", "--at", "bucket/k012"});
+  ASSERT_EQ(split.code, 0) << split.err << a.log() << b.log();
+  // Committed when the command returns; the children serve once the host
+  // says so.
+  ASSERT_TRUE(split_host.AwaitEvents("split", 1, absl::Seconds(30))) << split_host.log();
+  const nlohmann::json done = nlohmann::json::parse(split.out);
+  EXPECT_EQ(done["host"], splitter);
+  EXPECT_EQ(done["children"], nlohmann::json({4, 5}));
+  CellMap map = EtcdMap(cluster.coord());
+  EXPECT_EQ(CellIds(map), (std::vector<uint32_t>{4, 5, 1, 2, 3}));
+  owners = *cluster.coord().Owners();
+  EXPECT_FALSE(owners.count(0));
+  for (uint32_t child : {4u, 5u}) {
+    EXPECT_EQ(owners[child].host, splitter) << child;
+    EXPECT_GT(owners[child].epoch, revision) << child;
+    EXPECT_EQ((*cluster.coord().Assignments())[child], splitter);
+    // Served under that epoch: its fence says so (a late append of an
+    // earlier writer of the child's journal is never read).
+    EXPECT_TRUE(std::filesystem::exists(
+        dir.path() + "/store/" + OwnerFenceName(child, owners[child].epoch)))
+        << child;
+  }
+  // Writes to both halves, through the client with the old map.
+  for (int i : {3, 11, 12, 20}) {
+    absl::StatusOr<uint64_t> v = stale->Put({"bucket", Key(i)}, testing::Rec(6000 + i));
+    ASSERT_TRUE(v.ok()) << Key(i) << ": " << v.status();
+    want[Key(i)] = *stale->Get({"bucket", Key(i)});
+  }
+  ExpectEveryRecord(*stale, want);
+
+  // The merge of 5 and 1: on one host (brought together if apart).
+  const bool apart = owners[1].host != splitter;
+  testing::ProcessResult merge = cli({"merge", "--cells", "5,1"});
+  ASSERT_EQ(merge.code, 0) << merge.err << a.log() << b.log();
+  EXPECT_EQ(nlohmann::json::parse(merge.out)["children"], nlohmann::json({6}));
+  map = EtcdMap(cluster.coord());
+  EXPECT_EQ(CellIds(map), (std::vector<uint32_t>{4, 6, 2, 3}));
+  owners = *cluster.coord().Owners();
+  const std::string merger = owners[6].host;
+  EXPECT_EQ(merger, splitter);  // the right cell came to the left's host
+  if (apart) {
+    Host& controller = a.CountEvents("assigned") > 0 ? a : b;
+    bool moved = false;
+    for (const nlohmann::json& e : controller.Events()) {
+      moved |= e.value("event", "") == "moving" && e.value("cell", 0) == 1 &&
+               absl::StrContains(e.value("reason", ""), "merge with cell 5");
+    }
+    EXPECT_TRUE(moved) << controller.log();
+  }
+  for (int i : {13, 30, 49}) {
+    absl::StatusOr<uint64_t> v = stale->Put({"bucket", Key(i)}, testing::Rec(8000 + i));
+    ASSERT_TRUE(v.ok()) << Key(i) << ": " << v.status() << a.log() << b.log();
+    want[Key(i)] = *stale->Get({"bucket", Key(i)});
+  }
+  // The other host follows the map (it printed it).
+  Host& follower = merger == "a" ? b : a;
+  EXPECT_TRUE(follower.AwaitEvents("map", 2, absl::Seconds(10))) << follower.log();
+
+  // The owner of the new cells is killed: they come back on the other host
+  // (it knows them from the map), with every acknowledged write.
+  Host& killed = merger == "a" ? a : b;
+  ASSERT_EQ(testing::KilledOrWhy(killed.process().Kill()), "");
+  owners = cluster.AwaitOwners(
+      [&](const std::map<uint32_t, CellOwner>& o) {
+        bool all = o.size() == 4;
+        for (const auto& [cell, owner] : o) all &= owner.host == follower.name();
+        return all;
+      },
+      absl::Seconds(30));
+  ASSERT_EQ(owners.size(), 4u) << follower.log();
+  ExpectEveryRecord(*stale, want);
+  EXPECT_GT(stale->map_epoch(), epoch_before);
+  cco.deadline = absl::Seconds(10);
+  ExpectEveryRecord(**ClusterClient::Connect(cco), want);
+  // The store's map followed etcd's (for a single process leaving later).
+  absl::StatusOr<CellMap> stored =
+      LoadCellMap(*rocksdb::FileSystem::Default(), dir / "store/CELLMAP");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(CellIds(*stored), (std::vector<uint32_t>{4, 6, 2, 3}));
+
+  // A request the owner cannot run (a cell gone meanwhile) is dropped by
+  // the controller, saying why.
+  ReshapeRequest gone;
+  gone.op = "split";
+  gone.cells = {0};
+  gone.map_revision = cluster.coord().ReadMap()->revision;
+  absl::StatusOr<int64_t> asked = cluster.coord().RequestReshape(gone);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(cluster.coord().RequestReshape(gone).status()));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (cluster.coord().ReadReshape()->has_value() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));  // polling etcd; the deadline bounds it
+  }
+  const nlohmann::json result = nlohmann::json::parse(cluster.coord().ReadReshapeResult()->value);
+  EXPECT_EQ(result["request"], *asked);
+  EXPECT_EQ(result["outcome"], "failed");
+  EXPECT_THAT(result.value("error", ""), ::testing::HasSubstr("no cell 0"));
+  EXPECT_TRUE(WIFEXITED(follower.process().Terminate()));
+}
+
 TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {
   testing::ScratchDir dir;
   std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
@@ -859,7 +1028,7 @@ TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {
   Host b(dir, "b", etcd.endpoint());
   ASSERT_FALSE(b.Start().empty()) << b.log();
 
-  a.process().Signal(SIGSTOP);
+  ASSERT_TRUE(a.process().Stop());
   ASSERT_EQ(cluster.AwaitOwners({"b"}, absl::Seconds(30)).size(), 4u) << b.log();
   Client* owner = cluster.ClientFor(b.address());
   ExpectEveryRecord(*owner, want);

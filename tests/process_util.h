@@ -131,6 +131,16 @@ class BackgroundProcess {
   void Signal(int sig) {
     if (pid_ > 0) ::kill(pid_, sig);
   }
+  // SIGSTOP, and waits until it is stopped (or has exited): the signal is
+  // delivered asynchronously, so without the wait a request sent next may
+  // still be served. Whether it stopped.
+  bool Stop() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGSTOP);
+    int status = 0;
+    // WUNTRACED reports the stop of a child (this is its parent).
+    return ::waitpid(pid_, &status, WUNTRACED) == pid_ && WIFSTOPPED(status);
+  }
   // SIGKILL, then reaps it. Returns its wait status (-1: none was running).
   int Kill() { return StopWith(SIGKILL); }
   // SIGTERM, and waits for it to exit; returns its wait status.

@@ -299,7 +299,7 @@ TEST(RpcTest, AWriteToAServerThatStopsAnsweringHasAnUnknownOutcome) {
   std::unique_ptr<Client> client = ConnectOrFail(server.address(), options);
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Put({"bkt", "first"}, FullRecord(1)).ok());  // connected
-  server.process().Signal(SIGSTOP);
+  ASSERT_TRUE(server.process().Stop());
   absl::StatusOr<uint64_t> put = client->Put({"bkt", "second"}, FullRecord(2));
   server.process().Signal(SIGCONT);
   EXPECT_TRUE(absl::IsUnavailable(put.status())) << put.status();

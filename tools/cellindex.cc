@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
             "cells of a new index, 1 to 1024 (used only when the index is created)");
   app.add_flag("--json", flags.json, "machine-readable output");
   app.add_option("--cluster", flags.cluster,
-                 "put, get, rm, ls, locate, cells, hosts, pools, hosts remove: the cluster of `host` processes whose etcd is at ENDPOINTS "
+                 "put, get, rm, ls, locate, cells, hosts, pools, hosts remove, split, merge: the cluster of `host` processes whose etcd is at ENDPOINTS "
                  "(HOST:PORT[,HOST:PORT...]), instead of --data and --store");
   app.add_flag("--leave-cluster", flags.leave_cluster,
                "open a store that `host` processes served, once every one has stopped (the "
@@ -258,6 +258,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddNumber(host_cmd, "--lease-ttl", &host.lease_ttl, 1, 60,
             "seconds, 1 to 60: how long etcd keeps the host's lease after its last renewal");
+  AddNumber(host_cmd, "--split-bytes", &host.split_bytes, 0, uint64_t{1} << 50,
+            "as controller: split a cell once its reported size reaches this many bytes "
+            "(0: never)");
   uint32_t split_cell = 0;
   std::string split_at;
   CLI::App* split_cmd = app.add_subcommand(
@@ -462,11 +465,12 @@ int main(int argc, char** argv) {
   }
   if (!flags.cluster.empty() && !put_cmd->parsed() && !get_cmd->parsed() && !rm_cmd->parsed() &&
       !ls_cmd->parsed() && !locate_cmd->parsed() && !pools_cmd->parsed() &&
-      !hosts_remove_cmd->parsed() && !cells_cmd->parsed() &&
+      !hosts_remove_cmd->parsed() && !cells_cmd->parsed() && !split_cmd->parsed() &&
+      !merge_cmd->parsed() &&
       !(hosts_cmd->parsed() && !hosts_add_cmd->parsed() && !hosts_rebalance_cmd->parsed())) {
     return ReportError(absl::InvalidArgumentError(
-        "--cluster applies to put, get, rm, ls, locate, cells, hosts, pools, pools set and "
-        "hosts remove only (the others need the index itself)"));
+        "--cluster applies to put, get, rm, ls, locate, cells, hosts, pools, pools set, "
+        "hosts remove, split and merge only (the others need the index itself)"));
   }
   if (!flags.cluster.empty() && cells_cmd->parsed()) return RunClusterCells(flags);
   if (!flags.cluster.empty() && hosts_cmd->parsed() && !hosts_remove_cmd->parsed()) {

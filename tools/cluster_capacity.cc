@@ -1,4 +1,5 @@
-// `cellindex --cluster pools | pools set | hosts remove | cells | hosts`:
+// `cellindex --cluster pools | pools set | hosts remove | cells | hosts |
+// split | merge`:
 // capacity and health of a cluster of `cellindex host` processes, through
 // etcd (tools/commands.h).
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "index/model/capacity.h"
 #include "index/model/cell_map.h"
+#include "index/model/object_key.h"
 #include "recovery/capacity_guard.h"
 #include "recovery/coord/cluster_coord.h"
 #include "recovery/coord/etcd_client.h"
@@ -359,6 +361,83 @@ int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal, 
                                  absl::StrJoin(plan->step_reports[s].hosts, ", "));
   }
   return kExitOk;
+}
+
+int RunClusterReshape(const GlobalFlags& flags, const std::string& op,
+                      const std::vector<uint32_t>& cells, const std::optional<ObjectKey>& at,
+                      const std::string& arguments) {
+  absl::StatusOr<Coord> c = Connect(flags);
+  if (!c.ok()) return ReportError(c.status());
+  ClusterCoord& coord = *c->coord;
+  absl::StatusOr<Versioned> published = coord.ReadMap();
+  if (!published.ok()) return ReportError(published.status());
+  if (published->revision == 0) {
+    return ReportError(absl::NotFoundError("etcd holds no cell map: no host has published one"));
+  }
+  absl::StatusOr<CellMap> map = CellMap::Decode(published->value);
+  if (!map.ok()) return ReportError(map.status());
+  // Checked on the map as it is, so that bad input changes nothing.
+  ReshapeRequest request;
+  request.op = op;
+  request.cells = cells;
+  request.map_revision = published->revision;
+  request.by = "operator";
+  request.reason = arguments;
+  absl::Status valid;
+  if (op == "split") {
+    if (!map->IndexOf(cells[0])) {
+      valid = absl::InvalidArgumentError(absl::StrCat("no cell ", cells[0], " in the cell map"));
+    } else if (at) {
+      valid = ValidateObjectKey(*at);
+      if (valid.ok()) {
+        request.at = EncodeKey(*at);
+        valid = map->Split(cells[0], request.at, 0, absl::Now()).status();
+      }
+    }
+  } else {
+    valid = map->Merge(cells[0], cells[1], 0, 0, absl::Now()).status();
+  }
+  if (!valid.ok()) return ReportError(valid);
+  absl::StatusOr<int64_t> asked = coord.RequestReshape(request);
+  if (!asked.ok()) return ReportError(asked.status());
+  if (!flags.json) {
+    std::cerr << "asked for the " << op << " of cell" << (cells.size() > 1 ? "s " : " ")
+              << absl::StrJoin(cells, ",") << " (request " << *asked
+              << "); waiting for its owner" << std::endl;
+  }
+  // Its owner runs it; the result names the request.
+  const absl::Time deadline = absl::Now() + kStepBase + kStepPerCell;
+  for (;;) {
+    absl::StatusOr<Versioned> result = coord.ReadReshapeResult();
+    if (result.ok() && result->revision != 0) {
+      const Json j = Json::parse(result->value, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && j.value("request", int64_t{0}) == *asked) {
+        if (j.value("outcome", "") != "done") {
+          return ReportError(absl::FailedPreconditionError(absl::StrCat(
+              "the ", op, " did not happen: ", j.value("error", std::string("no reason given")))));
+        }
+        if (flags.json) {
+          PrintJson(j);
+        } else {
+          std::cout << absl::StrCat(op == "split" ? "split cell " : "merged cells ",
+                                    absl::StrJoin(cells, ","), " into cell",
+                                    j["children"].size() > 1 ? "s " : " ",
+                                    absl::StrJoin(j["children"].get<std::vector<uint32_t>>(), ","),
+                                    " on host ", j.value("host", std::string("?")),
+                                    "; map epoch ", j.value("epoch", uint64_t{0}))
+                    << std::endl;
+        }
+        return kExitOk;
+      }
+    }
+    if (absl::Now() > deadline) {
+      return ReportError(absl::UnavailableError(absl::StrCat(
+          "request ", *asked, " has not ended within ",
+          absl::FormatDuration(kStepBase + kStepPerCell),
+          " (the controller drops a request its cells' owner does not run)")));
+    }
+    absl::SleepFor(kPoll);  // polling etcd; the deadline bounds it
+  }
 }
 
 }  // namespace cellindex::tools

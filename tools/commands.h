@@ -86,6 +86,9 @@ struct HostFlags {
   std::string listen;           // HOST:PORT for gRPC (port 0: any free one)
   std::string cluster = "default";
   int lease_ttl = 3;            // seconds
+  // As controller: asks for the split of a cell whose reported size
+  // reaches this (0: never).
+  uint64_t split_bytes = 0;
 };
 // `cellindex host --name N --store S --etcd E --listen ADDR`: one host
 // process of a cluster coordinated through etcd (tools/host_command.cc).
@@ -135,6 +138,15 @@ int RunClusterHostsRemove(const GlobalFlags& flags, const HostRemoval& removal, 
 // and bytes.
 int RunClusterCells(const GlobalFlags& flags);
 int RunClusterHosts(const GlobalFlags& flags);
+// `cellindex --cluster E split --cell N [--at B/K]` and `merge --cells A,B`:
+// asks (reshape in etcd) for the split or merge, which the cells' owner
+// runs and commits, and waits for its result. `op` is "split" (one cell,
+// `at` optional) or "merge" (left, right). Exit 3 when it did not happen
+// (another is under way, or the owner could not), 4 when it has not ended
+// in time.
+int RunClusterReshape(const GlobalFlags& flags, const std::string& op,
+                      const std::vector<uint32_t>& cells, const std::optional<ObjectKey>& at,
+                      const std::string& arguments);
 
 }  // namespace cellindex::tools
 

@@ -52,8 +52,10 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "index/model/capacity.h"
+#include "index/model/object_key.h"
 #include "recovery/coord/cluster_coord.h"
 #include "recovery/coord/etcd_client.h"
 #include "recovery/coord/lease_keeper.h"
@@ -73,6 +75,9 @@ constexpr absl::Duration kPassInterval = absl::Milliseconds(100);
 constexpr absl::Duration kSizeInterval = absl::Seconds(2);
 constexpr uint64_t kSizeSlack = 1 << 20;
 constexpr absl::Duration kSizeRefresh = absl::Seconds(30);
+// How long a split or merge request may wait for its cells' owner to run
+// it, and before the controller asks for the same cell's split again.
+constexpr absl::Duration kReshapeWait = absl::Seconds(60);
 
 class HostProcess {
  public:
@@ -194,11 +199,16 @@ class HostProcess {
     // A move under way (a cell of the map not yet owned where it is
     // assigned): one at a time. (An assignment of an id the map no longer
     // has is left alone: no host adopts it.)
+    bool moving = false;
     for (const CellRange& c : map.cells()) {
       if (failed_on(c.id, (*assigned)[c.id])) continue;  // stuck, not moving (said above)
       auto owner = owners->find(c.id);
-      if (owner == owners->end() || owner->second.host != (*assigned)[c.id]) return;
+      moving |= owner == owners->end() || owner->second.host != (*assigned)[c.id];
     }
+    // A split or merge asked for: nothing else moves until it has ended
+    // (but the move that brings a merge's cells together).
+    if (ControlReshape(coord, map, *assigned, *owners, *sizes, moving)) return;
+    if (moving) return;
     // 2. A drain: one cell off a host being drained.
     for (const CellRange& c : map.cells()) {
       const std::string& name = (*assigned)[c.id];
@@ -227,6 +237,236 @@ class HostProcess {
         return;
       }
     }
+  }
+
+  // The controller's part in splits and merges (reshape in etcd). With a
+  // request under way: drops it when the map changed under it, or when it
+  // has waited kReshapeWait without being run; brings a merge's two cells
+  // to one host (the right one to the left one's); says true (nothing else
+  // moves meanwhile). With none, and no move under way: asks for the split
+  // of the largest cell past --split-bytes, if any (a cell asked for is not
+  // asked for again within kReshapeWait). False when there is no request.
+  bool ControlReshape(ClusterCoord& coord, const CellMap& map,
+                      std::map<uint32_t, std::string>& assigned,
+                      const std::map<uint32_t, CellOwner>& owners,
+                      const std::map<uint32_t, uint64_t>& sizes, bool moving) {
+    absl::StatusOr<std::optional<ReshapeRequest>> pending = coord.ReadReshape();
+    if (!pending.ok()) return true;  // etcd away: nothing moves this pass
+    if (pending->has_value()) {
+      const ReshapeRequest& r = **pending;
+      auto [since, fresh] = reshape_seen_.try_emplace(r.revision, absl::Now());
+      std::string drop;
+      if (!r.error.empty()) {
+        drop = r.error;
+      } else if (map_revision_ != 0 && map_revision_ != r.map_revision) {
+        drop = "the cell map changed under it";
+      } else if (absl::Now() - since->second > kReshapeWait) {
+        drop = absl::StrCat("its cells' owner did not run it within ",
+                            absl::FormatDuration(kReshapeWait));
+      }
+      for (uint32_t cell : r.cells) {
+        if (drop.empty() && !map.IndexOf(cell)) drop = absl::StrCat("no cell ", cell, " in the map");
+      }
+      if (!drop.empty()) {
+        if (coord.FinishReshape(r.revision, Json({{"request", r.revision},
+                                                  {"outcome", "failed"},
+                                                  {"error", drop}})
+                                                .dump())
+                .ok()) {
+          Say("reshape-dropped", {{"request", r.revision}, {"op", r.op}, {"error", drop}},
+              absl::StrCat("dropped the ", r.op, " request ", r.revision, ": ", drop));
+        }
+        return true;
+      }
+      if (r.op == "merge") {
+        const std::string& to = assigned[r.cells[0]];
+        if (!to.empty() && assigned[r.cells[1]] != to) {
+          const std::string from = assigned[r.cells[1]];
+          Move(coord, r.cells[1], from, to, absl::StrCat("merge with cell ", r.cells[0]));
+          assigned[r.cells[1]] = to;
+        }
+      }
+      return true;
+    }
+    if (host_.split_bytes == 0 || moving || map_revision_ == 0) return false;
+    std::optional<uint32_t> largest;
+    for (const auto& [cell, bytes] : sizes) {
+      if (bytes < host_.split_bytes || !map.IndexOf(cell)) continue;
+      auto owner = owners.find(cell);
+      if (owner == owners.end()) continue;  // not serving: nothing to split now
+      auto asked = split_asked_.find(cell);
+      if (asked != split_asked_.end() && absl::Now() - asked->second < kReshapeWait) continue;
+      if (!largest || bytes > sizes.at(*largest)) largest = cell;
+    }
+    if (!largest) return false;
+    ReshapeRequest r;
+    r.op = "split";
+    r.cells = {*largest};
+    r.map_revision = map_revision_;
+    r.by = "controller";
+    r.reason = absl::StrCat(sizes.at(*largest), " bytes, --split-bytes ", host_.split_bytes);
+    split_asked_[*largest] = absl::Now();
+    absl::StatusOr<int64_t> asked = coord.RequestReshape(r);
+    if (asked.ok()) {
+      Say("split-requested", {{"cell", *largest}, {"request", *asked}, {"reason", r.reason}},
+          absl::StrCat("asked for the split of cell ", *largest, " (", r.reason, ")"));
+    }
+    return asked.ok();
+  }
+
+  // Follows the map in etcd: a newer map of this index (a split or merge
+  // another host committed) is adopted, so that its new cells can be
+  // claimed here and its retired ones are never served. Remembers the
+  // revision of the map the index follows (map_revision_).
+  void SyncMap(ClusterCoord& coord, Index& index) {
+    absl::StatusOr<Versioned> seen = coord.ReadMap();
+    if (!seen.ok() || seen->revision == 0 || seen->revision == map_revision_) return;
+    absl::StatusOr<CellMap> theirs = CellMap::Decode(seen->value);
+    if (!theirs.ok()) return;
+    const CellMap ours = index.cell_map();
+    if (theirs->index_id() != ours.index_id() || theirs->epoch() < ours.epoch()) return;
+    if (theirs->epoch() > ours.epoch()) {
+      if (absl::Status s = index.AdoptMap(*theirs); !s.ok()) {
+        Say("map-refused", {{"epoch", theirs->epoch()}, {"error", s.message()}},
+            absl::StrCat("cannot follow the cell map of epoch ", theirs->epoch(), ": ",
+                         s.message()));
+        return;
+      }
+      Say("map", {{"epoch", theirs->epoch()}, {"cells", theirs->cells().size()}},
+          absl::StrCat("follows the cell map of epoch ", theirs->epoch(), " (",
+                       theirs->cells().size(), " cells)"));
+    }
+    map_revision_ = seen->revision;
+  }
+
+  // Runs the split or merge asked for (reshape in etcd) when this host owns
+  // all its cells, on the map it was planned on; commits it through etcd
+  // (CommitReshapeFor), or ends the request saying why not.
+  void RunReshape(ClusterCoord& coord, Index& index) {
+    absl::StatusOr<std::optional<ReshapeRequest>> pending = coord.ReadReshape();
+    if (!pending.ok() || !pending->has_value() || !(*pending)->error.empty()) return;
+    const ReshapeRequest r = **pending;
+    if (r.map_revision != map_revision_) return;
+    for (uint32_t cell : r.cells) {
+      if (!owned_.count(cell) || adopted_at_.count(cell)) return;  // not here, or not serving yet
+    }
+    running_ = r;
+    running_map_ = index.cell_map();
+    children_epoch_ = 0;
+    const absl::Time start = absl::Now();
+    absl::Status done;
+    Json fields = {{"request", r.revision}, {"op", r.op}, {"cells", r.cells}};
+    std::vector<uint32_t> children;
+    if (r.op == "split") {
+      SplitRequest request;
+      request.cell = r.cells[0];
+      request.user = r.by;
+      request.arguments = absl::StrCat("request ", r.revision, ": ", r.reason);
+      if (!r.at.empty()) {
+        absl::StatusOr<ObjectKey> at = DecodeKey(r.at);
+        if (!at.ok()) {
+          done = at.status();
+        } else {
+          request.at = *at;
+        }
+      }
+      if (done.ok()) {
+        absl::StatusOr<SplitReport> report = index.SplitCell(request);
+        done = report.status();
+        if (report.ok()) {
+          children = {report->left, report->right};
+          fields["at"] = report->at;
+          fields["parent_seq"] = report->parent_seq;
+          fields["held_ms"] = absl::ToDoubleMilliseconds(report->held);
+        }
+      }
+    } else {
+      MergeRequest request;
+      request.left = r.cells[0];
+      request.right = r.cells[1];
+      request.user = r.by;
+      request.arguments = absl::StrCat("request ", r.revision, ": ", r.reason);
+      absl::StatusOr<MergeReport> report = index.MergeCells(request);
+      done = report.status();
+      if (report.ok()) {
+        children = {report->child};
+        fields["held_ms"] = absl::ToDoubleMilliseconds(report->held);
+      }
+    }
+    running_.reset();
+    if (children_epoch_ != 0) {
+      // Committed (the children may still have failed to open: they are
+      // this host's, and fail over as any cell).
+      for (uint32_t cell : r.cells) {
+        owned_.erase(cell);
+        reported_bytes_.erase(cell);
+      }
+      for (uint32_t cell : children) owned_[cell] = children_epoch_;
+      map_revision_ = children_epoch_;
+      fields["children"] = children;
+      fields["owner_epoch"] = children_epoch_;
+      fields["ms"] = absl::ToDoubleMilliseconds(absl::Now() - start);
+      if (!done.ok()) fields["error"] = done.message();
+      Say(r.op == "split" ? "split" : "merged", fields,
+          absl::StrCat(r.op == "split" ? "split cell " : "merged cells ", absl::StrJoin(r.cells, ","),
+                       " into ", absl::StrJoin(children, ","), " (owner epoch ", children_epoch_,
+                       ")"));
+      return;
+    }
+    fields["error"] = done.message();
+    (void)coord.FinishReshape(r.revision, Json({{"request", r.revision},
+                                                {"outcome", "failed"},
+                                                {"error", done.message()}})
+                                              .dump());
+    Say("reshape-failed", fields,
+        absl::StrCat("the ", r.op, " of ", absl::StrJoin(r.cells, ","), " failed: ",
+                     done.message()));
+  }
+
+  // Options::commit_map: commits the split or merge RunReshape runs, in one
+  // etcd transaction (ClusterCoord::CommitReshape). When its outcome is
+  // unknown, asks until it knows (ResolveReshape); when it cannot tell
+  // within a lease's time, the process ends: the next owners' restores
+  // settle it.
+  absl::StatusOr<uint64_t> CommitReshapeFor(ClusterCoord& coord, const CellMap& next,
+                                           int64_t lease) {
+    if (!running_) return absl::FailedPreconditionError("no split or merge was asked for");
+    const ReshapeRequest& r = *running_;
+    std::map<uint32_t, int64_t> parents;
+    for (uint32_t cell : r.cells) parents[cell] = owned_.at(cell);
+    std::vector<uint32_t> children;
+    for (const CellRange& c : next.cells()) {
+      if (!running_map_.IndexOf(c.id)) children.push_back(c.id);
+    }
+    if (children.empty()) return absl::InternalError("the new map names no new cell");
+    const std::string result = Json({{"request", r.revision},
+                                     {"outcome", "done"},
+                                     {"op", r.op},
+                                     {"parents", r.cells},
+                                     {"children", children},
+                                     {"epoch", next.epoch()},
+                                     {"host", host_.name}})
+                                   .dump();
+    absl::StatusOr<int64_t> epoch =
+        coord.CommitReshape(r, next.Encode(), parents, children, host_.name, lease, result);
+    const absl::Time deadline = absl::Now() + absl::Seconds(host_.lease_ttl);
+    while (absl::IsUnavailable(epoch.status())) {
+      if (absl::Now() > deadline) {
+        const std::string line = absl::StrCat(
+            "cellindex: host ", host_.name, ": cannot tell whether the ", r.op,
+            " committed; exiting without closing\n");
+        (void)!write(STDERR_FILENO, line.data(), line.size());
+        _exit(kExitLeaseLost);
+      }
+      absl::SleepFor(absl::Milliseconds(100));  // etcd away: ask again
+      absl::StatusOr<int64_t> known = coord.ResolveReshape(r, children[0], host_.name);
+      if (!known.ok()) continue;
+      epoch = *known > 0 ? absl::StatusOr<int64_t>(*known)
+                         : absl::AbortedError("the split or merge did not commit");
+    }
+    if (!epoch.ok()) return epoch.status();
+    children_epoch_ = *epoch;
+    return static_cast<uint64_t>(*epoch);
   }
 
   // The controller publishes the map it serves to etcd (map), where the
@@ -429,6 +669,17 @@ class HostProcess {
   bool said_bad_pools_ = false;
   bool published_map_ = false;
   std::set<std::string> below_minimum_;  // pools said to be below their minimum
+  // The revision of etcd's map the index follows (0: none yet).
+  int64_t map_revision_ = 0;
+  // The split or merge RunReshape runs, the map before it, and the owner
+  // epoch of its children once committed.
+  std::optional<ReshapeRequest> running_;
+  CellMap running_map_;
+  int64_t children_epoch_ = 0;
+  // The controller's: when it first saw each request, and when it asked for
+  // each cell's split.
+  std::map<int64_t, absl::Time> reshape_seen_;
+  std::map<uint32_t, absl::Time> split_asked_;
 };
 
 }  // namespace
@@ -473,7 +724,11 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
   if (!keeper.ok()) return ReportError(keeper.status());
   LeaseKeeper* lease = keeper->get();
 
+  HostProcess process(flags, host);
   Options o;
+  o.commit_map = [&process, &coord, lease](const CellMap& next) {
+    return process.CommitReshapeFor(*coord, next, lease->id());
+  };
   o.data_dir = flags.data_dir;
   o.store_dir = flags.store_dir;
   o.cluster_member = true;
@@ -487,10 +742,8 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
       !s.ok()) {
     return ReportError(s);
   }
-  HostProcess process(flags, host);
   process.Say("serving", {{"address", (*server)->address()}, {"lease", lease->id()}},
               absl::StrCat("serving on ", (*server)->address()));
-  const CellMap map = (*index)->cell_map();
 
   int sig = 0;
   for (;;) {
@@ -498,9 +751,13 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
     sig = sigtimedwait(&stop, nullptr, &wait);
     if (sig == SIGTERM || sig == SIGINT) break;
     if (!lease->Valid()) continue;  // nothing new while it may have expired
+    process.SyncMap(*coord, **index);
     absl::StatusOr<std::string> controller = coord->Elect(host.name, lease->id());
-    if (controller.ok() && *controller == host.name) process.Control(*coord, map);
+    if (controller.ok() && *controller == host.name) {
+      process.Control(*coord, (*index)->cell_map());
+    }
     process.Claim(*coord, **index, lease->id());
+    process.RunReshape(*coord, **index);
     process.ReportServing(*coord, **index, lease->id());
     process.ReportSizes(*coord, **index);
   }

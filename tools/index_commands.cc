@@ -102,6 +102,9 @@ int RunSplit(const GlobalFlags& flags, uint32_t cell, const std::string& at,
     }
     request.at = ObjectKey{at.substr(0, slash), at.substr(slash + 1)};
   }
+  if (!flags.cluster.empty()) {
+    return RunClusterReshape(flags, "split", {cell}, request.at, arguments);
+  }
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());
   absl::StatusOr<SplitReport> r = (*index)->SplitCell(request);
@@ -160,6 +163,10 @@ int RunMerge(const GlobalFlags& flags, const std::string& cells, const std::stri
         ParseDecimal("--cells", part, 0, std::numeric_limits<uint32_t>::max());
     if (!n.ok()) return ReportError(n.status());
     *id = static_cast<CellId>(*n);
+  }
+  if (!flags.cluster.empty()) {
+    return RunClusterReshape(flags, "merge", {request.left, request.right}, std::nullopt,
+                             arguments);
   }
   absl::StatusOr<std::unique_ptr<Index>> index = OpenIndex(flags, /*create=*/false);
   if (!index.ok()) return ReportError(index.status());

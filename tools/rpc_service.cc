@@ -86,6 +86,7 @@ class Service final : public rpc::CellIndex::Service {
   static grpc::Status Answer(grpc::ServerContext* c, const absl::Status& s) {
     c->AddTrailingMetadata(kFromIndexMetadata, "1");
     if (WasNotApplied(s)) c->AddTrailingMetadata(kNotAppliedMetadata, "1");
+    if (IsNotServedHere(s)) c->AddTrailingMetadata(kNotServedHereMetadata, "1");
     return ToGrpc(s);
   }
 

@@ -10,10 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "index/model/object_key.h"
 
 namespace cellindex {
+
+class CellMap;
 
 // How a cell whose host lost its state is restored from a checkpoint.
 enum class RestoreMode {
@@ -187,6 +190,16 @@ struct Options {
   // as of unknown outcome (a later owner decides: the journal's owner
   // epochs make sure the late record is never read).
   std::function<bool()> may_acknowledge;
+  // With cluster_member: commits a split or merge this member runs
+  // (SplitCell, MergeCells, on cells it has adopted), called with the map
+  // that names the children while the parents' requests are held and their
+  // states are closed. Returns the owner epoch the children are served
+  // under here (they are this member's from then on). An error means the
+  // map did not change: the parents serve again. Whatever cannot tell
+  // whether its commit happened must not return (the process ends: the
+  // next owner's restore settles it). Unset: a member refuses splits and
+  // merges (they change the map every member shares).
+  std::function<absl::StatusOr<uint64_t>(const CellMap& next)> commit_map;
 };
 
 }  // namespace cellindex

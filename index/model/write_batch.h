@@ -65,6 +65,18 @@ inline bool WasNotApplied(const absl::Status& s) {
   return !s.ok() && s.GetPayload(kNotAppliedPayload).has_value();
 }
 
+// An Unavailable may also say that the cell is not served by this process
+// at all (a cluster member that does not own it, or no longer): asking the
+// same process again does not help, the caller asks where it is now.
+inline constexpr absl::string_view kNotServedHerePayload = "cellindex/not-served-here";
+inline absl::Status MarkNotServedHere(absl::Status s) {
+  if (!s.ok()) s.SetPayload(kNotServedHerePayload, absl::Cord("1"));
+  return s;
+}
+inline bool IsNotServedHere(const absl::Status& s) {
+  return !s.ok() && s.GetPayload(kNotServedHerePayload).has_value();
+}
+
 }  // namespace cellindex
 
 #endif  // CELLINDEX_INDEX_MODEL_WRITE_BATCH_H_

@@ -52,6 +52,8 @@ struct Client::Impl {
         const bool not_applied = trailer.count(kNotAppliedMetadata) > 0;
         if (write && !not_applied) return answer;
         last = not_applied ? MarkNotApplied(answer) : answer;
+        // Not this server's cell: waiting here does not help.
+        if (trailer.count(kNotServedHereMetadata) > 0) return MarkNotServedHere(last);
       } else if (write) {
         // The transport's: the write may have reached the server.
         return absl::UnavailableError(

@@ -6,6 +6,9 @@
 //  - a cell that does not serve (yet) answers UNAVAILABLE: a read is asked
 //    again with backoff until the deadline; so is a write when the index
 //    says it applied nothing (WasNotApplied, index/model/write_batch.h);
+//    but a cell the server does not serve at all (a cluster host that does
+//    not own it) is answered at once, marked IsNotServedHere, so that the
+//    caller asks its owner;
 //  - a call is sent only once the channel is connected: while the server
 //    is down or restarting it waits, up to ClientOptions::connect_deadline
 //    (default: the whole deadline); a write that finds no connection was

@@ -29,6 +29,9 @@ inline constexpr char kFromIndexMetadata[] = "cellindex-from-index";
 // And on an error that applied nothing (WasNotApplied): a write the client
 // may send again.
 inline constexpr char kNotAppliedMetadata[] = "cellindex-not-applied";
+// And on an UNAVAILABLE for a cell this server does not serve at all
+// (IsNotServedHere): the client asks where it is instead of again here.
+inline constexpr char kNotServedHereMetadata[] = "cellindex-not-served-here";
 
 void ToProto(const ObjectKey& key, rpc::ObjectKey* out);
 ObjectKey FromProto(const rpc::ObjectKey& key);

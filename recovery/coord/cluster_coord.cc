@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
 
 namespace cellindex {
 namespace {
@@ -19,6 +20,8 @@ constexpr absl::string_view kAssigned = "assigned/";
 constexpr absl::string_view kDraining = "draining/";
 constexpr absl::string_view kBytes = "bytes/";
 constexpr absl::string_view kFailed = "failed/";
+constexpr absl::string_view kReshape = "reshape";
+constexpr absl::string_view kReshapeResult = "reshape-result";
 
 // The cell id at the end of `key` (after `prefix`), as CellKey writes it.
 absl::StatusOr<uint32_t> CellOfKey(const std::string& key, const std::string& prefix) {
@@ -292,5 +295,142 @@ absl::StatusOr<std::map<uint32_t, std::set<std::string>>> ClusterCoord::FailedCe
 absl::Status ClusterCoord::ClearCellBytes() {
   return etcd_->Delete(absl::StrCat(prefix_, kBytes), /*prefix=*/true).status();
 }
+
+std::string ReshapeRequest::Encode() const {
+  nlohmann::json j;
+  j["op"] = op;
+  j["cells"] = cells;
+  j["at"] = absl::BytesToHexString(at);
+  j["map_revision"] = map_revision;
+  j["by"] = by;
+  j["reason"] = reason;
+  return j.dump();
+}
+
+absl::StatusOr<ReshapeRequest> ReshapeRequest::Decode(absl::string_view json) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  auto bad = [](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("a reshape request ", what));
+  };
+  if (!j.is_object()) return bad("is not a JSON object");
+  ReshapeRequest r;
+  if (!j.contains("op") || !j["op"].is_string()) return bad("has no op");
+  r.op = j["op"];
+  if (r.op != "split" && r.op != "merge") return bad(absl::StrCat("has op ", r.op));
+  if (!j.contains("cells") || !j["cells"].is_array()) return bad("has no cells");
+  for (const nlohmann::json& c : j["cells"]) {
+    if (!c.is_number_unsigned() || c.get<uint64_t>() > UINT32_MAX) return bad("has a bad cell id");
+    r.cells.push_back(c.get<uint32_t>());
+  }
+  if (r.cells.size() != (r.op == "split" ? 1u : 2u)) return bad("names the wrong number of cells");
+  const std::string at = j.value("at", "");
+  if (at.size() % 2 != 0 || !absl::c_all_of(at, absl::ascii_isxdigit)) return bad("has a bad key");
+  r.at = absl::HexStringToBytes(at);
+  if (!j.contains("map_revision") || !j["map_revision"].is_number_integer()) {
+    return bad("has no map revision");
+  }
+  r.map_revision = j["map_revision"];
+  r.by = j.value("by", "");
+  r.reason = j.value("reason", "");
+  return r;
+}
+
+absl::StatusOr<int64_t> ClusterCoord::RequestReshape(const ReshapeRequest& request) {
+  const std::string key = absl::StrCat(prefix_, kReshape);
+  const std::string map = absl::StrCat(prefix_, "map");
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
+      {EtcdCompare::Absent(key), EtcdCompare::ModRevisionIs(map, request.map_revision)},
+      {EtcdOp::Put(key, request.Encode())}, {EtcdOp::Get(key), EtcdOp::Get(map)});
+  if (!r.ok()) return r.status();
+  if (r->succeeded) return r->revision;
+  if (r->gets.size() == 2 && !r->gets[0].empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("a split or merge is under way already (request ",
+                     r->gets[0][0].mod_revision, "): ask again once it has ended"));
+  }
+  return absl::AbortedError(absl::StrCat("the cell map changed since revision ",
+                                         request.map_revision, ": read it again"));
+}
+
+absl::StatusOr<std::optional<ReshapeRequest>> ClusterCoord::ReadReshape() {
+  absl::StatusOr<Versioned> v = ReadShared(kReshape);
+  if (!v.ok()) return v.status();
+  if (v->revision == 0) return std::nullopt;
+  absl::StatusOr<ReshapeRequest> r = ReshapeRequest::Decode(v->value);
+  ReshapeRequest out;
+  if (r.ok()) {
+    out = *std::move(r);
+  } else {
+    out.error = std::string(r.status().message());
+  }
+  out.revision = v->revision;
+  return out;
+}
+
+absl::Status ClusterCoord::FinishReshape(int64_t revision, const std::string& result) {
+  const std::string key = absl::StrCat(prefix_, kReshape);
+  absl::StatusOr<EtcdTxnResult> r =
+      etcd_->Txn({EtcdCompare::ModRevisionIs(key, revision)},
+                 {EtcdOp::Delete(key), EtcdOp::Put(absl::StrCat(prefix_, kReshapeResult), result)},
+                 {});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("reshape request ", revision, " is no longer the one under way"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ClusterCoord::CommitReshape(const ReshapeRequest& request,
+                                                    const std::string& map,
+                                                    const std::map<uint32_t, int64_t>& parents,
+                                                    const std::vector<uint32_t>& children,
+                                                    const std::string& host, int64_t lease,
+                                                    const std::string& result) {
+  if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
+  std::vector<EtcdCompare> compares = {
+      EtcdCompare::ModRevisionIs(absl::StrCat(prefix_, "map"), request.map_revision),
+      EtcdCompare::ModRevisionIs(absl::StrCat(prefix_, kReshape), request.revision)};
+  std::vector<EtcdOp> ops = {EtcdOp::Put(absl::StrCat(prefix_, "map"), map),
+                             EtcdOp::Delete(absl::StrCat(prefix_, kReshape)),
+                             EtcdOp::Put(absl::StrCat(prefix_, kReshapeResult), result)};
+  for (const auto& [cell, epoch] : parents) {
+    compares.push_back(EtcdCompare::CreateRevisionIs(OwnerKey(cell), epoch));
+    ops.push_back(EtcdOp::Delete(OwnerKey(cell)));
+    ops.push_back(EtcdOp::Delete(CellKey(kAssigned, cell)));
+    ops.push_back(EtcdOp::Delete(CellKey(kBytes, cell)));
+  }
+  for (uint32_t cell : children) {
+    ops.push_back(EtcdOp::Put(OwnerKey(cell), host, lease));
+    ops.push_back(EtcdOp::Put(CellKey(kAssigned, cell), host));
+  }
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(compares, ops, {});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) {
+    return absl::AbortedError(
+        "the map, the request or a parent's claim changed: the split or merge did not commit");
+  }
+  return r->revision;
+}
+
+absl::StatusOr<int64_t> ClusterCoord::ResolveReshape(const ReshapeRequest& request,
+                                                     uint32_t child, const std::string& host) {
+  absl::Status withdrawn = FinishReshape(
+      request.revision, nlohmann::json({{"request", request.revision},
+                                        {"outcome", "failed"},
+                                        {"error", "its commit's outcome was unknown"}})
+                            .dump());
+  if (withdrawn.ok()) return 0;
+  if (!absl::IsFailedPrecondition(withdrawn)) return withdrawn;
+  // The request is gone: committed, or withdrawn by someone else.
+  absl::StatusOr<std::optional<CellOwner>> owner = Owner(child);
+  if (!owner.ok()) return owner.status();
+  if (owner->has_value() && (*owner)->host == host && (*owner)->epoch > request.revision) {
+    return (*owner)->epoch;
+  }
+  return 0;
+}
+
+absl::StatusOr<Versioned> ClusterCoord::ReadReshapeResult() { return ReadShared(kReshapeResult); }
 
 }  // namespace cellindex

@@ -23,6 +23,17 @@
 //                    it back; bound to that host's lease, so for as long
 //                    as the host process lives the controller places the
 //                    cell elsewhere (a restarted host is tried again)
+//   reshape          the one split or merge asked for and not yet done
+//                    (ReshapeRequest, JSON), planned on the map at its
+//                    map_revision; the host owning its cells runs it and
+//                    commits it (CommitReshape: the new map, the children
+//                    claimed and assigned to it, the parents' keys gone, in
+//                    one transaction that compares the map's revision, the
+//                    request's and the parents' claims), or gives it up
+//                    (FinishReshape); the controller drops it once the map
+//                    has changed under it
+//   reshape-result   how the last request ended (JSON: its revision,
+//                    outcome "done" or "failed", the children or the error)
 //   bytes/<cell>     the cell's size (decimal bytes: its SST files and
 //                    memtables), reported by its owner when it changes,
 //                    written only under the owner's claim; kept when the
@@ -42,6 +53,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -65,6 +77,22 @@ struct CellOwner {
 struct Versioned {
   std::string value;
   int64_t revision = 0;
+};
+
+// A split or merge asked for (reshape): one at a time.
+struct ReshapeRequest {
+  std::string op;               // "split" or "merge"
+  std::vector<uint32_t> cells;  // split: the parent; merge: left, right
+  std::string at;               // split: the boundary (an encoded key); empty: the median
+  int64_t map_revision = 0;     // the map it was planned on
+  std::string by;               // who asked: "operator", "controller"
+  std::string reason;
+  int64_t revision = 0;  // read: the request's own revision (its id)
+  std::string error;     // read: why it does not decode (then only `revision` holds)
+
+  std::string Encode() const;
+  // InvalidArgument saying what is wrong.
+  static absl::StatusOr<ReshapeRequest> Decode(absl::string_view json);
 };
 
 class ClusterCoord {
@@ -136,6 +164,38 @@ class ClusterCoord {
   // Removes every size (another index's map replaced: its cells' sizes
   // say nothing of this one's).
   absl::Status ClearCellBytes();
+
+  // Asks for `request` (on the map at request.map_revision). Its revision.
+  // FailedPrecondition when another is under way; Aborted when the map has
+  // changed since.
+  absl::StatusOr<int64_t> RequestReshape(const ReshapeRequest& request);
+  // The request under way, nullopt when none. One that does not decode
+  // comes back with only `revision` and `error` set.
+  absl::StatusOr<std::optional<ReshapeRequest>> ReadReshape();
+  // Ends request `revision` without a change of the map, with `result`
+  // (reshape-result). FailedPrecondition when it is no longer the request.
+  absl::Status FinishReshape(int64_t revision, const std::string& result);
+  // Commits `request` as host `host` (under `lease`): the map becomes
+  // `map` if it is still at request.map_revision, the request is still
+  // there and each parent (cell -> owner epoch) is still claimed as given;
+  // then the parents' owner, assigned and bytes keys go, and each of
+  // `children` is claimed by and assigned to `host`, and `result` is
+  // written. Returns the revision: the children's owner epoch. Aborted when
+  // a comparison failed (nothing changed); Unavailable when the outcome is
+  // unknown (ResolveReshape tells).
+  absl::StatusOr<int64_t> CommitReshape(const ReshapeRequest& request, const std::string& map,
+                                        const std::map<uint32_t, int64_t>& parents,
+                                        const std::vector<uint32_t>& children,
+                                        const std::string& host, int64_t lease,
+                                        const std::string& result);
+  // After CommitReshape's Unavailable: whether it happened. Withdraws the
+  // request if it is still there (so a commit still in flight fails), and
+  // returns 0 then; else the owner epoch of `child` when `host` claimed it
+  // (the commit happened), or 0 when it did not.
+  absl::StatusOr<int64_t> ResolveReshape(const ReshapeRequest& request, uint32_t child,
+                                         const std::string& host);
+  // How the last request ended (revision 0: none yet).
+  absl::StatusOr<Versioned> ReadReshapeResult();
 
   const std::string& prefix() const { return prefix_; }
 
