@@ -65,11 +65,12 @@ class Host {
   // (empty on failure).
   std::string Start() {
     log_ = dir_ / (name_ + ".log");
-    if (!process_.Start({CELLINDEX_CLI_PATH, "--data", dir_ / ("host-" + name_), "--store",
-                         dir_ / "store", "--json", "host", "--name", name_, "--etcd", etcd_,
-                         "--listen", "127.0.0.1:0", "--lease-ttl",
-                         std::to_string(lease_ttl_)},
-                        log_)) {
+    std::vector<std::string> args = {CELLINDEX_CLI_PATH, "--data", dir_ / ("host-" + name_),
+                                     "--store", dir_ / "store", "--json", "host", "--name",
+                                     name_, "--etcd", etcd_, "--listen", "127.0.0.1:0",
+                                     "--lease-ttl", std::to_string(lease_ttl_)};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    if (!process_.Start(args, log_)) {
       return "";
     }
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -112,6 +113,8 @@ class Host {
   const std::string& name() const { return name_; }
   const std::string& address() const { return address_; }
   testing::BackgroundProcess& process() { return process_; }
+  // More flags of `cellindex host`, for the next Start.
+  std::vector<std::string> extra_args;
 
  private:
   const testing::ScratchDir& dir_;
@@ -1010,6 +1013,46 @@ TEST(HostTest, SplitsAndMergesRunOnTheOwnerAndCommitThroughEtcd) {
   EXPECT_EQ(result["outcome"], "failed");
   EXPECT_THAT(result.value("error", ""), ::testing::HasSubstr("no cell 0"));
   EXPECT_TRUE(WIFEXITED(follower.process().Terminate()));
+}
+
+// With --split-bytes the controller asks for the split of a cell whose
+// reported size reaches it (the largest first); its owner runs it.
+TEST(HostTest, TheControllerSplitsACellPastSplitBytes) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  Cluster cluster(etcd.endpoint());
+  Host a(dir, "a", etcd.endpoint());
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  const std::map<uint32_t, uint64_t> sizes = cluster.AwaitSizes(4, absl::Seconds(30));
+  ASSERT_EQ(sizes.size(), 4u) << a.log();
+  uint32_t largest = 0;
+  for (const auto& [cell, bytes] : sizes) {
+    if (bytes > sizes.at(largest)) largest = cell;
+  }
+  ASSERT_TRUE(WIFEXITED(a.process().Terminate()));
+  // Past the largest cell's size: nothing else qualifies at first.
+  a.extra_args = {"--split-bytes", std::to_string(sizes.at(largest))};
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  ASSERT_TRUE(a.AwaitEvents("split", 1, absl::Seconds(60))) << a.log();
+  nlohmann::json asked, split;
+  for (const nlohmann::json& e : a.Events()) {
+    if (e.value("event", "") == "split-requested" && asked.is_null()) asked = e;
+    if (e.value("event", "") == "split" && split.is_null()) split = e;
+  }
+  EXPECT_EQ(asked.value("cell", 99u), largest) << a.log();
+  EXPECT_THAT(asked.value("reason", ""), ::testing::HasSubstr("--split-bytes"));
+  EXPECT_EQ(split["cells"], nlohmann::json({largest})) << a.log();
+  const CellMap map = EtcdMap(cluster.coord());
+  EXPECT_FALSE(map.IndexOf(largest));
+  for (const nlohmann::json& child : split["children"]) {
+    EXPECT_TRUE(map.IndexOf(child.get<uint32_t>())) << child;
+  }
+  ClusterClientOptions cco;
+  cco.etcd_endpoints = {etcd.endpoint()};
+  ExpectEveryRecord(**ClusterClient::Connect(cco), want);
+  EXPECT_TRUE(WIFEXITED(a.process().Terminate()));
 }
 
 TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {

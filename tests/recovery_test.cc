@@ -22,6 +22,7 @@
 #include "index/index.h"
 #include "index/internal_options.h"
 #include "recovery/checkpoint.h"
+#include "recovery/store/cell_map_file.h"
 #include "recovery/store/checkpoint_manifest.h"
 #include "recovery/store/durable_store.h"
 #include "recovery/store/layout.h"
@@ -612,6 +613,90 @@ TEST(ClusterMemberTest, OwnersTakeCellsInTurnAndALateOwnersWriteIsNeverRead) {
   EXPECT_TRUE(absl::IsNotFound((*c)->Get({"bucket", "late"}).status()));
   for (const CellStats& cell : (*c)->Stats().cells) {
     EXPECT_EQ(cell.state, CellPhase::kServing) << cell.id << ": " << cell.error;
+  }
+}
+
+// A member splits a cell it serves only through Options::commit_map (in a
+// cluster: one etcd transaction). A commit that fails changes nothing: the
+// parent serves again, the map is as it was. One that succeeds gives the
+// children to this member under the epoch it returned. Another member
+// follows the new map (AdoptMap): the parent is retired there, and a child
+// adopted there before it has a checkpoint of its own comes back from the
+// parent's checkpoint and journal plus its own, with every write.
+TEST(ClusterMemberTest, ASplitCommitsThroughTheClusterAndAnotherMemberFollowsTheMap) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = PopulateFourCells(dir);
+  std::atomic<int> lease{kLeaseHolds};
+  Options oa = MemberOptions(dir, dir / "host-a", &lease);
+  absl::Status verdict = absl::AbortedError("the map changed meanwhile");
+  std::vector<uint64_t> commits;  // the epochs of the maps it was asked to commit
+  oa.commit_map = [&](const CellMap& next) -> absl::StatusOr<uint64_t> {
+    commits.push_back(next.epoch());
+    if (!verdict.ok()) return verdict;
+    return uint64_t{50};
+  };
+  auto a = Index::Open(oa);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const CellMap before = (*a)->cell_map();
+  const CellId parent = before.cells()[0].id;
+  SplitRequest split;
+  split.cell = parent;
+  split.at = ObjectKey{"bucket", Key(12)};
+  // Only a cell served here.
+  EXPECT_EQ((*a)->SplitCell(split).status().code(), absl::StatusCode::kFailedPrecondition);
+  for (const CellRange& c : before.cells()) ASSERT_TRUE((*a)->Adopt(c.id, 10).ok());
+  (*a)->WaitForRecovery();
+  auto b = Index::Open(MemberOptions(dir, dir / "host-b", &lease));  // serves nothing yet
+  ASSERT_TRUE(b.ok()) << b.status();
+
+  absl::Status failed = (*a)->SplitCell(split).status();
+  EXPECT_TRUE(absl::IsAborted(failed)) << failed;
+  EXPECT_EQ(commits.size(), 1u);
+  EXPECT_EQ((*a)->cell_map().Encode(), before.Encode());
+  ASSERT_TRUE((*a)->Put({"bucket", Key(5)}, testing::Rec(505)).ok());  // the parent serves
+  want[Key(5)] = *(*a)->Get({"bucket", Key(5)});
+
+  verdict = absl::OkStatus();
+  absl::StatusOr<SplitReport> report = (*a)->SplitCell(split);
+  ASSERT_TRUE(report.ok()) << report.status();
+  const CellMap after = (*a)->cell_map();
+  EXPECT_EQ(after.epoch(), before.epoch() + 1);
+  EXPECT_FALSE(after.IndexOf(parent));
+  for (CellId child : {report->left, report->right}) {
+    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/store/" + OwnerFenceName(child, 50)))
+        << child;
+  }
+  for (int i : {3, 20}) {
+    ASSERT_TRUE((*a)->Put({"bucket", Key(i)}, testing::Rec(900 + i)).ok());
+    want[Key(i)] = *(*a)->Get({"bucket", Key(i)});
+  }
+  // The store's map followed.
+  EXPECT_EQ(LoadCellMap(DefaultFs(), dir / "store/CELLMAP")->epoch(), after.epoch());
+
+  // B, opened on the map before, follows the new one.
+  EXPECT_TRUE((*b)->AdoptMap(before).ok());  // the map it has: nothing to do
+  CellMap foreign;
+  EXPECT_EQ((*b)->AdoptMap(foreign).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE((*b)->AdoptMap(after).ok());
+  EXPECT_EQ((*b)->cell_map().Encode(), after.Encode());
+  EXPECT_EQ((*b)->AdoptMap(before).code(), absl::StatusCode::kFailedPrecondition);  // older
+  EXPECT_EQ((*b)->Adopt(parent, 60).code(), absl::StatusCode::kInvalidArgument);   // retired
+  // A dies before its children have checkpoints of their own (the store
+  // loses them here): B restores them from the parent's.
+  a->reset();
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  for (CellId child : {report->left, report->right}) {
+    for (uint64_t seq : *ListCheckpoints(*store, child)) {
+      ASSERT_TRUE(store->Delete(CheckpointManifestName(child, seq)).ok());
+    }
+  }
+  for (const CellRange& c : after.cells()) ASSERT_TRUE((*b)->Adopt(c.id, 70).ok());
+  (*b)->WaitForRecovery();
+  ExpectExactly(**b, want);
+  for (const CellStats& cell : (*b)->Stats().cells) {
+    if (cell.id == report->left || cell.id == report->right) {
+      EXPECT_EQ(cell.state, CellPhase::kServing) << cell.id << ": " << cell.error;
+    }
   }
 }
 
