@@ -1055,6 +1055,42 @@ TEST(HostTest, TheControllerSplitsACellPastSplitBytes) {
   EXPECT_TRUE(WIFEXITED(a.process().Terminate()));
 }
 
+// With --merge-bytes the controller asks for the merge of neighbours
+// that are small together, bringing them to one host first; merges go on
+// while the merged cells stay under it.
+TEST(HostTest, TheControllerMergesSmallNeighbours) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
+  testing::EtcdServer etcd(dir.path());
+  ASSERT_TRUE(etcd.Start().ok());
+  Cluster cluster(etcd.endpoint());
+  Host a(dir, "a", etcd.endpoint()), b(dir, "b", etcd.endpoint());
+  a.extra_args = b.extra_args = {"--merge-bytes", std::to_string(uint64_t{1} << 30)};
+  ASSERT_FALSE(a.Start().empty()) << a.log();
+  ASSERT_FALSE(b.Start().empty()) << b.log();
+  // Down to at most two cells: at least two merges.
+  auto cells = [&]() -> size_t {
+    absl::StatusOr<Versioned> v = cluster.coord().ReadMap();
+    if (!v.ok() || v->revision == 0) return 4;  // not published yet
+    absl::StatusOr<CellMap> map = CellMap::Decode(v->value);
+    return map.ok() ? map->cells().size() : 4;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (cells() > 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));  // polling etcd; the deadline bounds it
+  }
+  ASSERT_LE(cells(), 2u) << a.log() << b.log();
+  Host& controller = a.CountEvents("assigned") > 0 ? a : b;
+  EXPECT_GE(controller.CountEvents("merge-requested"), 2u) << controller.log();
+  EXPECT_GE(a.CountEvents("merged") + b.CountEvents("merged"), 2u);
+  ClusterClientOptions cco;
+  cco.etcd_endpoints = {etcd.endpoint()};
+  cco.deadline = absl::Seconds(30);
+  ExpectEveryRecord(**ClusterClient::Connect(cco), want);
+  EXPECT_TRUE(WIFEXITED(a.process().Terminate()));
+  EXPECT_TRUE(WIFEXITED(b.process().Terminate()));
+}
+
 TEST(HostTest, AHostFrozenPastItsLeaseAcknowledgesNothingWhenItWakes) {
   testing::ScratchDir dir;
   std::map<std::string, std::optional<ObjectRecord>> want = testing::PopulateFourCells(dir);
@@ -1208,6 +1244,14 @@ TEST(HostTest, BadFlagsAreRefusedWithOneLine) {
       {with("--listen", "nowhere"), "nowhere"},
       {with("--etcd", "127.0.0.1:99999"), "99999"},
       {with("--etcd", ""), "etcd"},
+      {with("--split-bytes", "-1"), "--split-bytes"},
+      {with("--split-bytes", "1MB"), "--split-bytes"},
+      {[&] {
+         std::vector<std::string> args = with("--split-bytes", "1000");
+         args.insert(args.end(), {"--merge-bytes", "251"});
+         return args;
+       }(),
+       "more than a quarter of --split-bytes"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = {CELLINDEX_CLI_PATH, "--data", data, "--store", store,

@@ -261,6 +261,9 @@ int main(int argc, char** argv) {
   AddNumber(host_cmd, "--split-bytes", &host.split_bytes, 0, uint64_t{1} << 50,
             "as controller: split a cell once its reported size reaches this many bytes "
             "(0: never)");
+  AddNumber(host_cmd, "--merge-bytes", &host.merge_bytes, 0, uint64_t{1} << 50,
+            "as controller: merge two neighbouring cells whose reported sizes together stay "
+            "under this many bytes (0: never; at most a quarter of --split-bytes)");
   uint32_t split_cell = 0;
   std::string split_at;
   CLI::App* split_cmd = app.add_subcommand(

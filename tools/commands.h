@@ -89,6 +89,10 @@ struct HostFlags {
   // As controller: asks for the split of a cell whose reported size
   // reaches this (0: never).
   uint64_t split_bytes = 0;
+  // As controller: asks for the merge of two neighbours whose reported
+  // sizes together stay under this (0: never); at most a quarter of
+  // split_bytes when both are set.
+  uint64_t merge_bytes = 0;
 };
 // `cellindex host --name N --store S --etcd E --listen ADDR`: one host
 // process of a cluster coordinated through etcd (tools/host_command.cc).

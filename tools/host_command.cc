@@ -288,7 +288,9 @@ class HostProcess {
       }
       return true;
     }
-    if (host_.split_bytes == 0 || moving || map_revision_ == 0) return false;
+    if (moving || map_revision_ == 0) return false;
+    if (RequestMerge(coord, map, owners, sizes)) return true;
+    if (host_.split_bytes == 0) return false;
     std::optional<uint32_t> largest;
     for (const auto& [cell, bytes] : sizes) {
       if (bytes < host_.split_bytes || !map.IndexOf(cell)) continue;
@@ -312,6 +314,40 @@ class HostProcess {
           absl::StrCat("asked for the split of cell ", *largest, " (", r.reason, ")"));
     }
     return asked.ok();
+  }
+
+  // With --merge-bytes: asks for the merge of the first two neighbours
+  // that are both owned and reported, and together smaller than it (a pair
+  // asked for is not asked for again within kReshapeWait). Whether it did.
+  bool RequestMerge(ClusterCoord& coord, const CellMap& map,
+                    const std::map<uint32_t, CellOwner>& owners,
+                    const std::map<uint32_t, uint64_t>& sizes) {
+    if (host_.merge_bytes == 0) return false;
+    for (size_t i = 0; i + 1 < map.cells().size(); ++i) {
+      const uint32_t left = map.cells()[i].id, right = map.cells()[i + 1].id;
+      auto l = sizes.find(left), r = sizes.find(right);
+      if (l == sizes.end() || r == sizes.end() || !owners.count(left) || !owners.count(right)) {
+        continue;
+      }
+      if (l->second + r->second >= host_.merge_bytes) continue;
+      auto asked = merge_asked_.find({left, right});
+      if (asked != merge_asked_.end() && absl::Now() - asked->second < kReshapeWait) continue;
+      merge_asked_[{left, right}] = absl::Now();
+      ReshapeRequest req;
+      req.op = "merge";
+      req.cells = {left, right};
+      req.map_revision = map_revision_;
+      req.by = "controller";
+      req.reason = absl::StrCat(l->second, " + ", r->second, " bytes, --merge-bytes ",
+                                host_.merge_bytes);
+      absl::StatusOr<int64_t> done = coord.RequestReshape(req);
+      if (!done.ok()) return false;
+      Say("merge-requested", {{"cells", req.cells}, {"request", *done}, {"reason", req.reason}},
+          absl::StrCat("asked for the merge of cells ", left, " and ", right, " (", req.reason,
+                       ")"));
+      return true;
+    }
+    return false;
   }
 
   // Follows the map in etcd: a newer map of this index (a split or merge
@@ -680,6 +716,7 @@ class HostProcess {
   // each cell's split.
   std::map<int64_t, absl::Time> reshape_seen_;
   std::map<uint32_t, absl::Time> split_asked_;
+  std::map<std::pair<uint32_t, uint32_t>, absl::Time> merge_asked_;
 };
 
 }  // namespace
@@ -693,6 +730,13 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
     return ReportError(s);
   }
   if (absl::Status s = ValidateListenAddress(host.listen); !s.ok()) return ReportError(s);
+  // Cells merged must not reach the split size at once (nor split ones
+  // fall under the merge size): as Options::merge_keys against split_keys.
+  if (host.split_bytes > 0 && host.merge_bytes > host.split_bytes / 4) {
+    return ReportError(absl::InvalidArgumentError(absl::StrCat(
+        "--merge-bytes ", host.merge_bytes, " is more than a quarter of --split-bytes ",
+        host.split_bytes, ": merged cells would split again")));
+  }
   if (flags.store_dir.empty()) {
     return ReportError(absl::InvalidArgumentError(
         "--store is required: the durable store every host shares"));
