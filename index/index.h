@@ -256,7 +256,8 @@ class Index {
   // no longer names are released if adopted and never serve again, and
   // requests route on it. Saved as the store's map when the store's is
   // older (for the next member that opens, or a single process leaving
-  // the cluster). OK and nothing more when it is this map's epoch;
+  // the cluster). For this map's epoch, only that save (when the store's
+  // is older);
   // FailedPrecondition for an older one or another index's, or when the
   // index is not a cluster member.
   virtual absl::Status AdoptMap(const CellMap& map) = 0;

@@ -136,6 +136,7 @@ absl::Status IndexImpl::AdoptMap(const CellMap& map) {
         "AdoptMap: the index is not a cluster member (Options::cluster_member)");
   }
   std::vector<CellId> added, removed;
+  bool same = false;
   {
     absl::MutexLock lock(&map_mu_);
     if (map.index_id() != map_.index_id()) {
@@ -146,7 +147,7 @@ absl::Status IndexImpl::AdoptMap(const CellMap& map) {
       return absl::FailedPreconditionError(absl::StrCat(
           "AdoptMap: the map's epoch ", map.epoch(), " is older than ", map_.epoch()));
     }
-    if (map.epoch() == map_.epoch()) return absl::OkStatus();
+    same = map.epoch() == map_.epoch();
     std::set<CellId> before, after;
     for (const CellRange& c : map_.cells()) before.insert(c.id);
     for (const CellRange& c : map.cells()) after.insert(c.id);
@@ -157,17 +158,21 @@ absl::Status IndexImpl::AdoptMap(const CellMap& map) {
       if (!after.count(id)) removed.push_back(id);
     }
   }
-  // New cells known (away) before the map names them; a retired one
-  // released before it stops being named.
-  cells_->FollowMap(added, {});
-  {
-    absl::MutexLock lock(&map_mu_);
-    if (map.epoch() <= map_.epoch()) return absl::OkStatus();  // another adoption came first
-    for (CellId id : removed) owner_epochs_.erase(id);
-    map_ = map;
-    PublishMapLocked();
+  if (!same) {
+    // New cells known (away) before the map names them; a retired one
+    // released before it stops being named.
+    cells_->FollowMap(added, {});
+    {
+      absl::MutexLock lock(&map_mu_);
+      if (map.epoch() <= map_.epoch()) return absl::OkStatus();  // another adoption came first
+      for (CellId id : removed) owner_epochs_.erase(id);
+      map_ = map;
+      PublishMapLocked();
+    }
+    cells_->FollowMap({}, removed);
   }
-  cells_->FollowMap({}, removed);
+  // Also for the same map: another member's older save may have overtaken
+  // a newer one.
   SaveStoreMapIfOlder(map);
   return absl::OkStatus();
 }

@@ -472,6 +472,20 @@ absl::Status StartChildJournal(const CellIdentity& child, uint64_t parent_seq,
   const CellId id = child.range.id;
   absl::StatusOr<std::vector<std::string>> left = store.List(CellStorePrefix(id));
   if (!left.ok()) return left.status();
+  // What an earlier attempt that never committed leaves is a journal at
+  // most: a child that served (an owner fence) or was checkpointed is
+  // another split's, committed with the same id (a split planned on a map
+  // that has moved on), and is never touched.
+  for (const std::string& name : *left) {
+    for (const std::string& kept : {CheckpointManifestPrefix(id), LateManifestPrefix(id),
+                                    OwnerFencePrefix(id)}) {
+      if (name.rfind(kept, 0) == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cell ", id, " exists in the store already (", name,
+            "): the map this split or merge was planned on is not the newest"));
+      }
+    }
+  }
   for (const std::string& name : *left) {
     if (absl::Status s = store.Delete(name); !s.ok()) return s;
   }

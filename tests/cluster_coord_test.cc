@@ -245,6 +245,30 @@ TEST_F(ClusterCoordTest, ASplitCommitsOnlyOnTheMapAndClaimsItWasPlannedOn) {
       coord_->CommitReshape(r, "map 3", {{4, *epoch}}, {6, 7}, "h1", lease, "{}").status()));
   EXPECT_EQ(coord_->ReadMap()->value, "map 2");
 
+  // Its runner is marked, bound to its lease, while the request is there.
+  asked = coord_->RequestReshape([&] {
+    ReshapeRequest again = r;
+    again.map_revision = coord_->ReadMap()->revision;
+    return again;
+  }());
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(coord_->RunReshape(*asked - 1, "h1", lease)));
+  EXPECT_EQ(*coord_->ReshapeRunner(), "");
+  const int64_t runner_lease = Lease();
+  ASSERT_TRUE(coord_->RunReshape(*asked, "h1", runner_lease).ok());
+  EXPECT_EQ(*coord_->ReshapeRunner(), "h1");
+  ASSERT_TRUE(etcd_->RevokeLease(runner_lease).ok());
+  EXPECT_EQ(*coord_->ReshapeRunner(), "");  // its host is gone
+  ASSERT_TRUE(coord_->RunReshape(*asked, "h1", lease).ok());
+  ASSERT_TRUE(coord_->FinishReshape(*asked, "failed").ok());
+  EXPECT_EQ(*coord_->ReshapeRunner(), "");  // ends with the request
+  // An assignment made on an older map than etcd's is refused.
+  ASSERT_TRUE(coord_->Elect("h1", lease).ok());
+  const int64_t now = coord_->ReadMap()->revision;
+  EXPECT_TRUE(coord_->Assign(6, "h1", "h1", now).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(coord_->Assign(6, "h2", "h1", now - 1)));
+  EXPECT_EQ((*coord_->Assignments())[6], "h1");
+
   // Malformed requests are read as such, with their revision, to be dropped.
   ASSERT_TRUE(etcd_->Put(coord_->prefix() + "reshape", "{\"op\":\"split\",\"cells\":[]}").ok());
   read = coord_->ReadReshape();
@@ -253,6 +277,11 @@ TEST_F(ClusterCoordTest, ASplitCommitsOnlyOnTheMapAndClaimsItWasPlannedOn) {
   EXPECT_TRUE(coord_->FinishReshape((*read)->revision, "dropped").ok());
   EXPECT_FALSE(coord_->ReadReshape()->has_value());
   EXPECT_TRUE(absl::IsFailedPrecondition(coord_->FinishReshape((*read)->revision, "again")));
+  for (const char* bad : {"{\"op\":\"split\",\"cells\":[1],\"at\":5,\"map_revision\":1}",
+                          "{\"op\":\"split\",\"cells\":[1],\"by\":[],\"map_revision\":1}",
+                          "[1]", "not json"}) {
+    EXPECT_FALSE(ReshapeRequest::Decode(bad).ok()) << bad;
+  }
 }
 
 // The pools change as the map does (compared on their revision), apart

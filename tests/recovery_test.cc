@@ -648,6 +648,13 @@ TEST(ClusterMemberTest, ASplitCommitsThroughTheClusterAndAnotherMemberFollowsThe
   (*a)->WaitForRecovery();
   auto b = Index::Open(MemberOptions(dir, dir / "host-b", &lease));  // serves nothing yet
   ASSERT_TRUE(b.ok()) << b.status();
+  // C will plan a split on this map after A's has committed.
+  Options oc = MemberOptions(dir, dir / "host-c", &lease);
+  oc.commit_map = [](const CellMap&) -> absl::StatusOr<uint64_t> {
+    return absl::AbortedError("the map changed meanwhile");
+  };
+  auto c = Index::Open(oc);
+  ASSERT_TRUE(c.ok()) << c.status();
 
   absl::Status failed = (*a)->SplitCell(split).status();
   EXPECT_TRUE(absl::IsAborted(failed)) << failed;
@@ -672,6 +679,26 @@ TEST(ClusterMemberTest, ASplitCommitsThroughTheClusterAndAnotherMemberFollowsThe
   }
   // The store's map followed.
   EXPECT_EQ(LoadCellMap(DefaultFs(), dir / "store/CELLMAP")->epoch(), after.epoch());
+  // C, on the map before, splits another cell: its children would take the
+  // same ids as A's, which serve. Their files are never touched; the split
+  // is refused before anything of theirs is deleted.
+  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
+  std::map<CellId, std::vector<std::string>> child_files;
+  for (CellId child : {report->left, report->right}) {
+    child_files[child] = *store->List(CellStorePrefix(child));
+  }
+  const CellId other = before.cells()[1].id;
+  ASSERT_TRUE((*c)->Adopt(other, 40).ok());
+  (*c)->WaitForRecovery();
+  SplitRequest stale_split;
+  stale_split.cell = other;
+  absl::Status refused = (*c)->SplitCell(stale_split).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("exists in the store already"));
+  for (CellId child : {report->left, report->right}) {
+    EXPECT_EQ(*store->List(CellStorePrefix(child)), child_files[child]) << child;
+  }
+  c->reset();
 
   // B, opened on the map before, follows the new one.
   EXPECT_TRUE((*b)->AdoptMap(before).ok());  // the map it has: nothing to do
@@ -684,7 +711,6 @@ TEST(ClusterMemberTest, ASplitCommitsThroughTheClusterAndAnotherMemberFollowsThe
   // A dies before its children have checkpoints of their own (the store
   // loses them here): B restores them from the parent's.
   a->reset();
-  auto store = NewLocalDirStore(&DefaultFs(), dir / "store");
   for (CellId child : {report->left, report->right}) {
     for (uint64_t seq : *ListCheckpoints(*store, child)) {
       ASSERT_TRUE(store->Delete(CheckpointManifestName(child, seq)).ok());

@@ -411,20 +411,24 @@ int RunClusterReshape(const GlobalFlags& flags, const std::string& op,
     absl::StatusOr<Versioned> result = coord.ReadReshapeResult();
     if (result.ok() && result->revision != 0) {
       const Json j = Json::parse(result->value, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.value("request", int64_t{0}) == *asked) {
-        if (j.value("outcome", "") != "done") {
-          return ReportError(absl::FailedPreconditionError(absl::StrCat(
-              "the ", op, " did not happen: ", j.value("error", std::string("no reason given")))));
+      if (j.is_object() && j.contains("request") && j["request"] == *asked) {
+        if (j.value("outcome", Json()) != "done") {
+          const Json why = j.value("error", Json("no reason given"));
+          return ReportError(absl::FailedPreconditionError(
+              absl::StrCat("the ", op, " did not happen: ",
+                           why.is_string() ? why.get<std::string>() : why.dump())));
         }
         if (flags.json) {
           PrintJson(j);
         } else {
+          std::vector<std::string> children;
+          for (const Json& c : j.value("children", Json::array())) children.push_back(c.dump());
           std::cout << absl::StrCat(op == "split" ? "split cell " : "merged cells ",
                                     absl::StrJoin(cells, ","), " into cell",
-                                    j["children"].size() > 1 ? "s " : " ",
-                                    absl::StrJoin(j["children"].get<std::vector<uint32_t>>(), ","),
-                                    " on host ", j.value("host", std::string("?")),
-                                    "; map epoch ", j.value("epoch", uint64_t{0}))
+                                    children.size() > 1 ? "s " : " ",
+                                    absl::StrJoin(children, ","), " on host ",
+                                    j.value("host", Json("?")).dump(), "; map epoch ",
+                                    j.value("epoch", Json(0)).dump())
                     << std::endl;
         }
         return kExitOk;

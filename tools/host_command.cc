@@ -47,9 +47,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -95,8 +97,15 @@ class HostProcess {
   }
 
   // The controller's pass (the file comment says what it does).
-  void Control(ClusterCoord& coord, const CellMap& map) {
+  void Control(ClusterCoord& coord, Index& index) {
+    const CellMap map = index.cell_map();
     PublishMap(coord, map);
+    // The store's map follows etcd's: saved again if another host's older
+    // save overtook a newer one.
+    if (absl::Now() - mirrored_at_ > kSizeInterval) {
+      mirrored_at_ = absl::Now();
+      (void)index.AdoptMap(map);
+    }
     absl::StatusOr<std::map<std::string, std::string>> hosts = coord.Hosts();
     absl::StatusOr<std::map<uint32_t, std::string>> assigned = coord.Assignments();
     absl::StatusOr<std::map<uint32_t, CellOwner>> owners = coord.Owners();
@@ -179,7 +188,8 @@ class HostProcess {
         continue;
       }
       unplaced_.erase(c.id);
-      if (!coord.Assign(c.id, to->first, host_.name).ok()) return;  // no longer controller
+      // No longer controller, or the map changed: the next pass decides again.
+      if (!coord.Assign(c.id, to->first, host_.name, map_revision_).ok()) return;
       if (failed_there && load.count(it->second)) {
         --load[it->second];
         bytes[it->second] -= size_of(c.id);
@@ -254,15 +264,24 @@ class HostProcess {
     if (!pending.ok()) return true;  // etcd away: nothing moves this pass
     if (pending->has_value()) {
       const ReshapeRequest& r = **pending;
+      // Only the request under way is remembered.
+      for (auto it = reshape_seen_.begin(); it != reshape_seen_.end();) {
+        it = it->first == r.revision ? std::next(it) : reshape_seen_.erase(it);
+      }
       auto [since, fresh] = reshape_seen_.try_emplace(r.revision, absl::Now());
       std::string drop;
       if (!r.error.empty()) {
         drop = r.error;
-      } else if (map_revision_ != 0 && map_revision_ != r.map_revision) {
+      } else if (r.map_revision < etcd_map_revision_) {
+        // (Read after the map this pass: a later request may be newer.)
         drop = "the cell map changed under it";
       } else if (absl::Now() - since->second > kReshapeWait) {
-        drop = absl::StrCat("its cells' owner did not run it within ",
-                            absl::FormatDuration(kReshapeWait));
+        // Never while a host runs it (its lease holds).
+        absl::StatusOr<std::string> runner = coord.ReshapeRunner();
+        if (runner.ok() && runner->empty()) {
+          drop = absl::StrCat("its cells' owner did not run it within ",
+                              absl::FormatDuration(kReshapeWait));
+        }
       }
       for (uint32_t cell : r.cells) {
         if (drop.empty() && !map.IndexOf(cell)) drop = absl::StrCat("no cell ", cell, " in the map");
@@ -356,16 +375,34 @@ class HostProcess {
   // revision of the map the index follows (map_revision_).
   void SyncMap(ClusterCoord& coord, Index& index) {
     absl::StatusOr<Versioned> seen = coord.ReadMap();
-    if (!seen.ok() || seen->revision == 0 || seen->revision == map_revision_) return;
+    if (!seen.ok()) return;  // etcd away: as last pass
+    etcd_map_revision_ = seen->revision;
+    auto not_ours = [&] {
+      // None yet, or one this index does not follow (another index's, an
+      // older one): the controller publishes its own.
+      map_revision_ = 0;
+      follows_etcd_map_ = true;
+    };
+    if (seen->revision == 0) return not_ours();
+    // A split or merge running here changes the map itself.
+    if (reshaping_ != nullptr) {
+      follows_etcd_map_ = seen->revision == map_revision_;
+      return;
+    }
+    follows_etcd_map_ = seen->revision == map_revision_;
+    if (follows_etcd_map_) return;
     absl::StatusOr<CellMap> theirs = CellMap::Decode(seen->value);
-    if (!theirs.ok()) return;
+    if (!theirs.ok()) return not_ours();
     const CellMap ours = index.cell_map();
-    if (theirs->index_id() != ours.index_id() || theirs->epoch() < ours.epoch()) return;
+    if (theirs->index_id() != ours.index_id() || theirs->epoch() < ours.epoch()) {
+      return not_ours();
+    }
     if (theirs->epoch() > ours.epoch()) {
       if (absl::Status s = index.AdoptMap(*theirs); !s.ok()) {
         Say("map-refused", {{"epoch", theirs->epoch()}, {"error", s.message()}},
             absl::StrCat("cannot follow the cell map of epoch ", theirs->epoch(), ": ",
                          s.message()));
+        follows_etcd_map_ = false;
         return;
       }
       Say("map", {{"epoch", theirs->epoch()}, {"cells", theirs->cells().size()}},
@@ -373,106 +410,77 @@ class HostProcess {
                        theirs->cells().size(), " cells)"));
     }
     map_revision_ = seen->revision;
+    follows_etcd_map_ = true;
   }
 
+  // Whether the controller may decide on the index's map: it is etcd's as
+  // read this pass (or etcd holds none of this index's to follow).
+  bool FollowsEtcdMap() const { return follows_etcd_map_; }
+
   // Runs the split or merge asked for (reshape in etcd) when this host owns
-  // all its cells, on the map it was planned on; commits it through etcd
-  // (CommitReshapeFor), or ends the request saying why not.
-  void RunReshape(ClusterCoord& coord, Index& index) {
+  // all its cells, they serve with every file on this host (not reading
+  // from the store after an in-place restore), and the index follows the
+  // map it was planned on. It marks itself as its runner (the controller
+  // then leaves it be) and runs it on a thread of its own, so that the
+  // passes go on (a lost host's cells are placed and claimed meanwhile);
+  // a later pass takes the outcome: the children are this host's, or the
+  // request is ended saying why not.
+  void RunReshape(ClusterCoord& coord, Index& index, int64_t lease) {
+    if (reshaping_ != nullptr) {
+      if (!reshaping_->done.load()) return;
+      reshaping_->thread.join();
+      EndReshape(coord);
+      reshaping_.reset();
+      return;
+    }
     absl::StatusOr<std::optional<ReshapeRequest>> pending = coord.ReadReshape();
     if (!pending.ok() || !pending->has_value() || !(*pending)->error.empty()) return;
     const ReshapeRequest r = **pending;
     if (r.map_revision != map_revision_) return;
+    std::map<uint32_t, CellStats> stats;
+    for (CellStats& c : index.Stats().cells) stats[c.id] = std::move(c);
     for (uint32_t cell : r.cells) {
       if (!owned_.count(cell) || adopted_at_.count(cell)) return;  // not here, or not serving yet
-    }
-    running_ = r;
-    running_map_ = index.cell_map();
-    children_epoch_ = 0;
-    const absl::Time start = absl::Now();
-    absl::Status done;
-    Json fields = {{"request", r.revision}, {"op", r.op}, {"cells", r.cells}};
-    std::vector<uint32_t> children;
-    if (r.op == "split") {
-      SplitRequest request;
-      request.cell = r.cells[0];
-      request.user = r.by;
-      request.arguments = absl::StrCat("request ", r.revision, ": ", r.reason);
-      if (!r.at.empty()) {
-        absl::StatusOr<ObjectKey> at = DecodeKey(r.at);
-        if (!at.ok()) {
-          done = at.status();
-        } else {
-          request.at = *at;
-        }
-      }
-      if (done.ok()) {
-        absl::StatusOr<SplitReport> report = index.SplitCell(request);
-        done = report.status();
-        if (report.ok()) {
-          children = {report->left, report->right};
-          fields["at"] = report->at;
-          fields["parent_seq"] = report->parent_seq;
-          fields["held_ms"] = absl::ToDoubleMilliseconds(report->held);
-        }
-      }
-    } else {
-      MergeRequest request;
-      request.left = r.cells[0];
-      request.right = r.cells[1];
-      request.user = r.by;
-      request.arguments = absl::StrCat("request ", r.revision, ": ", r.reason);
-      absl::StatusOr<MergeReport> report = index.MergeCells(request);
-      done = report.status();
-      if (report.ok()) {
-        children = {report->child};
-        fields["held_ms"] = absl::ToDoubleMilliseconds(report->held);
+      auto st = stats.find(cell);
+      if (st == stats.end() || st->second.state != CellPhase::kServing ||
+          st->second.store_files > 0) {
+        return;
       }
     }
-    running_.reset();
-    if (children_epoch_ != 0) {
-      // Committed (the children may still have failed to open: they are
-      // this host's, and fail over as any cell).
-      for (uint32_t cell : r.cells) {
-        owned_.erase(cell);
-        reported_bytes_.erase(cell);
-      }
-      for (uint32_t cell : children) owned_[cell] = children_epoch_;
-      map_revision_ = children_epoch_;
-      fields["children"] = children;
-      fields["owner_epoch"] = children_epoch_;
-      fields["ms"] = absl::ToDoubleMilliseconds(absl::Now() - start);
-      if (!done.ok()) fields["error"] = done.message();
-      Say(r.op == "split" ? "split" : "merged", fields,
-          absl::StrCat(r.op == "split" ? "split cell " : "merged cells ", absl::StrJoin(r.cells, ","),
-                       " into ", absl::StrJoin(children, ","), " (owner epoch ", children_epoch_,
-                       ")"));
-      return;
-    }
-    fields["error"] = done.message();
-    (void)coord.FinishReshape(r.revision, Json({{"request", r.revision},
-                                                {"outcome", "failed"},
-                                                {"error", done.message()}})
-                                              .dump());
-    Say("reshape-failed", fields,
-        absl::StrCat("the ", r.op, " of ", absl::StrJoin(r.cells, ","), " failed: ",
-                     done.message()));
+    if (!coord.RunReshape(r.revision, host_.name, lease).ok()) return;
+    auto job = std::make_unique<Reshaping>();
+    job->request = r;
+    job->before = index.cell_map();
+    for (uint32_t cell : r.cells) job->parents[cell] = owned_.at(cell);
+    job->start = absl::Now();
+    reshaping_ = std::move(job);
+    Reshaping* running = reshaping_.get();
+    running->thread = std::thread([running, &index] {
+      Execute(*running, index);
+      running->done.store(true);
+    });
+  }
+
+  // Waits for a split or merge under way (stopping).
+  void StopReshape() {
+    if (reshaping_ != nullptr) reshaping_->thread.join();
   }
 
   // Options::commit_map: commits the split or merge RunReshape runs, in one
   // etcd transaction (ClusterCoord::CommitReshape). When its outcome is
   // unknown, asks until it knows (ResolveReshape); when it cannot tell
   // within a lease's time, the process ends: the next owners' restores
-  // settle it.
+  // settle it. Runs on the split's thread.
   absl::StatusOr<uint64_t> CommitReshapeFor(ClusterCoord& coord, const CellMap& next,
                                            int64_t lease) {
-    if (!running_) return absl::FailedPreconditionError("no split or merge was asked for");
-    const ReshapeRequest& r = *running_;
-    std::map<uint32_t, int64_t> parents;
-    for (uint32_t cell : r.cells) parents[cell] = owned_.at(cell);
+    Reshaping* job = reshaping_.get();
+    if (job == nullptr || job->done.load()) {
+      return absl::FailedPreconditionError("no split or merge was asked for");
+    }
+    const ReshapeRequest& r = job->request;
     std::vector<uint32_t> children;
     for (const CellRange& c : next.cells()) {
-      if (!running_map_.IndexOf(c.id)) children.push_back(c.id);
+      if (!job->before.IndexOf(c.id)) children.push_back(c.id);
     }
     if (children.empty()) return absl::InternalError("the new map names no new cell");
     const std::string result = Json({{"request", r.revision},
@@ -484,7 +492,7 @@ class HostProcess {
                                      {"host", host_.name}})
                                    .dump();
     absl::StatusOr<int64_t> epoch =
-        coord.CommitReshape(r, next.Encode(), parents, children, host_.name, lease, result);
+        coord.CommitReshape(r, next.Encode(), job->parents, children, host_.name, lease, result);
     const absl::Time deadline = absl::Now() + absl::Seconds(host_.lease_ttl);
     while (absl::IsUnavailable(epoch.status())) {
       if (absl::Now() > deadline) {
@@ -501,7 +509,8 @@ class HostProcess {
                          : absl::AbortedError("the split or merge did not commit");
     }
     if (!epoch.ok()) return epoch.status();
-    children_epoch_ = *epoch;
+    job->children = children;
+    job->children_epoch = *epoch;
     return static_cast<uint64_t>(*epoch);
   }
 
@@ -574,7 +583,7 @@ class HostProcess {
 
   void Move(ClusterCoord& coord, uint32_t cell, const std::string& from, const std::string& to,
             const std::string& why) {
-    if (!coord.Assign(cell, to, host_.name).ok()) return;
+    if (!coord.Assign(cell, to, host_.name, map_revision_).ok()) return;
     Say("moving", {{"cell", cell}, {"from", from}, {"to", to}, {"reason", why}},
         absl::StrCat("moving cell ", cell, " from ", from, " to ", to, " (", why, ")"));
   }
@@ -604,8 +613,11 @@ class HostProcess {
       Say("released", {{"cell", cell}, {"to", a->second}},
           absl::StrCat("released cell ", cell, " to ", a->second));
     }
+    const CellMap map = index.cell_map();
     for (const auto& [cell, name] : *assigned) {
       if (name != host_.name || owned_.count(cell) || failed_here_.count(cell)) continue;
+      // A cell of a newer map than this host follows yet: after SyncMap.
+      if (!map.IndexOf(cell)) continue;
       absl::StatusOr<int64_t> epoch = coord.ClaimCell(cell, host_.name, lease);
       if (!epoch.ok()) continue;  // the last owner's key is still there
       if (absl::Status s = index.Adopt(cell, static_cast<uint64_t>(*epoch)); !s.ok()) {
@@ -688,6 +700,95 @@ class HostProcess {
   const std::map<uint32_t, int64_t>& owned() const { return owned_; }
 
  private:
+  // A split or merge run on its own thread (RunReshape).
+  struct Reshaping {
+    ReshapeRequest request;
+    CellMap before;                       // the map it was planned on
+    std::map<uint32_t, int64_t> parents;  // cell -> owner epoch
+    absl::Time start;
+    std::thread thread;
+    // Set on the thread (CommitReshapeFor: once committed), read once done.
+    std::vector<uint32_t> children;
+    int64_t children_epoch = 0;
+    absl::Status status;
+    Json fields;
+    std::atomic<bool> done{false};
+  };
+
+  // The split or merge itself (on its thread).
+  static void Execute(Reshaping& job, Index& index) {
+    const ReshapeRequest& r = job.request;
+    job.fields = {{"request", r.revision}, {"op", r.op}, {"cells", r.cells}};
+    if (r.op == "split") {
+      SplitRequest request;
+      request.cell = r.cells[0];
+      request.user = r.by;
+      request.arguments = absl::StrCat("request ", r.revision, ": ", r.reason);
+      if (!r.at.empty()) {
+        absl::StatusOr<ObjectKey> at = DecodeKey(r.at);
+        if (!at.ok()) {
+          job.status = at.status();
+          return;
+        }
+        request.at = *at;
+      }
+      absl::StatusOr<SplitReport> report = index.SplitCell(request);
+      job.status = report.status();
+      if (report.ok()) {
+        job.fields["at"] = report->at;
+        job.fields["parent_seq"] = report->parent_seq;
+        job.fields["held_ms"] = absl::ToDoubleMilliseconds(report->held);
+      }
+      return;
+    }
+    MergeRequest request;
+    request.left = r.cells[0];
+    request.right = r.cells[1];
+    request.user = r.by;
+    request.arguments = absl::StrCat("request ", r.revision, ": ", r.reason);
+    absl::StatusOr<MergeReport> report = index.MergeCells(request);
+    job.status = report.status();
+    if (report.ok()) job.fields["held_ms"] = absl::ToDoubleMilliseconds(report->held);
+  }
+
+  // Takes a finished split's or merge's outcome (on the pass thread).
+  void EndReshape(ClusterCoord& coord) {
+    Reshaping& job = *reshaping_;
+    const ReshapeRequest& r = job.request;
+    Json& fields = job.fields;
+    if (job.children_epoch != 0) {
+      // Committed: the children are this host's, under the commit's
+      // revision, whether or not they opened (one that failed is given
+      // back as any cell that fails to restore: ReportServing).
+      for (uint32_t cell : r.cells) {
+        owned_.erase(cell);
+        reported_bytes_.erase(cell);
+      }
+      for (uint32_t cell : job.children) {
+        owned_[cell] = job.children_epoch;
+        adopted_at_[cell] = job.start;
+      }
+      map_revision_ = job.children_epoch;
+      fields["children"] = job.children;
+      fields["owner_epoch"] = job.children_epoch;
+      fields["ms"] = absl::ToDoubleMilliseconds(absl::Now() - job.start);
+      if (!job.status.ok()) fields["error"] = job.status.message();
+      Say(r.op == "split" ? "split" : "merged", fields,
+          absl::StrCat(r.op == "split" ? "split cell " : "merged cells ",
+                       absl::StrJoin(r.cells, ","), " into ", absl::StrJoin(job.children, ","),
+                       " (owner epoch ", job.children_epoch, ")"));
+      return;
+    }
+    fields["error"] = job.status.message();
+    (void)coord.FinishReshape(r.revision, Json({{"request", r.revision},
+                                                {"outcome", "failed"},
+                                                {"error", job.status.message()}})
+                                              .dump());
+    Say("reshape-failed", fields,
+        absl::StrCat("the ", r.op, " of ", absl::StrJoin(r.cells, ","), " failed: ",
+                     job.status.message()));
+  }
+
   const GlobalFlags& flags_;
   const HostFlags& host_;
   std::map<uint32_t, int64_t> owned_;  // cell -> owner epoch
@@ -701,17 +802,19 @@ class HostProcess {
   };
   std::map<uint32_t, Reported> reported_bytes_;
   absl::Time sizes_at_ = absl::InfinitePast();
+  absl::Time mirrored_at_ = absl::InfinitePast();
   std::set<uint32_t> unplaced_;  // cells said to be unplaced
   bool said_bad_pools_ = false;
   bool published_map_ = false;
   std::set<std::string> below_minimum_;  // pools said to be below their minimum
   // The revision of etcd's map the index follows (0: none yet).
   int64_t map_revision_ = 0;
-  // The split or merge RunReshape runs, the map before it, and the owner
-  // epoch of its children once committed.
-  std::optional<ReshapeRequest> running_;
-  CellMap running_map_;
-  int64_t children_epoch_ = 0;
+  // The revision of etcd's map as last read, and whether the index follows
+  // it (SyncMap).
+  int64_t etcd_map_revision_ = 0;
+  bool follows_etcd_map_ = false;
+  // The split or merge running here, if any.
+  std::unique_ptr<Reshaping> reshaping_;
   // The controller's: when it first saw each request, and when it asked for
   // each cell's split.
   std::map<int64_t, absl::Time> reshape_seen_;
@@ -797,14 +900,17 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
     if (!lease->Valid()) continue;  // nothing new while it may have expired
     process.SyncMap(*coord, **index);
     absl::StatusOr<std::string> controller = coord->Elect(host.name, lease->id());
-    if (controller.ok() && *controller == host.name) {
-      process.Control(*coord, (*index)->cell_map());
+    // The controller decides on the newest map only (a split or merge
+    // committed meanwhile is followed first).
+    if (controller.ok() && *controller == host.name && process.FollowsEtcdMap()) {
+      process.Control(*coord, **index);
     }
     process.Claim(*coord, **index, lease->id());
-    process.RunReshape(*coord, **index);
+    process.RunReshape(*coord, **index, lease->id());
     process.ReportServing(*coord, **index, lease->id());
     process.ReportSizes(*coord, **index);
   }
+  process.StopReshape();  // its children, if it committed, close with the index
   (*server)->Shutdown(absl::Seconds(5));
   server->reset();
   if (!lease->Valid()) {

@@ -22,6 +22,7 @@ constexpr absl::string_view kBytes = "bytes/";
 constexpr absl::string_view kFailed = "failed/";
 constexpr absl::string_view kReshape = "reshape";
 constexpr absl::string_view kReshapeResult = "reshape-result";
+constexpr absl::string_view kReshapeRunner = "reshape-runner";
 
 // The cell id at the end of `key` (after `prefix`), as CellKey writes it.
 absl::StatusOr<uint32_t> CellOfKey(const std::string& key, const std::string& prefix) {
@@ -149,15 +150,22 @@ absl::StatusOr<std::map<uint32_t, CellOwner>> ClusterCoord::Owners() {
 }
 
 absl::Status ClusterCoord::Assign(uint32_t cell, const std::string& host,
-                                  const std::string& controller) {
+                                  const std::string& controller, int64_t map_revision) {
   if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
   const std::string key = absl::StrCat(prefix_, "controller");
-  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
-      {EtcdCompare::ValueIs(key, controller)}, {EtcdOp::Put(CellKey(kAssigned, cell), host)}, {});
+  std::vector<EtcdCompare> compares = {EtcdCompare::ValueIs(key, controller)};
+  if (map_revision != 0) {
+    compares.push_back(EtcdCompare::ModRevisionIs(absl::StrCat(prefix_, "map"), map_revision));
+  }
+  absl::StatusOr<EtcdTxnResult> r =
+      etcd_->Txn(compares, {EtcdOp::Put(CellKey(kAssigned, cell), host)}, {});
   if (!r.ok()) return r.status();
   if (!r->succeeded) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(controller, " is no longer the controller; cell ", cell, " not assigned"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        controller, " is no longer the controller",
+        map_revision != 0 ? absl::StrCat(", or the map changed since revision ", map_revision)
+                          : "",
+        "; cell ", cell, " not assigned"));
   }
   return absl::OkStatus();
 }
@@ -323,6 +331,9 @@ absl::StatusOr<ReshapeRequest> ReshapeRequest::Decode(absl::string_view json) {
     r.cells.push_back(c.get<uint32_t>());
   }
   if (r.cells.size() != (r.op == "split" ? 1u : 2u)) return bad("names the wrong number of cells");
+  for (const char* field : {"at", "by", "reason"}) {
+    if (j.contains(field) && !j[field].is_string()) return bad(absl::StrCat("has a bad ", field));
+  }
   const std::string at = j.value("at", "");
   if (at.size() % 2 != 0 || !absl::c_all_of(at, absl::ascii_isxdigit)) return bad("has a bad key");
   r.at = absl::HexStringToBytes(at);
@@ -371,7 +382,8 @@ absl::Status ClusterCoord::FinishReshape(int64_t revision, const std::string& re
   const std::string key = absl::StrCat(prefix_, kReshape);
   absl::StatusOr<EtcdTxnResult> r =
       etcd_->Txn({EtcdCompare::ModRevisionIs(key, revision)},
-                 {EtcdOp::Delete(key), EtcdOp::Put(absl::StrCat(prefix_, kReshapeResult), result)},
+                 {EtcdOp::Delete(key), EtcdOp::Delete(absl::StrCat(prefix_, kReshapeRunner)),
+                  EtcdOp::Put(absl::StrCat(prefix_, kReshapeResult), result)},
                  {});
   if (!r.ok()) return r.status();
   if (!r->succeeded) {
@@ -393,6 +405,7 @@ absl::StatusOr<int64_t> ClusterCoord::CommitReshape(const ReshapeRequest& reques
       EtcdCompare::ModRevisionIs(absl::StrCat(prefix_, kReshape), request.revision)};
   std::vector<EtcdOp> ops = {EtcdOp::Put(absl::StrCat(prefix_, "map"), map),
                              EtcdOp::Delete(absl::StrCat(prefix_, kReshape)),
+                             EtcdOp::Delete(absl::StrCat(prefix_, kReshapeRunner)),
                              EtcdOp::Put(absl::StrCat(prefix_, kReshapeResult), result)};
   for (const auto& [cell, epoch] : parents) {
     compares.push_back(EtcdCompare::CreateRevisionIs(OwnerKey(cell), epoch));
@@ -432,5 +445,24 @@ absl::StatusOr<int64_t> ClusterCoord::ResolveReshape(const ReshapeRequest& reque
 }
 
 absl::StatusOr<Versioned> ClusterCoord::ReadReshapeResult() { return ReadShared(kReshapeResult); }
+
+absl::Status ClusterCoord::RunReshape(int64_t revision, const std::string& host, int64_t lease) {
+  if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
+  absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
+      {EtcdCompare::ModRevisionIs(absl::StrCat(prefix_, kReshape), revision)},
+      {EtcdOp::Put(absl::StrCat(prefix_, kReshapeRunner), host, lease)}, {});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("reshape request ", revision, " is no longer the one under way"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ClusterCoord::ReshapeRunner() {
+  absl::StatusOr<Versioned> v = ReadShared(kReshapeRunner);
+  if (!v.ok()) return v.status();
+  return v->value;
+}
 
 }  // namespace cellindex

@@ -32,6 +32,7 @@
 //                    request's and the parents' claims), or gives it up
 //                    (FinishReshape); the controller drops it once the map
 //                    has changed under it
+//   reshape-runner   the host running the request, bound to its lease
 //   reshape-result   how the last request ended (JSON: its revision,
 //                    outcome "done" or "failed", the children or the error)
 //   bytes/<cell>     the cell's size (decimal bytes: its SST files and
@@ -120,8 +121,12 @@ class ClusterCoord {
   absl::StatusOr<std::map<uint32_t, CellOwner>> Owners();
 
   // As controller `controller`: wants `host` to serve `cell`. Written only
-  // while `controller` is the controller (FailedPrecondition otherwise).
-  absl::Status Assign(uint32_t cell, const std::string& host, const std::string& controller);
+  // while `controller` is the controller and, unless `map_revision` is 0,
+  // the map is still at that revision (the cell is still the map's: a
+  // split or merge committed meanwhile retired it, maybe); FailedPrecondition
+  // otherwise.
+  absl::Status Assign(uint32_t cell, const std::string& host, const std::string& controller,
+                      int64_t map_revision = 0);
   // Every assignment: cell -> host.
   absl::StatusOr<std::map<uint32_t, std::string>> Assignments();
 
@@ -196,6 +201,14 @@ class ClusterCoord {
                                          const std::string& host);
   // How the last request ended (revision 0: none yet).
   absl::StatusOr<Versioned> ReadReshapeResult();
+  // `host` (under `lease`) runs request `revision` (reshape-runner, bound
+  // to its lease): the controller does not drop a request while its runner
+  // lives. FailedPrecondition when it is no longer the request. The key
+  // goes with the request (CommitReshape, FinishReshape) or the lease.
+  absl::Status RunReshape(int64_t revision, const std::string& host, int64_t lease);
+  // The host running the request under way; empty when none (or its lease
+  // is gone).
+  absl::StatusOr<std::string> ReshapeRunner();
 
   const std::string& prefix() const { return prefix_; }
 
