@@ -40,6 +40,9 @@ class IndexImpl : public Index {
   // Checks the directories, takes the store's lock, loads (or creates) the
   // cell map, places cells whose host is gone, and starts the recoveries.
   absl::Status Init();
+  // Leaving the cluster: FailedPrecondition when a cell the store's map
+  // does not know yet has served (the store's map lags etcd's).
+  absl::Status CheckNoNewerCells() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(map_mu_);
   // Init for Options::cluster_member.
   absl::Status InitMember();
   // A member marks the store (kClusterMarkFile), unless a single-process

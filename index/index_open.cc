@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "index/base/file_util.h"
@@ -201,6 +202,9 @@ absl::Status IndexImpl::Init() {
             " cells or other boundaries; the layout cannot change on reopen"));
       }
       map_ = *std::move(stored);
+      if (leaving_cluster_) {
+        if (absl::Status s = CheckNoNewerCells(); !s.ok()) return s;
+      }
     } else if (absl::IsNotFound(stored.status())) {
       // Cells without a map are damage, whether or not the caller meant to
       // create an index.
@@ -337,6 +341,26 @@ absl::Status IndexImpl::InitMember() {
   MakeCells(/*adopt_only=*/true);
   background_ = std::make_unique<BackgroundWork>(options_, cells_.get());
   open_time_ = absl::Now() - open_start_;
+  return absl::OkStatus();
+}
+
+absl::Status IndexImpl::CheckNoNewerCells() const {
+  // A cell that served (an owner fence) under an id this map has not given
+  // out yet was made by a split or merge in the cluster after the store's
+  // map was saved: this map's cells would serve without its writes.
+  absl::StatusOr<std::vector<std::string>> fences = store_->List("cells/");
+  if (!fences.ok()) return fences.status();
+  for (const std::string& name : *fences) {
+    // "cells/NNNNN/fences/..."
+    const size_t slash = name.find('/', 6);
+    uint32_t id = 0;
+    if (slash == std::string::npos || !absl::SimpleAtoi(name.substr(6, slash - 6), &id)) continue;
+    if (id < map_.next_cell_id() || name.rfind(OwnerFencePrefix(id), 0) != 0) continue;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cell ", id, " served in the cluster, but the store's cell map (epoch ", map_.epoch(),
+        ") does not know it yet: start a host (`cellindex host`) so that it saves etcd's map, "
+        "stop it, then leave the cluster"));
+  }
   return absl::OkStatus();
 }
 

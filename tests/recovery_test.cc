@@ -724,6 +724,23 @@ TEST(ClusterMemberTest, ASplitCommitsThroughTheClusterAndAnotherMemberFollowsThe
       EXPECT_EQ(cell.state, CellPhase::kServing) << cell.id << ": " << cell.error;
     }
   }
+  b->reset();
+
+  // Leaving the cluster with a store whose map lags (the split's children
+  // served, the store's map is the one before): refused, not served
+  // without the children's writes. With the map saved again, it leaves.
+  ASSERT_TRUE(SaveCellMap(DefaultFs(), dir / "store/CELLMAP", before).ok());
+  Options leave = FourCells(dir);
+  leave.cell_boundaries.clear();
+  leave.leave_cluster = true;
+  auto refused_leave = Index::Open(leave);
+  ASSERT_FALSE(refused_leave.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused_leave.status())) << refused_leave.status();
+  EXPECT_THAT(std::string(refused_leave.status().message()), HasSubstr("does not know it yet"));
+  ASSERT_TRUE(SaveCellMap(DefaultFs(), dir / "store/CELLMAP", after).ok());
+  auto left = Index::Open(leave);
+  ASSERT_TRUE(left.ok()) << left.status();
+  ExpectExactly(**left, want);
 }
 
 // Leaving the cluster, a single process does not trust the cells in its
