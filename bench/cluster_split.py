@@ -16,6 +16,10 @@ the rounds, and the cluster's ratio to the baseline.
 
   bench/cluster_split.py [--build build] [--objects 400000] [--cells 4]
                          [--hosts 2] [--rounds 3] [--json]
+
+Keep OBJECTS / CELLS under 200000 (Options::split_keys): a larger cell
+splits by itself during the load, and the cells to split are ids 0 to
+ROUNDS - 1.
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -39,6 +43,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.objects // args.cells >= 200000:
+        raise SystemExit("cluster_split: --objects / --cells must stay under 200000 (cells would "
+                         "split during the load)")
     if args.rounds > args.cells:
         raise SystemExit("cluster_split: --rounds is at most --cells (one split per original cell)")
     tool = os.path.abspath(os.path.join(args.build, "tools", "cellindex"))

@@ -150,6 +150,17 @@ class Cluster {
     }
     return owners;
   }
+  // Waits until all four cells are owned, two by a and two by b (the
+  // controller's balancing is over).
+  std::map<uint32_t, CellOwner> AwaitTwoEach(absl::Duration within) {
+    return AwaitOwners(
+        [](const std::map<uint32_t, CellOwner>& owners) {
+          std::map<std::string, int> per_host;
+          for (const auto& [cell, owner] : owners) ++per_host[owner.host];
+          return owners.size() == 4 && per_host["a"] == 2 && per_host["b"] == 2;
+        },
+        within);
+  }
   // Waits until all four cells are owned, spread over `hosts` hosts.
   std::map<uint32_t, CellOwner> AwaitSpreadOver(size_t hosts, absl::Duration within) {
     return AwaitOwners(
@@ -240,13 +251,7 @@ TEST(HostTest, AKilledHostsCellsServeOnTheSurvivorWithEveryAcknowledgedWrite) {
   ASSERT_FALSE(b.Start().empty()) << b.log();
   Cluster cluster(etcd.endpoint());
   // The controller spreads the cells: two each, once b has joined.
-  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
-      [](const std::map<uint32_t, CellOwner>& owners) {
-        std::map<std::string, int> per_host;
-        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
-        return owners.size() == 4 && per_host["a"] == 2 && per_host["b"] == 2;
-      },
-      absl::Seconds(30));
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitTwoEach(absl::Seconds(30));
   std::map<std::string, int> per_host;
   for (const auto& [cell, owner] : owners) ++per_host[owner.host];
   ASSERT_EQ(per_host["a"], 2) << a.log() << b.log();
@@ -881,13 +886,7 @@ TEST(HostTest, SplitsAndMergesRunOnTheOwnerAndCommitThroughEtcd) {
   ASSERT_FALSE(b.Start().empty()) << b.log();
   Cluster cluster(etcd.endpoint());
   // Two each: the controller's balancing is over.
-  std::map<uint32_t, CellOwner> owners = cluster.AwaitOwners(
-      [](const std::map<uint32_t, CellOwner>& owners) {
-        std::map<std::string, int> per_host;
-        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
-        return owners.size() == 4 && per_host["a"] == 2 && per_host["b"] == 2;
-      },
-      absl::Seconds(30));
+  std::map<uint32_t, CellOwner> owners = cluster.AwaitTwoEach(absl::Seconds(30));
   ASSERT_EQ(owners.size(), 4u) << a.log() << b.log();
   ClusterClientOptions cco;
   cco.etcd_endpoints = {etcd.endpoint()};
@@ -1160,13 +1159,7 @@ TEST(HostTest, EtcdRestartedUnderLoadTheHostsServeOnAndCarryOn) {
   ASSERT_FALSE(a.Start().empty()) << a.log();
   ASSERT_FALSE(b.Start().empty()) << b.log();
   Cluster cluster(etcd.endpoint());
-  const std::map<uint32_t, CellOwner> before = cluster.AwaitOwners(
-      [](const std::map<uint32_t, CellOwner>& owners) {
-        std::map<std::string, int> per_host;
-        for (const auto& [cell, owner] : owners) ++per_host[owner.host];
-        return owners.size() == 4 && per_host["a"] == 2 && per_host["b"] == 2;
-      },
-      absl::Seconds(30));
+  const std::map<uint32_t, CellOwner> before = cluster.AwaitTwoEach(absl::Seconds(30));
   ASSERT_EQ(before.size(), 4u) << a.log() << b.log();
   absl::StatusOr<RemoteCellMap> map = cluster.ClientFor(a.address())->CellMap();
   ASSERT_TRUE(map.ok()) << map.status();
