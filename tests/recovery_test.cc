@@ -712,9 +712,8 @@ TEST(ClusterMemberTest, ASplitCommitsThroughTheClusterAndAnotherMemberFollowsThe
   // loses them here): B restores them from the parent's.
   a->reset();
   for (CellId child : {report->left, report->right}) {
-    for (uint64_t seq : *ListCheckpoints(*store, child)) {
-      ASSERT_TRUE(store->Delete(CheckpointManifestName(child, seq)).ok());
-    }
+    const std::vector<uint64_t> seqs = *ListCheckpoints(*store, child);
+    for (uint64_t seq : seqs) ASSERT_TRUE(store->Delete(CheckpointManifestName(child, seq)).ok());
   }
   for (const CellRange& c : after.cells()) ASSERT_TRUE((*b)->Adopt(c.id, 70).ok());
   (*b)->WaitForRecovery();
