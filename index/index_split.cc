@@ -453,6 +453,10 @@ absl::StatusOr<SplitReport> IndexImpl::SplitImpl(const SplitRequest& request,
         MakeChildStates(options_, *resources_, parent_dir, parent, places,
                         [this] { return LossWaiting(); });
     if (!made.ok()) return undo(absl::IsAborted(made.status()) ? GiveWayToLoss() : made.status());
+    // Asked again before the store is touched (making the children may
+    // have taken long): a member that may no longer own the parent starts
+    // no journal.
+    if (!MayAcknowledge()) return undo(Fenced(id, /*may_have_applied=*/false));
     for (size_t k = 0; k < 2; ++k) {
       if (absl::Status s = CheckParentSeqs((*made)[k], seqs); !s.ok()) return undo(s);
       (k == 0 ? report.left_records : report.right_records) = (*made)[k].records;
@@ -576,6 +580,7 @@ absl::StatusOr<MergeReport> IndexImpl::MergeImpl(const MergeRequest& request) {
         MakeMergedState(options_, *resources_, left_dir, left, right_dir, right, child_dir, child);
     if (!made.ok()) return undo(made.status());
     if (absl::Status s = CheckParentSeqs(*made, seqs); !s.ok()) return undo(s);
+    if (!MayAcknowledge()) return undo(Fenced(request.left, /*may_have_applied=*/false));
     report.records = made->records;
     if (absl::Status s = StartChildJournal(child, made->applied_seq, options_, *resources_, *store_);
         !s.ok()) {

@@ -253,15 +253,16 @@ TEST_F(ClusterCoordTest, ASplitCommitsOnlyOnTheMapAndClaimsItWasPlannedOn) {
   }());
   ASSERT_TRUE(asked.ok()) << asked.status();
   EXPECT_TRUE(absl::IsFailedPrecondition(coord_->RunReshape(*asked - 1, "h1", lease)));
-  EXPECT_EQ(*coord_->ReshapeRunner(), "");
+  EXPECT_EQ(*coord_->ReshapeRunner(*asked), "");
   const int64_t runner_lease = Lease();
   ASSERT_TRUE(coord_->RunReshape(*asked, "h1", runner_lease).ok());
-  EXPECT_EQ(*coord_->ReshapeRunner(), "h1");
+  EXPECT_EQ(*coord_->ReshapeRunner(*asked), "h1");
+  EXPECT_EQ(*coord_->ReshapeRunner(*asked + 1), "");  // another request's runner it is not
   ASSERT_TRUE(etcd_->RevokeLease(runner_lease).ok());
-  EXPECT_EQ(*coord_->ReshapeRunner(), "");  // its host is gone
+  EXPECT_EQ(*coord_->ReshapeRunner(*asked), "");  // its host is gone
   ASSERT_TRUE(coord_->RunReshape(*asked, "h1", lease).ok());
   ASSERT_TRUE(coord_->FinishReshape(*asked, "failed").ok());
-  EXPECT_EQ(*coord_->ReshapeRunner(), "");  // ends with the request
+  EXPECT_EQ(*coord_->ReshapeRunner(*asked), "");  // ends with the request
   // An assignment made on an older map than etcd's is refused.
   ASSERT_TRUE(coord_->Elect("h1", lease).ok());
   const int64_t now = coord_->ReadMap()->revision;

@@ -133,6 +133,7 @@ class Cluster {
     coord_.emplace(*ClusterCoord::Create(*etcd_, "default"));
   }
   ClusterCoord& coord() { return *coord_; }
+  EtcdClient& etcd() { return *etcd_; }
 
   // Waits until the owners satisfy `done`, up to `within`; the owners then.
   std::map<uint32_t, CellOwner> AwaitOwners(
@@ -1051,6 +1052,16 @@ TEST(HostTest, TheControllerSplitsACellPastSplitBytes) {
   ClusterClientOptions cco;
   cco.etcd_endpoints = {etcd.endpoint()};
   ExpectEveryRecord(**ClusterClient::Connect(cco), want);
+  // etcd loses the map (restored from an old snapshot, say): the
+  // controller publishes the one it serves again.
+  ASSERT_TRUE(cluster.etcd().Delete(cluster.coord().prefix() + "map").ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (cluster.coord().ReadMap()->revision == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));  // polling etcd; the deadline bounds it
+  }
+  const CellMap again = EtcdMap(cluster.coord());
+  EXPECT_EQ(again.index_id(), map.index_id()) << a.log();
+  EXPECT_GE(again.epoch(), map.epoch());
   EXPECT_TRUE(WIFEXITED(a.process().Terminate()));
 }
 

@@ -277,7 +277,7 @@ class HostProcess {
         drop = "the cell map changed under it";
       } else if (absl::Now() - since->second > kReshapeWait) {
         // Never while a host runs it (its lease holds).
-        absl::StatusOr<std::string> runner = coord.ReshapeRunner();
+        absl::StatusOr<std::string> runner = coord.ReshapeRunner(r.revision);
         if (runner.ok() && runner->empty()) {
           drop = absl::StrCat("its cells' owner did not run it within ",
                               absl::FormatDuration(kReshapeWait));
@@ -287,6 +287,11 @@ class HostProcess {
         if (drop.empty() && !map.IndexOf(cell)) drop = absl::StrCat("no cell ", cell, " in the map");
       }
       if (!drop.empty()) {
+        // Not asked for again at once.
+        if (r.op == "split" && r.cells.size() == 1) split_asked_[r.cells[0]] = absl::Now();
+        if (r.op == "merge" && r.cells.size() == 2) {
+          merge_asked_[{r.cells[0], r.cells[1]}] = absl::Now();
+        }
         if (coord.FinishReshape(r.revision, Json({{"request", r.revision},
                                                   {"outcome", "failed"},
                                                   {"error", drop}})
@@ -382,10 +387,17 @@ class HostProcess {
       // older one): the controller publishes its own.
       map_revision_ = 0;
       follows_etcd_map_ = true;
+      published_map_ = false;  // the controller publishes again
     };
     if (seen->revision == 0) return not_ours();
     // A split or merge running here changes the map itself.
     if (reshaping_ != nullptr) {
+      // Once its commit is the index's map, the controller decides on it
+      // (while the children open and are checkpointed).
+      const int64_t committed = reshaping_->committed.load();
+      if (committed != 0 && index.cell_map().epoch() >= reshaping_->next_epoch) {
+        map_revision_ = committed;
+      }
       follows_etcd_map_ = seen->revision == map_revision_;
       return;
     }
@@ -462,8 +474,11 @@ class HostProcess {
   }
 
   // Waits for a split or merge under way (stopping).
-  void StopReshape() {
-    if (reshaping_ != nullptr) reshaping_->thread.join();
+  void StopReshape(ClusterCoord& coord) {
+    if (reshaping_ == nullptr) return;
+    reshaping_->thread.join();
+    EndReshape(coord);  // committed children are released with the rest
+    reshaping_.reset();
   }
 
   // Options::commit_map: commits the split or merge RunReshape runs, in one
@@ -494,7 +509,9 @@ class HostProcess {
     absl::StatusOr<int64_t> epoch =
         coord.CommitReshape(r, next.Encode(), job->parents, children, host_.name, lease, result);
     const absl::Time deadline = absl::Now() + absl::Seconds(host_.lease_ttl);
-    while (absl::IsUnavailable(epoch.status())) {
+    // Only Aborted (the transaction ran, a comparison failed) says it did
+    // not commit; any other error may follow a commit: resolved.
+    while (!epoch.ok() && !absl::IsAborted(epoch.status())) {
       if (absl::Now() > deadline) {
         const std::string line = absl::StrCat(
             "cellindex: host ", host_.name, ": cannot tell whether the ", r.op,
@@ -511,6 +528,8 @@ class HostProcess {
     if (!epoch.ok()) return epoch.status();
     job->children = children;
     job->children_epoch = *epoch;
+    job->next_epoch = next.epoch();
+    job->committed.store(*epoch);
     return static_cast<uint64_t>(*epoch);
   }
 
@@ -710,8 +729,11 @@ class HostProcess {
     // Set on the thread (CommitReshapeFor: once committed), read once done.
     std::vector<uint32_t> children;
     int64_t children_epoch = 0;
+    uint64_t next_epoch = 0;  // the committed map's epoch
     absl::Status status;
     Json fields;
+    // The commit's revision once committed (read by the pass thread).
+    std::atomic<int64_t> committed{0};
     std::atomic<bool> done{false};
   };
 
@@ -780,10 +802,22 @@ class HostProcess {
       return;
     }
     fields["error"] = job.status.message();
-    (void)coord.FinishReshape(r.revision, Json({{"request", r.revision},
-                                                {"outcome", "failed"},
-                                                {"error", job.status.message()}})
-                                              .dump());
+    // The parents serve again, or fail and are given back (ReportServing).
+    for (uint32_t cell : r.cells) {
+      if (owned_.count(cell)) adopted_at_[cell] = absl::Now();
+    }
+    // Ended, so that the controller may ask again (a few tries: etcd may
+    // be away for a moment; else the controller drops it once its runner
+    // mark no longer matches).
+    const std::string result = Json({{"request", r.revision},
+                                     {"outcome", "failed"},
+                                     {"error", job.status.message()}})
+                                   .dump();
+    for (int tries = 0; tries < 10; ++tries) {
+      absl::Status ended = coord.FinishReshape(r.revision, result);
+      if (ended.ok() || absl::IsFailedPrecondition(ended)) break;
+      absl::SleepFor(kPassInterval);  // etcd away: again
+    }
     Say("reshape-failed", fields,
         absl::StrCat("the ", r.op, " of ", absl::StrJoin(r.cells, ","), " failed: ",
                      job.status.message()));
@@ -910,7 +944,7 @@ int RunHost(const GlobalFlags& flags, const HostFlags& host) {
     process.ReportServing(*coord, **index, lease->id());
     process.ReportSizes(*coord, **index);
   }
-  process.StopReshape();  // its children, if it committed, close with the index
+  process.StopReshape(*coord);  // its children, if it committed, close with the index
   (*server)->Shutdown(absl::Seconds(5));
   server->reset();
   if (!lease->Valid()) {

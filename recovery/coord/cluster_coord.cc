@@ -450,7 +450,9 @@ absl::Status ClusterCoord::RunReshape(int64_t revision, const std::string& host,
   if (absl::Status s = ValidateClusterName("host name", host); !s.ok()) return s;
   absl::StatusOr<EtcdTxnResult> r = etcd_->Txn(
       {EtcdCompare::ModRevisionIs(absl::StrCat(prefix_, kReshape), revision)},
-      {EtcdOp::Put(absl::StrCat(prefix_, kReshapeRunner), host, lease)}, {});
+      {EtcdOp::Put(absl::StrCat(prefix_, kReshapeRunner), absl::StrCat(host, " ", revision),
+                   lease)},
+      {});
   if (!r.ok()) return r.status();
   if (!r->succeeded) {
     return absl::FailedPreconditionError(
@@ -459,10 +461,16 @@ absl::Status ClusterCoord::RunReshape(int64_t revision, const std::string& host,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ClusterCoord::ReshapeRunner() {
+absl::StatusOr<std::string> ClusterCoord::ReshapeRunner(int64_t revision) {
   absl::StatusOr<Versioned> v = ReadShared(kReshapeRunner);
   if (!v.ok()) return v.status();
-  return v->value;
+  // "<host> <request revision>": a mark left by an earlier request (its
+  // end not written) is no runner of this one.
+  const size_t space = v->value.rfind(' ');
+  if (space == std::string::npos || v->value.substr(space + 1) != absl::StrCat(revision)) {
+    return std::string();
+  }
+  return v->value.substr(0, space);
 }
 
 }  // namespace cellindex

@@ -206,9 +206,9 @@ class ClusterCoord {
   // lives. FailedPrecondition when it is no longer the request. The key
   // goes with the request (CommitReshape, FinishReshape) or the lease.
   absl::Status RunReshape(int64_t revision, const std::string& host, int64_t lease);
-  // The host running the request under way; empty when none (or its lease
-  // is gone).
-  absl::StatusOr<std::string> ReshapeRunner();
+  // The host running request `revision`; empty when none (its lease is
+  // gone, or the mark is another request's).
+  absl::StatusOr<std::string> ReshapeRunner(int64_t revision);
 
   const std::string& prefix() const { return prefix_; }
 
