@@ -24,7 +24,7 @@ ROUNDS - 1.
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from host_failover import Log, start_etcd, wait_for  # noqa: E402
+from host_failover import Log, start_etcd, stop, wait_for  # noqa: E402
 
 
 def run(cmd):
@@ -108,14 +108,7 @@ def main():
                   f"split {m['cluster_split_s']:.2f} s, command {m['cluster_command_s']:.2f} s")
             print(f"  ratio:       held {m['held_ratio']:.2f}x, split {m['split_ratio']:.2f}x")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop(procs)
         if etcd is not None:
             etcd.terminate()
             etcd.wait()

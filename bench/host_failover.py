@@ -154,14 +154,19 @@ def one_round(args, tool, work, rnd, endpoint):
                 "restore_max_s": max(restores),
                 "full_availability_s": max(s[(o[c][1], c)] for c in lost) - kill}
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop(reversed(procs))
+
+
+def stop(procs):
+    """SIGTERM each process still running, SIGKILL after 15 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def main():

@@ -86,6 +86,21 @@ absl::Status RefuseStoreBacked(rocksdb::FileSystem& fs, CellId id, const std::st
       "or merge once they have landed on its host (cellindex cells shows the copy)"));
 }
 
+// The ids `to` names and `from` does not (*added), and the reverse
+// (*removed).
+void DiffCells(const CellMap& from, const CellMap& to, std::vector<CellId>* added,
+               std::vector<CellId>* removed) {
+  std::set<CellId> before, after;
+  for (const CellRange& c : from.cells()) before.insert(c.id);
+  for (const CellRange& c : to.cells()) after.insert(c.id);
+  for (CellId id : after) {
+    if (!before.count(id)) added->push_back(id);
+  }
+  for (CellId id : before) {
+    if (!after.count(id)) removed->push_back(id);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> IndexImpl::CommitMap(CellMap next) {
@@ -104,15 +119,10 @@ absl::StatusOr<uint64_t> IndexImpl::CommitMemberMap(CellMap next) {
   if (!owner.ok()) return owner.status();
   {
     absl::MutexLock lock(&map_mu_);
-    std::set<CellId> before, after;
-    for (const CellRange& c : map_.cells()) before.insert(c.id);
-    for (const CellRange& c : next.cells()) after.insert(c.id);
-    for (CellId id : before) {
-      if (!after.count(id)) owner_epochs_.erase(id);
-    }
-    for (CellId id : after) {
-      if (!before.count(id)) owner_epochs_[id] = *owner;
-    }
+    std::vector<CellId> children, parents;
+    DiffCells(map_, next, &children, &parents);
+    for (CellId id : parents) owner_epochs_.erase(id);
+    for (CellId id : children) owner_epochs_[id] = *owner;
     map_ = next;
     PublishMapLocked();
   }
@@ -148,15 +158,7 @@ absl::Status IndexImpl::AdoptMap(const CellMap& map) {
           "AdoptMap: the map's epoch ", map.epoch(), " is older than ", map_.epoch()));
     }
     same = map.epoch() == map_.epoch();
-    std::set<CellId> before, after;
-    for (const CellRange& c : map_.cells()) before.insert(c.id);
-    for (const CellRange& c : map.cells()) after.insert(c.id);
-    for (CellId id : after) {
-      if (!before.count(id)) added.push_back(id);
-    }
-    for (CellId id : before) {
-      if (!after.count(id)) removed.push_back(id);
-    }
+    DiffCells(map_, map, &added, &removed);
   }
   if (!same) {
     // New cells known (away) before the map names them; a retired one
